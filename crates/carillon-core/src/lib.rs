@@ -1,0 +1,16 @@
+//! Shared domain vocabulary of Carillon.
+//!
+//! Owns the identifiers and formats every system shares (account IDs, WorkMail organization
+//! IDs, UUIDs, ARNs), UTC time helpers, the API error value that operations return, opaque
+//! tamper-checked pagination tokens, and the request context (tenant, principal, request ID)
+//! that every operation receives. It performs no I/O and knows no protocol or storage detail.
+
+pub mod arn;
+pub mod error;
+pub mod ids;
+pub mod pagination;
+pub mod tenant;
+pub mod time;
+
+pub use error::{ApiError, ApiResult};
+pub use tenant::RequestContext;

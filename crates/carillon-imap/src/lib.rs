@@ -1,0 +1,1 @@
+//! IMAP4rev1 protocol edge over the WorkMail mailbox store.

@@ -1,0 +1,1 @@
+//! Authentication of mail users (IMAP LOGIN, SMTP AUTH) against the directory.

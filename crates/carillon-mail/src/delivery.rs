@@ -1,0 +1,1 @@
+//! The delivery pipeline: recipients resolved, message stored durably, copies appended.

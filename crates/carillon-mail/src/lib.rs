@@ -1,0 +1,7 @@
+//! The WorkMail system: organizations, domains, users, groups, aliases and their admin
+//! operations (`directory`), authentication of mail users (`auth`), and the delivery pipeline
+//! into mailboxes (`delivery`). Protocol edges (SMTP, IMAP, the admin API) call into it.
+
+pub mod auth;
+pub mod delivery;
+pub mod directory;

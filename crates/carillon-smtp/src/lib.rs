@@ -1,0 +1,1 @@
+//! SMTP protocol edge: inbound (MX) and submission listeners, outbound delivery queue.

@@ -1,0 +1,96 @@
+//! Connection pool, backend detection and migrations.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, ConnectOptions, Executor};
+
+use crate::blob::BlobStore;
+use crate::error::{StoreError, StoreResult};
+
+/// The SQL engine behind a [`Store`]. Queries are written in the portable subset both accept
+/// (`$n` placeholders, `ON CONFLICT`, `RETURNING`, `BIGINT`/`TEXT` columns).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// Embedded default: one file, WAL journal, `synchronous=FULL`.
+    Sqlite,
+    /// Scale-out: PostgreSQL and compatible engines.
+    Postgres,
+}
+
+/// The metadata store plus the blob store. Cheap to clone (pools are shared).
+#[derive(Clone, Debug)]
+pub struct Store {
+    pub(crate) pool: AnyPool,
+    backend: Backend,
+    blobs: BlobStore,
+}
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+impl Store {
+    /// Opens the metadata store at `database_url` (`sqlite://path` or `postgres://…`) and the
+    /// blob store at `blob_url` (`file:///dir` or `s3://bucket/prefix`), then applies pending
+    /// migrations.
+    ///
+    /// Errors: `Config` for an unsupported URL scheme; `Database` when the database cannot be
+    /// reached or a migration fails.
+    pub async fn open(database_url: &str, blob_url: &str) -> StoreResult<Store> {
+        sqlx::any::install_default_drivers();
+        let backend = if database_url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if database_url.starts_with("postgres:") || database_url.starts_with("postgresql:")
+        {
+            Backend::Postgres
+        } else {
+            return Err(StoreError::Config(format!(
+                "database URL must start with sqlite: or postgres:, got {:?}",
+                database_url.split(':').next().unwrap_or_default()
+            )));
+        };
+        let options = AnyConnectOptions::from_str(database_url)?
+            .log_statements(tracing::log::LevelFilter::Trace)
+            .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_secs(2));
+        let pool = AnyPoolOptions::new()
+            .max_connections(if backend == Backend::Sqlite { 8 } else { 16 })
+            .acquire_timeout(Duration::from_secs(30))
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // WAL lets readers run beside the single writer; FULL makes every
+                        // commit durable before it returns (what SMTP 250 relies on).
+                        conn.execute("PRAGMA journal_mode=WAL").await?;
+                        conn.execute("PRAGMA synchronous=FULL").await?;
+                        conn.execute("PRAGMA busy_timeout=30000").await?;
+                        conn.execute("PRAGMA foreign_keys=ON").await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await?;
+        MIGRATOR.run(&pool).await?;
+        let blobs = BlobStore::open(blob_url)?;
+        Ok(Store {
+            pool,
+            backend,
+            blobs,
+        })
+    }
+
+    /// Which SQL engine this store runs on.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The blob store beside the metadata.
+    pub fn blobs(&self) -> &BlobStore {
+        &self.blobs
+    }
+
+    /// Closes the pool, waiting for connections in use to be returned.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}

@@ -1,0 +1,19 @@
+//! Carillon's persistence: the SQL metadata store and the blob store.
+//!
+//! Owns every SQL statement in Carillon (other crates call typed functions here), the schema
+//! migrations (one portable set applied on SQLite and PostgreSQL at start), the blob store
+//! (message bodies and other large objects through `object_store`), server settings and job
+//! leases. It knows the *shape* of stored records but no protocol and no business rule: rules
+//! (limits, states, permissions) live in the service crates that call it.
+//!
+//! Every tenant-owned table carries `account_id`, and every query on such a table filters on
+//! it: tenant isolation is enforced here as well as above.
+
+mod blob;
+mod db;
+mod error;
+mod settings;
+
+pub use blob::BlobStore;
+pub use db::{Backend, Store};
+pub use error::{StoreError, StoreResult};
