@@ -1,0 +1,186 @@
+//! `carillon serve`: opens the store, bootstraps the administrator, binds every listener,
+//! runs the background jobs, and shuts down cleanly on SIGTERM or Ctrl-C.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use carillon_awsapi::Services;
+use carillon_iam::Iam;
+use carillon_store::Store;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::admin::{self, AdminState};
+use crate::config::{Config, StoreConfig};
+
+/// Name of the bootstrap administrator's credentials file inside the data directory.
+pub const ADMIN_CREDENTIALS_FILE: &str = "admin-credentials";
+
+/// Opens the store (applying migrations) and the IAM layer over it.
+pub async fn open_store(config: &StoreConfig) -> Result<Store> {
+    Store::open(&config.database_url, &config.blob_url)
+        .await
+        .with_context(|| "opening the store")
+}
+
+/// Opens the IAM layer for the command-line subcommands (default region).
+pub async fn open_iam(config: &StoreConfig) -> Result<Iam> {
+    Ok(Iam::new(open_store(config).await?, "us-east-1"))
+}
+
+async fn bind(name: &str, addr: SocketAddr) -> Result<TcpListener> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding the {name} listener on {addr}"))?;
+    // One line per listener on stdout, so `:0` ports can be discovered by scripts.
+    println!("listening {name} {}", listener.local_addr()?);
+    Ok(listener)
+}
+
+/// Runs every service until SIGTERM or Ctrl-C.
+pub async fn run(config: Config) -> Result<()> {
+    let store = open_store(&config.store).await?;
+    let iam = Iam::new(store.clone(), config.region.clone());
+    let credentials = config.store.data_dir.join(ADMIN_CREDENTIALS_FILE);
+    if let Some(key) = iam.ensure_bootstrap(&credentials).await? {
+        tracing::info!(
+            access_key_id = %key.access_key_id,
+            file = %credentials.display(),
+            "bootstrap administrator created"
+        );
+    }
+    let tls = crate::tls::server_config(
+        &config.store.data_dir,
+        &config.hostname,
+        config.tls_cert.as_deref(),
+        config.tls_key.as_deref(),
+    )?;
+
+    let workmail = carillon_mail::directory::WorkMail::new(
+        store.clone(),
+        config.region.clone(),
+        config.hostname.clone(),
+        config.test_domain_base.clone(),
+        config.dns_resolver,
+    )
+    .await?;
+    let services = Services {
+        workmail: Arc::new(workmail),
+        ..Services::not_implemented()
+    };
+    let admin_state = Arc::new(AdminState {
+        iam,
+        services,
+        region: config.region.clone(),
+    });
+    let app = axum::Router::new()
+        .route("/health", axum::routing::get(|| async { "ok" }))
+        .fallback(admin::handle)
+        .with_state(admin_state);
+
+    let http = bind("http", config.http_addr).await?;
+    let smtp = bind("smtp", config.smtp_addr).await?;
+    let submission = bind("submission", config.submission_addr).await?;
+    let imap = bind("imap", config.imap_addr).await?;
+    let imaps = bind("imaps", config.imaps_addr).await?;
+
+    let shutdown = CancellationToken::new();
+    let mut tasks = tokio::task::JoinSet::new();
+    {
+        let token = shutdown.clone();
+        tasks.spawn(async move {
+            axum::serve(
+                http,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(token.cancelled_owned())
+            .await
+            .context("http listener")
+        });
+    }
+    let smtp_config = carillon_smtp::SmtpConfig {
+        hostname: config.hostname.clone(),
+        tls: tls.clone(),
+        max_message_size: carillon_smtp::DEFAULT_MAX_MESSAGE_SIZE,
+        max_recipients: carillon_smtp::DEFAULT_MAX_RECIPIENTS,
+    };
+    {
+        let (store, cfg, token) = (store.clone(), smtp_config.clone(), shutdown.clone());
+        tasks.spawn(async move {
+            carillon_smtp::serve_inbound(smtp, store, cfg, token.cancelled_owned())
+                .await
+                .context("smtp listener")
+        });
+    }
+    {
+        let (store, cfg, token) = (store.clone(), smtp_config, shutdown.clone());
+        tasks.spawn(async move {
+            carillon_smtp::serve_submission(submission, store, cfg, token.cancelled_owned())
+                .await
+                .context("submission listener")
+        });
+    }
+    {
+        let outbound = carillon_smtp::OutboundConfig {
+            hostname: config.hostname.clone(),
+            smarthost: config.smarthost.clone(),
+            resolver_nameserver: config.dns_resolver,
+            queue_lifetime: config.queue_lifetime,
+            retry_base: std::time::Duration::from_secs(60),
+            node_id: carillon_core::ids::new_uuid(),
+        };
+        let (store, token) = (store.clone(), shutdown.clone());
+        tasks.spawn(async move {
+            carillon_smtp::run_outbound_queue(store, outbound, token.cancelled_owned()).await;
+            Ok(())
+        });
+    }
+    for (listener, implicit_tls, name) in [(imap, false, "imap"), (imaps, true, "imaps")] {
+        let imap_config = carillon_imap::ImapConfig {
+            hostname: config.hostname.clone(),
+            tls: tls.clone(),
+            implicit_tls,
+        };
+        let (store, token) = (store.clone(), shutdown.clone());
+        tasks.spawn(async move {
+            carillon_imap::serve(listener, store, imap_config, token.cancelled_owned())
+                .await
+                .with_context(|| format!("{name} listener"))
+        });
+    }
+
+    let mut failure = None;
+    tokio::select! {
+        _ = termination() => tracing::info!("shutting down"),
+        Some(result) = tasks.join_next() => {
+            failure = Some(match result {
+                Ok(Ok(())) => anyhow::anyhow!("a listener stopped unexpectedly"),
+                Ok(Err(e)) => e,
+                Err(e) => e.into(),
+            });
+        }
+    }
+    shutdown.cancel();
+    let drain = async { while tasks.join_next().await.is_some() {} };
+    if tokio::time::timeout(std::time::Duration::from_secs(10), drain)
+        .await
+        .is_err()
+    {
+        tracing::warn!("connections still open after 10 s; closing them");
+    }
+    store.close().await;
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+async fn termination() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("installing the SIGTERM handler");
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}
