@@ -7,161 +7,27 @@ configurable resolver), sends every corpus message with smtplib, reads them back
 over TLS, and checks the security boundaries. An aiosmtpd server stands in as the smarthost
 (the "remote MX") for the external recipient.
 
-Comparison rule (corpora README): a message fetched with BODY.PEEK[] equals its source after
-CRLF -> LF and after removing only the trace headers Carillon documents that it prepends:
-Return-Path and Received.
+The comparison rule is in harness.py.
 
 Usage: main_job.py --carillon PATH --corpus DIR
 """
 
 import argparse
-import json
 import os
 import re
-import signal
 import smtplib
 import ssl
-import subprocess
 import sys
 import tempfile
-import threading
 import time
-import imaplib
 
 import boto3
 from aiosmtpd.controller import Controller
-from dnslib import QTYPE, RR, TXT, MX, A
-from dnslib.server import BaseResolver, DNSServer
+from dnslib import TXT, MX, CNAME
+from dnslib.server import DNSServer
 
-TRACE_HEADERS = (b"return-path:", b"received:")
-PASSWORD = "Corr3ct-Horse!"
-DOMAIN = "example.com"
-EXTERNAL = "partner@remote.test"
-FAILURES = []
-
-
-def check(condition, what):
-    if condition:
-        print(f"ok: {what}")
-    else:
-        print(f"FAILED: {what}")
-        FAILURES.append(what)
-
-
-def normalize(raw: bytes) -> bytes:
-    """CRLF -> LF, then drop the leading trace headers (with their folded lines)."""
-    data = raw.replace(b"\r\n", b"\n")
-    lines = data.split(b"\n")
-    i = 0
-    while i < len(lines) and lines[i].lower().startswith(TRACE_HEADERS):
-        i += 1
-        while i < len(lines) and lines[i][:1] in (b" ", b"\t"):
-            i += 1
-    return b"\n".join(lines[i:])
-
-
-class Zone(BaseResolver):
-    """A DNS stub answering the records the test publishes (the configurable resolver)."""
-
-    def __init__(self):
-        self.records = {}  # (name, qtype) -> [rdata]
-
-    def add(self, name, qtype, rdata):
-        self.records.setdefault((name.rstrip(".").lower(), qtype), []).append(rdata)
-
-    def resolve(self, request, handler):
-        reply = request.reply()
-        name = str(request.q.qname).rstrip(".").lower()
-        qtype = QTYPE[request.q.qtype]
-        for rdata in self.records.get((name, qtype), []):
-            reply.add_answer(RR(request.q.qname, request.q.qtype, rdata=rdata, ttl=60))
-        if not reply.rr:
-            reply.header.rcode = 3  # NXDOMAIN
-        return reply
-
-
-class Collector:
-    """aiosmtpd handler keeping every message the external peer receives."""
-
-    def __init__(self):
-        self.messages = []
-        self.lock = threading.Lock()
-
-    async def handle_DATA(self, server, session, envelope):
-        with self.lock:
-            self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content))
-        return "250 OK"
-
-
-class Carillon:
-    def __init__(self, binary, data_dir, extra):
-        self.binary = binary
-        self.data_dir = data_dir
-        self.proc = subprocess.Popen(
-            [binary, "serve", "--data-dir", data_dir, "--http-addr", "127.0.0.1:0",
-             "--smtp-addr", "127.0.0.1:0", "--submission-addr", "127.0.0.1:0",
-             "--imap-addr", "127.0.0.1:0", "--imaps-addr", "127.0.0.1:0",
-             "--hostname", "localhost"] + extra,
-            stdout=subprocess.PIPE, text=True)
-        self.addrs = {}
-        deadline = time.time() + 120
-        while len(self.addrs) < 5:
-            line = self.proc.stdout.readline()
-            if not line:
-                raise RuntimeError(f"carillon exited early with {self.proc.wait()}")
-            if time.time() > deadline:
-                raise RuntimeError("carillon did not print its listeners in time")
-            parts = line.split()
-            if len(parts) == 3 and parts[0] == "listening":
-                host, port = parts[2].rsplit(":", 1)
-                self.addrs[parts[1]] = (host, int(port))
-        self.endpoint = "http://%s:%d" % self.addrs["http"]
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        code = self.proc.wait(timeout=30)
-        check(code == 0, f"SIGTERM shuts carillon down cleanly (exit {code})")
-
-    def cli(self, *args):
-        out = subprocess.run([self.binary, *args, "--data-dir", self.data_dir],
-                             capture_output=True, text=True)
-        if out.returncode != 0:
-            raise RuntimeError(f"carillon {' '.join(args)} failed: {out.stderr}")
-        return out.stdout
-
-
-def aws(server, credentials, *args, expect_error=None):
-    """Runs the real `aws` CLI (PyPI awscli) against Carillon; returns parsed JSON output."""
-    env = dict(os.environ, AWS_SHARED_CREDENTIALS_FILE=credentials, AWS_CONFIG_FILE=os.devnull,
-               AWS_DEFAULT_REGION="us-east-1", AWS_PAGER="")
-    cmd = [sys.executable, "-m", "awscli", *args, "--endpoint-url", server.endpoint, "--output", "json"]
-    out = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    if expect_error:
-        if out.returncode == 0:
-            raise AssertionError(f"aws {' '.join(args)} succeeded, expected {expect_error}")
-        return out.stderr
-    if out.returncode != 0:
-        raise AssertionError(f"aws {' '.join(args)} failed: {out.stderr}")
-    return json.loads(out.stdout) if out.stdout.strip() else {}
-
-
-def imap_connect(server, user):
-    ctx = ssl.create_default_context(cafile=os.path.join(server.data_dir, "tls", "cert.pem"))
-    imap = imaplib.IMAP4_SSL(*server.addrs["imaps"], ssl_context=ctx)
-    imap.login(f"{user}@{DOMAIN}", PASSWORD)
-    return imap
-
-
-def fetch_all(imap, folder):
-    typ, _ = imap.select(f'"{folder}"', readonly=True)
-    assert typ == "OK", folder
-    typ, data = imap.uid("FETCH", "1:*", "(UID BODY.PEEK[])")
-    bodies = []
-    if typ == "OK":
-        for item in data:
-            if isinstance(item, tuple):
-                bodies.append(item[1])
-    return bodies
+from harness import (DOMAIN, EXTERNAL, FAILURES, PASSWORD, Carillon, Collector, Zone, aws, check,
+                     fetch_all, imap_connect, normalize)
 
 
 def main():
@@ -224,7 +90,6 @@ def run(server, zone, collector, corpus):
             pref, host = value.split()
             zone.add(name, "MX", MX(host, int(pref)))
         elif record["Type"] == "CNAME":
-            from dnslib import CNAME
             zone.add(name, "CNAME", CNAME(value))
     domain = aws(server, admin, "workmail", "get-mail-domain", "--organization-id", org, "--domain-name", DOMAIN)
     check(domain["OwnershipVerificationStatus"] == "VERIFIED", "domain verified through the configured resolver")
@@ -293,7 +158,7 @@ def run(server, zone, collector, corpus):
     # --- Mail out through IMAP over TLS -------------------------------------------------
     for user, folder, key in (("alice", "INBOX", "alice"), ("bob", "INBOX", "bob"),
                               ("carol", "INBOX", "carol"), ("alice", "Sent Items", "alice-sent")):
-        imap = imap_connect(server, user)
+        imap = imap_connect(server, f"{user}@{DOMAIN}")
         got = sorted(normalize(b) for b in fetch_all(imap, folder))
         want = sorted(expected[key])
         check(len(got) == len(want), f"{user} {folder} holds {len(want)} messages ({len(got)})")
@@ -308,7 +173,7 @@ def run(server, zone, collector, corpus):
     check(ext == sorted(expected["external"]), "external messages identical to their sources")
 
     # Flags, MOVE, EXPUNGE on bob's INBOX.
-    imap = imap_connect(server, "bob")
+    imap = imap_connect(server, f"bob@{DOMAIN}")
     typ, data = imap.select("INBOX")
     total = int(data[0])
     typ, data = imap.uid("SEARCH", None, "ALL")
@@ -326,7 +191,7 @@ def run(server, zone, collector, corpus):
     typ, data = imap.select('"Deleted Items"')
     check(int(data[0]) == 1, "Deleted Items holds the moved message")
     imap.logout()
-    imap = imap_connect(server, "bob")
+    imap = imap_connect(server, f"bob@{DOMAIN}")
     typ, data = imap.select("INBOX")
     typ, data = imap.uid("FETCH", uids[0], "(FLAGS)")
     check(b"\\Flagged" in data[0], "flags persist across sessions")

@@ -74,6 +74,10 @@ pub struct ServeArgs {
     /// (default 432000 = 5 days).
     #[arg(long)]
     pub queue_lifetime_secs: Option<u64>,
+    /// First retry delay of a temporarily failed outbound delivery, in seconds; later retries
+    /// back off exponentially (default 60).
+    #[arg(long)]
+    pub queue_retry_secs: Option<u64>,
 }
 
 /// The file form of the configuration: every key optional, same names as the flags.
@@ -96,6 +100,7 @@ struct FileConfig {
     smarthost: Option<String>,
     dns_resolver: Option<SocketAddr>,
     queue_lifetime_secs: Option<u64>,
+    queue_retry_secs: Option<u64>,
 }
 
 /// Where the metadata and blobs live.
@@ -123,6 +128,7 @@ pub struct Config {
     pub smarthost: Option<String>,
     pub dns_resolver: Option<SocketAddr>,
     pub queue_lifetime: Duration,
+    pub queue_retry: Duration,
 }
 
 fn read_file_config(path: Option<&Path>) -> Result<FileConfig> {
@@ -209,6 +215,9 @@ impl ServeArgs {
                 self.queue_lifetime_secs
                     .or(file.queue_lifetime_secs)
                     .unwrap_or(5 * 24 * 3600),
+            ),
+            queue_retry: Duration::from_secs(
+                self.queue_retry_secs.or(file.queue_retry_secs).unwrap_or(60),
             ),
         })
     }

@@ -127,7 +127,7 @@ pub async fn run(config: Config) -> Result<()> {
             smarthost: config.smarthost.clone(),
             resolver_nameserver: config.dns_resolver,
             queue_lifetime: config.queue_lifetime,
-            retry_base: std::time::Duration::from_secs(60),
+            retry_base: config.queue_retry,
             node_id: carillon_core::ids::new_uuid(),
         };
         let (store, token) = (store.clone(), shutdown.clone());
