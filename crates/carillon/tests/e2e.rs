@@ -71,3 +71,10 @@ fn main_job_on_real_input() {
 fn kill_during_delivery_loses_nothing_acknowledged() {
     run_script("crash.py", &[]);
 }
+
+/// Issue 2 §9: constraint violations name the member, malformed JSON, malformed SMTP and IMAP
+/// commands leave the session usable, an oversize message is refused.
+#[test]
+fn bad_input_gets_clear_errors() {
+    run_script("bad_input.py", &[]);
+}
