@@ -15,6 +15,8 @@ CREATE TABLE folders (
     uid_validity BIGINT NOT NULL,
     uid_next BIGINT NOT NULL,
     highest_modseq BIGINT NOT NULL,
+    -- Messages from this UID up are \Recent (RFC 3501 §2.3.2): no read-write session saw them.
+    first_recent_uid BIGINT NOT NULL DEFAULT 1,
     subscribed BIGINT NOT NULL DEFAULT 1,
     created_at BIGINT NOT NULL,
     UNIQUE (user_id, name)

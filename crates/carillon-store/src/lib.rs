@@ -12,8 +12,13 @@
 mod blob;
 mod db;
 mod error;
+mod mailbox;
 mod settings;
 
 pub use blob::BlobStore;
 pub use db::{Backend, Store};
 pub use error::{StoreError, StoreResult};
+pub use mailbox::{
+    canonical_folder_name, AppendedMessage, CopyResult, FlagOp, Folder, FolderStatus, NewMessage,
+    StoredMessage, DEFAULT_FOLDERS, FOLDER_DELIMITER,
+};
