@@ -49,6 +49,8 @@ CREATE TABLE entities (
     created_at BIGINT NOT NULL,
     enabled_at BIGINT,
     disabled_at BIGINT,
+    -- A deleted entity's name moves here (and `name` takes its entity ID) so the name is free.
+    deleted_name TEXT,
     UNIQUE (organization_id, kind, name)
 );
 CREATE INDEX entities_by_org ON entities (organization_id, kind, name);
