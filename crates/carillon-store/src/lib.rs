@@ -12,12 +12,17 @@
 mod blob;
 mod db;
 mod error;
+mod mailbox;
 mod settings;
 mod workmail;
 
 pub use blob::BlobStore;
 pub use db::{Backend, Store};
 pub use error::{StoreError, StoreResult};
+pub use mailbox::{
+    canonical_folder_name, AppendedMessage, CopyResult, FlagOp, Folder, FolderStatus, NewMessage,
+    StoredMessage, DEFAULT_FOLDERS, FOLDER_DELIMITER,
+};
 pub use workmail::{
     EntityFilter, EntityRecord, MailDomainRecord, MailLoginRecord, OrganizationRecord,
 };
