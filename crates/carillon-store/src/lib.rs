@@ -12,6 +12,8 @@
 mod blob;
 mod db;
 mod error;
+mod queue;
+mod recipients;
 mod mailbox;
 mod settings;
 mod workmail;
@@ -26,3 +28,5 @@ pub use mailbox::{
 pub use workmail::{
     EntityFilter, EntityRecord, MailDomainRecord, MailLoginRecord, OrganizationRecord,
 };
+pub use queue::{NewOutbound, QueuedOutbound};
+pub use recipients::{LocalMailbox, Resolution, DEFAULT_MAILBOX_QUOTA_MB};
