@@ -5,6 +5,7 @@ CREATE TABLE accounts (
     created_at BIGINT NOT NULL
 );
 
+-- IAM-style users: arn:aws:iam::<account_id>:user/<name>.
 CREATE TABLE principals (
     arn TEXT PRIMARY KEY,
     account_id TEXT NOT NULL REFERENCES accounts (account_id),
@@ -13,6 +14,8 @@ CREATE TABLE principals (
     UNIQUE (account_id, name)
 );
 
+-- The secret is kept in clear because SigV4 verification needs it as HMAC key material
+-- (a stored hash cannot verify a signature). status is 'Active' or 'Inactive'.
 CREATE TABLE access_keys (
     access_key_id TEXT PRIMARY KEY,
     secret_access_key TEXT NOT NULL,
@@ -21,13 +24,17 @@ CREATE TABLE access_keys (
     status TEXT NOT NULL,
     created_at BIGINT NOT NULL
 );
+CREATE INDEX access_keys_by_account ON access_keys (account_id, principal_arn);
 
+-- Managed policies attached to a principal, by name (the documents are data of carillon-iam).
 CREATE TABLE principal_policies (
+    account_id TEXT NOT NULL REFERENCES accounts (account_id),
     principal_arn TEXT NOT NULL REFERENCES principals (arn),
     policy_name TEXT NOT NULL,
     PRIMARY KEY (principal_arn, policy_name)
 );
 
+-- One CloudTrail-shaped record (JSON text) per admin call; event_time in epoch milliseconds.
 CREATE TABLE audit_events (
     event_id TEXT PRIMARY KEY,
     account_id TEXT NOT NULL,
@@ -36,4 +43,4 @@ CREATE TABLE audit_events (
     event_name TEXT NOT NULL,
     record TEXT NOT NULL
 );
-CREATE INDEX audit_events_by_account_time ON audit_events (account_id, event_time);
+CREATE INDEX audit_events_by_account_time ON audit_events (account_id, event_time, event_id);

@@ -12,6 +12,7 @@
 mod blob;
 mod db;
 mod error;
+mod iam;
 mod queue;
 mod recipients;
 mod mailbox;
@@ -21,6 +22,10 @@ mod workmail;
 pub use blob::BlobStore;
 pub use db::{Backend, Store};
 pub use error::{StoreError, StoreResult};
+pub use iam::{
+    AccessKeyRecord, AccountRecord, AuditCursor, AuditEventRecord, NewPrincipal, ACCESS_KEY_ACTIVE,
+    ACCESS_KEY_INACTIVE,
+};
 pub use mailbox::{
     canonical_folder_name, AppendedMessage, CopyResult, FlagOp, Folder, FolderStatus, NewMessage,
     StoredMessage, DEFAULT_FOLDERS, FOLDER_DELIMITER,
