@@ -149,7 +149,7 @@ impl Iam {
     /// Verifies the SigV4 signature of a request (header `Authorization: AWS4-HMAC-SHA256 …`
     /// or presigned query), with `body` the complete request body and `now` the server clock.
     ///
-    /// Errors (all HTTP 403): `MissingAuthenticationTokenException` (unsigned);
+    /// Errors: `MissingAuthenticationTokenException` (unsigned);
     /// `IncompleteSignatureException` (malformed); `UnrecognizedClientException` "The
     /// security token included in the request is invalid." (unknown or inactive key);
     /// `InvalidSignatureException` (scope region or date wrong, more than 15 minutes of
@@ -238,9 +238,10 @@ impl Iam {
 
     /// First start: creates the account `bootstrap` with the principal `admin`
     /// (`AdministratorAccess`) and its access key, and writes the key to `credentials_path`
-    /// (AWS shared-credentials format, mode 0600). The file is staged under a temporary name
-    /// before the account is committed and renamed into place after, so a committed key is
-    /// never left without its file by a failed write.
+    /// (AWS shared-credentials format, mode 0600). The file is written and synced under a
+    /// temporary name (`.<name>.tmp-<uuid>`, same directory) *before* the account is
+    /// committed and renamed into place after, so a committed key is always on disk: should
+    /// the final rename fail, it remains in that temporary file.
     ///
     /// Idempotent: when the account exists (or another node creates it concurrently) it
     /// does nothing and returns `None`. It never recreates secrets: if the account exists

@@ -10,8 +10,9 @@
 //! then value; header values are trimmed with inner whitespace runs collapsed, repeated
 //! headers joined with `,`.
 //!
-//! Errors are the ones AWS returns (all HTTP 403 in AWS's JSON services):
-//! `MissingAuthenticationTokenException` (no signature at all),
+//! Errors are the codes AWS returns (the wire layer maps codes to HTTP statuses: AWS answers
+//! 403 for all of them but `IncompleteSignatureException`, which its common-errors list
+//! gives as 400): `MissingAuthenticationTokenException` (no signature at all),
 //! `IncompleteSignatureException` (malformed `Authorization` or presigned parameters),
 //! `InvalidSignatureException` (scope, clock or signature wrong). The unknown-key case
 //! (`UnrecognizedClientException`) is decided by the caller, which owns the key store.
@@ -30,7 +31,7 @@ pub const ALGORITHM: &str = "AWS4-HMAC-SHA256";
 pub const UNSIGNED_PAYLOAD: &str = "UNSIGNED-PAYLOAD";
 /// Last element of every credential scope.
 pub const TERMINATOR: &str = "aws4_request";
-/// Error code of a malformed `Authorization` header or presigned query (HTTP 403).
+/// Error code of a malformed `Authorization` header or presigned query.
 pub const INCOMPLETE_SIGNATURE: &str = "IncompleteSignatureException";
 /// Largest accepted distance between the request time and the server clock, in seconds.
 pub const MAX_CLOCK_SKEW_SECONDS: i64 = 15 * 60;
