@@ -1137,6 +1137,52 @@ mod tests {
         assert!(err.message.contains("X-Amz-Expires"));
     }
 
+    /// Requests signed offline by botocore 1.44.5 (what `aws` CLI v2 and boto3 run) at
+    /// 2026-11-21T13:00:00Z with AWS's documentation example key: an awsJson1.1 call, a
+    /// restJson1 call whose path carries percent-encoded characters (double-encoded in the
+    /// canonical URI), and a presigned URL (`UNSIGNED-PAYLOAD`).
+    #[test]
+    fn botocore_signed_requests_verify() {
+        const SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+        let now = Utc.with_ymd_and_hms(2026, 11, 21, 13, 0, 0).unwrap();
+        let json = request(
+            "POST",
+            "/",
+            &[
+                ("host", "127.0.0.1:8080"),
+                ("x-amz-target", "WorkMailService.ListUsers"),
+                ("content-type", "application/x-amz-json-1.1"),
+                ("x-amz-date", "20261121T130000Z"),
+                ("authorization", "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20261121/us-east-1/workmail/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature=f3be336e982b71ab1a57661762f8054ac4956fe2c86b3d76708bd7891c76e3e4"),
+            ],
+        );
+        let rest = request(
+            "GET",
+            "/accounts/a%2Fb%20c/users?max-results=5&user-email=a%40b.c",
+            &[
+                ("host", "127.0.0.1:8080"),
+                ("x-amz-date", "20261121T130000Z"),
+                ("authorization", "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20261121/us-east-1/chime/aws4_request, SignedHeaders=host;x-amz-date, Signature=2ea20acb685c29160f04f75b93e8a0b57cf917b4d7d53e5456957f403d839ae8"),
+            ],
+        );
+        let presigned = request(
+            "GET",
+            "/networks?maxResults=2&X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20261121%2Fus-east-1%2Fwickr%2Faws4_request&X-Amz-Date=20261121T130000Z&X-Amz-Expires=600&X-Amz-SignedHeaders=host&X-Amz-Signature=fb860937c72b0597946790f1500adfee1024508281629c11ae6bc61c1698a3fe",
+            &[("host", "127.0.0.1:8080")],
+        );
+        for (parts, body, service) in [
+            (json, &br#"{"OrganizationId":"m-1"}"#[..], "workmail"),
+            (rest, &b""[..], "chime"),
+            (presigned, &b""[..], "wickr"),
+        ] {
+            let claim = parse_claim(&parts).unwrap();
+            check_scope_and_time(&claim, REGION, now).unwrap();
+            verify_signature(&claim, &parts, body, SECRET)
+                .unwrap_or_else(|e| panic!("{service}: {e}"));
+            assert_eq!(claim.service, service);
+        }
+    }
+
     #[test]
     fn date_header_stands_in_for_x_amz_date() {
         let parts = request(
