@@ -1,1 +1,412 @@
 //! The delivery pipeline: recipients resolved, message stored durably, copies appended.
+//!
+//! The operation layer under the SMTP edge (no protocol here). A message is stored once as an
+//! immutable blob (`messages/<uuid>`, durable put), then every mailbox copy is appended in one
+//! transaction; callers acknowledge (SMTP `250`) only after these functions return `Ok`, so an
+//! acknowledged message is on disk and an unacknowledged one has no visible copy.
+//!
+//! Limits: workmail.md §6 — 40 MB MIME / 29 MB unencoded per message, 500 recipients, the
+//! mailbox quota (§1.7).
+
+mod dsn;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use bytes::Bytes;
+use carillon_store::{LocalMailbox, NewMessage, NewOutbound, Resolution, Store, StoreError};
+
+use crate::auth::MailUser;
+
+pub use dsn::{build_dsn, send_bounce, Bounce, BounceOutcome, FailedRecipient};
+
+/// Largest message accepted, as transmitted (MIME encoded): 40 MB (MiB). Spec: workmail.md §6.
+pub const MAX_MESSAGE_MIME_BYTES: usize = 40 * 1024 * 1024;
+
+/// Largest message content accepted once transfer encodings are undone: 29 MB (MiB).
+/// Spec: workmail.md §6.
+pub const MAX_MESSAGE_UNENCODED_BYTES: usize = 29 * 1024 * 1024;
+
+/// Most recipients of one message. Spec: workmail.md §6.
+pub const MAX_RECIPIENTS: usize = 500;
+
+/// Folder new mail is delivered to.
+pub const INBOX: &str = "INBOX";
+
+/// Folder holding the copy of what a user sent.
+pub const SENT_ITEMS: &str = "Sent Items";
+
+/// The SMTP envelope of a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Envelope {
+    /// The MAIL FROM reverse-path without angle brackets; empty for the null path `<>`
+    /// (delivery status notifications).
+    pub mail_from: String,
+    /// The RCPT TO forward-paths without angle brackets, as accepted.
+    pub recipients: Vec<String>,
+}
+
+/// What became of one recipient.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecipientStatus {
+    /// A copy was appended to the INBOX of every mailbox the address reaches that had room.
+    Delivered,
+    /// Queued for delivery to a foreign domain (submission only).
+    Queued,
+    /// Every mailbox the address reaches is over its quota (SMTP 552 5.2.2).
+    OverQuota,
+    /// A local address reaching nothing deliverable (SMTP 550 5.1.1).
+    NoSuchAddress,
+    /// A foreign domain in inbound mail: never relayed (SMTP 554 5.7.1).
+    RelayDenied,
+}
+
+/// Per-recipient result of a delivery, in envelope order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecipientResult {
+    /// The recipient address as given in the envelope.
+    pub recipient: String,
+    /// What became of it.
+    pub status: RecipientStatus,
+}
+
+/// Result of [`deliver_inbound`] or [`submit`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryOutcome {
+    /// Blob key of the stored message; `None` when no recipient took it (nothing stored).
+    pub blob_key: Option<String>,
+    /// One entry per envelope recipient.
+    pub recipients: Vec<RecipientResult>,
+}
+
+impl DeliveryOutcome {
+    /// Whether at least one recipient was delivered or queued (the message is accepted).
+    pub fn accepted(&self) -> bool {
+        self.blob_key.is_some()
+    }
+
+    /// The recipients with the given status.
+    pub fn with_status(&self, status: RecipientStatus) -> impl Iterator<Item = &str> {
+        self.recipients
+            .iter()
+            .filter(move |r| r.status == status)
+            .map(|r| r.recipient.as_str())
+    }
+}
+
+/// Why a message was refused as a whole.
+#[derive(Debug, thiserror::Error)]
+pub enum DeliveryError {
+    /// Over 40 MB as transmitted or 29 MB unencoded (SMTP 552 5.3.4).
+    #[error("message exceeds the maximum size (40 MB MIME, 29 MB unencoded)")]
+    MessageTooLarge,
+    /// Over 500 recipients (SMTP 452 4.5.3).
+    #[error("too many recipients (at most {MAX_RECIPIENTS})")]
+    TooManyRecipients,
+    /// The envelope sender is not an address of the authenticated user (SMTP 553 5.7.1).
+    #[error("sender address {0:?} is not owned by the authenticated user")]
+    SenderNotOwned(String),
+    /// The store failed: a temporary failure (SMTP 451 4.3.0); nothing was acknowledged.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// How a recipient looks at RCPT time (before the message is known).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecipientCheck {
+    /// Local, reaching these mailboxes (at least one with room for `declared_size`).
+    Local(Vec<LocalMailbox>),
+    /// A domain that is not local.
+    Foreign,
+    /// A local domain, but the address reaches no deliverable mailbox.
+    NoSuchAddress,
+    /// Every mailbox the address reaches is over quota.
+    OverQuota,
+}
+
+/// Checks a recipient at RCPT time. `declared_size` is the MAIL FROM `SIZE=` value in bytes
+/// (0 when not given): a mailbox has room when its size plus that stays within its quota.
+///
+/// Errors: store failures.
+pub async fn check_recipient(
+    store: &Store,
+    address: &str,
+    declared_size: usize,
+) -> Result<RecipientCheck, StoreError> {
+    let mailboxes = match store.resolve_recipient(address).await? {
+        Resolution::NoSuchDomain => return Ok(RecipientCheck::Foreign),
+        Resolution::NoSuchAddress => return Ok(RecipientCheck::NoSuchAddress),
+        Resolution::Mailboxes(m) if m.is_empty() => return Ok(RecipientCheck::NoSuchAddress),
+        Resolution::Mailboxes(m) => m,
+    };
+    let mut sizes = MailboxSizes::default();
+    for mailbox in &mailboxes {
+        if sizes.has_room(store, mailbox, declared_size).await? {
+            return Ok(RecipientCheck::Local(mailboxes));
+        }
+    }
+    Ok(RecipientCheck::OverQuota)
+}
+
+/// Checks the size limits of a message as transmitted. Spec: workmail.md §6.
+///
+/// Errors: `MessageTooLarge` over 40 MB, or when the decoded content of its parts adds up to
+/// over 29 MB (only parsed when the raw size is over 29 MB: decoding never grows content).
+pub fn check_message_size(message: &[u8]) -> Result<(), DeliveryError> {
+    if message.len() > MAX_MESSAGE_MIME_BYTES {
+        return Err(DeliveryError::MessageTooLarge);
+    }
+    if message.len() > MAX_MESSAGE_UNENCODED_BYTES {
+        let unencoded: usize = mail_parser::MessageParser::default()
+            .parse(message)
+            .map(|parsed| parsed.parts.iter().map(|p| p.body.len()).sum())
+            .unwrap_or(message.len());
+        if unencoded > MAX_MESSAGE_UNENCODED_BYTES {
+            return Err(DeliveryError::MessageTooLarge);
+        }
+    }
+    Ok(())
+}
+
+fn check_limits(envelope: &Envelope, message: &[u8]) -> Result<(), DeliveryError> {
+    if envelope.recipients.len() > MAX_RECIPIENTS {
+        return Err(DeliveryError::TooManyRecipients);
+    }
+    check_message_size(message)
+}
+
+/// Delivers an inbound message (MX role) to the local mailboxes its recipients reach.
+///
+/// `message` is the raw message with the trace headers (`Return-Path`, `Received`) already
+/// prepended. The blob is stored once, then one INBOX copy per distinct mailbox with room is
+/// appended in one transaction. Recipients of foreign domains get `RelayDenied`, unknown ones
+/// `NoSuchAddress`, full mailboxes `OverQuota`; when no recipient takes the message nothing is
+/// stored and `blob_key` is `None`.
+///
+/// Errors: the limits of [`check_message_size`] and [`MAX_RECIPIENTS`]; `Store` (nothing is
+/// visible then: a blob already written is removed again).
+pub async fn deliver_inbound(
+    store: &Store,
+    envelope: &Envelope,
+    message: Bytes,
+) -> Result<DeliveryOutcome, DeliveryError> {
+    check_limits(envelope, &message)?;
+    let mut plan = Plan::default();
+    let mut results = Vec::with_capacity(envelope.recipients.len());
+    for recipient in &envelope.recipients {
+        let status = match store.resolve_recipient(recipient).await? {
+            Resolution::NoSuchDomain => RecipientStatus::RelayDenied,
+            Resolution::NoSuchAddress => RecipientStatus::NoSuchAddress,
+            Resolution::Mailboxes(m) if m.is_empty() => RecipientStatus::NoSuchAddress,
+            Resolution::Mailboxes(m) => plan.add_mailboxes(store, m, message.len()).await?,
+        };
+        results.push(RecipientResult {
+            recipient: recipient.clone(),
+            status,
+        });
+    }
+    if plan.mailboxes.is_empty() {
+        return Ok(DeliveryOutcome {
+            blob_key: None,
+            recipients: results,
+        });
+    }
+    let blob_key = store_blob(store, &message).await?;
+    let now = carillon_core::time::now_millis();
+    let copies: Vec<NewMessage> = plan
+        .mailboxes
+        .iter()
+        .map(|m| inbox_copy(&m.user_id, &blob_key, message.len(), now))
+        .collect();
+    commit_copies(store, &blob_key, &copies).await?;
+    Ok(DeliveryOutcome {
+        blob_key: Some(blob_key),
+        recipients: results,
+    })
+}
+
+/// Submits a message from an authenticated user (submission role).
+///
+/// The envelope sender must be one of `user`'s addresses (primary or alias). Local recipients
+/// are delivered as by [`deliver_inbound`]; foreign ones are queued durably for the outbound
+/// queue (lifetime `queue_lifetime`); a copy flagged `\Seen` goes to the sender's
+/// `Sent Items`. All of it is durable when this returns `Ok`. Nothing is stored when no
+/// recipient takes the message.
+///
+/// Errors: `SenderNotOwned`, the size and recipient limits, `Store`.
+pub async fn submit(
+    store: &Store,
+    user: &MailUser,
+    envelope: &Envelope,
+    message: Bytes,
+    queue_lifetime: Duration,
+) -> Result<DeliveryOutcome, DeliveryError> {
+    if !sender_is_owned(user, &envelope.mail_from) {
+        return Err(DeliveryError::SenderNotOwned(envelope.mail_from.clone()));
+    }
+    check_limits(envelope, &message)?;
+    let mut plan = Plan::default();
+    let mut foreign = Vec::new();
+    let mut results = Vec::with_capacity(envelope.recipients.len());
+    for recipient in &envelope.recipients {
+        let status = match store.resolve_recipient(recipient).await? {
+            Resolution::NoSuchDomain => {
+                foreign.push(recipient.clone());
+                RecipientStatus::Queued
+            }
+            Resolution::NoSuchAddress => RecipientStatus::NoSuchAddress,
+            Resolution::Mailboxes(m) if m.is_empty() => RecipientStatus::NoSuchAddress,
+            Resolution::Mailboxes(m) => plan.add_mailboxes(store, m, message.len()).await?,
+        };
+        results.push(RecipientResult {
+            recipient: recipient.clone(),
+            status,
+        });
+    }
+    if plan.mailboxes.is_empty() && foreign.is_empty() {
+        return Ok(DeliveryOutcome {
+            blob_key: None,
+            recipients: results,
+        });
+    }
+    let blob_key = store_blob(store, &message).await?;
+    let now = carillon_core::time::now_millis();
+    if !foreign.is_empty() {
+        let lifetime_ms = i64::try_from(queue_lifetime.as_millis()).unwrap_or(i64::MAX);
+        let rows: Vec<NewOutbound> = foreign
+            .into_iter()
+            .map(|recipient| NewOutbound {
+                organization_id: user.organization_id.clone(),
+                envelope_from: envelope.mail_from.clone(),
+                recipient,
+                blob_key: blob_key.clone(),
+                next_attempt_at: now,
+                expires_at: now.saturating_add(lifetime_ms),
+            })
+            .collect();
+        // Queued before the local copies: a crash in between can at worst duplicate a
+        // message when the client retries, never lose the foreign recipients.
+        if let Err(e) = store.enqueue_outbound(&rows).await {
+            discard_blob(store, &blob_key).await;
+            return Err(e.into());
+        }
+    }
+    let mut copies: Vec<NewMessage> = plan
+        .mailboxes
+        .iter()
+        .map(|m| inbox_copy(&m.user_id, &blob_key, message.len(), now))
+        .collect();
+    copies.push(NewMessage {
+        user_id: user.user_id.clone(),
+        folder: SENT_ITEMS.to_string(),
+        blob_key: blob_key.clone(),
+        size_bytes: message.len() as i64,
+        internal_date: now,
+        flags: vec!["\\Seen".to_string()],
+    });
+    // The queue rows now reference the blob: it must stay even if the append fails.
+    store.append_messages(&copies).await?;
+    Ok(DeliveryOutcome {
+        blob_key: Some(blob_key),
+        recipients: results,
+    })
+}
+
+/// Whether `address` (any case) is the primary address or an alias of `user`.
+pub fn sender_is_owned(user: &MailUser, address: &str) -> bool {
+    let address = address.to_lowercase();
+    !address.is_empty() && (user.email == address || user.addresses.contains(&address))
+}
+
+/// The distinct mailboxes a delivery goes to, and the sizes seen so far.
+#[derive(Default)]
+struct Plan {
+    mailboxes: Vec<LocalMailbox>,
+    sizes: MailboxSizes,
+}
+
+impl Plan {
+    /// Adds the mailboxes with room for `size` more bytes; the recipient is delivered when
+    /// at least one of them has room.
+    async fn add_mailboxes(
+        &mut self,
+        store: &Store,
+        mailboxes: Vec<LocalMailbox>,
+        size: usize,
+    ) -> Result<RecipientStatus, StoreError> {
+        let mut any = false;
+        for mailbox in mailboxes {
+            if self.mailboxes.iter().any(|m| m.user_id == mailbox.user_id) {
+                any = true;
+            } else if self.sizes.has_room(store, &mailbox, size).await? {
+                any = true;
+                self.mailboxes.push(mailbox);
+            }
+        }
+        Ok(if any {
+            RecipientStatus::Delivered
+        } else {
+            RecipientStatus::OverQuota
+        })
+    }
+}
+
+/// Mailbox sizes read once per delivery.
+#[derive(Default)]
+struct MailboxSizes(HashMap<String, i64>);
+
+impl MailboxSizes {
+    async fn has_room(
+        &mut self,
+        store: &Store,
+        mailbox: &LocalMailbox,
+        size: usize,
+    ) -> Result<bool, StoreError> {
+        let current = match self.0.get(&mailbox.user_id) {
+            Some(size) => *size,
+            None => {
+                let size = store.mailbox_size(&mailbox.user_id).await?.unwrap_or(0);
+                self.0.insert(mailbox.user_id.clone(), size);
+                size
+            }
+        };
+        Ok(current.saturating_add(size as i64) <= mailbox.quota_bytes)
+    }
+}
+
+fn inbox_copy(user_id: &str, blob_key: &str, size: usize, now: i64) -> NewMessage {
+    NewMessage {
+        user_id: user_id.to_string(),
+        folder: INBOX.to_string(),
+        blob_key: blob_key.to_string(),
+        size_bytes: size as i64,
+        internal_date: now,
+        flags: Vec::new(),
+    }
+}
+
+/// Stores the raw message once under a fresh key; durable when it returns.
+async fn store_blob(store: &Store, message: &Bytes) -> Result<String, StoreError> {
+    let key = format!("messages/{}", carillon_core::ids::new_uuid());
+    store.blobs().put(&key, message.clone()).await?;
+    Ok(key)
+}
+
+/// Appends the copies in one transaction; on failure the blob no copy references is removed.
+async fn commit_copies(
+    store: &Store,
+    blob_key: &str,
+    copies: &[NewMessage],
+) -> Result<(), StoreError> {
+    if let Err(e) = store.append_messages(copies).await {
+        discard_blob(store, blob_key).await;
+        return Err(e);
+    }
+    Ok(())
+}
+
+async fn discard_blob(store: &Store, blob_key: &str) {
+    if let Err(e) = store.blobs().delete(blob_key).await {
+        tracing::warn!(blob_key, error = %e, "could not remove the blob of a failed delivery");
+    }
+}

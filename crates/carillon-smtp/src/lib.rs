@@ -1,1 +1,150 @@
 //! SMTP protocol edge: inbound (MX) and submission listeners, outbound delivery queue.
+//!
+//! Owns the SMTP wire protocol (RFC 5321 with PIPELINING, 8BITMIME, SMTPUTF8, SIZE,
+//! ENHANCEDSTATUSCODES, STARTTLS, AUTH PLAIN/LOGIN on submission) and the outbound queue
+//! worker (MX lookup or smarthost, opportunistic STARTTLS, retries with backoff, DSN bounces).
+//! Recipient rules, limits and durable storage are the delivery pipeline's
+//! (`carillon_mail::delivery`); this crate must not touch SQL or mailbox internals.
+//!
+//! Trace headers: every message accepted gets, before its own header section,
+//!
+//! ```text
+//! Return-Path: <mail-from>
+//! Received: from <helo> ([<client ip>])
+//!         by <hostname> with <ESMTP|ESMTPS|ESMTPSA|SMTP> id <id>
+//!         [for <rcpt>]; <RFC 5322 date>
+//! ```
+//!
+//! and nothing else is changed in the message (tests compare messages modulo exactly these
+//! two header fields).
+
+mod outbound;
+mod session;
+mod stream;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use carillon_store::Store;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+
+pub use outbound::{run_outbound_queue, OutboundConfig};
+
+use session::{Role, Session, Shared};
+
+/// Default maximum message size as transmitted: 40 MB (MiB). Spec: workmail.md §6.
+pub const DEFAULT_MAX_MESSAGE_SIZE: usize = carillon_mail::delivery::MAX_MESSAGE_MIME_BYTES;
+
+/// Default maximum number of recipients per message: 500. Spec: workmail.md §6.
+pub const DEFAULT_MAX_RECIPIENTS: usize = carillon_mail::delivery::MAX_RECIPIENTS;
+
+/// Lifetime given to outbound queue rows at submission: 5 days (RFC 5321 §4.5.4.1 suggests
+/// at least 4–5 days). The queue worker's configured lifetime can only shorten it.
+pub const DEFAULT_QUEUE_LIFETIME: Duration = Duration::from_secs(5 * 24 * 3600);
+
+/// Concurrent sessions per listener; further connections get `421 4.3.2` and are closed.
+const MAX_SESSIONS: usize = 1024;
+
+/// Configuration of an SMTP listener.
+#[derive(Clone)]
+pub struct SmtpConfig {
+    /// Host name announced in the greeting, EHLO and `Received` headers.
+    pub hostname: String,
+    /// TLS server configuration used by STARTTLS.
+    pub tls: Arc<rustls::ServerConfig>,
+    /// Largest message accepted in bytes, as transmitted (announced with `SIZE`); at most
+    /// [`DEFAULT_MAX_MESSAGE_SIZE`] is useful, the delivery pipeline refuses more anyway.
+    pub max_message_size: usize,
+    /// Most recipients per message (`452 4.5.3` past it).
+    pub max_recipients: usize,
+}
+
+impl std::fmt::Debug for SmtpConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmtpConfig")
+            .field("hostname", &self.hostname)
+            .field("max_message_size", &self.max_message_size)
+            .field("max_recipients", &self.max_recipients)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Serves the inbound (MX) role on `listener` until `shutdown` completes: mail for every
+/// local domain from any client, unknown local recipients `550 5.1.1`, foreign domains
+/// `554 5.7.1` (never an open relay), no AUTH. Spec: issue 2 §6, workmail.md §6.
+///
+/// Errors: none once listening (accept errors are logged and retried); the `Result` is for
+/// the caller's uniform handling of listeners.
+pub async fn serve_inbound(
+    listener: TcpListener,
+    store: Store,
+    config: SmtpConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    serve(listener, store, config, Role::Inbound, shutdown).await
+}
+
+/// Serves the submission role (RFC 6409, port 587 style) on `listener` until `shutdown`:
+/// STARTTLS, then AUTH PLAIN or LOGIN, are required before MAIL; the envelope sender must be
+/// one of the user's addresses (`553 5.7.1` otherwise); local recipients are delivered,
+/// foreign ones queued, and a copy goes to the sender's `Sent Items`.
+///
+/// Errors: as [`serve_inbound`].
+pub async fn serve_submission(
+    listener: TcpListener,
+    store: Store,
+    config: SmtpConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    serve(listener, store, config, Role::Submission, shutdown).await
+}
+
+async fn serve(
+    listener: TcpListener,
+    store: Store,
+    config: SmtpConfig,
+    role: Role,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let shared = Arc::new(Shared {
+        store,
+        acceptor: tokio_rustls::TlsAcceptor::from(config.tls.clone()),
+        config,
+        role,
+    });
+    let sessions = Arc::new(Semaphore::new(MAX_SESSIONS));
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let accepted = tokio::select! {
+            _ = &mut shutdown => return Ok(()),
+            accepted = listener.accept() => accepted,
+        };
+        let (mut stream, peer) = match accepted {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                // Typically out of file descriptors: back off instead of spinning.
+                tracing::warn!(error = %e, "SMTP accept failed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let Ok(permit) = sessions.clone().try_acquire_owned() else {
+            tokio::spawn(async move {
+                let _ = stream
+                    .write_all(b"421 4.3.2 Too many connections, try again later\r\n")
+                    .await;
+            });
+            continue;
+        };
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            if let Err(e) = Session::new(shared, stream, peer).run().await {
+                tracing::debug!(%peer, error = %e, "SMTP session ended with an error");
+            }
+            drop(permit);
+        });
+    }
+}
