@@ -889,3 +889,57 @@ async fn add_mailbox_size(
         .await?;
     Ok(())
 }
+
+#[cfg(any(test, feature = "test-fixtures"))]
+impl Store {
+    /// Test fixture for protocol tests in other crates: an account, an `Active` organization,
+    /// an `ENABLED` user with `password_hash` (an Argon2 PHC string) and primary address
+    /// `email`, and the user's mailbox. Returns the user (entity) ID.
+    pub async fn insert_test_mail_user(
+        &self,
+        email: &str,
+        password_hash: &str,
+    ) -> StoreResult<String> {
+        let account = carillon_core::ids::new_account_id();
+        let organization = carillon_core::ids::new_organization_id();
+        let user = carillon_core::ids::new_uuid();
+        let email = email.to_ascii_lowercase();
+        let domain = email.rsplit_once('@').map_or("", |(_, d)| d).to_string();
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("INSERT INTO accounts (account_id, name, created_at) VALUES ($1, $1, 0)")
+            .bind(&account)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO organizations (organization_id, account_id, alias, state, directory_id, \
+             directory_type, created_at) VALUES ($1, $2, $1, 'Active', 'd-0', 'WorkMailDirectory', 0)",
+        )
+        .bind(&organization)
+        .bind(&account)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO entities (entity_id, organization_id, kind, name, email, state, \
+             password_hash, created_at) VALUES ($1, $2, 'USER', $1, $3, 'ENABLED', $4, 0)",
+        )
+        .bind(&user)
+        .bind(&organization)
+        .bind(&email)
+        .bind(password_hash)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO addresses (address, domain_name, organization_id, entity_id, is_primary) \
+             VALUES ($1, $2, $3, $4, 1)",
+        )
+        .bind(&email)
+        .bind(&domain)
+        .bind(&organization)
+        .bind(&user)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        self.create_mailbox(&organization, &user).await?;
+        Ok(user)
+    }
+}

@@ -1,0 +1,313 @@
+//! The IMAP server driven by real clients: Python's `imaplib` (tests/imap_client.py) over
+//! STARTTLS and implicit TLS, and a raw TLS client for what imaplib cannot show (untagged
+//! greeting capabilities, IDLE without a selected folder, shutdown).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use carillon_imap::{serve, ImapConfig};
+use carillon_store::{NewMessage, Store};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+
+const PASSWORD: &str = "correct horse battery staple";
+const MESSAGE: &[u8] = b"From: Alice <alice@example.com>\r\nTo: bob@example.com\r\nSubject: Quarterly numbers\r\nDate: Tue, 14 Nov 2023 10:00:00 +0000\r\nMessage-ID: <q1@example.com>\r\n\r\nRevenue is up.\r\nCosts are down.\r\n";
+
+struct Server {
+    store: Store,
+    plain_port: u16,
+    tls_port: u16,
+    ca_file: PathBuf,
+    cert: CertificateDer<'static>,
+    dir: tempfile::TempDir,
+    stop: Vec<tokio::sync::oneshot::Sender<()>>,
+    tasks: Vec<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+async fn start() -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let blob_url = url::Url::from_directory_path(dir.path().join("blobs"))
+        .unwrap()
+        .to_string();
+    let db_url = format!("sqlite://{}?mode=rwc", dir.path().join("meta.db").display());
+    let store = Store::open(&db_url, &blob_url).await.unwrap();
+
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let cert = certified.cert.der().clone();
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(certified.key_pair.serialize_der()));
+    let ca_file = dir.path().join("ca.pem");
+    std::fs::write(&ca_file, certified.cert.pem()).unwrap();
+    let tls = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(vec![cert.clone()], key)
+    .unwrap();
+    let tls = Arc::new(tls);
+
+    let mut stop = Vec::new();
+    let mut tasks = Vec::new();
+    let mut ports = Vec::new();
+    for implicit_tls in [false, true] {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        ports.push(listener.local_addr().unwrap().port());
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        stop.push(tx);
+        let config = ImapConfig {
+            hostname: "imap.test".into(),
+            tls: tls.clone(),
+            implicit_tls,
+        };
+        tasks.push(tokio::spawn(serve(
+            listener,
+            store.clone(),
+            config,
+            async {
+                let _ = rx.await;
+            },
+        )));
+    }
+    Server {
+        store,
+        plain_port: ports[0],
+        tls_port: ports[1],
+        ca_file,
+        cert,
+        dir,
+        stop,
+        tasks,
+    }
+}
+
+/// A user `alice@example.com` with one delivered INBOX message (the bytes of [`MESSAGE`]).
+async fn alice(server: &Server) -> String {
+    let hash = carillon_mail::auth::hash_password(PASSWORD).unwrap();
+    let user_id = server
+        .store
+        .insert_test_mail_user("alice@example.com", &hash)
+        .await
+        .unwrap();
+    server
+        .store
+        .blobs()
+        .put("messages/fixture-1", Bytes::from_static(MESSAGE))
+        .await
+        .unwrap();
+    server
+        .store
+        .append_messages(&[NewMessage {
+            user_id: user_id.clone(),
+            folder: "INBOX".into(),
+            blob_key: "messages/fixture-1".into(),
+            size_bytes: MESSAGE.len() as i64,
+            internal_date: 1_699_956_000_000,
+            flags: Vec::new(),
+        }])
+        .await
+        .unwrap();
+    user_id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn imaplib_session_over_starttls_and_implicit_tls() {
+    let server = start().await;
+    let user_id = alice(&server).await;
+    let message_file = server.dir.path().join("message.eml");
+    std::fs::write(&message_file, MESSAGE).unwrap();
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/imap_client.py");
+    let output = tokio::process::Command::new("python3")
+        .arg(&script)
+        .arg(server.plain_port.to_string())
+        .arg(server.tls_port.to_string())
+        .arg(&server.ca_file)
+        .arg("alice@example.com")
+        .arg(PASSWORD)
+        .arg(&message_file)
+        .output()
+        .await
+        .expect("python3 runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "imaplib client failed\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
+    );
+    assert!(stdout.contains("all checks passed"), "{stdout}");
+
+    // What the client did is persistent: the moved-and-expunged message is gone from the
+    // mailbox size, the APPENDed ones are counted.
+    let size = server.store.mailbox_size(&user_id).await.unwrap().unwrap();
+    let inbox = server
+        .store
+        .folder(&user_id, "INBOX")
+        .await
+        .unwrap()
+        .unwrap();
+    let listed = server
+        .store
+        .list_messages(&user_id, &inbox.folder_id)
+        .await
+        .unwrap();
+    assert_eq!(size, listed.iter().map(|m| m.size_bytes).sum::<i64>());
+    assert!(listed.iter().all(|m| m.uid > 1), "UID 1 moved out of INBOX");
+    assert!(
+        matches!(
+            server.store.blobs().get("messages/fixture-1").await,
+            Err(carillon_store::StoreError::NotFound(_))
+        ),
+        "the blob of the expunged message is deleted"
+    );
+    shutdown(server).await;
+}
+
+/// A line-oriented TLS client for raw protocol checks.
+struct Raw {
+    stream: BufReader<tokio_rustls::client::TlsStream<TcpStream>>,
+}
+
+impl Raw {
+    async fn connect(server: &Server) -> Raw {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(server.cert.clone()).unwrap();
+        let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+        let tcp = TcpStream::connect(("127.0.0.1", server.tls_port))
+            .await
+            .unwrap();
+        let tls = connector
+            .connect(ServerName::try_from("localhost").unwrap(), tcp)
+            .await
+            .unwrap();
+        Raw {
+            stream: BufReader::new(tls),
+        }
+    }
+
+    async fn line(&mut self) -> String {
+        let mut line = String::new();
+        self.stream.read_line(&mut line).await.unwrap();
+        line
+    }
+
+    async fn send(&mut self, data: &str) {
+        self.stream
+            .get_mut()
+            .write_all(data.as_bytes())
+            .await
+            .unwrap();
+    }
+
+    /// Sends a command and returns every line up to and including its tagged completion.
+    async fn command(&mut self, tag: &str, command: &str) -> Vec<String> {
+        self.send(&format!("{tag} {command}\r\n")).await;
+        let mut lines = Vec::new();
+        loop {
+            let line = self.line().await;
+            assert!(!line.is_empty(), "connection closed during {command}");
+            let done = line.starts_with(&format!("{tag} "));
+            lines.push(line);
+            if done {
+                return lines;
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn raw_protocol_states_errors_and_shutdown() {
+    let server = start().await;
+    alice(&server).await;
+    let mut raw = Raw::connect(&server).await;
+    let greeting = raw.line().await;
+    assert!(
+        greeting
+            .to_ascii_uppercase()
+            .starts_with("* OK [CAPABILITY IMAP4REV1"),
+        "{greeting}"
+    );
+    assert!(greeting.contains("AUTH=PLAIN") && !greeting.contains("STARTTLS"));
+
+    let reply = raw.command("a1", "SELECT INBOX").await;
+    assert!(reply.last().unwrap().starts_with("a1 BAD"), "{reply:?}");
+    let reply = raw.command("a2", "LOGIN alice@example.com wrong").await;
+    assert!(reply
+        .last()
+        .unwrap()
+        .starts_with("a2 NO [AUTHENTICATIONFAILED]"));
+    let reply = raw
+        .command("a3", &format!("LOGIN alice@example.com \"{PASSWORD}\""))
+        .await;
+    assert!(reply.last().unwrap().starts_with("a3 OK"), "{reply:?}");
+
+    let reply = raw.command("a4", "FETCH 1 FLAGS").await;
+    assert!(
+        reply.last().unwrap().starts_with("a4 BAD"),
+        "no mailbox selected"
+    );
+    let reply = raw.command("a5", "EXAMINE INBOX").await;
+    assert!(reply.iter().any(|l| l == "* 1 EXISTS\r\n"), "{reply:?}");
+    assert!(reply.iter().any(|l| l == "* 1 RECENT\r\n"), "{reply:?}");
+    assert!(reply.last().unwrap().starts_with("a5 OK [READ-ONLY]"));
+    let reply = raw.command("a6", "STORE 1 +FLAGS (\\Seen)").await;
+    assert!(
+        reply.last().unwrap().starts_with("a6 NO"),
+        "read-only: {reply:?}"
+    );
+    let reply = raw.command("a7", "FETCH 2 FLAGS").await;
+    assert!(
+        reply.last().unwrap().starts_with("a7 BAD"),
+        "sequence number beyond EXISTS"
+    );
+    let reply = raw.command("a8", "UID FETCH 1:* (UID FLAGS)").await;
+    assert_eq!(reply[0], "* 1 FETCH (UID 1 FLAGS (\\Recent))\r\n");
+
+    // SELECT claims \Recent: a second SELECT no longer sees it.
+    let reply = raw.command("a9", "SELECT INBOX").await;
+    assert!(reply.iter().any(|l| l == "* 1 RECENT\r\n"), "{reply:?}");
+    let reply = raw.command("a10", "SELECT INBOX").await;
+    assert!(reply.iter().any(|l| l == "* 0 RECENT\r\n"), "{reply:?}");
+    assert!(reply.last().unwrap().starts_with("a10 OK [READ-WRITE]"));
+
+    let reply = raw.command("a11", "COPY 1 Nowhere").await;
+    assert!(reply.last().unwrap().starts_with("a11 NO [TRYCREATE]"));
+    let reply = raw.command("a12", "COPY 1 Drafts").await;
+    assert!(
+        reply.last().unwrap().starts_with("a12 OK [COPYUID "),
+        "{reply:?}"
+    );
+    let reply = raw.command("a13", "NAMESPACE").await;
+    assert_eq!(reply[0], "* NAMESPACE ((\"\" \"/\")) NIL NIL\r\n");
+    let reply = raw.command("a14", "SEARCH CHARSET KOI8-R ALL").await;
+    assert!(reply.last().unwrap().starts_with("a14 NO [BADCHARSET"));
+    let reply = raw.command("a15", "LIST \"\" \"\"").await;
+    assert_eq!(reply[0], "* LIST (\\Noselect) \"/\" \"\"\r\n");
+
+    // Shutdown: the session is told BYE.
+    for stop in server.stop {
+        let _ = stop.send(());
+    }
+    let bye = raw.line().await;
+    assert!(bye.starts_with("* BYE"), "{bye}");
+    for task in server.tasks {
+        task.await.unwrap().unwrap();
+    }
+}
+
+async fn shutdown(server: Server) {
+    for stop in server.stop {
+        let _ = stop.send(());
+    }
+    for task in server.tasks {
+        task.await.unwrap().unwrap();
+    }
+}
