@@ -554,8 +554,19 @@ impl Connection {
                 uid,
             } => self.transfer(&sequence_set, &mailbox, uid, true).await,
             other => Ok(Reply::bad(format!("{} is not supported", other.name()))),
-        }?;
-        self.sync(allow_expunge).await?;
+        };
+        let reply = match reply {
+            Ok(reply) => reply,
+            Err(Fail::Io(error)) => return Err(Fail::Io(error)),
+            Err(Fail::Store(error)) => {
+                // The session itself is intact: the client may retry or go on.
+                tracing::error!(peer = %self.peer, %error, "imap command failed in the store");
+                Reply::no(Some(code("SERVERBUG")), "Internal server error")
+            }
+        };
+        if let Err(error) = self.sync(allow_expunge).await {
+            tracing::warn!(peer = %self.peer, %error, "imap could not refresh the selected folder");
+        }
         self.push_status(Some(tag), reply);
         Ok(Flow::Continue)
     }
@@ -1080,6 +1091,9 @@ impl Connection {
         };
         let folder_id = selected.folder_id.clone();
         let Some(folder) = self.store.folder_by_id(&user_id, &folder_id).await? else {
+            // Deleted by another session: nothing is selected any more (RFC 3501 leaves the
+            // behaviour to the server; later commands get "No mailbox selected").
+            self.selected = None;
             return Ok(());
         };
         if folder.uid_next == selected.uid_next && folder.highest_modseq == selected.modseq {
