@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use base64::Engine;
 use bytes::Bytes;
 use carillon_imap::{serve, ImapConfig};
 use carillon_store::{NewMessage, Store};
@@ -292,11 +293,43 @@ async fn raw_protocol_states_errors_and_shutdown() {
     let reply = raw.command("a15", "LIST \"\" \"\"").await;
     assert_eq!(reply[0], "* LIST (\\Noselect) \"/\" \"\"\r\n");
 
-    // Shutdown: the session is told BYE.
+    // Another session (SASL-IR login) changes flags and expunges: this one hears of both on
+    // NOOP, the FETCH first, then the EXPUNGE, and its sequence numbers follow.
+    let mut other = Raw::connect(&server).await;
+    other.line().await;
+    let initial = base64::engine::general_purpose::STANDARD
+        .encode(format!("\0alice@example.com\0{PASSWORD}"));
+    let reply = other
+        .command("b1", &format!("AUTHENTICATE PLAIN {initial}"))
+        .await;
+    assert!(reply.last().unwrap().starts_with("b1 OK"), "{reply:?}");
+    other.command("b2", "SELECT INBOX").await;
+    let reply = other
+        .command("b3", "STORE 1 +FLAGS.SILENT (\\Deleted)")
+        .await;
+    assert_eq!(reply.len(), 1, "{reply:?}");
+    let reply = raw.command("a16", "NOOP").await;
+    assert_eq!(
+        reply[0], "* 1 FETCH (UID 1 FLAGS (\\Deleted))\r\n",
+        "{reply:?}"
+    );
+    let reply = other.command("b4", "EXPUNGE").await;
+    assert_eq!(reply[0], "* 1 EXPUNGE\r\n");
+    let reply = raw.command("a17", "NOOP").await;
+    assert_eq!(reply[0], "* 1 EXPUNGE\r\n", "{reply:?}");
+    let reply = raw.command("a18", "FETCH 1 FLAGS").await;
+    assert!(
+        reply.last().unwrap().starts_with("a18 BAD"),
+        "mailbox is empty now"
+    );
+
+    // Shutdown: every session is told BYE.
     for stop in server.stop {
         let _ = stop.send(());
     }
     let bye = raw.line().await;
+    assert!(bye.starts_with("* BYE"), "{bye}");
+    let bye = other.line().await;
     assert!(bye.starts_with("* BYE"), "{bye}");
     for task in server.tasks {
         task.await.unwrap().unwrap();
