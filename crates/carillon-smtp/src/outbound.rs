@@ -433,11 +433,29 @@ async fn transaction<T: AsyncRead + AsyncWrite + Unpin>(
         .map_err(|e| classify(e, remote))?;
     // mail-send appends CRLF . CRLF itself: drop the message's own final CRLF so the peer
     // receives exactly the stored bytes.
-    let body = message.strip_suffix(b"\r\n").unwrap_or(message);
+    let body = without_return_path(message);
+    let body = body.strip_suffix(b"\r\n").unwrap_or(body);
     client.data(body).await.map_err(|e| classify(e, remote))?;
     // The message is accepted; a failed QUIT changes nothing.
     let _ = client.cmd(b"QUIT\r\n").await;
     Ok(())
+}
+
+/// The message without its leading `Return-Path` field: that field is added at final
+/// delivery (RFC 5321 §4.4), so a relay must not pass it on.
+fn without_return_path(message: &[u8]) -> &[u8] {
+    if message.len() < 12 || !message[..12].eq_ignore_ascii_case(b"Return-Path:") {
+        return message;
+    }
+    let mut end = 0;
+    while let Some(i) = message[end..].iter().position(|&b| b == b'\n') {
+        end += i + 1;
+        // A folded continuation line starts with white space.
+        if !matches!(message.get(end), Some(b' ' | b'\t')) {
+            return &message[end..];
+        }
+    }
+    message
 }
 
 /// 5xx replies are permanent failures; everything else is worth another try.
@@ -656,6 +674,19 @@ mod tests {
             Err(Failure::Permanent { status, .. }) => assert_eq!(status, "5.1.10"),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn return_path_is_not_relayed() {
+        assert_eq!(
+            without_return_path(b"Return-Path: <a@b>\r\nReceived: x\r\n\r\nbody"),
+            b"Received: x\r\n\r\nbody"
+        );
+        assert_eq!(
+            without_return_path(b"return-path:\r\n <a@b>\r\nSubject: s\r\n"),
+            b"Subject: s\r\n"
+        );
+        assert_eq!(without_return_path(b"Subject: s\r\n"), b"Subject: s\r\n");
     }
 
     #[test]

@@ -67,7 +67,7 @@ async fn delivers_to_the_smarthost_and_bounces_permanent_failures() {
         &h.store,
         &alice(&h),
         &envelope,
-        Bytes::from_static(MESSAGE),
+        Bytes::from([b"Return-Path: <alice@example.test>\r\n".as_slice(), MESSAGE].concat()),
         Duration::from_secs(3600),
     )
     .await
