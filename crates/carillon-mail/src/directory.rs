@@ -1,1 +1,352 @@
 //! WorkMail directory objects and their admin operations. Spec: workmail.md §1, §2.
+//!
+//! [`WorkMail`] implements the generated `WorkMailApi` trait: each operation takes its
+//! validated input and a [`RequestContext`] naming the tenant, applies the guide's rules and
+//! calls the store. One module per object: organizations, mail domains (and their DNS
+//! records), users, groups, aliases, mailboxes, entities in general, tags. Every lookup of an
+//! organization is scoped to `ctx.account_id`, so another tenant's organization reads as
+//! `OrganizationNotFoundException`.
+
+mod aliases;
+mod common;
+pub mod dns;
+mod domains;
+mod entities;
+mod groups;
+mod mailboxes;
+mod organizations;
+pub mod password;
+mod tags;
+mod users;
+
+use carillon_awsapi::generated::workmail::*;
+use carillon_core::pagination::TokenCodec;
+use carillon_core::{ApiResult, RequestContext};
+use carillon_store::{Store, StoreError};
+
+pub use dns::{DnsVerifier, ExpectedRecord, VerificationStatus};
+
+/// The WorkMail admin operations over one store.
+#[derive(Debug, Clone)]
+pub struct WorkMail {
+    store: Store,
+    region: String,
+    test_domain_base: String,
+    dns: DnsVerifier,
+    tokens: TokenCodec,
+}
+
+impl WorkMail {
+    /// Builds the service: `region` goes into ARNs, `test_domain_base` forms each
+    /// organization's test domain `<alias>.<test_domain_base>` (default `localhost`), `dns`
+    /// computes and verifies mail-domain records. Pagination tokens are keyed with the
+    /// store's `pagination` server secret.
+    ///
+    /// Errors: the store cannot provide the secret.
+    pub async fn new(
+        store: Store,
+        region: &str,
+        test_domain_base: &str,
+        dns: DnsVerifier,
+    ) -> Result<WorkMail, StoreError> {
+        let tokens = TokenCodec::new(store.server_secret("pagination").await?);
+        Ok(WorkMail {
+            store,
+            region: region.to_string(),
+            test_domain_base: test_domain_base.trim_matches('.').to_ascii_lowercase(),
+            dns,
+            tokens,
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl WorkMailApi for WorkMail {
+    async fn create_organization(
+        &self,
+        ctx: &RequestContext,
+        input: CreateOrganizationRequest,
+    ) -> ApiResult<CreateOrganizationResponse> {
+        organizations::create(self, ctx, input).await
+    }
+
+    async fn describe_organization(
+        &self,
+        ctx: &RequestContext,
+        input: DescribeOrganizationRequest,
+    ) -> ApiResult<DescribeOrganizationResponse> {
+        organizations::describe(self, ctx, input).await
+    }
+
+    async fn list_organizations(
+        &self,
+        ctx: &RequestContext,
+        input: ListOrganizationsRequest,
+    ) -> ApiResult<ListOrganizationsResponse> {
+        organizations::list(self, ctx, input).await
+    }
+
+    async fn delete_organization(
+        &self,
+        ctx: &RequestContext,
+        input: DeleteOrganizationRequest,
+    ) -> ApiResult<DeleteOrganizationResponse> {
+        organizations::delete(self, ctx, input).await
+    }
+
+    async fn register_mail_domain(
+        &self,
+        ctx: &RequestContext,
+        input: RegisterMailDomainRequest,
+    ) -> ApiResult<RegisterMailDomainResponse> {
+        domains::register(self, ctx, input).await
+    }
+
+    async fn get_mail_domain(
+        &self,
+        ctx: &RequestContext,
+        input: GetMailDomainRequest,
+    ) -> ApiResult<GetMailDomainResponse> {
+        domains::get(self, ctx, input).await
+    }
+
+    async fn list_mail_domains(
+        &self,
+        ctx: &RequestContext,
+        input: ListMailDomainsRequest,
+    ) -> ApiResult<ListMailDomainsResponse> {
+        domains::list(self, ctx, input).await
+    }
+
+    async fn update_default_mail_domain(
+        &self,
+        ctx: &RequestContext,
+        input: UpdateDefaultMailDomainRequest,
+    ) -> ApiResult<UpdateDefaultMailDomainResponse> {
+        domains::update_default(self, ctx, input).await
+    }
+
+    async fn deregister_mail_domain(
+        &self,
+        ctx: &RequestContext,
+        input: DeregisterMailDomainRequest,
+    ) -> ApiResult<DeregisterMailDomainResponse> {
+        domains::deregister(self, ctx, input).await
+    }
+
+    async fn create_user(
+        &self,
+        ctx: &RequestContext,
+        input: CreateUserRequest,
+    ) -> ApiResult<CreateUserResponse> {
+        users::create(self, ctx, input).await
+    }
+
+    async fn describe_user(
+        &self,
+        ctx: &RequestContext,
+        input: DescribeUserRequest,
+    ) -> ApiResult<DescribeUserResponse> {
+        users::describe(self, ctx, input).await
+    }
+
+    async fn list_users(
+        &self,
+        ctx: &RequestContext,
+        input: ListUsersRequest,
+    ) -> ApiResult<ListUsersResponse> {
+        users::list(self, ctx, input).await
+    }
+
+    async fn update_user(
+        &self,
+        ctx: &RequestContext,
+        input: UpdateUserRequest,
+    ) -> ApiResult<UpdateUserResponse> {
+        users::update(self, ctx, input).await
+    }
+
+    async fn delete_user(
+        &self,
+        ctx: &RequestContext,
+        input: DeleteUserRequest,
+    ) -> ApiResult<DeleteUserResponse> {
+        users::delete(self, ctx, input).await
+    }
+
+    async fn reset_password(
+        &self,
+        ctx: &RequestContext,
+        input: ResetPasswordRequest,
+    ) -> ApiResult<ResetPasswordResponse> {
+        users::reset_password(self, ctx, input).await
+    }
+
+    async fn register_to_work_mail(
+        &self,
+        ctx: &RequestContext,
+        input: RegisterToWorkMailRequest,
+    ) -> ApiResult<RegisterToWorkMailResponse> {
+        entities::register(self, ctx, input).await
+    }
+
+    async fn deregister_from_work_mail(
+        &self,
+        ctx: &RequestContext,
+        input: DeregisterFromWorkMailRequest,
+    ) -> ApiResult<DeregisterFromWorkMailResponse> {
+        entities::deregister(self, ctx, input).await
+    }
+
+    async fn update_primary_email_address(
+        &self,
+        ctx: &RequestContext,
+        input: UpdatePrimaryEmailAddressRequest,
+    ) -> ApiResult<UpdatePrimaryEmailAddressResponse> {
+        entities::update_primary_email(self, ctx, input).await
+    }
+
+    async fn describe_entity(
+        &self,
+        ctx: &RequestContext,
+        input: DescribeEntityRequest,
+    ) -> ApiResult<DescribeEntityResponse> {
+        entities::describe(self, ctx, input).await
+    }
+
+    async fn update_mailbox_quota(
+        &self,
+        ctx: &RequestContext,
+        input: UpdateMailboxQuotaRequest,
+    ) -> ApiResult<UpdateMailboxQuotaResponse> {
+        mailboxes::update_quota(self, ctx, input).await
+    }
+
+    async fn get_mailbox_details(
+        &self,
+        ctx: &RequestContext,
+        input: GetMailboxDetailsRequest,
+    ) -> ApiResult<GetMailboxDetailsResponse> {
+        mailboxes::details(self, ctx, input).await
+    }
+
+    async fn create_group(
+        &self,
+        ctx: &RequestContext,
+        input: CreateGroupRequest,
+    ) -> ApiResult<CreateGroupResponse> {
+        groups::create(self, ctx, input).await
+    }
+
+    async fn describe_group(
+        &self,
+        ctx: &RequestContext,
+        input: DescribeGroupRequest,
+    ) -> ApiResult<DescribeGroupResponse> {
+        groups::describe(self, ctx, input).await
+    }
+
+    async fn list_groups(
+        &self,
+        ctx: &RequestContext,
+        input: ListGroupsRequest,
+    ) -> ApiResult<ListGroupsResponse> {
+        groups::list(self, ctx, input).await
+    }
+
+    async fn update_group(
+        &self,
+        ctx: &RequestContext,
+        input: UpdateGroupRequest,
+    ) -> ApiResult<UpdateGroupResponse> {
+        groups::update(self, ctx, input).await
+    }
+
+    async fn delete_group(
+        &self,
+        ctx: &RequestContext,
+        input: DeleteGroupRequest,
+    ) -> ApiResult<DeleteGroupResponse> {
+        groups::delete(self, ctx, input).await
+    }
+
+    async fn associate_member_to_group(
+        &self,
+        ctx: &RequestContext,
+        input: AssociateMemberToGroupRequest,
+    ) -> ApiResult<AssociateMemberToGroupResponse> {
+        groups::associate_member(self, ctx, input).await
+    }
+
+    async fn disassociate_member_from_group(
+        &self,
+        ctx: &RequestContext,
+        input: DisassociateMemberFromGroupRequest,
+    ) -> ApiResult<DisassociateMemberFromGroupResponse> {
+        groups::disassociate_member(self, ctx, input).await
+    }
+
+    async fn list_group_members(
+        &self,
+        ctx: &RequestContext,
+        input: ListGroupMembersRequest,
+    ) -> ApiResult<ListGroupMembersResponse> {
+        groups::list_members(self, ctx, input).await
+    }
+
+    async fn list_groups_for_entity(
+        &self,
+        ctx: &RequestContext,
+        input: ListGroupsForEntityRequest,
+    ) -> ApiResult<ListGroupsForEntityResponse> {
+        groups::list_for_entity(self, ctx, input).await
+    }
+
+    async fn create_alias(
+        &self,
+        ctx: &RequestContext,
+        input: CreateAliasRequest,
+    ) -> ApiResult<CreateAliasResponse> {
+        aliases::create(self, ctx, input).await
+    }
+
+    async fn delete_alias(
+        &self,
+        ctx: &RequestContext,
+        input: DeleteAliasRequest,
+    ) -> ApiResult<DeleteAliasResponse> {
+        aliases::delete(self, ctx, input).await
+    }
+
+    async fn list_aliases(
+        &self,
+        ctx: &RequestContext,
+        input: ListAliasesRequest,
+    ) -> ApiResult<ListAliasesResponse> {
+        aliases::list(self, ctx, input).await
+    }
+
+    async fn tag_resource(
+        &self,
+        ctx: &RequestContext,
+        input: TagResourceRequest,
+    ) -> ApiResult<TagResourceResponse> {
+        tags::tag(self, ctx, input).await
+    }
+
+    async fn untag_resource(
+        &self,
+        ctx: &RequestContext,
+        input: UntagResourceRequest,
+    ) -> ApiResult<UntagResourceResponse> {
+        tags::untag(self, ctx, input).await
+    }
+
+    async fn list_tags_for_resource(
+        &self,
+        ctx: &RequestContext,
+        input: ListTagsForResourceRequest,
+    ) -> ApiResult<ListTagsForResourceResponse> {
+        tags::list(self, ctx, input).await
+    }
+}

@@ -247,16 +247,15 @@ impl Store {
         .await?)
     }
 
-    /// Inserts a new organization together with its first mail domain (the test domain) in
-    /// one transaction, and makes that domain the default when `org.default_mail_domain`
-    /// names it.
+    /// Inserts a new organization together with its mail domains (the test domain and any
+    /// given at creation) in one transaction.
     ///
-    /// Errors: `Conflict` when the alias is taken by a live organization or the domain is
-    /// registered already.
+    /// Errors: `Conflict` when the alias is taken by a live organization or a domain is
+    /// registered already (nothing is written).
     pub async fn insert_organization(
         &self,
         org: &OrganizationRecord,
-        first_domain: &MailDomainRecord,
+        domains: &[MailDomainRecord],
     ) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
         sqlx::query(&format!(
@@ -278,7 +277,9 @@ impl Store {
         .bind(org.deleted_at)
         .execute(&mut *tx)
         .await?;
-        insert_domain(&mut tx, first_domain).await?;
+        for domain in domains {
+            insert_domain(&mut tx, domain).await?;
+        }
         tx.commit().await?;
         Ok(())
     }
@@ -501,18 +502,21 @@ impl Store {
         )
     }
 
-    /// Removes the mail domain from the organization; returns whether it existed.
-    pub async fn delete_mail_domain(
+    /// Removes the mail domain from the organization unless an address uses it; returns
+    /// whether it was removed.
+    pub async fn delete_unused_mail_domain(
         &self,
         organization_id: &str,
         domain_name: &str,
     ) -> StoreResult<bool> {
-        let result =
-            sqlx::query("DELETE FROM mail_domains WHERE organization_id = $1 AND domain_name = $2")
-                .bind(organization_id)
-                .bind(domain_name)
-                .execute(&self.pool)
-                .await?;
+        let result = sqlx::query(
+            "DELETE FROM mail_domains WHERE organization_id = $1 AND domain_name = $2 \
+             AND NOT EXISTS (SELECT 1 FROM addresses WHERE domain_name = $2)",
+        )
+        .bind(organization_id)
+        .bind(domain_name)
+        .execute(&self.pool)
+        .await?;
         Ok(result.rows_affected() > 0)
     }
 
@@ -622,12 +626,13 @@ impl Store {
         rows.iter().map(entity_from_row).collect()
     }
 
-    /// Writes the mutable profile columns of `e` (display/first/last name, role, password
-    /// hash, GAL visibility, quota, attributes).
+    /// Writes the profile columns of `e`: display, first and last name, role, GAL visibility
+    /// and the attributes JSON. Password and quota have their own writers so that concurrent
+    /// updates of different aspects do not undo each other.
     pub async fn update_entity_profile(&self, e: &EntityRecord) -> StoreResult<()> {
         sqlx::query(
             "UPDATE entities SET display_name = $3, first_name = $4, last_name = $5, role = $6, \
-             password_hash = $7, hidden_from_gal = $8, mailbox_quota_mb = $9, attributes = $10 \
+             hidden_from_gal = $7, attributes = $8 \
              WHERE organization_id = $1 AND entity_id = $2",
         )
         .bind(&e.organization_id)
@@ -636,10 +641,45 @@ impl Store {
         .bind(&e.first_name)
         .bind(&e.last_name)
         .bind(&e.role)
-        .bind(&e.password_hash)
         .bind(i64::from(e.hidden_from_gal))
-        .bind(e.mailbox_quota_mb)
         .bind(&e.attributes)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Replaces the entity's password hash (an Argon2 PHC string).
+    pub async fn set_password_hash(
+        &self,
+        organization_id: &str,
+        entity_id: &str,
+        password_hash: &str,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE entities SET password_hash = $3 WHERE organization_id = $1 AND entity_id = $2",
+        )
+        .bind(organization_id)
+        .bind(entity_id)
+        .bind(password_hash)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Sets the entity's mailbox quota in MB.
+    pub async fn set_mailbox_quota(
+        &self,
+        organization_id: &str,
+        entity_id: &str,
+        quota_mb: i64,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE entities SET mailbox_quota_mb = $3 \
+             WHERE organization_id = $1 AND entity_id = $2",
+        )
+        .bind(organization_id)
+        .bind(entity_id)
+        .bind(quota_mb)
         .execute(&self.pool)
         .await?;
         Ok(())

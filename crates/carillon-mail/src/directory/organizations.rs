@@ -1,0 +1,309 @@
+//! Organizations: CreateOrganization, DescribeOrganization, ListOrganizations,
+//! DeleteOrganization. Spec: workmail.md §1.1, §1.2, §2.6, §6.
+
+use carillon_awsapi::generated::workmail::*;
+use carillon_core::ids::new_organization_id;
+use carillon_core::time::now_millis;
+use carillon_core::{ApiResult, RequestContext};
+use carillon_store::{MailDomainRecord, OrganizationRecord, StoreError};
+use rand::Rng;
+
+use super::common::{
+    codes, err, internal, opt_timestamp, organization_arn, ORG_ACTIVE, ORG_DELETED,
+};
+use super::dns::{new_dkim_selectors, new_ownership_token, VerificationStatus};
+use super::WorkMail;
+
+/// Organizations per account. Spec: workmail.md §1.1, §6 (default quota 100).
+pub const MAX_ORGANIZATIONS_PER_ACCOUNT: i64 = 100;
+
+/// `DirectoryType` of the built-in directory every Carillon organization gets (Carillon does
+/// not connect AWS Directory Service directories).
+pub const DIRECTORY_TYPE: &str = "WorkMailDirectory";
+
+/// A directory ID in the AWS shape: `d-` + 10 lowercase hex.
+fn new_directory_id() -> String {
+    let n: u64 = rand::thread_rng().gen_range(0..(1u64 << 40));
+    format!("d-{n:010x}")
+}
+
+/// A newly registered domain record, unverified unless it is the test domain.
+pub(super) fn new_domain(
+    organization_id: &str,
+    domain: &str,
+    is_test: bool,
+    now: i64,
+) -> MailDomainRecord {
+    let status = if is_test {
+        VerificationStatus::Verified
+    } else {
+        VerificationStatus::Pending
+    };
+    MailDomainRecord {
+        domain_name: domain.to_ascii_lowercase(),
+        organization_id: organization_id.to_string(),
+        is_test_domain: is_test,
+        ownership_token: new_ownership_token(),
+        dkim_selectors: new_dkim_selectors(),
+        ownership_verification_status: status.as_str().to_string(),
+        dkim_verification_status: status.as_str().to_string(),
+        created_at: now,
+    }
+}
+
+/// CreateOrganization: a new organization with its own built-in directory, in state
+/// `Active` at once, with the test domain `<alias>.<test-domain-base>` registered, verified
+/// and default. Domains given in `Domains` are registered (unverified) too. The alias is
+/// unique among live organizations of every account, compared case-insensitively (it names
+/// the test domain).
+///
+/// Errors: `NameAvailabilityException` (alias or its test domain taken),
+/// `LimitExceededException` (100 organizations in the account), `DirectoryUnavailableException`
+/// (`DirectoryId` given: external directories are not supported), `InvalidParameterException`
+/// (`EnableInteroperability` without an AD Connector directory; a domain of `Domains` already
+/// registered or reserved).
+pub(super) async fn create(
+    wm: &WorkMail,
+    ctx: &RequestContext,
+    input: CreateOrganizationRequest,
+) -> ApiResult<CreateOrganizationResponse> {
+    if let Some(directory_id) = &input.directory_id {
+        return Err(err(
+            codes::DIRECTORY_UNAVAILABLE,
+            format!(
+                "DirectoryId: directory {directory_id} is not available; Carillon organizations \
+                 use their built-in WorkMail directory"
+            ),
+        ));
+    }
+    if input.enable_interoperability == Some(true) {
+        return Err(err(
+            codes::INVALID_PARAMETER,
+            "EnableInteroperability requires an AD Connector DirectoryId",
+        ));
+    }
+    let count = wm
+        .store
+        .count_live_organizations(&ctx.account_id)
+        .await
+        .map_err(internal)?;
+    if count >= MAX_ORGANIZATIONS_PER_ACCOUNT {
+        return Err(err(
+            codes::LIMIT_EXCEEDED,
+            format!("Account {} already has {count} organizations (limit {MAX_ORGANIZATIONS_PER_ACCOUNT})", ctx.account_id),
+        ));
+    }
+    let now = now_millis();
+    let organization_id = new_organization_id();
+    let test_domain = format!(
+        "{}.{}",
+        input.alias.to_ascii_lowercase(),
+        wm.test_domain_base
+    );
+    let mut domains = vec![new_domain(&organization_id, &test_domain, true, now)];
+    for domain in input.domains.iter().flatten() {
+        let name = wm.registrable_domain(&domain.domain_name)?;
+        if domains.iter().any(|d| d.domain_name == name) {
+            continue;
+        }
+        if wm
+            .store
+            .mail_domain_owner(&name)
+            .await
+            .map_err(internal)?
+            .is_some()
+        {
+            return Err(err(
+                codes::INVALID_PARAMETER,
+                format!("Domains: {name} is already registered to an organization"),
+            ));
+        }
+        domains.push(new_domain(&organization_id, &name, false, now));
+    }
+    if wm
+        .store
+        .mail_domain_owner(&test_domain)
+        .await
+        .map_err(internal)?
+        .is_some()
+    {
+        return Err(alias_taken(&input.alias));
+    }
+    let org = OrganizationRecord {
+        organization_id: organization_id.clone(),
+        account_id: ctx.account_id.clone(),
+        alias: Some(input.alias.clone()),
+        deleted_alias: None,
+        state: ORG_ACTIVE.to_string(),
+        directory_id: new_directory_id(),
+        directory_type: DIRECTORY_TYPE.to_string(),
+        default_mail_domain: Some(test_domain),
+        kms_key_arn: input.kms_key_arn,
+        interoperability_enabled: false,
+        created_at: now,
+        completed_at: Some(now),
+        deleted_at: None,
+    };
+    match wm.store.insert_organization(&org, &domains).await {
+        Ok(()) => Ok(CreateOrganizationResponse {
+            organization_id: Some(organization_id),
+        }),
+        // The alias column is unique among live organizations; the test domain derived from
+        // it is unique too: either conflict means the alias is taken.
+        Err(StoreError::Conflict(_)) => Err(alias_taken(&input.alias)),
+        Err(e) => Err(internal(e)),
+    }
+}
+
+fn alias_taken(alias: &str) -> carillon_core::ApiError {
+    err(
+        codes::NAME_AVAILABILITY,
+        format!("Alias: organization alias {alias} is already in use"),
+    )
+}
+
+/// DescribeOrganization: works in every state, including `Deleted`.
+///
+/// Errors: `OrganizationNotFoundException`.
+pub(super) async fn describe(
+    wm: &WorkMail,
+    ctx: &RequestContext,
+    input: DescribeOrganizationRequest,
+) -> ApiResult<DescribeOrganizationResponse> {
+    let org = wm.organization(ctx, &input.organization_id).await?;
+    Ok(DescribeOrganizationResponse {
+        arn: Some(organization_arn(
+            &wm.region,
+            &org.account_id,
+            &org.organization_id,
+        )),
+        alias: org.alias.clone().or(org.deleted_alias.clone()),
+        completed_date: opt_timestamp(org.completed_at),
+        default_mail_domain: org.default_mail_domain.clone(),
+        directory_id: Some(org.directory_id.clone()),
+        directory_type: Some(org.directory_type.clone()),
+        interoperability_enabled: Some(org.interoperability_enabled),
+        organization_id: Some(org.organization_id.clone()),
+        state: Some(org.state.clone()),
+        ..Default::default()
+    })
+}
+
+/// ListOrganizations: the caller's organizations (deleted ones included, as in the
+/// original), in organization-ID order.
+///
+/// Errors: `InvalidParameterException` for a bad `NextToken` or `MaxResults`.
+pub(super) async fn list(
+    wm: &WorkMail,
+    ctx: &RequestContext,
+    input: ListOrganizationsRequest,
+) -> ApiResult<ListOrganizationsResponse> {
+    let scope = format!("ListOrganizations:{}", ctx.account_id);
+    let paging = wm.paging(&scope, input.next_token.as_deref(), input.max_results)?;
+    let mut orgs = wm
+        .store
+        .list_organizations(&ctx.account_id, paging.after.as_deref(), paging.limit + 1)
+        .await
+        .map_err(internal)?;
+    let next_token = wm.finish_page(&scope, &mut orgs, &paging, |o| o.organization_id.clone());
+    Ok(ListOrganizationsResponse {
+        next_token,
+        organization_summaries: Some(
+            orgs.into_iter()
+                .map(|o| OrganizationSummary {
+                    alias: o.alias.or(o.deleted_alias),
+                    default_mail_domain: o.default_mail_domain,
+                    organization_id: Some(o.organization_id),
+                    state: Some(o.state),
+                    ..Default::default()
+                })
+                .collect(),
+        ),
+    })
+}
+
+/// DeleteOrganization: irreversible. Every mailbox and message, user, group, alias, mail
+/// domain and tag of the organization is removed; its alias (and test domain) become free.
+/// The organization stays describable in state `Deleted`. Carillon's directory belongs to
+/// its organization, so it is deleted whatever `DeleteDirectory` says (a kept WorkMail
+/// directory would serve nothing). Without `ForceDelete`, an organization with enabled users
+/// is refused.
+///
+/// Errors: `OrganizationNotFoundException`; `OrganizationStateException` when already
+/// deleted or when users are enabled and `ForceDelete` is not set.
+pub(super) async fn delete(
+    wm: &WorkMail,
+    ctx: &RequestContext,
+    input: DeleteOrganizationRequest,
+) -> ApiResult<DeleteOrganizationResponse> {
+    let org = wm.organization(ctx, &input.organization_id).await?;
+    if org.state == ORG_DELETED {
+        return Err(err(
+            codes::ORGANIZATION_STATE,
+            format!("Organization {} is already deleted", org.organization_id),
+        ));
+    }
+    if input.force_delete != Some(true) {
+        let filter = carillon_store::EntityFilter {
+            kind: super::common::USER.to_string(),
+            state: Some(super::common::ENABLED.to_string()),
+            ..Default::default()
+        };
+        let enabled = wm
+            .store
+            .list_entities(&org.organization_id, &filter, None, 1)
+            .await
+            .map_err(internal)?;
+        if !enabled.is_empty() {
+            return Err(err(
+                codes::ORGANIZATION_STATE,
+                format!(
+                    "Organization {} has enabled users; disable them or set ForceDelete",
+                    org.organization_id
+                ),
+            ));
+        }
+    }
+    let arn = organization_arn(&wm.region, &org.account_id, &org.organization_id);
+    let orphaned = wm
+        .store
+        .delete_organization(&ctx.account_id, &org.organization_id, &arn, now_millis())
+        .await
+        .map_err(internal)?;
+    for key in orphaned {
+        // The rows are gone already; a blob left behind is unreachable, not inconsistent.
+        if let Err(e) = wm.store.blobs().delete(&key).await {
+            tracing::warn!(error = %e, blob = %key, "could not delete a deleted organization's blob");
+        }
+    }
+    Ok(DeleteOrganizationResponse {
+        organization_id: Some(org.organization_id),
+        state: Some(ORG_DELETED.to_string()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn directory_ids_have_the_aws_shape() {
+        let id = new_directory_id();
+        assert_eq!(id.len(), 12);
+        assert!(id.starts_with("d-"));
+        assert!(id[2..]
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+    }
+
+    #[test]
+    fn only_the_test_domain_starts_verified() {
+        let test = new_domain("m-1", "Acme.localhost", true, 5);
+        assert_eq!(test.domain_name, "acme.localhost");
+        assert_eq!(test.ownership_verification_status, "VERIFIED");
+        let custom = new_domain("m-1", "example.com", false, 5);
+        assert_eq!(custom.ownership_verification_status, "PENDING");
+        assert_eq!(custom.dkim_verification_status, "PENDING");
+        assert_ne!(test.ownership_token, custom.ownership_token);
+    }
+}

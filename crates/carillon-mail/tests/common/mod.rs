@@ -1,0 +1,343 @@
+//! Shared fixtures of the directory tests: a store on SQLite (and on PostgreSQL in a fresh
+//! schema when `CARILLON_TEST_DATABASE_URL` is set), accounts with request contexts, a
+//! [`WorkMail`] wired to a local DNS stub, and the stub itself.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use carillon_awsapi::generated::workmail::*;
+use carillon_core::{ApiError, RequestContext};
+use carillon_mail::directory::{DnsVerifier, WorkMail};
+use carillon_store::{AccountRecord, NewPrincipal, Store};
+use hickory_resolver::proto::op::{Message, MessageType, ResponseCode};
+use hickory_resolver::proto::rr::rdata::{CNAME, TXT};
+use hickory_resolver::proto::rr::{Name, RData, Record, RecordType};
+use tokio::net::UdpSocket;
+
+/// Carillon's mail host name in the tests (MX target, DKIM CNAME base).
+pub const MAIL_HOST: &str = "mail.carillon.test";
+
+/// A password that satisfies the directory policy.
+pub const PASSWORD: &str = "Str0ng-Passw0rd";
+
+/// Record data by lower-case owner name (no trailing dot) and type.
+type Records = HashMap<(String, RecordType), Vec<RData>>;
+
+/// Records served by [`DnsStub`].
+#[derive(Clone, Default)]
+pub struct Zone(Arc<Mutex<Records>>);
+
+impl Zone {
+    /// Publishes a TXT record.
+    pub fn txt(&self, name: &str, value: &str) {
+        self.add(
+            name,
+            RecordType::TXT,
+            RData::TXT(TXT::new(vec![value.to_string()])),
+        );
+    }
+
+    /// Publishes a CNAME record.
+    pub fn cname(&self, name: &str, target: &str) {
+        let target = Name::from_ascii(target).unwrap();
+        self.add(name, RecordType::CNAME, RData::CNAME(CNAME(target)));
+    }
+
+    /// Removes every record of `name`.
+    pub fn remove(&self, name: &str) {
+        let key = key(name);
+        self.0.lock().unwrap().retain(|(n, _), _| *n != key);
+    }
+
+    fn add(&self, name: &str, record_type: RecordType, data: RData) {
+        self.0
+            .lock()
+            .unwrap()
+            .entry((key(name), record_type))
+            .or_default()
+            .push(data);
+    }
+}
+
+fn key(name: &str) -> String {
+    name.trim_end_matches('.').to_ascii_lowercase()
+}
+
+/// A tiny authoritative DNS server on 127.0.0.1 UDP answering from a [`Zone`]; unknown names
+/// get NXDOMAIN.
+pub struct DnsStub {
+    pub addr: SocketAddr,
+    pub zone: Zone,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for DnsStub {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl DnsStub {
+    pub async fn start() -> DnsStub {
+        let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let addr = socket.local_addr().unwrap();
+        let zone = Zone::default();
+        let served = zone.clone();
+        let task = tokio::spawn(async move {
+            let mut buf = vec![0u8; 4096];
+            loop {
+                let Ok((len, peer)) = socket.recv_from(&mut buf).await else {
+                    return;
+                };
+                let Ok(query) = Message::from_vec(&buf[..len]) else {
+                    continue;
+                };
+                let reply = answer(&served, &query);
+                let _ = socket.send_to(&reply.to_vec().unwrap(), peer).await;
+            }
+        });
+        DnsStub { addr, zone, task }
+    }
+}
+
+fn answer(zone: &Zone, query: &Message) -> Message {
+    let mut reply = Message::new();
+    reply
+        .set_id(query.id())
+        .set_message_type(MessageType::Response)
+        .set_op_code(query.op_code())
+        .set_recursion_desired(query.recursion_desired())
+        .set_recursion_available(true)
+        .set_authoritative(true);
+    let records = zone.0.lock().unwrap();
+    let mut found_name = false;
+    for q in query.queries() {
+        reply.add_query(q.clone());
+        let name = key(&q.name().to_ascii());
+        found_name |= records.keys().any(|(n, _)| *n == name);
+        for data in records.get(&(name, q.query_type())).into_iter().flatten() {
+            reply.add_answer(Record::from_rdata(q.name().clone(), 60, data.clone()));
+        }
+    }
+    if !found_name {
+        reply.set_response_code(ResponseCode::NXDomain);
+    }
+    reply
+}
+
+/// A store plus what a WorkMail service over it needs in the tests.
+pub struct Env {
+    pub store: Store,
+    pub wm: WorkMail,
+    pub dns: DnsStub,
+    pub backend: &'static str,
+    _dir: Arc<tempfile::TempDir>,
+}
+
+impl Env {
+    /// A new account (tenant) with its request context.
+    pub async fn account(&self) -> RequestContext {
+        let account_id = carillon_core::ids::new_account_id();
+        let now = carillon_core::time::now_millis();
+        let arn = format!("arn:aws:iam::{account_id}:user/admin");
+        self.store
+            .create_account_with_principal(
+                &AccountRecord {
+                    account_id: account_id.clone(),
+                    name: format!("acct-{account_id}"),
+                    created_at: now,
+                },
+                &NewPrincipal {
+                    account_id: account_id.clone(),
+                    arn: arn.clone(),
+                    name: "admin".to_string(),
+                    policy_names: vec![],
+                    access_key_id: carillon_core::ids::new_access_key_id(),
+                    secret_access_key: carillon_core::ids::new_secret_access_key(),
+                    created_at: now,
+                },
+            )
+            .await
+            .unwrap();
+        RequestContext {
+            account_id,
+            principal_arn: arn,
+            access_key_id: "AKIATEST".to_string(),
+            region: "us-east-1".to_string(),
+            request_id: carillon_core::ids::new_uuid(),
+            source_ip: "127.0.0.1".to_string(),
+        }
+    }
+
+    /// Creates an organization with a unique alias; returns its ID and alias.
+    pub async fn organization(&self, ctx: &RequestContext) -> (String, String) {
+        let alias = unique("org");
+        let id = self
+            .wm
+            .create_organization(
+                ctx,
+                CreateOrganizationRequest {
+                    alias: alias.clone(),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap()
+            .organization_id
+            .unwrap();
+        (id, alias)
+    }
+
+    /// Registers `domain` in the organization and publishes its ownership TXT and DKIM
+    /// CNAMEs in the stub zone, so it verifies.
+    pub async fn verified_domain(&self, ctx: &RequestContext, org: &str, domain: &str) {
+        self.wm
+            .register_mail_domain(
+                ctx,
+                RegisterMailDomainRequest {
+                    organization_id: org.to_string(),
+                    domain_name: domain.to_string(),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        self.publish(ctx, org, domain).await;
+    }
+
+    /// Publishes the TXT and CNAME records GetMailDomain asks for.
+    pub async fn publish(&self, ctx: &RequestContext, org: &str, domain: &str) {
+        let got = self
+            .wm
+            .get_mail_domain(
+                ctx,
+                GetMailDomainRequest {
+                    organization_id: org.to_string(),
+                    domain_name: domain.to_string(),
+                },
+            )
+            .await
+            .unwrap();
+        for record in got.records.unwrap() {
+            let (kind, host, value) = (
+                record.r#type.unwrap(),
+                record.hostname.unwrap(),
+                record.value.unwrap(),
+            );
+            match kind.as_str() {
+                "TXT" => self.dns.zone.txt(&host, &value),
+                "CNAME" => self.dns.zone.cname(&host, &value),
+                _ => {}
+            }
+        }
+    }
+
+    /// Creates a user with [`PASSWORD`]; returns its ID.
+    pub async fn user(&self, ctx: &RequestContext, org: &str, name: &str) -> String {
+        self.wm
+            .create_user(
+                ctx,
+                CreateUserRequest {
+                    organization_id: org.to_string(),
+                    name: name.to_string(),
+                    display_name: name.to_uppercase(),
+                    password: Some(PASSWORD.to_string()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap()
+            .user_id
+            .unwrap()
+    }
+
+    /// Registers (enables) an entity with `email`.
+    pub async fn register(
+        &self,
+        ctx: &RequestContext,
+        org: &str,
+        entity: &str,
+        email: &str,
+    ) -> Result<(), ApiError> {
+        self.wm
+            .register_to_work_mail(
+                ctx,
+                RegisterToWorkMailRequest {
+                    organization_id: org.to_string(),
+                    entity_id: entity.to_string(),
+                    email: email.to_string(),
+                },
+            )
+            .await
+            .map(|_| ())
+    }
+}
+
+/// A name unique across processes and across the tests of this one (lower-case letters and
+/// digits, usable as an alias or a domain label).
+pub fn unique(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::time::{SystemTime, UNIX_EPOCH};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    format!("{prefix}{:x}{:x}{n}", nanos % (1 << 40), std::process::id())
+}
+
+/// The code of an error result, for assertions.
+pub fn code<T: std::fmt::Debug>(result: Result<T, ApiError>) -> String {
+    result.expect_err("the call should fail").code.to_string()
+}
+
+/// One environment per configured backend: SQLite always, PostgreSQL (fresh schema) when
+/// `CARILLON_TEST_DATABASE_URL` is set.
+pub async fn envs() -> Vec<Env> {
+    sqlx::any::install_default_drivers();
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let mut urls = vec![(
+        "sqlite",
+        format!("sqlite://{}?mode=rwc", dir.path().join("meta.db").display()),
+    )];
+    if let Ok(base) = std::env::var("CARILLON_TEST_DATABASE_URL") {
+        let schema = format!("t_{}", unique("wm"));
+        let admin = sqlx::AnyPool::connect(&base).await.unwrap();
+        sqlx::query(&format!("CREATE SCHEMA {schema}"))
+            .execute(&admin)
+            .await
+            .unwrap();
+        admin.close().await;
+        let sep = if base.contains('?') { '&' } else { '?' };
+        urls.push((
+            "postgres",
+            format!("{base}{sep}options=-c%20search_path%3D{schema}"),
+        ));
+    }
+    let mut out = Vec::new();
+    for (i, (backend, url)) in urls.into_iter().enumerate() {
+        let blob_dir = dir.path().join(format!("blobs{i}"));
+        std::fs::create_dir_all(&blob_dir).unwrap();
+        let blob_url = url::Url::from_directory_path(&blob_dir)
+            .unwrap()
+            .to_string();
+        let store = Store::open(&url, &blob_url).await.unwrap();
+        let dns = DnsStub::start().await;
+        let verifier = DnsVerifier::new(MAIL_HOST, Some(dns.addr)).unwrap();
+        let wm = WorkMail::new(store.clone(), "us-east-1", "localhost", verifier)
+            .await
+            .unwrap();
+        out.push(Env {
+            store,
+            wm,
+            dns,
+            backend,
+            _dir: dir.clone(),
+        });
+    }
+    out
+}

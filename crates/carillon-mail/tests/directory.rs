@@ -1,0 +1,595 @@
+//! The WorkMail directory operations driven through `WorkMailApi`, on SQLite and (when
+//! `CARILLON_TEST_DATABASE_URL` is set) PostgreSQL: the getting-started sequence of the guide,
+//! organization lifecycle, tenant isolation and pagination.
+
+mod common;
+
+use carillon_awsapi::generated::workmail::*;
+use carillon_mail::auth::authenticate;
+use common::{code, envs, unique, PASSWORD};
+
+#[tokio::test]
+async fn getting_started_sequence() {
+    for env in envs().await {
+        let ctx = env.account().await;
+        let (org, alias) = env.organization(&ctx).await;
+        let described = env
+            .wm
+            .describe_organization(
+                &ctx,
+                DescribeOrganizationRequest {
+                    organization_id: org.clone(),
+                },
+            )
+            .await
+            .unwrap();
+        let test_domain = format!("{alias}.localhost");
+        assert_eq!(
+            described.state.as_deref(),
+            Some("Active"),
+            "{}",
+            env.backend
+        );
+        assert_eq!(described.alias.as_deref(), Some(alias.as_str()));
+        assert_eq!(
+            described.default_mail_domain.as_deref(),
+            Some(test_domain.as_str())
+        );
+        assert_eq!(
+            described.arn.as_deref(),
+            Some(
+                format!(
+                    "arn:aws:workmail:us-east-1:{}:organization/{org}",
+                    ctx.account_id
+                )
+                .as_str()
+            )
+        );
+        assert!(described.directory_id.unwrap().starts_with("d-"));
+        assert!(described.completed_date.is_some());
+
+        // The test domain is registered, verified and default.
+        let test = env
+            .wm
+            .get_mail_domain(
+                &ctx,
+                GetMailDomainRequest {
+                    organization_id: org.clone(),
+                    domain_name: test_domain.clone(),
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(test.is_test_domain, Some(true));
+        assert_eq!(test.is_default, Some(true));
+        assert_eq!(
+            test.ownership_verification_status.as_deref(),
+            Some("VERIFIED")
+        );
+
+        // Own domain: pending until DNS has the records, then verified and made default.
+        let domain = format!("{}.example", unique("d"));
+        env.wm
+            .register_mail_domain(
+                &ctx,
+                RegisterMailDomainRequest {
+                    organization_id: org.clone(),
+                    domain_name: domain.clone(),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        let pending = env
+            .wm
+            .get_mail_domain(
+                &ctx,
+                GetMailDomainRequest {
+                    organization_id: org.clone(),
+                    domain_name: domain.clone(),
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            pending.ownership_verification_status.as_deref(),
+            Some("PENDING")
+        );
+        assert_eq!(pending.is_test_domain, Some(false));
+        env.publish(&ctx, &org, &domain).await;
+        env.wm
+            .update_default_mail_domain(
+                &ctx,
+                UpdateDefaultMailDomainRequest {
+                    organization_id: org.clone(),
+                    domain_name: domain.clone(),
+                },
+            )
+            .await
+            .unwrap();
+        let listed = env
+            .wm
+            .list_mail_domains(
+                &ctx,
+                ListMailDomainsRequest {
+                    organization_id: org.clone(),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap()
+            .mail_domains
+            .unwrap();
+        assert_eq!(listed.len(), 2);
+        let default: Vec<_> = listed
+            .iter()
+            .filter(|d| d.default_domain == Some(true))
+            .map(|d| d.domain_name.clone().unwrap())
+            .collect();
+        assert_eq!(default, vec![domain.clone()]);
+
+        // A user starts disabled without a mailbox; registering enables it with one.
+        let alice = env.user(&ctx, &org, "alice").await;
+        let before = env
+            .wm
+            .describe_user(
+                &ctx,
+                DescribeUserRequest {
+                    organization_id: org.clone(),
+                    user_id: alice.clone(),
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(before.state.as_deref(), Some("DISABLED"));
+        assert_eq!(before.user_role.as_deref(), Some("USER"));
+        assert_eq!(before.email, None);
+        let alice_email = format!("alice@{domain}");
+        env.register(&ctx, &org, &alice, &alice_email.to_uppercase())
+            .await
+            .unwrap();
+        let after = env
+            .wm
+            .describe_user(
+                &ctx,
+                DescribeUserRequest {
+                    organization_id: org.clone(),
+                    user_id: "alice".to_string(),
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(after.state.as_deref(), Some("ENABLED"));
+        assert_eq!(after.email.as_deref(), Some(alice_email.as_str()));
+        assert!(after.enabled_date.is_some() && after.mailbox_provisioned_date.is_some());
+
+        // Group with members, alias, lookups by address.
+        let bob = env.user(&ctx, &org, "bob").await;
+        env.register(&ctx, &org, &bob, &format!("bob@{domain}"))
+            .await
+            .unwrap();
+        let team = env
+            .wm
+            .create_group(
+                &ctx,
+                CreateGroupRequest {
+                    organization_id: org.clone(),
+                    name: "team".to_string(),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap()
+            .group_id
+            .unwrap();
+        env.register(&ctx, &org, &team, &format!("team@{domain}"))
+            .await
+            .unwrap();
+        for member in [&alice, &bob] {
+            env.wm
+                .associate_member_to_group(
+                    &ctx,
+                    AssociateMemberToGroupRequest {
+                        organization_id: org.clone(),
+                        group_id: team.clone(),
+                        member_id: member.clone(),
+                    },
+                )
+                .await
+                .unwrap();
+        }
+        let members = env
+            .wm
+            .list_group_members(
+                &ctx,
+                ListGroupMembersRequest {
+                    organization_id: org.clone(),
+                    group_id: format!("team@{domain}"),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap()
+            .members
+            .unwrap();
+        let mut names: Vec<_> = members.iter().map(|m| m.name.clone().unwrap()).collect();
+        names.sort();
+        assert_eq!(names, vec!["alice", "bob"]);
+        assert!(members.iter().all(|m| m.r#type.as_deref() == Some("USER")));
+        let sales = format!("sales@{domain}");
+        env.wm
+            .create_alias(
+                &ctx,
+                CreateAliasRequest {
+                    organization_id: org.clone(),
+                    entity_id: alice.clone(),
+                    alias: sales.clone(),
+                },
+            )
+            .await
+            .unwrap();
+        let entity = env
+            .wm
+            .describe_entity(
+                &ctx,
+                DescribeEntityRequest {
+                    organization_id: org.clone(),
+                    email: sales.to_uppercase(),
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(entity.entity_id.as_deref(), Some(alice.as_str()));
+        assert_eq!(entity.r#type.as_deref(), Some("USER"));
+        assert_eq!(entity.name.as_deref(), Some("alice"));
+        let groups = env
+            .wm
+            .list_groups_for_entity(
+                &ctx,
+                ListGroupsForEntityRequest {
+                    organization_id: org.clone(),
+                    entity_id: alice.clone(),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap()
+            .groups
+            .unwrap();
+        assert_eq!(groups.len(), 1);
+        assert_eq!(groups[0].group_name.as_deref(), Some("team"));
+
+        // The mailbox exists with the default quota; the user can log in by address or alias.
+        let details = env
+            .wm
+            .get_mailbox_details(
+                &ctx,
+                GetMailboxDetailsRequest {
+                    organization_id: org.clone(),
+                    user_id: alice_email.clone(),
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(details.mailbox_quota, Some(51_200));
+        assert_eq!(details.mailbox_size, Some(0.0));
+        let user = authenticate(&env.store, &sales.to_uppercase(), PASSWORD)
+            .await
+            .unwrap()
+            .expect("alias login");
+        assert_eq!(user.user_id, alice);
+        assert_eq!(user.organization_id, org);
+        assert_eq!(user.account_id, ctx.account_id);
+        assert_eq!(user.email, alice_email);
+        assert_eq!(user.addresses, vec![alice_email.clone(), sales.clone()]);
+        assert!(authenticate(&env.store, &alice_email, "Wr0ng-password")
+            .await
+            .unwrap()
+            .is_none());
+        assert!(
+            authenticate(&env.store, &format!("nobody@{domain}"), PASSWORD)
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
+}
+
+#[tokio::test]
+async fn organization_alias_is_unique_and_freed_by_deletion() {
+    for env in envs().await {
+        let ctx = env.account().await;
+        let other = env.account().await;
+        let (org, alias) = env.organization(&ctx).await;
+        let again = |ctx: carillon_core::RequestContext, alias: String| {
+            let wm = env.wm.clone();
+            async move {
+                wm.create_organization(
+                    &ctx,
+                    CreateOrganizationRequest {
+                        alias,
+                        ..Default::default()
+                    },
+                )
+                .await
+            }
+        };
+        // Unique among live organizations of every account, whatever the case.
+        assert_eq!(
+            code(again(other.clone(), alias.clone()).await),
+            "NameAvailabilityException"
+        );
+        assert_eq!(
+            code(again(ctx.clone(), alias.to_uppercase()).await),
+            "NameAvailabilityException"
+        );
+        // DeleteDirectory is required by the model; enabled users need ForceDelete.
+        let user = env.user(&ctx, &org, "alice").await;
+        env.register(&ctx, &org, &user, &format!("alice@{alias}.localhost"))
+            .await
+            .unwrap();
+        let delete = |force: Option<bool>| DeleteOrganizationRequest {
+            organization_id: org.clone(),
+            delete_directory: true,
+            force_delete: force,
+            ..Default::default()
+        };
+        assert_eq!(
+            code(env.wm.delete_organization(&ctx, delete(None)).await),
+            "OrganizationStateException"
+        );
+        let deleted = env
+            .wm
+            .delete_organization(&ctx, delete(Some(true)))
+            .await
+            .unwrap();
+        assert_eq!(deleted.state.as_deref(), Some("Deleted"));
+        let described = env
+            .wm
+            .describe_organization(
+                &ctx,
+                DescribeOrganizationRequest {
+                    organization_id: org.clone(),
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(described.state.as_deref(), Some("Deleted"));
+        assert_eq!(
+            code(env.wm.delete_organization(&ctx, delete(Some(true))).await),
+            "OrganizationStateException"
+        );
+        assert_eq!(
+            code(
+                env.wm
+                    .list_users(
+                        &ctx,
+                        ListUsersRequest {
+                            organization_id: org.clone(),
+                            ..Default::default()
+                        },
+                    )
+                    .await
+            ),
+            "OrganizationStateException"
+        );
+        // The user and its addresses are gone; the alias and test domain are free again.
+        assert!(
+            authenticate(&env.store, &format!("alice@{alias}.localhost"), PASSWORD)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        let reborn = again(other.clone(), alias.clone()).await.unwrap();
+        assert_ne!(reborn.organization_id.as_deref(), Some(org.as_str()));
+    }
+}
+
+#[tokio::test]
+async fn organizations_per_account_are_limited_to_100() {
+    // SQLite only: the limit is a count, the backend adds nothing but time.
+    let env = envs().await.remove(0);
+    let ctx = env.account().await;
+    for _ in 0..100 {
+        env.organization(&ctx).await;
+    }
+    let refused = env
+        .wm
+        .create_organization(
+            &ctx,
+            CreateOrganizationRequest {
+                alias: unique("over"),
+                ..Default::default()
+            },
+        )
+        .await;
+    assert_eq!(code(refused), "LimitExceededException");
+}
+
+#[tokio::test]
+async fn other_accounts_cannot_see_an_organization() {
+    for env in envs().await {
+        let a = env.account().await;
+        let b = env.account().await;
+        let (org, _) = env.organization(&a).await;
+        assert_eq!(
+            code(
+                env.wm
+                    .describe_organization(
+                        &b,
+                        DescribeOrganizationRequest {
+                            organization_id: org.clone()
+                        }
+                    )
+                    .await
+            ),
+            "OrganizationNotFoundException"
+        );
+        assert_eq!(
+            code(
+                env.wm
+                    .create_user(
+                        &b,
+                        CreateUserRequest {
+                            organization_id: org.clone(),
+                            name: "mallory".into(),
+                            display_name: "Mallory".into(),
+                            ..Default::default()
+                        },
+                    )
+                    .await
+            ),
+            "OrganizationNotFoundException"
+        );
+        let listed = env
+            .wm
+            .list_organizations(&b, ListOrganizationsRequest::default())
+            .await
+            .unwrap()
+            .organization_summaries
+            .unwrap();
+        assert!(listed.is_empty());
+        let arn = format!(
+            "arn:aws:workmail:us-east-1:{}:organization/{org}",
+            a.account_id
+        );
+        assert_eq!(
+            code(
+                env.wm
+                    .list_tags_for_resource(
+                        &b,
+                        ListTagsForResourceRequest {
+                            resource_arn: arn.clone()
+                        }
+                    )
+                    .await
+            ),
+            "ResourceNotFoundException"
+        );
+        // The same ARN with B's account ID does not reach A's organization either.
+        let forged = arn.replace(&a.account_id, &b.account_id);
+        assert_eq!(
+            code(
+                env.wm
+                    .list_tags_for_resource(
+                        &b,
+                        ListTagsForResourceRequest {
+                            resource_arn: forged
+                        }
+                    )
+                    .await
+            ),
+            "ResourceNotFoundException"
+        );
+    }
+}
+
+#[tokio::test]
+async fn listings_page_with_tamper_checked_tokens() {
+    for env in envs().await {
+        let ctx = env.account().await;
+        let (org, _) = env.organization(&ctx).await;
+        let (other_org, _) = env.organization(&ctx).await;
+        let mut created: Vec<String> = Vec::new();
+        for i in 0..5 {
+            let name = format!("user{i}");
+            env.user(&ctx, &org, &name).await;
+            created.push(name);
+        }
+        let mut seen = Vec::new();
+        let mut token = None;
+        let mut pages = 0;
+        loop {
+            let page = env
+                .wm
+                .list_users(
+                    &ctx,
+                    ListUsersRequest {
+                        organization_id: org.clone(),
+                        max_results: Some(2),
+                        next_token: token.clone(),
+                        ..Default::default()
+                    },
+                )
+                .await
+                .unwrap();
+            let users = page.users.unwrap();
+            assert!(users.len() <= 2);
+            seen.extend(users.into_iter().map(|u| u.name.unwrap()));
+            pages += 1;
+            token = page.next_token;
+            if token.is_none() {
+                break;
+            }
+            // A token is bound to its listing: another organization or an altered token is
+            // refused.
+            let t = token.clone().unwrap();
+            let foreign = env
+                .wm
+                .list_users(
+                    &ctx,
+                    ListUsersRequest {
+                        organization_id: other_org.clone(),
+                        next_token: Some(t.clone()),
+                        ..Default::default()
+                    },
+                )
+                .await;
+            assert_eq!(code(foreign), "InvalidParameterException");
+            let mut altered = t.into_bytes();
+            altered[0] = if altered[0] == b'A' { b'B' } else { b'A' };
+            let altered = env
+                .wm
+                .list_users(
+                    &ctx,
+                    ListUsersRequest {
+                        organization_id: org.clone(),
+                        next_token: Some(String::from_utf8(altered).unwrap()),
+                        ..Default::default()
+                    },
+                )
+                .await;
+            assert_eq!(code(altered), "InvalidParameterException");
+        }
+        assert_eq!(pages, 3);
+        assert_eq!(seen, created);
+        let too_many = env
+            .wm
+            .list_users(
+                &ctx,
+                ListUsersRequest {
+                    organization_id: org.clone(),
+                    max_results: Some(101),
+                    ..Default::default()
+                },
+            )
+            .await;
+        assert_eq!(code(too_many), "InvalidParameterException");
+        // Organizations page the same way.
+        let first = env
+            .wm
+            .list_organizations(
+                &ctx,
+                ListOrganizationsRequest {
+                    max_results: Some(1),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(first.organization_summaries.unwrap().len(), 1);
+        let second = env
+            .wm
+            .list_organizations(
+                &ctx,
+                ListOrganizationsRequest {
+                    max_results: Some(1),
+                    next_token: first.next_token,
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(second.organization_summaries.unwrap().len(), 1);
+        assert!(second.next_token.is_none());
+    }
+}
