@@ -951,6 +951,9 @@ impl Connection {
             return Ok(Reply::no(None, "Empty message"));
         }
         let size = data.len() as i64;
+        if !self.has_room(size).await? {
+            return Ok(Reply::no(Some(Code::OverQuota), "Mailbox quota exceeded"));
+        }
         let blob_key = format!("messages/{}", carillon_core::ids::new_uuid());
         self.store.blobs().put(&blob_key, Bytes::from(data)).await?;
         let copy = NewMessage {
@@ -984,6 +987,22 @@ impl Connection {
                 }
             }
         }
+    }
+
+    /// Whether `size` more bytes fit in the user's mailbox quota (workmail.md
+    /// UpdateMailboxQuota; the default quota when none is set).
+    async fn has_room(&self, size: i64) -> Result<bool, Fail> {
+        let Some(user) = &self.user else {
+            return Ok(false);
+        };
+        let quota_mb = self
+            .store
+            .find_entity(&user.organization_id, &user.user_id, &["USER"])
+            .await?
+            .and_then(|entity| entity.mailbox_quota_mb)
+            .unwrap_or(carillon_store::DEFAULT_MAILBOX_QUOTA_MB);
+        let used = self.store.mailbox_size(&user.user_id).await?.unwrap_or(0);
+        Ok(used.saturating_add(size) <= quota_mb.saturating_mul(1024 * 1024))
     }
 
     // ---- selected state -------------------------------------------------------------------

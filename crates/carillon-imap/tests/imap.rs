@@ -323,6 +323,24 @@ async fn raw_protocol_states_errors_and_shutdown() {
         "mailbox is empty now"
     );
 
+    // APPEND beyond the mailbox quota (UpdateMailboxQuota's 1 MB minimum) is refused.
+    let login = server
+        .store
+        .find_mail_login("alice@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    server
+        .store
+        .set_mailbox_quota(&login.organization_id, &login.user_id, 1)
+        .await
+        .unwrap();
+    let big = format!("Subject: big\r\n\r\n{}\r\n", "x".repeat(1024 * 1024));
+    raw.send(&format!("a19 APPEND INBOX {{{}+}}\r\n{big}\r\n", big.len()))
+        .await;
+    let line = raw.line().await;
+    assert!(line.starts_with("a19 NO [OVERQUOTA]"), "{line}");
+
     // Shutdown: every session is told BYE.
     for stop in server.stop {
         let _ = stop.send(());
