@@ -12,7 +12,16 @@
 //! the behaviour of any operation (mail, chat and messaging systems implement the traits).
 //! Nothing here knows of mail or chat.
 //!
-//! The generated code is checked in: edit `xtask/src/codegen`, never `src/generated`.
+//! Model-constraint violations are answered with the service's own validation error:
+//! WorkMail `InvalidParameterException` (400), Chime `BadRequestException` (400; the model has
+//! no ValidationException), Wickr `ValidationError` (422), Message Flow the common
+//! `ValidationException` (400; the model has no validation shape). Messages follow AWS:
+//! `1 validation error detected: Value 'x' at 'organizationId' failed to satisfy constraint:
+//! Member must satisfy regular expression pattern: ^m-[0-9a-f]{32}$`; sensitive values are
+//! never echoed.
+//!
+//! The generated code is checked in: edit `xtask/src/codegen`, never `src/generated`, and
+//! run `cargo xtask codegen` (`--check` fails when the checked-in code is stale).
 
 mod dispatch;
 pub mod error;
@@ -23,7 +32,7 @@ pub mod spec;
 pub mod types;
 pub mod validate;
 
-pub use dispatch::{call, Dispatched};
+pub use dispatch::Dispatched;
 pub use error::{error_response, status_of};
 pub use generated::chime::ChimeApi;
 pub use generated::wickr::WickrApi;

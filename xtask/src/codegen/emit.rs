@@ -42,6 +42,27 @@ fn obj<'a>(v: &'a Value, what: &str) -> Result<&'a Map<String, Value>, String> {
         .ok_or_else(|| format!("{what} is not an object"))
 }
 
+/// Where a checked value lives in the generated `validate`: Rust expressions for the value
+/// (`&T`), its JSON (`&Value`), and its parent path and member name (`&str`).
+struct Place {
+    value: String,
+    json: String,
+    parent: String,
+    member: String,
+}
+
+impl Place {
+    /// Member `wire` of the structure being validated, bound to `value`.
+    fn member(wire: &str) -> Place {
+        Place {
+            value: "value".into(),
+            json: format!("val::member(json, {})", lit(wire)),
+            parent: "path".into(),
+            member: lit(&member_path(wire)),
+        }
+    }
+}
+
 /// Input or output shape name of an operation.
 fn io_shape<'v>(op: &'v Value, key: &str) -> Option<&'v str> {
     op.get(key).and_then(|s| str_of(s, "shape"))
@@ -459,7 +480,6 @@ impl<'a> Gen<'a> {
             let target = m["shape"].as_str().unwrap_or("");
             let field = ident(&snake(wire));
             let mpath = lit(&member_path(wire));
-            let json_expr = format!("val::member(json, {})", lit(wire));
             let check = self.needs_check(target);
             if required.contains(&wire.as_str()) {
                 if check {
@@ -469,7 +489,7 @@ impl<'a> Gen<'a> {
                         w = lit(wire)
                     );
                     let _ = writeln!(out, "let value = &self.{field};");
-                    self.emit_check(out, target, "value", &json_expr, "path", &mpath, 0);
+                    self.emit_check(out, target, &Place::member(wire), 0);
                     out.push_str("        }\n");
                 } else {
                     let _ = writeln!(
@@ -480,26 +500,22 @@ impl<'a> Gen<'a> {
                 }
             } else if check {
                 let _ = writeln!(out, "        if let Some(value) = &self.{field} {{");
-                self.emit_check(out, target, "value", &json_expr, "path", &mpath, 0);
+                self.emit_check(out, target, &Place::member(wire), 0);
                 out.push_str("        }\n");
             }
         }
         out.push_str("    }\n}\n\n");
     }
 
-    /// Emits the checks of a value of shape `shape`: `value` is an expression of type `&T`,
-    /// `json` its JSON, `parent`/`member` its path parts; `depth` keeps loop variables apart.
-    #[allow(clippy::too_many_arguments)]
-    fn emit_check(
-        &self,
-        out: &mut String,
-        shape: &str,
-        value: &str,
-        json: &str,
-        parent: &str,
-        member: &str,
-        depth: usize,
-    ) {
+    /// Emits the checks of a value of shape `shape` at `at`; `depth` keeps the loop
+    /// variables of nested lists apart.
+    fn emit_check(&self, out: &mut String, shape: &str, at: &Place, depth: usize) {
+        let Place {
+            value,
+            json,
+            parent,
+            member,
+        } = at;
         let stat = rules_static(shape);
         match self.ty(shape) {
             "string" => {
@@ -535,15 +551,13 @@ impl<'a> Gen<'a> {
                         out,
                         "let {lp} = val::join({parent}, {member});\nfor ({i}, {e}) in {value}.iter().enumerate() {{\nlet {em} = format!(\"{{}}.member\", {i} + 1);"
                     );
-                    self.emit_check(
-                        out,
-                        element,
-                        e.as_str(),
-                        &format!("val::element({json}, {i})"),
-                        &format!("&{lp}"),
-                        &format!("&{em}"),
-                        depth + 1,
-                    );
+                    let element_at = Place {
+                        json: format!("val::element({json}, {i})"),
+                        parent: format!("&{lp}"),
+                        member: format!("&{em}"),
+                        value: e,
+                    };
+                    self.emit_check(out, element, &element_at, depth + 1);
                     out.push_str("}\n");
                 }
             }

@@ -103,6 +103,20 @@ pub fn run(root: &Path, mode: Mode) -> Result<(), String> {
             }
         }
     }
+    // A module whose model is gone must not linger.
+    let generated: Vec<&str> = files.iter().map(|(name, _)| name.as_str()).collect();
+    if let Ok(entries) = std::fs::read_dir(&out_dir) {
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.ends_with(".rs") && !generated.contains(&name.as_str()) {
+                match mode {
+                    Mode::Write => std::fs::remove_file(entry.path())
+                        .map_err(|e| format!("removing {}: {e}", entry.path().display()))?,
+                    Mode::Check => stale.push(entry.path().display().to_string()),
+                }
+            }
+        }
+    }
     if stale.is_empty() {
         Ok(())
     } else {
