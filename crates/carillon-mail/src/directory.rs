@@ -19,6 +19,8 @@ pub mod password;
 mod tags;
 mod users;
 
+use std::net::SocketAddr;
+
 use carillon_awsapi::generated::workmail::*;
 use carillon_core::pagination::TokenCodec;
 use carillon_core::{ApiResult, RequestContext};
@@ -36,14 +38,42 @@ pub struct WorkMail {
     tokens: TokenCodec,
 }
 
+/// Why [`WorkMail::new`] could not build the service.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    /// The store could not provide the pagination secret.
+    #[error("WorkMail store: {0}")]
+    Store(#[from] StoreError),
+    /// The system resolver configuration could not be read.
+    #[error("WorkMail DNS resolver: {0}")]
+    Resolver(#[from] hickory_resolver::error::ResolveError),
+}
+
 impl WorkMail {
-    /// Builds the service: `region` goes into ARNs, `test_domain_base` forms each
-    /// organization's test domain `<alias>.<test_domain_base>` (default `localhost`), `dns`
-    /// computes and verifies mail-domain records. Pagination tokens are keyed with the
-    /// store's `pagination` server secret.
+    /// Builds the service as `carillon serve` configures it: `region` goes into ARNs,
+    /// `hostname` is Carillon's mail host (the MX and DKIM targets of every mail domain),
+    /// `test_domain_base` forms each organization's test domain `<alias>.<test_domain_base>`
+    /// (default `localhost`), and `dns_resolver` is the nameserver mail domains are verified
+    /// through (`None`: the system resolver).
+    ///
+    /// Errors: the store cannot provide the pagination secret, or (without `dns_resolver`)
+    /// the system resolver configuration cannot be read.
+    pub async fn new(
+        store: Store,
+        region: String,
+        hostname: String,
+        test_domain_base: String,
+        dns_resolver: Option<SocketAddr>,
+    ) -> Result<WorkMail, SetupError> {
+        let dns = DnsVerifier::new(&hostname, dns_resolver)?;
+        Ok(WorkMail::with_verifier(store, &region, &test_domain_base, dns).await?)
+    }
+
+    /// Builds the service with an existing [`DnsVerifier`]. Pagination tokens are keyed with
+    /// the store's `pagination` server secret.
     ///
     /// Errors: the store cannot provide the secret.
-    pub async fn new(
+    pub async fn with_verifier(
         store: Store,
         region: &str,
         test_domain_base: &str,

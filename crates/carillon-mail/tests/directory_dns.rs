@@ -174,7 +174,7 @@ async fn an_unreachable_resolver_fails_verification() {
     // A port nobody answers on: every lookup times out.
     let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let verifier = DnsVerifier::new(MAIL_HOST, Some(silent.local_addr().unwrap())).unwrap();
-    let wm = carillon_mail::directory::WorkMail::new(
+    let wm = carillon_mail::directory::WorkMail::with_verifier(
         env.store.clone(),
         "us-east-1",
         "localhost",

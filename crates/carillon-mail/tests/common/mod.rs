@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use carillon_awsapi::generated::workmail::*;
 use carillon_core::{ApiError, RequestContext};
-use carillon_mail::directory::{DnsVerifier, WorkMail};
+use carillon_mail::directory::WorkMail;
 use carillon_store::{AccountRecord, NewPrincipal, Store};
 use hickory_resolver::proto::op::{Message, MessageType, ResponseCode};
 use hickory_resolver::proto::rr::rdata::{CNAME, TXT};
@@ -327,10 +327,15 @@ pub async fn envs() -> Vec<Env> {
             .to_string();
         let store = Store::open(&url, &blob_url).await.unwrap();
         let dns = DnsStub::start().await;
-        let verifier = DnsVerifier::new(MAIL_HOST, Some(dns.addr)).unwrap();
-        let wm = WorkMail::new(store.clone(), "us-east-1", "localhost", verifier)
-            .await
-            .unwrap();
+        let wm = WorkMail::new(
+            store.clone(),
+            "us-east-1".to_string(),
+            MAIL_HOST.to_string(),
+            "localhost".to_string(),
+            Some(dns.addr),
+        )
+        .await
+        .unwrap();
         out.push(Env {
             store,
             wm,
