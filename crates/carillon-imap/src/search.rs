@@ -46,10 +46,15 @@ pub(crate) fn needs_content(key: &SearchKey<'_>) -> bool {
 #[derive(Debug)]
 pub(crate) struct Unsupported;
 
-/// Whether the candidate matches `key`.
-pub(crate) fn matches(key: &SearchKey<'_>, c: &Candidate<'_>) -> Result<bool, Unsupported> {
+/// Whether the candidate matches every one of `keys` (the message is parsed once).
+pub(crate) fn matches(keys: &[SearchKey<'_>], c: &Candidate<'_>) -> Result<bool, Unsupported> {
     let parsed = c.raw.and_then(|raw| MessageParser::default().parse(raw));
-    eval(key, c, parsed.as_ref())
+    for key in keys {
+        if !eval(key, c, parsed.as_ref())? {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 fn eval(
@@ -240,7 +245,7 @@ mod tests {
             max_seq: 5,
             max_uid: 9,
         };
-        let yes = |s: &str| matches(&key(s), &c).unwrap();
+        let yes = |s: &str| matches(&[key(s)], &c).unwrap();
         assert!(yes("ALL"));
         assert!(yes("SEEN"));
         assert!(!yes("UNSEEN"));

@@ -1213,21 +1213,12 @@ impl Connection {
                 max_seq,
                 max_uid,
             };
-            let mut all = true;
-            for key in criteria {
-                match search::matches(key, &candidate) {
-                    Ok(true) => {}
-                    Ok(false) => {
-                        all = false;
-                        break;
-                    }
-                    Err(search::Unsupported) => {
-                        return Ok(Reply::bad("Unsupported search criterion"));
-                    }
+            match search::matches(criteria, &candidate) {
+                Ok(true) => found.push(nz(if uid { message.uid } else { index as i64 + 1 })),
+                Ok(false) => {}
+                Err(search::Unsupported) => {
+                    return Ok(Reply::bad("Unsupported search criterion"));
                 }
-            }
-            if all {
-                found.push(nz(if uid { message.uid } else { index as i64 + 1 }));
             }
         }
         self.push(&Response::Data(Data::Search(found)));
