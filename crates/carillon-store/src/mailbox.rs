@@ -12,7 +12,7 @@
 //! `\Recent` (RFC 3501 §2.3.2) is kept per folder as `first_recent_uid`: the first session
 //! that selects the folder read-write claims the messages from there up and moves the mark.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::ops::Range;
 
 use rand::Rng;
@@ -269,13 +269,15 @@ impl Store {
         &self,
         copies: &[NewMessage],
     ) -> StoreResult<Vec<AppendedMessage>> {
-        // Lock folders in a fixed order so concurrent multi-recipient deliveries on
-        // PostgreSQL cannot deadlock on each other.
+        // Lock folders in a fixed order (then mailboxes, below) so concurrent deliveries and
+        // expunges on PostgreSQL cannot deadlock on each other.
         let mut order: Vec<usize> = (0..copies.len()).collect();
         order.sort_by(|&a, &b| {
             (&copies[a].user_id, &copies[a].folder).cmp(&(&copies[b].user_id, &copies[b].folder))
         });
         let mut results: Vec<Option<AppendedMessage>> = vec![None; copies.len()];
+        // Mailbox rows are locked after every folder row, as EXPUNGE and DELETE lock them.
+        let mut growth: BTreeMap<&str, i64> = BTreeMap::new();
         let mut tx = self.pool.begin().await?;
         for index in order {
             let copy = &copies[index];
@@ -308,12 +310,15 @@ impl Store {
             .bind(modseq)
             .execute(&mut *tx)
             .await?;
-            add_mailbox_size(&mut tx, &copy.user_id, copy.size_bytes).await?;
+            *growth.entry(copy.user_id.as_str()).or_insert(0) += copy.size_bytes;
             results[index] = Some(AppendedMessage {
                 user_id: copy.user_id.clone(),
                 folder_id,
                 uid,
             });
+        }
+        for (user_id, bytes) in growth {
+            add_mailbox_size(&mut tx, user_id, bytes).await?;
         }
         tx.commit().await?;
         Ok(results.into_iter().flatten().collect())
