@@ -334,7 +334,7 @@ impl<'a> Gen<'a> {
             self.def.api_trait,
             self.def.model
         );
-        out.push_str("use crate::validate::{self as val, Redact, Validate, Violations};\nuse serde_json::Value;\n\n");
+        out.push_str("use crate::spec;\nuse crate::validate::{self as val, Redact, Validate, Violations};\nuse serde_json::Value;\n\n");
 
         let referenced = self.referenced();
         for (name, shape) in self.shapes {
@@ -366,13 +366,14 @@ impl<'a> Gen<'a> {
         match self.ty(name) {
             "string" => {
                 let pattern = match str_of(self.shape(name), "pattern") {
-                    Some(p) => format!("Some(val::Pattern::new({}))", lit(p)),
+                    Some(p) => format!("Some(val::Pattern::new(\n        {},\n    ))", lit(p)),
                     None => "None".into(),
                 };
                 let values: Vec<String> = self.enum_values(name).iter().map(|v| lit(v)).collect();
                 let _ = writeln!(
                     out,
-                    "/// Constraints of string shape `{name}`.\nstatic {stat}: val::StringRules = val::StringRules {{ min: {}, max: {}, pattern: {pattern}, enum_values: &[{}], sensitive: {} }};\n",
+                    // One field per line: rustfmt leaves items with over-long patterns as is.
+                    "/// Constraints of string shape `{name}`.\nstatic {stat}: val::StringRules = val::StringRules {{\n    min: {},\n    max: {},\n    pattern: {pattern},\n    enum_values: &[{}],\n    sensitive: {},\n}};\n",
                     opt_u(min),
                     opt_u(max),
                     values.join(", "),
@@ -640,7 +641,7 @@ impl<'a> Gen<'a> {
     /// `spec::HttpBindings` expression for structure `name` (restJson1 only).
     fn bindings(&self, name: Option<&str>) -> Result<String, String> {
         let Some(name) = name.filter(|_| self.rest) else {
-            return Ok("&crate::spec::HttpBindings::NONE".into());
+            return Ok("&spec::HttpBindings::NONE".into());
         };
         let mut members = Vec::new();
         for (wire, m) in self.members(name) {
@@ -656,7 +657,7 @@ impl<'a> Gen<'a> {
             };
             let target = m["shape"].as_str().unwrap_or("");
             members.push(format!(
-                "crate::spec::MemberBinding {{ member: {}, location: crate::spec::Location::{location}, location_name: {}, kind: {} }}",
+                "                spec::MemberBinding {{\n                    member: {},\n                    location: spec::Location::{location},\n                    location_name: {},\n                    kind: {},\n                }},",
                 lit(wire),
                 lit(str_of(m, "locationName").unwrap_or(wire)),
                 self.kind(target).map_err(|e| format!("{name}.{wire}: {e}"))?
@@ -666,7 +667,7 @@ impl<'a> Gen<'a> {
             Some(p) => {
                 let target = self.member_target(name, p);
                 format!(
-                    "Some(crate::spec::Payload {{ member: {}, blob: {} }})",
+                    "Some(spec::Payload {{ member: {}, blob: {} }})",
                     lit(p),
                     self.ty(target) == "blob"
                 )
@@ -674,11 +675,11 @@ impl<'a> Gen<'a> {
             None => "None".into(),
         };
         if members.is_empty() && payload == "None" {
-            return Ok("&crate::spec::HttpBindings::NONE".into());
+            return Ok("&spec::HttpBindings::NONE".into());
         }
         Ok(format!(
-            "&crate::spec::HttpBindings {{ members: &[{}], payload: {payload} }}",
-            members.join(", ")
+            "&spec::HttpBindings {{\n            members: &[\n{}\n            ],\n            payload: {payload},\n        }}",
+            members.join("\n")
         ))
     }
 
@@ -694,7 +695,7 @@ impl<'a> Gen<'a> {
         };
         Ok(match self.ty(shape) {
             "timestamp" => format!(
-                "crate::spec::Kind::Timestamp(crate::spec::TimestampFormat::{})",
+                "spec::Kind::Timestamp(spec::TimestampFormat::{})",
                 match self.timestamp_format(shape) {
                     None => "Default",
                     Some("iso8601") => "Iso8601",
@@ -704,10 +705,10 @@ impl<'a> Gen<'a> {
                 }
             ),
             "list" => format!(
-                "crate::spec::Kind::List(crate::spec::Scalar::{})",
+                "spec::Kind::List(spec::Scalar::{})",
                 scalar(self.list_member(shape))?
             ),
-            _ => format!("crate::spec::Kind::{}", scalar(shape)?),
+            _ => format!("spec::Kind::{}", scalar(shape)?),
         })
     }
 
@@ -715,7 +716,7 @@ impl<'a> Gen<'a> {
         let signing = self.signing_name()?;
         let _ = writeln!(
             out,
-            "/// Every operation of the model, sorted by name.\npub static OPERATIONS: [crate::spec::OperationSpec; {}] = [",
+            "/// Every operation of the model, sorted by name.\npub static OPERATIONS: [spec::OperationSpec; {}] = [",
             self.operations.len()
         );
         for (name, op) in self.operations {
@@ -732,9 +733,11 @@ impl<'a> Gen<'a> {
                         .collect()
                 })
                 .unwrap_or_default();
+            // Laid out one field per line: rustfmt leaves items with over-long string
+            // literals (some request URIs) as they are.
             let _ = writeln!(
                 out,
-                "crate::spec::OperationSpec {{ name: {}, iam_action: {}, method: {}, request_uri: {}, response_code: {}, input: {}, output: {}, errors: &[{}], input_bindings: {}, output_bindings: {}, readonly: {} }},",
+                "    spec::OperationSpec {{\n        name: {},\n        iam_action: {},\n        method: {},\n        request_uri: {},\n        response_code: {},\n        input: {},\n        output: {},\n        errors: &[\n{}\n        ],\n        input_bindings: {},\n        output_bindings: {},\n        readonly: {},\n    }},",
                 lit(name),
                 lit(&format!("{signing}:{name}")),
                 lit(str_of(http, "method").ok_or_else(|| format!("{name}: no http.method"))?),
@@ -742,7 +745,11 @@ impl<'a> Gen<'a> {
                 http.get("responseCode").and_then(Value::as_u64).unwrap_or(200),
                 lit(input.unwrap_or("Unit")),
                 lit(output.unwrap_or("Unit")),
-                errors.join(", "),
+                errors
+                    .iter()
+                    .map(|e| format!("            {e},"))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
                 self.bindings(input)?,
                 self.bindings(output)?,
                 op.get("readonly") == Some(&Value::Bool(true)),
@@ -761,13 +768,13 @@ impl<'a> Gen<'a> {
             .collect();
         let _ = writeln!(
             out,
-            "/// Every error shape of the model with its HTTP status, sorted by code.\npub static ERRORS: [crate::spec::ErrorSpec; {}] = [",
+            "/// Every error shape of the model with its HTTP status, sorted by code.\npub static ERRORS: [spec::ErrorSpec; {}] = [",
             errors.len()
         );
         for (code, status) in errors {
             let _ = writeln!(
                 out,
-                "crate::spec::ErrorSpec {{ code: {}, status: {status} }},",
+                "spec::ErrorSpec {{ code: {}, status: {status} }},",
                 lit(code)
             );
         }
@@ -782,7 +789,7 @@ impl<'a> Gen<'a> {
             .unwrap_or("");
         let _ = writeln!(
             out,
-            "/// The {service_id} service: protocol, signing name, operations and errors.\npub static SERVICE: crate::spec::ServiceSpec = crate::spec::ServiceSpec {{ service_id: {}, signing_name: {}, protocol: crate::spec::Protocol::{}, target_prefix: {}, validation_error: {}, operations: &OPERATIONS, errors: &ERRORS }};\n",
+            "/// The {service_id} service: protocol, signing name, operations and errors.\npub static SERVICE: spec::ServiceSpec = spec::ServiceSpec {{ service_id: {}, signing_name: {}, protocol: spec::Protocol::{}, target_prefix: {}, validation_error: {}, operations: &OPERATIONS, errors: &ERRORS }};\n",
             lit(service_id),
             lit(self.signing_name()?),
             if self.rest { "RestJson1" } else { "AwsJson11" },
