@@ -168,11 +168,18 @@ pub fn check_message_size(message: &[u8]) -> Result<(), DeliveryError> {
     Ok(())
 }
 
-fn check_limits(envelope: &Envelope, message: &[u8]) -> Result<(), DeliveryError> {
+async fn check_limits(envelope: &Envelope, message: &Bytes) -> Result<(), DeliveryError> {
     if envelope.recipients.len() > MAX_RECIPIENTS {
         return Err(DeliveryError::TooManyRecipients);
     }
-    check_message_size(message)
+    if message.len() <= MAX_MESSAGE_UNENCODED_BYTES {
+        return check_message_size(message);
+    }
+    // Parsing tens of megabytes is CPU work: keep it off the async workers.
+    let message = message.clone();
+    tokio::task::spawn_blocking(move || check_message_size(&message))
+        .await
+        .map_err(|e| DeliveryError::Store(StoreError::Io(std::io::Error::other(e))))?
 }
 
 /// Delivers an inbound message (MX role) to the local mailboxes its recipients reach.
@@ -190,7 +197,7 @@ pub async fn deliver_inbound(
     envelope: &Envelope,
     message: Bytes,
 ) -> Result<DeliveryOutcome, DeliveryError> {
-    check_limits(envelope, &message)?;
+    check_limits(envelope, &message).await?;
     let mut plan = Plan::default();
     let mut results = Vec::with_capacity(envelope.recipients.len());
     for recipient in &envelope.recipients {
@@ -244,7 +251,7 @@ pub async fn submit(
     if !sender_is_owned(user, &envelope.mail_from) {
         return Err(DeliveryError::SenderNotOwned(envelope.mail_from.clone()));
     }
-    check_limits(envelope, &message)?;
+    check_limits(envelope, &message).await?;
     let mut plan = Plan::default();
     let mut foreign = Vec::new();
     let mut results = Vec::with_capacity(envelope.recipients.len());

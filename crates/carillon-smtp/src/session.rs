@@ -223,10 +223,17 @@ impl Session {
     }
 
     fn hello(&mut self, host: String, extended: bool) {
+        // Only what is safe inside the Received header's comment-free `from` clause.
         let host: String = host
             .chars()
-            .filter(|c| c.is_ascii_graphic() || !c.is_ascii())
+            .filter(|c| c.is_ascii_alphanumeric() || "-._:[]".contains(*c))
+            .take(255)
             .collect();
+        let host = if host.is_empty() {
+            "unknown".to_string()
+        } else {
+            host
+        };
         self.transaction = None;
         self.esmtp = extended;
         let hostname = &self.shared.config.hostname;

@@ -9,15 +9,32 @@ use sqlx::AnyPool;
 struct TestDb {
     store: Store,
     _dir: std::sync::Arc<tempfile::TempDir>,
+    /// PostgreSQL only: the server URL and the schema made for this run.
+    schema: Option<(String, String)>,
+}
+
+impl TestDb {
+    /// Drops the PostgreSQL schema of a run that passed (a failed one is kept to look at).
+    async fn cleanup(self) {
+        self.store.close().await;
+        if let Some((base, schema)) = self.schema {
+            let admin = AnyPool::connect(&base).await.unwrap();
+            sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+                .execute(&admin)
+                .await
+                .unwrap();
+            admin.close().await;
+        }
+    }
 }
 
 async fn databases() -> Vec<TestDb> {
     sqlx::any::install_default_drivers();
     let mut urls = Vec::new();
     let dir = std::sync::Arc::new(tempfile::tempdir().unwrap());
-    urls.push(format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("meta.db").display()
+    urls.push((
+        format!("sqlite://{}?mode=rwc", dir.path().join("meta.db").display()),
+        None,
     ));
     if let Ok(base) = std::env::var("CARILLON_TEST_DATABASE_URL") {
         let schema = format!("t_{}", uuid_like());
@@ -28,10 +45,13 @@ async fn databases() -> Vec<TestDb> {
             .unwrap();
         admin.close().await;
         let sep = if base.contains('?') { '&' } else { '?' };
-        urls.push(format!("{base}{sep}options=-c%20search_path%3D{schema}"));
+        urls.push((
+            format!("{base}{sep}options=-c%20search_path%3D{schema}"),
+            Some((base.clone(), schema)),
+        ));
     }
     let mut out = Vec::new();
-    for (i, url) in urls.into_iter().enumerate() {
+    for (i, (url, schema)) in urls.into_iter().enumerate() {
         let blob_dir = dir.path().join(format!("blobs{i}"));
         let blob_url = url::Url::from_directory_path(&blob_dir)
             .unwrap()
@@ -41,6 +61,7 @@ async fn databases() -> Vec<TestDb> {
         out.push(TestDb {
             store,
             _dir: dir.clone(),
+            schema,
         });
     }
     out
@@ -129,6 +150,7 @@ async fn leases_are_exclusive_and_expire() {
                 .len(),
             1
         );
+        db.cleanup().await;
     }
 }
 
@@ -153,5 +175,6 @@ async fn a_restarted_node_releases_its_stale_leases() {
         let again = s.lease_outbound(&node, 2_000, 600_000, 10).await.unwrap();
         assert_eq!(again.len(), 1);
         assert_eq!(again[0].attempts, 0);
+        db.cleanup().await;
     }
 }

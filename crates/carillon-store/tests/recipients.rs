@@ -10,15 +10,33 @@ struct TestDb {
     store: Store,
     raw: AnyPool,
     _dir: std::sync::Arc<tempfile::TempDir>,
+    /// PostgreSQL only: the server URL and the schema made for this run.
+    schema: Option<(String, String)>,
+}
+
+impl TestDb {
+    /// Drops the PostgreSQL schema of a run that passed (a failed one is kept to look at).
+    async fn cleanup(self) {
+        self.store.close().await;
+        self.raw.close().await;
+        if let Some((base, schema)) = self.schema {
+            let admin = AnyPool::connect(&base).await.unwrap();
+            sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+                .execute(&admin)
+                .await
+                .unwrap();
+            admin.close().await;
+        }
+    }
 }
 
 async fn databases() -> Vec<TestDb> {
     sqlx::any::install_default_drivers();
     let mut urls = Vec::new();
     let dir = std::sync::Arc::new(tempfile::tempdir().unwrap());
-    urls.push(format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("meta.db").display()
+    urls.push((
+        format!("sqlite://{}?mode=rwc", dir.path().join("meta.db").display()),
+        None,
     ));
     if let Ok(base) = std::env::var("CARILLON_TEST_DATABASE_URL") {
         let schema = format!("t_{}", uuid_like());
@@ -29,10 +47,13 @@ async fn databases() -> Vec<TestDb> {
             .unwrap();
         admin.close().await;
         let sep = if base.contains('?') { '&' } else { '?' };
-        urls.push(format!("{base}{sep}options=-c%20search_path%3D{schema}"));
+        urls.push((
+            format!("{base}{sep}options=-c%20search_path%3D{schema}"),
+            Some((base.clone(), schema)),
+        ));
     }
     let mut out = Vec::new();
-    for (i, url) in urls.into_iter().enumerate() {
+    for (i, (url, schema)) in urls.into_iter().enumerate() {
         let blob_dir = dir.path().join(format!("blobs{i}"));
         let blob_url = url::Url::from_directory_path(&blob_dir)
             .unwrap()
@@ -44,6 +65,7 @@ async fn databases() -> Vec<TestDb> {
             store,
             raw,
             _dir: dir.clone(),
+            schema,
         });
     }
     out
@@ -236,6 +258,7 @@ async fn resolves_users_aliases_groups_and_refuses_disabled() {
             s.resolve_recipient("no-at-sign").await.unwrap(),
             Resolution::NoSuchDomain
         );
+        db.cleanup().await;
     }
 }
 
@@ -260,6 +283,7 @@ async fn users_of_an_inactive_organization_are_unknown() {
             s.resolve_recipient(&format!("u@{domain}")).await.unwrap(),
             Resolution::NoSuchAddress
         );
+        db.cleanup().await;
     }
 }
 
@@ -290,5 +314,6 @@ async fn an_enabled_user_without_a_mailbox_is_unknown() {
             s.resolve_recipient(&format!("x@{domain}")).await.unwrap(),
             Resolution::NoSuchAddress
         );
+        db.cleanup().await;
     }
 }
