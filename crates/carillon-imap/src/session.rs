@@ -1201,7 +1201,12 @@ impl Connection {
         let mut found = Vec::new();
         for (index, message) in messages.iter().enumerate() {
             let raw = if needs_content {
-                Some(self.store.blobs().get(&message.blob_key).await?)
+                match self.store.blobs().get(&message.blob_key).await {
+                    Ok(raw) => Some(raw),
+                    // Expunged by another session, not yet announced here: matches nothing.
+                    Err(StoreError::NotFound(_)) => continue,
+                    Err(e) => return Err(e.into()),
+                }
             } else {
                 None
             };
@@ -1306,7 +1311,13 @@ impl Connection {
             let message = selected.messages[index].clone();
             let recent = selected.recent.contains(&message.uid);
             let raw: Option<Bytes> = if needs_blob {
-                Some(self.store.blobs().get(&message.blob_key).await?)
+                match self.store.blobs().get(&message.blob_key).await {
+                    Ok(raw) => Some(raw),
+                    // Expunged by another session while the EXPUNGE cannot be announced
+                    // (RFC 3501 §7.4.1): the message has no data left to send.
+                    Err(StoreError::NotFound(_)) => continue,
+                    Err(e) => return Err(e.into()),
+                }
             } else {
                 None
             };
