@@ -23,17 +23,7 @@ import botocore.credentials
 import urllib.request
 import urllib.error
 
-from harness import FAILURES, PASSWORD, Carillon, aws, check
-
-
-def credentials(path):
-    values = {}
-    with open(path) as f:
-        for line in f:
-            if "=" in line:
-                k, v = line.split("=", 1)
-                values[k.strip()] = v.strip()
-    return values["aws_access_key_id"], values["aws_secret_access_key"]
+from harness import FAILURES, PASSWORD, Carillon, aws, check, credentials
 
 
 def expect_client_error(call, code, member, what):

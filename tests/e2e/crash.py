@@ -20,16 +20,11 @@ import os
 
 from aiosmtpd.controller import Controller
 
-from harness import FAILURES, PASSWORD, Carillon, Collector, aws, check, fetch_all, imap_connect, normalize
+from harness import (FAILURES, PASSWORD, Carillon, Collector, aws, check, fetch_all, free_port, imap_connect,
+                     normalize)
 
 MESSAGE = (b"From: Sender <sender@partner.test>\r\nTo: alice\r\nSubject: %s\r\n"
            b"Message-ID: <%s@partner.test>\r\n\r\n%s\r\n")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def main():
@@ -45,7 +40,7 @@ def main():
     uid = aws(server, admin, "workmail", "create-user", "--organization-id", org, "--name", "alice",
               "--display-name", "Alice", "--password", PASSWORD)["UserId"]
     address = "alice@acme.localhost"
-    aws(server, admin, "workmail", "register-to-workmail", "--organization-id", org,
+    aws(server, admin, "workmail", "register-to-work-mail", "--organization-id", org,
         "--entity-id", uid, "--email", address)
 
     acknowledged = MESSAGE % (b"acknowledged", b"ack", b"kept")

@@ -10,6 +10,7 @@ import imaplib
 import json
 import os
 import signal
+import socket
 import ssl
 import subprocess
 import sys
@@ -24,6 +25,13 @@ PASSWORD = "Corr3ct-Horse!"
 DOMAIN = "example.com"
 EXTERNAL = "partner@remote.test"
 FAILURES = []
+
+
+def free_port():
+    """A loopback port nobody listens on now (aiosmtpd's Controller cannot bind port 0)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def check(condition, what):
@@ -121,9 +129,20 @@ class Carillon:
         return out.stdout
 
 
-def aws(server, credentials, *args, expect_error=None):
+def credentials(path):
+    """(access key ID, secret access key) of a shared-credentials file's [default] profile."""
+    values = {}
+    with open(path) as f:
+        for line in f:
+            if "=" in line:
+                k, v = line.split("=", 1)
+                values[k.strip()] = v.strip()
+    return values["aws_access_key_id"], values["aws_secret_access_key"]
+
+
+def aws(server, credentials_file, *args, expect_error=None):
     """Runs the real `aws` CLI (PyPI awscli) against Carillon; returns parsed JSON output."""
-    env = dict(os.environ, AWS_SHARED_CREDENTIALS_FILE=credentials, AWS_CONFIG_FILE=os.devnull,
+    env = dict(os.environ, AWS_SHARED_CREDENTIALS_FILE=credentials_file, AWS_CONFIG_FILE=os.devnull,
                AWS_DEFAULT_REGION="us-east-1", AWS_PAGER="")
     cmd = [sys.executable, "-m", "awscli", *args, "--endpoint-url", server.endpoint, "--output", "json"]
     out = subprocess.run(cmd, capture_output=True, text=True, env=env)

@@ -24,10 +24,10 @@ import time
 import boto3
 from aiosmtpd.controller import Controller
 from dnslib import TXT, MX, CNAME
-from dnslib.server import DNSServer
+from dnslib.server import DNSLogger, DNSServer
 
-from harness import (DOMAIN, EXTERNAL, FAILURES, PASSWORD, Carillon, Collector, Zone, aws, check,
-                     fetch_all, imap_connect, normalize)
+from harness import (DOMAIN, EXTERNAL, FAILURES, PASSWORD, Carillon, Collector, Zone, aws, check, credentials,
+                     fetch_all, free_port, imap_connect, normalize)
 
 
 def main():
@@ -46,14 +46,14 @@ def main():
     check(len(corpus) == 263, f"corpus has 263 messages ({len(corpus)})")
 
     zone = Zone()
-    dns = DNSServer(zone, port=0, address="127.0.0.1")
+    dns = DNSServer(zone, port=0, address="127.0.0.1", logger=DNSLogger("-request,-reply,-truncated", prefix=False))
     dns.start_thread()
     dns_port = dns.server.server_address[1]
 
     collector = Collector()
-    peer = Controller(collector, hostname="127.0.0.1", port=0)
+    peer_port = free_port()
+    peer = Controller(collector, hostname="127.0.0.1", port=peer_port)
     peer.start()
-    peer_port = peer.server.sockets[0].getsockname()[1]
 
     tmp = tempfile.mkdtemp(prefix="carillon-e2e-")
     server = Carillon(args.carillon, tmp, ["--dns-resolver", f"127.0.0.1:{dns_port}",
@@ -98,13 +98,13 @@ def run(server, zone, collector, corpus):
     for name in ("alice", "bob", "carol"):
         uid = aws(server, admin, "workmail", "create-user", "--organization-id", org, "--name", name,
                   "--display-name", name.title(), "--password", PASSWORD)["UserId"]
-        aws(server, admin, "workmail", "register-to-workmail", "--organization-id", org,
+        aws(server, admin, "workmail", "register-to-work-mail", "--organization-id", org,
             "--entity-id", uid, "--email", f"{name}@{DOMAIN}")
         users[name] = uid
     listed = aws(server, admin, "workmail", "list-users", "--organization-id", org)["Users"]
     check({u["Name"] for u in listed} >= set(users), "list-users shows alice, bob, carol")
     group = aws(server, admin, "workmail", "create-group", "--organization-id", org, "--name", "team")["GroupId"]
-    aws(server, admin, "workmail", "register-to-workmail", "--organization-id", org,
+    aws(server, admin, "workmail", "register-to-work-mail", "--organization-id", org,
         "--entity-id", group, "--email", f"team@{DOMAIN}")
     for member in ("bob", "carol"):
         aws(server, admin, "workmail", "associate-member-to-group", "--organization-id", org,
@@ -227,10 +227,9 @@ def run(server, zone, collector, corpus):
 
     # --- boto3 ---------------------------------------------------------------------------
     session = boto3.session.Session()
-    creds = dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
+    key, secret = credentials(admin)
     client = session.client("workmail", region_name="us-east-1", endpoint_url=server.endpoint,
-                            aws_access_key_id=creds["aws_access_key_id"].strip(),
-                            aws_secret_access_key=creds["aws_secret_access_key"].strip())
+                            aws_access_key_id=key, aws_secret_access_key=secret)
     orgs = client.list_organizations()["OrganizationSummaries"]
     check(any(o["OrganizationId"] == org for o in orgs), "boto3 list_organizations")
     check(client.describe_organization(OrganizationId=org)["Alias"] == "acme", "boto3 describe_organization")

@@ -48,9 +48,12 @@ pub fn server_config(
 
 fn generate_self_signed(dir: &Path, hostname: &str) -> Result<()> {
     std::fs::create_dir_all(dir)?;
+    // The embedded default listens on loopback, so clients connect by IP as often as by name.
     let mut names = vec![hostname.to_string()];
-    if hostname != "localhost" {
-        names.push("localhost".to_string());
+    for extra in ["localhost", "127.0.0.1", "::1"] {
+        if hostname != extra {
+            names.push(extra.to_string());
+        }
     }
     let certified = rcgen::generate_simple_self_signed(names)?;
     std::fs::write(dir.join("cert.pem"), certified.cert.pem())?;
