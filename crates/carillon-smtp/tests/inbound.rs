@@ -113,6 +113,8 @@ async fn malformed_commands_get_500_or_501_and_the_session_goes_on() {
     ehlo(&mut c).await;
     let reply = c.cmd("MAIL FROM:no-brackets@remote.test").await;
     assert!(reply.starts_with("501 5."), "{reply}");
+    let reply = c.cmd("MAIL FROM:<unterminated").await;
+    assert!(reply.starts_with("501 5."), "{reply}");
     let reply = c.cmd("MAIL FROM:<a@remote.test> SIZE=abc").await;
     assert!(reply.starts_with("501 5.5.4"), "{reply}");
     assert!(c

@@ -10,7 +10,9 @@ use common::{Harness, PASSWORD};
 async fn smtplib_submits_through_starttls_and_auth() {
     let h = Harness::start().await;
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/scripts/submission.py");
-    let output = tokio::process::Command::new("python3")
+    // The test environment's interpreter when scripts/test set one up; smtplib is stdlib.
+    let python = std::env::var("CARILLON_TEST_PYTHON").unwrap_or_else(|_| "python3".to_string());
+    let output = tokio::process::Command::new(python)
         .arg(script)
         .arg(h.submission.port().to_string())
         .arg(PASSWORD)
