@@ -59,6 +59,7 @@ where
         Err(e) => return Dispatched::failed(Value::Null, serialization_error(&e)),
     };
     let mut request_parameters = serde_json::to_value(&typed).unwrap_or(Value::Null);
+    keep_sent(&mut request_parameters, &input);
     I::redact(&mut request_parameters);
 
     let mut violations = Violations::default();
@@ -88,6 +89,26 @@ where
     }
 }
 
+/// Drops from `typed` (the serialized input) every member the caller did not send: a
+/// missing required member deserializes to its default, which the audit record must not
+/// show as if it had been sent.
+fn keep_sent(typed: &mut Value, sent: &Value) {
+    match (typed, sent) {
+        (Value::Object(members), Value::Object(sent_members)) => {
+            members.retain(|name, _| sent_members.get(name).is_some_and(|v| !v.is_null()));
+            for (name, value) in members.iter_mut() {
+                keep_sent(value, &sent_members[name]);
+            }
+        }
+        (Value::Array(items), Value::Array(sent_items)) => {
+            for (item, sent_item) in items.iter_mut().zip(sent_items) {
+                keep_sent(item, sent_item);
+            }
+        }
+        _ => {}
+    }
+}
+
 /// `SerializationException` for a deserialization failure, naming the member path.
 fn serialization_error(e: &serde_path_to_error::Error<serde_json::Error>) -> ApiError {
     let path = e.path().to_string();
@@ -98,4 +119,18 @@ fn serialization_error(e: &serde_path_to_error::Error<serde_json::Error>) -> Api
         format!("Cannot deserialize member '{path}': {inner}")
     };
     ApiError::new(codes::SERIALIZATION, message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn keep_sent_drops_defaults_of_missing_members() {
+        let mut typed = json!({"Name": "", "Tags": [{"Key": "", "Value": "v"}], "Id": "x"});
+        let sent = json!({"Tags": [{"Value": "v"}], "Id": "x", "Name": null});
+        keep_sent(&mut typed, &sent);
+        assert_eq!(typed, json!({"Tags": [{"Value": "v"}], "Id": "x"}));
+    }
 }

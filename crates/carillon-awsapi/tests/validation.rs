@@ -53,6 +53,11 @@ async fn workmail_required_member_missing() {
     );
     let body = common::body_json(&inv.response);
     assert_eq!(body["__type"], "InvalidParameterException");
+    // The audit parameters show what was sent (DisplayName is a sensitive shape).
+    assert_eq!(
+        inv.request_parameters,
+        json!({"Name": "alice", "DisplayName": "HIDDEN_DUE_TO_SECURITY_REASONS"})
+    );
 }
 
 #[tokio::test]

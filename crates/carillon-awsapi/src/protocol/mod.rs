@@ -25,7 +25,8 @@ pub struct Operation {
 }
 
 impl Operation {
-    /// The operation `name` of `service`, if the model has it.
+    /// The operation `name` of `service`, if the model has it. It carries no path labels,
+    /// so it suits awsJson1.1 (and tests); restJson1 requests are routed by [`resolve`].
     pub fn named(service: ServiceId, name: &str) -> Option<Operation> {
         service.spec().operation(name).map(|spec| Operation {
             service,
