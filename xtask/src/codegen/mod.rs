@@ -71,6 +71,7 @@ pub const SERVICES: &[ServiceDef] = &[
 /// Generates every service module and `mod.rs` under the workspace `root`.
 pub fn run(root: &Path, mode: Mode) -> Result<(), String> {
     let out_dir = root.join("crates/carillon-awsapi/src/generated");
+    check_every_model_is_listed(&root.join("models"))?;
     let mut files = Vec::new();
     for def in SERVICES {
         let path = root.join("models").join(def.model);
@@ -125,6 +126,23 @@ pub fn run(root: &Path, mode: Mode) -> Result<(), String> {
             stale.join(", ")
         ))
     }
+}
+
+/// Fails when `models/` holds a service model the service table does not name, so a new
+/// model is never silently left without generated code.
+fn check_every_model_is_listed(models: &Path) -> Result<(), String> {
+    let entries =
+        std::fs::read_dir(models).map_err(|e| format!("reading {}: {e}", models.display()))?;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let is_service_model = name.ends_with(".json") && !name.ends_with(".paginators.json");
+        if is_service_model && !SERVICES.iter().any(|def| def.model == name) {
+            return Err(format!(
+                "models/{name} is not in the xtask service table (xtask/src/codegen/mod.rs)"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Formats Rust source with `rustfmt --edition 2021`.
