@@ -318,6 +318,17 @@ async fn expunge_removes_deleted_and_unreferenced_blobs() {
         .await
         .unwrap();
         let inbox = s.folder(&u, "INBOX").await.unwrap().unwrap().folder_id;
+        // A queued outbound delivery of e3 still needs the blob after its copy is expunged.
+        sqlx::query(
+            "INSERT INTO outbound_queue (queue_id, organization_id, envelope_from, recipient, \
+             blob_key, next_attempt_at, expires_at, created_at) \
+             VALUES ($1, $2, 'a@example.com', 'b@example.net', 'e3', 0, 0, 0)",
+        )
+        .bind(format!("q{}", unique()))
+        .bind(&org)
+        .execute(&db.raw)
+        .await
+        .unwrap();
         s.store_flags(&u, &inbox, &[1, 2, 3], FlagOp::Add, &["\\Deleted".into()])
             .await
             .unwrap();
@@ -332,10 +343,20 @@ async fn expunge_removes_deleted_and_unreferenced_blobs() {
             s.blobs().get("e1").await,
             Err(StoreError::NotFound(_))
         ));
+        assert!(
+            s.blobs().get("e3").await.is_ok(),
+            "still queued for delivery"
+        );
+        sqlx::query("DELETE FROM outbound_queue WHERE blob_key = 'e3'")
+            .execute(&db.raw)
+            .await
+            .unwrap();
+        assert!(s.delete_blob_if_unreferenced("e3").await.unwrap());
         assert!(matches!(
             s.blobs().get("e3").await,
             Err(StoreError::NotFound(_))
         ));
+        assert!(!s.delete_blob_if_unreferenced("e2").await.unwrap());
         assert!(
             s.blobs().get("e2").await.is_ok(),
             "still referenced from Sent Items"
