@@ -676,6 +676,101 @@ mod tests {
         }
     }
 
+    /// A minimal authoritative DNS server over UDP for the zone used below: answers MX and A
+    /// questions, NXDOMAIN for names it does not know.
+    async fn dns_stub() -> SocketAddr {
+        let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let addr = socket.local_addr().unwrap();
+        tokio::spawn(async move {
+            let mut buf = [0u8; 512];
+            while let Ok((n, peer)) = socket.recv_from(&mut buf).await {
+                let query = &buf[..n];
+                let (name, end) = read_name(query, 12);
+                let qtype = u16::from_be_bytes([query[end], query[end + 1]]);
+                let (known, answers) = zone(&name, qtype);
+                let mut reply = query[..2].to_vec();
+                reply.extend_from_slice(&[0x84, if known { 0x00 } else { 0x03 }]);
+                reply.extend_from_slice(&[0, 1, 0, answers.len() as u8, 0, 0, 0, 0]);
+                reply.extend_from_slice(&query[12..end + 4]);
+                for (rtype, rdata) in answers {
+                    reply.extend_from_slice(&[0xc0, 12]);
+                    reply.extend_from_slice(&rtype.to_be_bytes());
+                    reply.extend_from_slice(&[0, 1, 0, 0, 0, 60]);
+                    reply.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
+                    reply.extend_from_slice(&rdata);
+                }
+                let _ = socket.send_to(&reply, peer).await;
+            }
+        });
+        addr
+    }
+
+    fn read_name(packet: &[u8], mut at: usize) -> (String, usize) {
+        let mut labels = Vec::new();
+        while packet[at] != 0 {
+            let len = packet[at] as usize;
+            labels.push(String::from_utf8_lossy(&packet[at + 1..at + 1 + len]).to_lowercase());
+            at += 1 + len;
+        }
+        (labels.join("."), at + 1)
+    }
+
+    fn encode_name(name: &str) -> Vec<u8> {
+        let mut out = Vec::new();
+        for label in name.split('.').filter(|l| !l.is_empty()) {
+            out.push(label.len() as u8);
+            out.extend_from_slice(label.as_bytes());
+        }
+        out.push(0);
+        out
+    }
+
+    /// (name known, answers as (type, rdata)) for a question.
+    fn zone(name: &str, qtype: u16) -> (bool, Vec<(u16, Vec<u8>)>) {
+        const A: u16 = 1;
+        const MX: u16 = 15;
+        let mx = |preference: u16, host: &str| {
+            let mut rdata = preference.to_be_bytes().to_vec();
+            rdata.extend(encode_name(host));
+            (MX, rdata)
+        };
+        match (name, qtype) {
+            ("remote.test", MX) => (
+                true,
+                vec![mx(20, "mx2.remote.test"), mx(10, "mx1.remote.test")],
+            ),
+            ("mx1.remote.test", A) => (true, vec![(A, vec![127, 0, 0, 1])]),
+            ("plain.test", A) => (true, vec![(A, vec![127, 0, 0, 2])]),
+            ("nullmx.test", MX) => (true, vec![mx(0, "")]),
+            ("remote.test" | "mx1.remote.test" | "plain.test" | "nullmx.test", _) => {
+                (true, Vec::new())
+            }
+            _ => (false, Vec::new()),
+        }
+    }
+
+    #[tokio::test]
+    async fn mx_lookup_through_the_configured_resolver() {
+        let resolver = build_resolver(Some(dns_stub().await)).unwrap();
+        let port25 = |ip: [u8; 4]| SocketAddr::from((ip, SMTP_PORT));
+        // Best preference first; an MX host without an address is skipped.
+        assert_eq!(
+            mx_targets(&resolver, "remote.test").await.unwrap(),
+            vec![("mx1.remote.test".to_string(), vec![port25([127, 0, 0, 1])])]
+        );
+        // No MX records: the domain itself (implicit MX, RFC 5321 §5.1).
+        assert_eq!(
+            mx_targets(&resolver, "plain.test").await.unwrap(),
+            vec![("plain.test".to_string(), vec![port25([127, 0, 0, 2])])]
+        );
+        for (domain, status) in [("gone.test", "5.1.2"), ("nullmx.test", "5.1.10")] {
+            match mx_targets(&resolver, domain).await {
+                Err(Failure::Permanent { status: s, .. }) => assert_eq!(s, status, "{domain}"),
+                other => panic!("{domain}: {other:?}"),
+            }
+        }
+    }
+
     #[test]
     fn return_path_is_not_relayed() {
         assert_eq!(
