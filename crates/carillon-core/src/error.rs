@@ -59,7 +59,7 @@ pub mod codes {
     pub const UNRECOGNIZED_CLIENT: &str = "UnrecognizedClientException";
     /// 403: the signature does not match.
     pub const INVALID_SIGNATURE: &str = "InvalidSignatureException";
-    /// 400: the request lacks a signature or authentication header.
+    /// 403: the request lacks a signature or authentication header.
     pub const MISSING_AUTHENTICATION_TOKEN: &str = "MissingAuthenticationTokenException";
     /// 400: the request time is outside the allowed skew.
     pub const REQUEST_EXPIRED: &str = "RequestExpired";
