@@ -593,3 +593,250 @@ async fn listings_page_with_tamper_checked_tokens() {
         assert!(second.next_token.is_none());
     }
 }
+
+#[tokio::test]
+async fn create_organization_registers_domains_and_honours_client_tokens() {
+    for env in envs().await {
+        let ctx = env.account().await;
+        let alias = unique("tok");
+        let (d1, d2) = (format!("{alias}-1.example"), format!("{alias}-2.example"));
+        let request = |alias: &str, token: &str| CreateOrganizationRequest {
+            alias: alias.to_string(),
+            client_token: Some(token.to_string()),
+            domains: Some(vec![
+                Domain {
+                    domain_name: d1.to_uppercase(),
+                    ..Default::default()
+                },
+                Domain {
+                    domain_name: d2.clone(),
+                    ..Default::default()
+                },
+            ]),
+            ..Default::default()
+        };
+        let first = env
+            .wm
+            .create_organization(&ctx, request(&alias, "retry-1"))
+            .await
+            .unwrap()
+            .organization_id
+            .unwrap();
+        // A retry answers the same organization and creates nothing.
+        let retried = env
+            .wm
+            .create_organization(&ctx, request(&alias, "retry-1"))
+            .await
+            .unwrap()
+            .organization_id
+            .unwrap();
+        assert_eq!(retried, first);
+        let all = env
+            .wm
+            .list_organizations(&ctx, ListOrganizationsRequest::default())
+            .await
+            .unwrap()
+            .organization_summaries
+            .unwrap();
+        assert_eq!(all.len(), 1);
+        let domains = env
+            .wm
+            .list_mail_domains(
+                &ctx,
+                ListMailDomainsRequest {
+                    organization_id: first.clone(),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap()
+            .mail_domains
+            .unwrap();
+        let mut names: Vec<_> = domains
+            .into_iter()
+            .map(|d| d.domain_name.unwrap())
+            .collect();
+        names.sort();
+        let mut expected = vec![d1.clone(), d2.clone(), format!("{alias}.localhost")];
+        expected.sort();
+        assert_eq!(names, expected);
+        let d1_state = env
+            .wm
+            .get_mail_domain(
+                &ctx,
+                GetMailDomainRequest {
+                    organization_id: first.clone(),
+                    domain_name: d1.clone(),
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            d1_state.ownership_verification_status.as_deref(),
+            Some("PENDING")
+        );
+        assert_eq!(d1_state.is_default, Some(false));
+        // The same token in another account is another request; its domains are taken.
+        let other = env.account().await;
+        let taken = env
+            .wm
+            .create_organization(&other, request(&unique("tok"), "retry-1"))
+            .await;
+        assert_eq!(code(taken), "InvalidParameterException");
+        let external = env
+            .wm
+            .create_organization(
+                &other,
+                CreateOrganizationRequest {
+                    alias: unique("ad"),
+                    directory_id: Some("d-0123456789".into()),
+                    ..Default::default()
+                },
+            )
+            .await;
+        assert_eq!(code(external), "DirectoryUnavailableException");
+    }
+}
+
+#[tokio::test]
+async fn update_user_changes_only_the_members_given() {
+    for env in envs().await {
+        let ctx = env.account().await;
+        let (org, _) = env.organization(&ctx).await;
+        let user = env.user(&ctx, &org, "erin").await;
+        let describe = || DescribeUserRequest {
+            organization_id: org.clone(),
+            user_id: user.clone(),
+        };
+        env.wm
+            .update_user(
+                &ctx,
+                UpdateUserRequest {
+                    organization_id: org.clone(),
+                    user_id: "erin".into(),
+                    display_name: Some("Erin E.".into()),
+                    job_title: Some("Engineer".into()),
+                    city: Some("Lyon".into()),
+                    hidden_from_global_address_list: Some(true),
+                    role: Some("REMOTE_USER".into()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        let updated = env.wm.describe_user(&ctx, describe()).await.unwrap();
+        assert_eq!(updated.display_name.as_deref(), Some("Erin E."));
+        assert_eq!(updated.job_title.as_deref(), Some("Engineer"));
+        assert_eq!(updated.city.as_deref(), Some("Lyon"));
+        assert_eq!(updated.hidden_from_global_address_list, Some(true));
+        assert_eq!(updated.user_role.as_deref(), Some("REMOTE_USER"));
+        env.wm
+            .update_user(
+                &ctx,
+                UpdateUserRequest {
+                    organization_id: org.clone(),
+                    user_id: user.clone(),
+                    city: Some(String::new()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        let cleared = env.wm.describe_user(&ctx, describe()).await.unwrap();
+        assert_eq!(cleared.city, None);
+        assert_eq!(cleared.job_title.as_deref(), Some("Engineer"));
+        assert_eq!(cleared.display_name.as_deref(), Some("Erin E."));
+        let resource_role = env
+            .wm
+            .update_user(
+                &ctx,
+                UpdateUserRequest {
+                    organization_id: org.clone(),
+                    user_id: user.clone(),
+                    role: Some("RESOURCE".into()),
+                    ..Default::default()
+                },
+            )
+            .await;
+        assert_eq!(code(resource_role), "InvalidParameterException");
+        env.wm
+            .delete_user(
+                &ctx,
+                DeleteUserRequest {
+                    organization_id: org.clone(),
+                    user_id: user.clone(),
+                },
+            )
+            .await
+            .unwrap();
+        let deleted = env
+            .wm
+            .update_user(
+                &ctx,
+                UpdateUserRequest {
+                    organization_id: org.clone(),
+                    user_id: user.clone(),
+                    city: Some("Paris".into()),
+                    ..Default::default()
+                },
+            )
+            .await;
+        assert_eq!(code(deleted), "EntityStateException");
+    }
+}
+
+#[tokio::test]
+async fn mailbox_size_is_real_and_organization_deletion_removes_the_mail() {
+    for env in envs().await {
+        let ctx = env.account().await;
+        let (org, alias) = env.organization(&ctx).await;
+        let user = env.user(&ctx, &org, "fred").await;
+        env.register(&ctx, &org, &user, &format!("fred@{alias}.localhost"))
+            .await
+            .unwrap();
+        let raw = vec![b'x'; 3 * 1024 * 1024 / 2];
+        let key = format!("test/{}", unique("blob"));
+        env.store
+            .blobs()
+            .put(&key, raw.clone().into())
+            .await
+            .unwrap();
+        env.store
+            .append_messages(&[carillon_store::NewMessage {
+                user_id: user.clone(),
+                folder: "INBOX".into(),
+                blob_key: key.clone(),
+                size_bytes: raw.len() as i64,
+                internal_date: 0,
+                flags: vec![],
+            }])
+            .await
+            .unwrap();
+        let details = env
+            .wm
+            .get_mailbox_details(
+                &ctx,
+                GetMailboxDetailsRequest {
+                    organization_id: org.clone(),
+                    user_id: user.clone(),
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(details.mailbox_size, Some(1.5));
+        env.wm
+            .delete_organization(
+                &ctx,
+                DeleteOrganizationRequest {
+                    organization_id: org.clone(),
+                    delete_directory: true,
+                    force_delete: Some(true),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(env.store.mailbox_size(&user).await.unwrap(), None);
+        assert!(env.store.blobs().get(&key).await.is_err());
+    }
+}

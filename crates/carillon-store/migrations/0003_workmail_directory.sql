@@ -13,7 +13,10 @@ CREATE TABLE organizations (
     interoperability_enabled BIGINT NOT NULL DEFAULT 0,
     created_at BIGINT NOT NULL,
     completed_at BIGINT,
-    deleted_at BIGINT
+    deleted_at BIGINT,
+    -- CreateOrganization's ClientToken: a retried request returns the organization it made.
+    client_token TEXT,
+    UNIQUE (account_id, client_token)
 );
 CREATE INDEX organizations_by_account ON organizations (account_id, created_at);
 

@@ -41,6 +41,8 @@ pub struct OrganizationRecord {
     pub completed_at: Option<i64>,
     /// Instant of deletion.
     pub deleted_at: Option<i64>,
+    /// Idempotency token of the CreateOrganization request that made it.
+    pub client_token: Option<String>,
 }
 
 /// A mail domain row. Spec: workmail.md §1.3.
@@ -147,7 +149,7 @@ pub struct EntityFilter {
 const ORG_COLUMNS: &str =
     "organization_id, account_id, alias, deleted_alias, state, directory_id, \
      directory_type, default_mail_domain, kms_key_arn, interoperability_enabled, created_at, \
-     completed_at, deleted_at";
+     completed_at, deleted_at, client_token";
 
 const DOMAIN_COLUMNS: &str = "domain_name, organization_id, is_test_domain, ownership_token, \
      dkim_selectors, ownership_verification_status, dkim_verification_status, created_at";
@@ -171,6 +173,7 @@ fn org_from_row(row: &AnyRow) -> StoreResult<OrganizationRecord> {
         created_at: row.try_get("created_at")?,
         completed_at: row.try_get("completed_at")?,
         deleted_at: row.try_get("deleted_at")?,
+        client_token: row.try_get("client_token")?,
     })
 }
 
@@ -260,7 +263,7 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         sqlx::query(&format!(
             "INSERT INTO organizations ({ORG_COLUMNS}) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
         ))
         .bind(&org.organization_id)
         .bind(&org.account_id)
@@ -275,6 +278,7 @@ impl Store {
         .bind(org.created_at)
         .bind(org.completed_at)
         .bind(org.deleted_at)
+        .bind(&org.client_token)
         .execute(&mut *tx)
         .await?;
         for domain in domains {
@@ -296,6 +300,23 @@ impl Store {
         ))
         .bind(account_id)
         .bind(organization_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(org_from_row).transpose()
+    }
+
+    /// The organization of `account_id` created by the CreateOrganization request carrying
+    /// `client_token`, if any.
+    pub async fn organization_by_client_token(
+        &self,
+        account_id: &str,
+        client_token: &str,
+    ) -> StoreResult<Option<OrganizationRecord>> {
+        let row = sqlx::query(&format!(
+            "SELECT {ORG_COLUMNS} FROM organizations WHERE account_id = $1 AND client_token = $2"
+        ))
+        .bind(account_id)
+        .bind(client_token)
         .fetch_optional(&self.pool)
         .await?;
         row.as_ref().map(org_from_row).transpose()

@@ -97,6 +97,7 @@ fn org_record(account_id: &str, alias: &str) -> OrganizationRecord {
         created_at: 1,
         completed_at: Some(1),
         deleted_at: None,
+        client_token: None,
     }
 }
 

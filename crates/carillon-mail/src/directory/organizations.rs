@@ -55,7 +55,8 @@ pub(super) fn new_domain(
 /// `Active` at once, with the test domain `<alias>.<test-domain-base>` registered, verified
 /// and default. Domains given in `Domains` are registered (unverified) too. The alias is
 /// unique among live organizations of every account, compared case-insensitively (it names
-/// the test domain).
+/// the test domain). A request repeating the `ClientToken` of an earlier one answers that
+/// one's organization ID and creates nothing.
 ///
 /// Errors: `NameAvailabilityException` (alias or its test domain taken),
 /// `LimitExceededException` (100 organizations in the account), `DirectoryUnavailableException`
@@ -81,6 +82,14 @@ pub(super) async fn create(
             codes::INVALID_PARAMETER,
             "EnableInteroperability requires an AD Connector DirectoryId",
         ));
+    }
+    if let Some(existing) = wm
+        .organization_for_token(ctx, input.client_token.as_deref())
+        .await?
+    {
+        return Ok(CreateOrganizationResponse {
+            organization_id: Some(existing),
+        });
     }
     let count = wm
         .store
@@ -143,15 +152,47 @@ pub(super) async fn create(
         created_at: now,
         completed_at: Some(now),
         deleted_at: None,
+        client_token: input.client_token.clone(),
     };
     match wm.store.insert_organization(&org, &domains).await {
         Ok(()) => Ok(CreateOrganizationResponse {
             organization_id: Some(organization_id),
         }),
-        // The alias column is unique among live organizations; the test domain derived from
-        // it is unique too: either conflict means the alias is taken.
-        Err(StoreError::Conflict(_)) => Err(alias_taken(&input.alias)),
+        // A concurrent retry with the same ClientToken won the race: answer as it did.
+        // Otherwise the alias, unique among live organizations, or the test domain derived
+        // from it is taken.
+        Err(StoreError::Conflict(_)) => {
+            match wm
+                .organization_for_token(ctx, input.client_token.as_deref())
+                .await?
+            {
+                Some(existing) => Ok(CreateOrganizationResponse {
+                    organization_id: Some(existing),
+                }),
+                None => Err(alias_taken(&input.alias)),
+            }
+        }
         Err(e) => Err(internal(e)),
+    }
+}
+
+impl WorkMail {
+    /// The ID of the organization an earlier CreateOrganization with `client_token` made in
+    /// the caller's account.
+    async fn organization_for_token(
+        &self,
+        ctx: &RequestContext,
+        client_token: Option<&str>,
+    ) -> ApiResult<Option<String>> {
+        let Some(token) = client_token else {
+            return Ok(None);
+        };
+        Ok(self
+            .store
+            .organization_by_client_token(&ctx.account_id, token)
+            .await
+            .map_err(internal)?
+            .map(|org| org.organization_id))
     }
 }
 

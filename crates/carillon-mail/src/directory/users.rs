@@ -33,14 +33,19 @@ const PROFILE_KEYS: &[&str] = &[
     "IdentityProviderUserId",
 ];
 
-/// Checks a password against the WorkMail directory policy and hashes it.
+/// Checks a password against the WorkMail directory policy and hashes it (on a blocking
+/// thread: Argon2 is CPU-bound by design).
 ///
 /// Errors: `InvalidPasswordException` naming the rule broken (never the password).
-pub(super) fn checked_password_hash(password: &str) -> ApiResult<String> {
+pub(super) async fn checked_password_hash(password: &str) -> ApiResult<String> {
     password::check(password)
         .map_err(|problem| err(codes::INVALID_PASSWORD, problem.to_string()))?;
-    crate::auth::hash_password(password)
-        .map_err(|_| carillon_core::ApiError::internal("password hashing failed"))
+    let password = password.to_string();
+    tokio::task::spawn_blocking(move || crate::auth::hash_password(&password))
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .ok_or_else(|| carillon_core::ApiError::internal("password hashing failed"))
 }
 
 fn assignable_role(role: &str) -> ApiResult<String> {
@@ -79,11 +84,10 @@ pub(super) async fn create(
 ) -> ApiResult<CreateUserResponse> {
     let org = wm.active_organization(ctx, &input.organization_id).await?;
     let role = assignable_role(input.role.as_deref().unwrap_or("USER"))?;
-    let password_hash = input
-        .password
-        .as_deref()
-        .map(checked_password_hash)
-        .transpose()?;
+    let password_hash = match input.password.as_deref() {
+        Some(password) => Some(checked_password_hash(password).await?),
+        None => None,
+    };
     let name_taken = || {
         err(
             codes::NAME_AVAILABILITY,
@@ -361,7 +365,7 @@ pub(super) async fn reset_password(
         .entity(&org.organization_id, &input.user_id, &[USER], "UserId")
         .await?;
     not_deleted(&user)?;
-    let hash = checked_password_hash(&input.password)?;
+    let hash = checked_password_hash(&input.password).await?;
     wm.store
         .set_password_hash(&org.organization_id, &user.entity_id, &hash)
         .await
