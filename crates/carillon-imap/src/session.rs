@@ -597,8 +597,13 @@ impl Connection {
     // ---- output -------------------------------------------------------------------------
 
     fn push(&mut self, response: &Response<'_>) {
-        self.out
-            .extend(ResponseCodec::default().encode(response).dump());
+        let encoded = ResponseCodec::default().encode(response).dump();
+        // A FETCH of a large body is one big response: avoid copying it a second time.
+        if self.out.is_empty() {
+            self.out = encoded;
+        } else {
+            self.out.extend_from_slice(&encoded);
+        }
     }
 
     fn push_status(&mut self, tag: Option<Tag<'static>>, reply: Reply) {
@@ -619,10 +624,7 @@ impl Connection {
             return Ok(());
         }
         let out = std::mem::take(&mut self.out);
-        self.transport.write_all(&out).await?;
-        self.out = out;
-        self.out.clear();
-        Ok(())
+        self.transport.write_all(&out).await
     }
 
     // ---- authentication -------------------------------------------------------------------
