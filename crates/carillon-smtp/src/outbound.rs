@@ -53,9 +53,13 @@ const POLL_INTERVAL: Duration = Duration::from_secs(1);
 const BATCH: i64 = 32;
 const CONCURRENCY: usize = 8;
 
-/// Upper bound of one delivery attempt (all MX hosts); the lease outlives it.
+/// Upper bound of one delivery attempt (all MX hosts).
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(300);
-const LEASE: Duration = Duration::from_secs(360);
+
+/// Queue leases last this long and are renewed every [`LEASE_RENEWAL`] while the worker
+/// runs: rows held by a node that died come free within a minute.
+const LEASE: Duration = Duration::from_secs(60);
+const LEASE_RENEWAL: Duration = Duration::from_secs(15);
 
 /// Timeout of each SMTP command and of connecting.
 const SMTP_TIMEOUT: Duration = Duration::from_secs(60);
@@ -80,6 +84,10 @@ pub async fn run_outbound_queue(
     if let Err(e) = store.release_outbound_leases(&config.node_id).await {
         tracing::warn!(error = %e, "could not release stale outbound leases");
     }
+    let heartbeat = Heartbeat(tokio::spawn(renew_leases(
+        store.clone(),
+        config.node_id.clone(),
+    )));
     let worker = Worker {
         store,
         config,
@@ -89,14 +97,34 @@ pub async fn run_outbound_queue(
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         let leased = tokio::select! {
-            _ = &mut shutdown => return,
+            _ = &mut shutdown => break,
             leased = worker.round() => leased,
         };
         if leased < BATCH {
             tokio::select! {
-                _ = &mut shutdown => return,
+                _ = &mut shutdown => break,
                 _ = tokio::time::sleep(POLL_INTERVAL) => {}
             }
+        }
+    }
+    drop(heartbeat);
+}
+
+/// Stops the lease renewal when the worker ends, however it ends.
+struct Heartbeat(tokio::task::JoinHandle<()>);
+
+impl Drop for Heartbeat {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+async fn renew_leases(store: Store, node: String) {
+    loop {
+        tokio::time::sleep(LEASE_RENEWAL).await;
+        let until = carillon_core::time::now_millis() + LEASE.as_millis() as i64;
+        if let Err(e) = store.renew_outbound_leases(&node, until).await {
+            tracing::warn!(error = %e, "could not renew outbound leases");
         }
     }
 }

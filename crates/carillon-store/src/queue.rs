@@ -133,6 +133,18 @@ impl Store {
         Ok(done.rows_affected())
     }
 
+    /// Extends every lease `node` holds to `until` (epoch ms): the heartbeat of a running
+    /// node, so leases can be short and a dead node's rows come free soon.
+    pub async fn renew_outbound_leases(&self, node: &str, until: i64) -> StoreResult<u64> {
+        let done =
+            sqlx::query("UPDATE outbound_queue SET lease_expires_at = $1 WHERE lease_holder = $2")
+                .bind(until)
+                .bind(node)
+                .execute(&self.pool)
+                .await?;
+        Ok(done.rows_affected())
+    }
+
     /// Removes a row `node` holds once delivery succeeded or failed for good. Returns false
     /// when the row is gone or another node holds it (its lease was lost).
     pub async fn finish_outbound(&self, queue_id: &str, node: &str) -> StoreResult<bool> {

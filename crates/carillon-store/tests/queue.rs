@@ -155,6 +155,40 @@ async fn leases_are_exclusive_and_expire() {
 }
 
 #[tokio::test]
+async fn a_renewed_lease_keeps_other_nodes_out() {
+    for db in databases().await {
+        let s = &db.store;
+        let org = format!("m-{}", uuid_like());
+        s.enqueue_outbound(&[row(&org, "a@x.test", 1_000)])
+            .await
+            .unwrap();
+        assert_eq!(
+            s.lease_outbound("node-a", 1_000, 60_000, 10)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+        assert_eq!(s.renew_outbound_leases("node-a", 200_000).await.unwrap(), 1);
+        assert!(s
+            .lease_outbound("node-b", 100_000, 60_000, 10)
+            .await
+            .unwrap()
+            .is_empty());
+        assert_eq!(
+            s.lease_outbound("node-b", 200_000, 60_000, 10)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+        // node-a lost it: renewing no longer touches the row.
+        assert_eq!(s.renew_outbound_leases("node-a", 900_000).await.unwrap(), 0);
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
 async fn a_restarted_node_releases_its_stale_leases() {
     for db in databases().await {
         let s = &db.store;
