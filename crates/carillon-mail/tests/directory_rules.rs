@@ -729,3 +729,161 @@ async fn passwords_follow_the_directory_policy() {
         assert_eq!(code(system), "InvalidParameterException");
     }
 }
+
+#[tokio::test]
+async fn remote_users_are_listed_but_have_no_mailbox_or_login() {
+    for env in envs().await {
+        let ctx = env.account().await;
+        let (org, domain, _) = org_with_alice(&env, &ctx).await;
+        let remote = env
+            .wm
+            .create_user(
+                &ctx,
+                CreateUserRequest {
+                    organization_id: org.clone(),
+                    name: "remote".into(),
+                    display_name: "Remote".into(),
+                    password: Some(PASSWORD.into()),
+                    role: Some("REMOTE_USER".into()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap()
+            .user_id
+            .unwrap();
+        let email = format!("remote@{domain}");
+        env.register(&ctx, &org, &remote, &email).await.unwrap();
+        let described = env
+            .wm
+            .describe_user(
+                &ctx,
+                DescribeUserRequest {
+                    organization_id: org.clone(),
+                    user_id: email.clone(),
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(described.state.as_deref(), Some("ENABLED"));
+        assert_eq!(described.user_role.as_deref(), Some("REMOTE_USER"));
+        assert_eq!(described.mailbox_provisioned_date, None);
+        let details = env
+            .wm
+            .get_mailbox_details(
+                &ctx,
+                GetMailboxDetailsRequest {
+                    organization_id: org.clone(),
+                    user_id: remote.clone(),
+                },
+            )
+            .await;
+        assert_eq!(code(details), "EntityNotFoundException");
+        assert!(authenticate(&env.store, &email, PASSWORD)
+            .await
+            .unwrap()
+            .is_none());
+    }
+}
+
+#[tokio::test]
+async fn groups_are_described_listed_and_updated() {
+    for env in envs().await {
+        let ctx = env.account().await;
+        let (org, domain, _) = org_with_alice(&env, &ctx).await;
+        for name in ["Sales", "sales-eu", "support"] {
+            env.wm
+                .create_group(
+                    &ctx,
+                    CreateGroupRequest {
+                        organization_id: org.clone(),
+                        name: name.into(),
+                        ..Default::default()
+                    },
+                )
+                .await
+                .unwrap();
+        }
+        env.register(&ctx, &org, "support", &format!("support@{domain}"))
+            .await
+            .unwrap();
+        env.wm
+            .update_group(
+                &ctx,
+                UpdateGroupRequest {
+                    organization_id: org.clone(),
+                    group_id: format!("support@{domain}"),
+                    hidden_from_global_address_list: Some(true),
+                },
+            )
+            .await
+            .unwrap();
+        let support = env
+            .wm
+            .describe_group(
+                &ctx,
+                DescribeGroupRequest {
+                    organization_id: org.clone(),
+                    group_id: "support".into(),
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(support.state.as_deref(), Some("ENABLED"));
+        assert_eq!(support.email, Some(format!("support@{domain}")));
+        assert_eq!(support.hidden_from_global_address_list, Some(true));
+        assert!(support.enabled_date.is_some());
+        let list = |filters: ListGroupsFilters| {
+            let wm = env.wm.clone();
+            let ctx = ctx.clone();
+            let org = org.clone();
+            async move {
+                wm.list_groups(
+                    &ctx,
+                    ListGroupsRequest {
+                        organization_id: org,
+                        filters: Some(filters),
+                        ..Default::default()
+                    },
+                )
+                .await
+                .unwrap()
+                .groups
+                .unwrap()
+                .into_iter()
+                .map(|g| g.name.unwrap())
+                .collect::<Vec<_>>()
+            }
+        };
+        let sales = list(ListGroupsFilters {
+            name_prefix: Some("sales".into()),
+            ..Default::default()
+        })
+        .await;
+        assert_eq!(sales, vec!["sales-eu"]);
+        let enabled = list(ListGroupsFilters {
+            state: Some("ENABLED".into()),
+            ..Default::default()
+        })
+        .await;
+        assert_eq!(enabled, vec!["support"]);
+        let by_email = list(ListGroupsFilters {
+            primary_email_prefix: Some("supp".into()),
+            ..Default::default()
+        })
+        .await;
+        assert_eq!(by_email, vec!["support"]);
+        // A user is not a group.
+        let not_group = env
+            .wm
+            .describe_group(
+                &ctx,
+                DescribeGroupRequest {
+                    organization_id: org.clone(),
+                    group_id: "alice".into(),
+                },
+            )
+            .await;
+        assert_eq!(code(not_group), "EntityNotFoundException");
+    }
+}
