@@ -370,7 +370,13 @@ impl Session {
             .extend_from_slice(b"354 Start mail input; end with <CRLF>.<CRLF>\r\n");
         self.flush().await?;
         let limit = self.shared.config.max_message_size;
-        let body = match tokio::time::timeout(DATA_TIMEOUT, read_data(&mut self.io, limit)).await {
+        let id = carillon_core::ids::new_uuid().replace('-', "");
+        let trace = match &self.transaction {
+            Some(transaction) => self.trace_headers(transaction, &id),
+            None => Vec::new(),
+        };
+        let reading = read_data(&mut self.io, trace, limit);
+        let body = match tokio::time::timeout(DATA_TIMEOUT, reading).await {
             Ok(body) => body?,
             Err(_) => {
                 self.reply(421, Some([4, 4, 2]), "Timeout reading message data");
@@ -389,15 +395,11 @@ impl Session {
             );
             return Ok(());
         }
-        let id = carillon_core::ids::new_uuid().replace('-', "");
-        let mut message = self.trace_headers(&transaction, &id);
-        message.extend_from_slice(&body.bytes);
-        drop(body);
         let envelope = Envelope {
             mail_from: transaction.mail_from,
             recipients: transaction.recipients,
         };
-        let message = Bytes::from(message);
+        let message = Bytes::from(body.bytes);
         let store = &self.shared.store;
         let result = match (&self.user, self.shared.role) {
             (Some(user), Role::Submission) => {

@@ -114,25 +114,28 @@ pub(crate) async fn skip_line<R: AsyncBufRead + Unpin>(reader: &mut R) -> io::Re
 
 /// The message of a DATA command, read up to the `<CRLF>.<CRLF>` terminator.
 pub(crate) struct DataBody {
-    /// The message with dot-stuffing undone (at most the size limit).
+    /// The prefix, then the data with dot-stuffing undone (at most the size limit).
     pub bytes: Vec<u8>,
     /// The message was larger than the limit: `bytes` is incomplete and must be refused.
     pub oversize: bool,
 }
 
-/// Reads a DATA body (RFC 5321 §4.1.1.4): lines until a lone `.` line that follows a CRLF,
-/// removing the extra leading dot of stuffed lines. Stores at most `limit` bytes but reads
-/// to the terminator so the session can go on. Only `<CRLF>.<CRLF>` ends the data (a bare
+/// Reads a DATA body (RFC 5321 §4.1.1.4) after `prefix` (the trace headers, so the message
+/// is never copied): lines until a lone `.` line that follows a CRLF, removing the extra
+/// leading dot of stuffed lines. Stores at most `limit` bytes of data but reads to the
+/// terminator so the session can go on. Only `<CRLF>.<CRLF>` ends the data (a bare
 /// LF before the dot does not), which prevents SMTP smuggling.
 ///
 /// Errors: the connection ended before the terminator (`UnexpectedEof`) or failed.
 pub(crate) async fn read_data<R: AsyncBufRead + Unpin>(
     reader: &mut R,
+    prefix: Vec<u8>,
     limit: usize,
 ) -> io::Result<DataBody> {
     const CHUNK: usize = 64 * 1024;
+    let limit = limit.saturating_add(prefix.len());
     let mut body = DataBody {
-        bytes: Vec::new(),
+        bytes: prefix,
         oversize: false,
     };
     let mut line = Vec::with_capacity(1024);
@@ -174,7 +177,7 @@ mod tests {
 
     async fn data(input: &[u8], limit: usize) -> io::Result<DataBody> {
         let mut reader = tokio::io::BufReader::with_capacity(7, input);
-        read_data(&mut reader, limit).await
+        read_data(&mut reader, Vec::new(), limit).await
     }
 
     #[tokio::test]
@@ -208,7 +211,9 @@ mod tests {
     async fn oversize_data_is_read_to_the_end_but_not_kept() {
         let mut reader =
             tokio::io::BufReader::new(&b"0123456789\r\n0123456789\r\n.\r\nQUIT\r\n"[..]);
-        let body = read_data(&mut reader, 15).await.unwrap();
+        let body = read_data(&mut reader, b"Prefix: 1\r\n".to_vec(), 15)
+            .await
+            .unwrap();
         assert!(body.oversize);
         assert!(body.bytes.is_empty());
         let mut rest = Vec::new();
@@ -217,6 +222,16 @@ mod tests {
             Line::Complete
         );
         assert_eq!(rest, b"QUIT\r\n");
+    }
+
+    #[tokio::test]
+    async fn the_prefix_is_kept_and_not_counted() {
+        let mut reader = tokio::io::BufReader::new(&b"0123456789\r\n.\r\n"[..]);
+        let body = read_data(&mut reader, b"Prefix: 1\r\n".to_vec(), 12)
+            .await
+            .unwrap();
+        assert!(!body.oversize);
+        assert_eq!(body.bytes, b"Prefix: 1\r\n0123456789\r\n");
     }
 
     #[tokio::test]
