@@ -69,7 +69,9 @@ fn key(name: &str) -> String {
 /// A tiny authoritative DNS server on 127.0.0.1 UDP answering from a [`Zone`]; unknown names
 /// get NXDOMAIN.
 pub struct DnsStub {
+    /// Where the stub listens (UDP).
     pub addr: SocketAddr,
+    /// The records it serves; change them while it runs.
     pub zone: Zone,
     task: tokio::task::JoinHandle<()>,
 }
@@ -81,6 +83,7 @@ impl Drop for DnsStub {
 }
 
 impl DnsStub {
+    /// Binds 127.0.0.1:0 and serves an empty zone until dropped.
     pub async fn start() -> DnsStub {
         let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
         let addr = socket.local_addr().unwrap();
@@ -130,9 +133,13 @@ fn answer(zone: &Zone, query: &Message) -> Message {
 
 /// A store plus what a WorkMail service over it needs in the tests.
 pub struct Env {
+    /// The store under test.
     pub store: Store,
+    /// The service under test, resolving through `dns`.
     pub wm: WorkMail,
+    /// The DNS stub the service verifies domains against.
     pub dns: DnsStub,
+    /// `sqlite` or `postgres`, for assertion messages.
     pub backend: &'static str,
     _dir: Arc<tempfile::TempDir>,
 }
