@@ -345,8 +345,8 @@ impl Store {
     /// Marks the organization deleted (state `Deleted`, alias freed into `deleted_alias`) and
     /// removes everything under it in one transaction: messages, folders and mailboxes of its
     /// users, queued outbound mail, tags, group memberships, addresses, entities and mail
-    /// domains. Returns the blob keys no longer referenced by any message, for the caller to
-    /// delete from the blob store after the commit.
+    /// domains. Returns the blob keys no longer referenced by any message or queued outbound
+    /// mail, for the caller to delete from the blob store after the commit.
     ///
     /// Errors: `NotFound` when the organization is not in `account_id`.
     pub async fn delete_organization(
@@ -371,8 +371,9 @@ impl Store {
             return Err(StoreError::NotFound(organization_id.to_string()));
         }
         let blob_keys: Vec<String> = sqlx::query_scalar(
-            "SELECT DISTINCT m.blob_key FROM messages m JOIN folders f ON f.folder_id = m.folder_id \
-             JOIN mailboxes b ON b.user_id = f.user_id WHERE b.organization_id = $1",
+            "SELECT m.blob_key FROM messages m JOIN folders f ON f.folder_id = m.folder_id \
+             JOIN mailboxes b ON b.user_id = f.user_id WHERE b.organization_id = $1 \
+             UNION SELECT blob_key FROM outbound_queue WHERE organization_id = $1",
         )
         .bind(organization_id)
         .fetch_all(&mut *tx)
@@ -402,11 +403,13 @@ impl Store {
             .await?;
         let mut orphaned = Vec::new();
         for key in blob_keys {
-            let still_used: i64 =
-                sqlx::query_scalar("SELECT COUNT(*) FROM messages WHERE blob_key = $1")
-                    .bind(&key)
-                    .fetch_one(&mut *tx)
-                    .await?;
+            let still_used: i64 = sqlx::query_scalar(
+                "SELECT (SELECT COUNT(*) FROM messages WHERE blob_key = $1) \
+                 + (SELECT COUNT(*) FROM outbound_queue WHERE blob_key = $1)",
+            )
+            .bind(&key)
+            .fetch_one(&mut *tx)
+            .await?;
             if still_used == 0 {
                 orphaned.push(key);
             }
