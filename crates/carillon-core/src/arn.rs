@@ -65,9 +65,17 @@ mod tests {
 
     #[test]
     fn round_trips() {
-        let arn = Arn::new("workmail", "us-east-1", "123456789012", "organization/m-abc");
+        let arn = Arn::new(
+            "workmail",
+            "us-east-1",
+            "123456789012",
+            "organization/m-abc",
+        );
         let text = arn.to_string();
-        assert_eq!(text, "arn:aws:workmail:us-east-1:123456789012:organization/m-abc");
+        assert_eq!(
+            text,
+            "arn:aws:workmail:us-east-1:123456789012:organization/m-abc"
+        );
         assert_eq!(Arn::parse(&text), Some(arn));
         assert_eq!(Arn::parse("nope:aws:x"), None);
     }

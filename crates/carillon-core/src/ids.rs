@@ -10,7 +10,9 @@ pub fn new_account_id() -> String {
     let mut rng = rand::thread_rng();
     // First digit non-zero so the ID never reads as a shorter number.
     let first: u8 = rng.gen_range(1..=9);
-    let rest: String = (0..11).map(|_| char::from(b'0' + rng.gen_range(0..=9))).collect();
+    let rest: String = (0..11)
+        .map(|_| char::from(b'0' + rng.gen_range(0..=9)))
+        .collect();
     format!("{first}{rest}")
 }
 
@@ -57,7 +59,9 @@ mod tests {
         let org = new_organization_id();
         assert_eq!(org.len(), 34);
         assert!(org.starts_with("m-"));
-        assert!(org[2..].bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+        assert!(org[2..]
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
         assert!(is_account_id(&new_account_id()));
         assert!(!is_account_id("12345"));
         let key = new_access_key_id();

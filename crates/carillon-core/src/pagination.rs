@@ -74,11 +74,17 @@ mod tests {
     fn tokens_round_trip_and_reject_tampering() {
         let codec = TokenCodec::new(vec![7; 32]);
         let token = codec.encode("ListUsers:m-1", "user-42");
-        assert_eq!(codec.decode("ListUsers:m-1", &token).as_deref(), Some("user-42"));
+        assert_eq!(
+            codec.decode("ListUsers:m-1", &token).as_deref(),
+            Some("user-42")
+        );
         assert_eq!(codec.decode("ListUsers:m-2", &token), None);
         let mut bytes = URL_SAFE_NO_PAD.decode(&token).unwrap();
         bytes[0] ^= 1;
-        assert_eq!(codec.decode("ListUsers:m-1", &URL_SAFE_NO_PAD.encode(bytes)), None);
+        assert_eq!(
+            codec.decode("ListUsers:m-1", &URL_SAFE_NO_PAD.encode(bytes)),
+            None
+        );
         assert_eq!(codec.decode("ListUsers:m-1", "!!"), None);
     }
 }

@@ -66,7 +66,10 @@ impl BlobStore {
     }
 
     fn path(&self, key: &str) -> ObjectPath {
-        self.prefix.parts().chain(ObjectPath::from(key).parts()).collect()
+        self.prefix
+            .parts()
+            .chain(ObjectPath::from(key).parts())
+            .collect()
     }
 
     /// Stores `data` under `key` (slash-separated), durably, replacing any previous object.
@@ -116,13 +119,24 @@ mod tests {
     #[tokio::test]
     async fn local_put_get_delete() {
         let dir = tempfile::tempdir().unwrap();
-        let url = url::Url::from_directory_path(dir.path()).unwrap().to_string();
+        let url = url::Url::from_directory_path(dir.path())
+            .unwrap()
+            .to_string();
         let blobs = BlobStore::open(&url).unwrap();
-        blobs.put("a/b/c", Bytes::from_static(b"hello")).await.unwrap();
+        blobs
+            .put("a/b/c", Bytes::from_static(b"hello"))
+            .await
+            .unwrap();
         assert!(dir.path().join("a/b/c").exists());
-        assert_eq!(blobs.get("a/b/c").await.unwrap(), Bytes::from_static(b"hello"));
+        assert_eq!(
+            blobs.get("a/b/c").await.unwrap(),
+            Bytes::from_static(b"hello")
+        );
         blobs.delete("a/b/c").await.unwrap();
-        assert!(matches!(blobs.get("a/b/c").await, Err(StoreError::NotFound(_))));
+        assert!(matches!(
+            blobs.get("a/b/c").await,
+            Err(StoreError::NotFound(_))
+        ));
         assert!(BlobStore::open("ftp://x/y").is_err());
     }
 }

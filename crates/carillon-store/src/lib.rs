@@ -13,9 +13,9 @@ mod blob;
 mod db;
 mod error;
 mod iam;
+mod mailbox;
 mod queue;
 mod recipients;
-mod mailbox;
 mod settings;
 mod workmail;
 
@@ -30,8 +30,8 @@ pub use mailbox::{
     canonical_folder_name, AppendedMessage, CopyResult, FlagOp, Folder, FolderStatus, NewMessage,
     StoredMessage, DEFAULT_FOLDERS, FOLDER_DELIMITER,
 };
+pub use queue::{NewOutbound, QueuedOutbound};
+pub use recipients::{LocalMailbox, Resolution, DEFAULT_MAILBOX_QUOTA_MB};
 pub use workmail::{
     EntityFilter, EntityRecord, MailDomainRecord, MailLoginRecord, OrganizationRecord,
 };
-pub use queue::{NewOutbound, QueuedOutbound};
-pub use recipients::{LocalMailbox, Resolution, DEFAULT_MAILBOX_QUOTA_MB};

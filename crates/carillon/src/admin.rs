@@ -47,22 +47,37 @@ pub async fn handle(
                 carillon_core::error::codes::SERIALIZATION,
                 format!("request body larger than {MAX_BODY_BYTES} bytes"),
             );
-            return into_axum(carillon_awsapi::error_response(error_service, &err, &request_id));
+            return into_axum(carillon_awsapi::error_response(
+                error_service,
+                &err,
+                &request_id,
+            ));
         }
     };
     let now = chrono::Utc::now();
     let caller = match state.iam.verify(&parts, &body, now).await {
         Ok(caller) => caller,
         Err(err) => {
-            return into_axum(carillon_awsapi::error_response(error_service, &err, &request_id))
+            return into_axum(carillon_awsapi::error_response(
+                error_service,
+                &err,
+                &request_id,
+            ))
         }
     };
     let Some(service) = service else {
         let err = ApiError::new(
             carillon_core::error::codes::INVALID_SIGNATURE,
-            format!("Credential should be scoped to a valid service, not '{}'", caller.service),
+            format!(
+                "Credential should be scoped to a valid service, not '{}'",
+                caller.service
+            ),
         );
-        return into_axum(carillon_awsapi::error_response(error_service, &err, &request_id));
+        return into_axum(carillon_awsapi::error_response(
+            error_service,
+            &err,
+            &request_id,
+        ));
     };
     let operation = match carillon_awsapi::resolve(service, &parts) {
         Ok(op) => op,
@@ -86,10 +101,20 @@ pub async fn handle(
     let resource = resource_arn(&state.region, &caller, service, &body);
     if let Err(err) = state
         .iam
-        .authorize(&caller, &operation.iam_action(), &resource, &conditions)
+        .authorize(&caller, operation.iam_action(), &resource, &conditions)
         .await
     {
-        audit(&state, &ctx, &caller, &operation, &user_agent, serde_json::Value::Null, None, Some(&err)).await;
+        audit(
+            &state,
+            &ctx,
+            &caller,
+            &operation,
+            &user_agent,
+            serde_json::Value::Null,
+            None,
+            Some(&err),
+        )
+        .await;
         return into_axum(carillon_awsapi::error_response(service, &err, &request_id));
     }
     let invocation = carillon_awsapi::invoke(&state.services, &operation, &ctx, &parts, body).await;
@@ -113,7 +138,11 @@ fn resource_arn(region: &str, caller: &VerifiedCaller, service: ServiceId, body:
     if service == ServiceId::WorkMail {
         let org = serde_json::from_slice::<serde_json::Value>(body)
             .ok()
-            .and_then(|v| v.get("OrganizationId").and_then(|o| o.as_str()).map(str::to_string));
+            .and_then(|v| {
+                v.get("OrganizationId")
+                    .and_then(|o| o.as_str())
+                    .map(str::to_string)
+            });
         if let Some(org) = org {
             return carillon_core::arn::Arn::new(
                 "workmail",
@@ -198,8 +227,12 @@ mod tests {
                 .unwrap(),
         );
         assert_eq!(scope_service(&headers, None).as_deref(), Some("workmail"));
-        let query = "X-Amz-Credential=AKIA%2F20260101%2Fus-east-1%2Fchime%2Faws4_request&X-Amz-Date=1";
-        assert_eq!(scope_service(&HeaderMap::new(), Some(query)).as_deref(), Some("chime"));
+        let query =
+            "X-Amz-Credential=AKIA%2F20260101%2Fus-east-1%2Fchime%2Faws4_request&X-Amz-Date=1";
+        assert_eq!(
+            scope_service(&HeaderMap::new(), Some(query)).as_deref(),
+            Some("chime")
+        );
         assert_eq!(scope_service(&HeaderMap::new(), None), None);
     }
 }

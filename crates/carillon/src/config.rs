@@ -137,12 +137,17 @@ fn read_file_config(path: Option<&Path>) -> Result<FileConfig> {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("reading configuration {}", path.display()))?;
-            toml::from_str(&text).with_context(|| format!("parsing configuration {}", path.display()))
+            toml::from_str(&text)
+                .with_context(|| format!("parsing configuration {}", path.display()))
         }
     }
 }
 
-fn resolve_store(args: &StoreArgs, file: &FileConfig, blob_url: Option<String>) -> Result<StoreConfig> {
+fn resolve_store(
+    args: &StoreArgs,
+    file: &FileConfig,
+    blob_url: Option<String>,
+) -> Result<StoreConfig> {
     let data_dir = args
         .data_dir
         .clone()
@@ -155,7 +160,12 @@ fn resolve_store(args: &StoreArgs, file: &FileConfig, blob_url: Option<String>) 
         .database_url
         .clone()
         .or_else(|| file.database_url.clone())
-        .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", data_dir.join("carillon.db").display()));
+        .unwrap_or_else(|| {
+            format!(
+                "sqlite://{}?mode=rwc",
+                data_dir.join("carillon.db").display()
+            )
+        });
     let blob_url = blob_url
         .or_else(|| file.blob_url.clone())
         .unwrap_or_else(|| format!("file://{}/", data_dir.join("blobs").display()));
@@ -180,7 +190,8 @@ impl ServeArgs {
         let file = read_file_config(self.store.config.as_deref())?;
         let store = resolve_store(&self.store, &file, self.blob_url.clone())?;
         let addr = |flag: Option<SocketAddr>, key: Option<SocketAddr>, default: &str| {
-            flag.or(key).unwrap_or_else(|| default.parse().expect("valid default address"))
+            flag.or(key)
+                .unwrap_or_else(|| default.parse().expect("valid default address"))
         };
         let tls_cert = self.tls_cert.or(file.tls_cert);
         let tls_key = self.tls_key.or(file.tls_key);
@@ -217,7 +228,9 @@ impl ServeArgs {
                     .unwrap_or(5 * 24 * 3600),
             ),
             queue_retry: Duration::from_secs(
-                self.queue_retry_secs.or(file.queue_retry_secs).unwrap_or(60),
+                self.queue_retry_secs
+                    .or(file.queue_retry_secs)
+                    .unwrap_or(60),
             ),
         })
     }

@@ -17,7 +17,11 @@ use clap::{Parser, Subcommand};
 use crate::config::{ServeArgs, StoreArgs};
 
 #[derive(Debug, Parser)]
-#[command(name = "carillon", version, about = "Self-hosted business communications server")]
+#[command(
+    name = "carillon",
+    version,
+    about = "Self-hosted business communications server"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -128,7 +128,7 @@ pub async fn run(config: Config) -> Result<()> {
             resolver_nameserver: config.dns_resolver,
             queue_lifetime: config.queue_lifetime,
             retry_base: config.queue_retry,
-            node_id: carillon_core::ids::new_uuid(),
+            node_id: node_id(&config.store.data_dir)?,
         };
         let (store, token) = (store.clone(), shutdown.clone());
         tasks.spawn(async move {
@@ -173,6 +173,20 @@ pub async fn run(config: Config) -> Result<()> {
     match failure {
         Some(e) => Err(e),
         None => Ok(()),
+    }
+}
+
+/// This node's stable identity (`<data-dir>/node-id`, created on first start): a restarted
+/// node recognises the queue leases it held before and releases them at once.
+fn node_id(data_dir: &std::path::Path) -> Result<String> {
+    let path = data_dir.join("node-id");
+    match std::fs::read_to_string(&path) {
+        Ok(id) if !id.trim().is_empty() => Ok(id.trim().to_string()),
+        _ => {
+            let id = carillon_core::ids::new_uuid();
+            std::fs::write(&path, &id).with_context(|| format!("writing {}", path.display()))?;
+            Ok(id)
+        }
     }
 }
 

@@ -26,15 +26,15 @@ pub fn server_config(
             (cert_path, key_path)
         }
     };
-    let certs: Vec<CertificateDer<'static>> =
-        rustls_pemfile::certs(&mut std::io::BufReader::new(
-            std::fs::File::open(&cert_path)
-                .with_context(|| format!("opening {}", cert_path.display()))?,
-        ))
-        .collect::<Result<_, _>>()
-        .with_context(|| format!("reading certificates from {}", cert_path.display()))?;
+    let certs: Vec<CertificateDer<'static>> = rustls_pemfile::certs(&mut std::io::BufReader::new(
+        std::fs::File::open(&cert_path)
+            .with_context(|| format!("opening {}", cert_path.display()))?,
+    ))
+    .collect::<Result<_, _>>()
+    .with_context(|| format!("reading certificates from {}", cert_path.display()))?;
     let key: PrivateKeyDer<'static> = rustls_pemfile::private_key(&mut std::io::BufReader::new(
-        std::fs::File::open(&key_path).with_context(|| format!("opening {}", key_path.display()))?,
+        std::fs::File::open(&key_path)
+            .with_context(|| format!("opening {}", key_path.display()))?,
     ))?
     .with_context(|| format!("no private key in {}", key_path.display()))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -57,7 +57,10 @@ fn generate_self_signed(dir: &Path, hostname: &str) -> Result<()> {
     }
     let certified = rcgen::generate_simple_self_signed(names)?;
     std::fs::write(dir.join("cert.pem"), certified.cert.pem())?;
-    write_private(&dir.join("key.pem"), certified.key_pair.serialize_pem().as_bytes())?;
+    write_private(
+        &dir.join("key.pem"),
+        certified.key_pair.serialize_pem().as_bytes(),
+    )?;
     tracing::info!(dir = %dir.display(), "generated a self-signed TLS certificate");
     Ok(())
 }

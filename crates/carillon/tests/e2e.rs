@@ -19,7 +19,10 @@ fn workspace_root() -> PathBuf {
 /// `true` when the test may run; otherwise explains why not (and fails under CI).
 fn prerequisite(present: bool, what: &str) -> bool {
     if !present {
-        assert!(std::env::var_os("CI").is_none(), "{what} (required under CI)");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{what} (required under CI)"
+        );
         eprintln!("SKIPPED: {what}");
     }
     present

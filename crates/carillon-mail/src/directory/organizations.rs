@@ -58,7 +58,8 @@ pub(super) fn new_domain(
 /// the test domain). A request repeating the `ClientToken` of an earlier one answers that
 /// one's organization ID and creates nothing.
 ///
-/// Errors: `NameAvailabilityException` (alias or its test domain taken),
+/// Errors: `InvalidParameterException` (alias not a DNS label, see [`check_alias`]),
+/// `NameAvailabilityException` (alias or its test domain taken),
 /// `LimitExceededException` (100 organizations in the account), `DirectoryUnavailableException`
 /// (`DirectoryId` given: external directories are not supported), `InvalidParameterException`
 /// (`EnableInteroperability` without an AD Connector directory; a domain of `Domains` already
@@ -68,6 +69,7 @@ pub(super) async fn create(
     ctx: &RequestContext,
     input: CreateOrganizationRequest,
 ) -> ApiResult<CreateOrganizationResponse> {
+    check_alias(&input.alias)?;
     if let Some(directory_id) = &input.directory_id {
         return Err(err(
             codes::DIRECTORY_UNAVAILABLE,
@@ -193,6 +195,28 @@ impl WorkMail {
             .await
             .map_err(internal)?
             .map(|org| org.organization_id))
+    }
+}
+
+/// The alias names the test domain `<alias>.<base>`, so it must be one DNS label: the model's
+/// pattern `^(?!d-)([\da-zA-Z]+)([-][\da-zA-Z]+)*` matched over the *whole* value (the wire
+/// layer searches patterns, Smithy-style, which would accept `bad alias!` by its prefix).
+fn check_alias(alias: &str) -> ApiResult<()> {
+    let label = !alias.is_empty()
+        && !alias.starts_with("d-")
+        && alias
+            .split('-')
+            .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_alphanumeric()));
+    if label {
+        Ok(())
+    } else {
+        Err(err(
+            codes::INVALID_PARAMETER,
+            format!(
+                "Alias: {alias:?} is not a valid organization alias: letters and digits, \
+                 separated by single hyphens, not starting with \"d-\""
+            ),
+        ))
     }
 }
 
@@ -326,6 +350,26 @@ pub(super) async fn delete(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn aliases_must_be_dns_labels() {
+        for good in ["acme", "Acme-Corp", "a1-b2-c3", "d2"] {
+            assert!(check_alias(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "",
+            "bad alias!",
+            "-acme",
+            "acme-",
+            "a--b",
+            "d-acme",
+            "acme.corp",
+        ] {
+            let e = check_alias(bad).unwrap_err();
+            assert_eq!(e.code, "InvalidParameterException", "{bad}");
+            assert!(e.message.starts_with("Alias:"), "{bad}");
+        }
+    }
 
     #[test]
     fn directory_ids_have_the_aws_shape() {
