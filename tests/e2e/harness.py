@@ -88,11 +88,15 @@ class Collector:
 
 
 class Carillon:
-    def __init__(self, binary, data_dir, extra):
+    def __init__(self, binary, data_dir, extra, database_url=None):
         self.binary = binary
         self.data_dir = data_dir
+        # The store options every subcommand must share with the server.
+        self.store_args = ["--data-dir", data_dir]
+        if database_url:
+            self.store_args += ["--database-url", database_url]
         self.proc = subprocess.Popen(
-            [binary, "serve", "--data-dir", data_dir, "--http-addr", "127.0.0.1:0",
+            [binary, "serve", *self.store_args, "--http-addr", "127.0.0.1:0",
              "--smtp-addr", "127.0.0.1:0", "--submission-addr", "127.0.0.1:0",
              "--imap-addr", "127.0.0.1:0", "--imaps-addr", "127.0.0.1:0",
              "--hostname", "localhost"] + extra,
@@ -122,7 +126,7 @@ class Carillon:
         self.proc.wait(timeout=30)
 
     def cli(self, *args):
-        out = subprocess.run([self.binary, *args, "--data-dir", self.data_dir],
+        out = subprocess.run([self.binary, *args, *self.store_args],
                              capture_output=True, text=True)
         if out.returncode != 0:
             raise RuntimeError(f"carillon {' '.join(args)} failed: {out.stderr}")

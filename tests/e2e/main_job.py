@@ -34,6 +34,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--carillon", required=True)
     parser.add_argument("--corpus", required=True)
+    parser.add_argument("--database-url", help="run on this metadata database instead of SQLite")
     args = parser.parse_args()
 
     corpus = []
@@ -56,8 +57,8 @@ def main():
     peer.start()
 
     tmp = tempfile.mkdtemp(prefix="carillon-e2e-")
-    server = Carillon(args.carillon, tmp, ["--dns-resolver", f"127.0.0.1:{dns_port}",
-                                           "--smarthost", f"127.0.0.1:{peer_port}"])
+    extra = ["--dns-resolver", f"127.0.0.1:{dns_port}", "--smarthost", f"127.0.0.1:{peer_port}"]
+    server = Carillon(args.carillon, tmp, extra, database_url=args.database_url)
     try:
         run(server, zone, collector, corpus)
     finally:
