@@ -7,8 +7,53 @@ use carillon_core::time::now_millis;
 use carillon_core::{ApiError, ApiResult, RequestContext};
 use carillon_store::StoreError;
 
-use super::common::{codes, display_name_of, err, internal, not_deleted, DISABLED, ENABLED, USER};
+use super::common::{
+    codes, display_name_of, err, internal, not_deleted, DELETED, DISABLED, ENABLED, USER,
+};
 use super::WorkMail;
+
+/// Deletes a user or group (`kind`) permanently: it must be `DISABLED` (deregistered) first
+/// (workmail.md §1.4, §1.5). Its name becomes free; the row stays in state `DELETED` so it can
+/// still be described by ID. Deleting an unknown or already deleted entity succeeds without
+/// effect: the model has no not-found error for DeleteUser or DeleteGroup. `member` names the
+/// input member in errors (`UserId`, `GroupId`).
+///
+/// Errors: `EntityStateException` (enabled), `OrganizationNotFoundException`,
+/// `OrganizationStateException`.
+pub(super) async fn delete_disabled(
+    wm: &WorkMail,
+    ctx: &RequestContext,
+    organization_id: &str,
+    entity_id: &str,
+    kind: &str,
+    member: &str,
+) -> ApiResult<()> {
+    let org = wm.active_organization(ctx, organization_id).await?;
+    let Some(entity) = wm
+        .store
+        .find_entity(&org.organization_id, entity_id, &[kind])
+        .await
+        .map_err(internal)?
+    else {
+        return Ok(());
+    };
+    match entity.state.as_str() {
+        DELETED => Ok(()),
+        ENABLED => Err(err(
+            codes::ENTITY_STATE,
+            format!(
+                "{member}: {} {} is enabled; deregister it from WorkMail (disable it) first",
+                kind.to_ascii_lowercase(),
+                entity.entity_id
+            ),
+        )),
+        _ => wm
+            .store
+            .mark_entity_deleted(&org.organization_id, &entity.entity_id, now_millis())
+            .await
+            .map_err(internal),
+    }
+}
 
 fn address_in_use(address: &str) -> ApiError {
     err(

@@ -15,9 +15,10 @@ use carillon_core::{ApiResult, RequestContext};
 use carillon_store::{EntityFilter, EntityRecord, StoreError};
 
 use super::common::{
-    codes, display_name_of, err, internal, not_deleted, opt_timestamp, DELETED, DISABLED, ENABLED,
-    GROUP, USER,
+    codes, display_name_of, err, internal, not_deleted, opt_timestamp, DISABLED, ENABLED, GROUP,
+    USER,
 };
+use super::entities::delete_disabled;
 use super::WorkMail;
 
 /// Every entity reachable from `start` by following membership edges `(group, member)` from
@@ -46,16 +47,6 @@ pub fn reachable_entities(edges: &[(String, String)], start: &str) -> HashSet<St
 /// reachable from `member` through nested membership.
 pub fn would_create_cycle(edges: &[(String, String)], group: &str, member: &str) -> bool {
     reachable_entities(edges, member).contains(group)
-}
-
-fn group_entity_state_error(group: &EntityRecord) -> carillon_core::ApiError {
-    err(
-        codes::ENTITY_STATE,
-        format!(
-            "GroupId: group {} is enabled; deregister it from WorkMail (disable it) first",
-            group.entity_id
-        ),
-    )
 }
 
 /// CreateGroup: a new group, `DISABLED` until RegisterToWorkMail gives it an address. Names
@@ -224,26 +215,16 @@ pub(super) async fn delete(
     ctx: &RequestContext,
     input: DeleteGroupRequest,
 ) -> ApiResult<DeleteGroupResponse> {
-    let org = wm.active_organization(ctx, &input.organization_id).await?;
-    let Some(group) = wm
-        .store
-        .find_entity(&org.organization_id, &input.group_id, &[GROUP])
-        .await
-        .map_err(internal)?
-    else {
-        return Ok(DeleteGroupResponse::default());
-    };
-    match group.state.as_str() {
-        DELETED => Ok(DeleteGroupResponse::default()),
-        ENABLED => Err(group_entity_state_error(&group)),
-        _ => {
-            wm.store
-                .mark_entity_deleted(&org.organization_id, &group.entity_id, now_millis())
-                .await
-                .map_err(internal)?;
-            Ok(DeleteGroupResponse::default())
-        }
-    }
+    delete_disabled(
+        wm,
+        ctx,
+        &input.organization_id,
+        &input.group_id,
+        GROUP,
+        "GroupId",
+    )
+    .await?;
+    Ok(DeleteGroupResponse::default())
 }
 
 /// The group and the member (user or group) named by a membership request; neither may be

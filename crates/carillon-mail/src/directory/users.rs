@@ -9,9 +9,9 @@ use carillon_store::{EntityFilter, EntityRecord, StoreError};
 use serde_json::{Map, Value};
 
 use super::common::{
-    codes, display_name_of, err, internal, not_deleted, opt_timestamp, DELETED, DISABLED, ENABLED,
-    USER,
+    codes, display_name_of, err, internal, not_deleted, opt_timestamp, DISABLED, ENABLED, USER,
 };
+use super::entities::delete_disabled;
 use super::password;
 use super::WorkMail;
 
@@ -323,32 +323,16 @@ pub(super) async fn delete(
     ctx: &RequestContext,
     input: DeleteUserRequest,
 ) -> ApiResult<DeleteUserResponse> {
-    let org = wm.active_organization(ctx, &input.organization_id).await?;
-    let Some(user) = wm
-        .store
-        .find_entity(&org.organization_id, &input.user_id, &[USER])
-        .await
-        .map_err(internal)?
-    else {
-        return Ok(DeleteUserResponse::default());
-    };
-    match user.state.as_str() {
-        DELETED => Ok(DeleteUserResponse::default()),
-        ENABLED => Err(err(
-            codes::ENTITY_STATE,
-            format!(
-                "UserId: user {} is enabled; deregister it from WorkMail (disable it) first",
-                user.entity_id
-            ),
-        )),
-        _ => {
-            wm.store
-                .mark_entity_deleted(&org.organization_id, &user.entity_id, now_millis())
-                .await
-                .map_err(internal)?;
-            Ok(DeleteUserResponse::default())
-        }
-    }
+    delete_disabled(
+        wm,
+        ctx,
+        &input.organization_id,
+        &input.user_id,
+        USER,
+        "UserId",
+    )
+    .await?;
+    Ok(DeleteUserResponse::default())
 }
 
 /// ResetPassword: sets a new password under the directory policy.
