@@ -1,0 +1,233 @@
+//! FETCH (RFC 3501 §6.4.5): message data items rendered from the stored message and its
+//! MIME structure, `\Seen` set by non-PEEK body reads, and literals that carry message bytes.
+
+use std::borrow::Cow;
+use std::collections::HashSet;
+use std::ops::Range;
+
+use bytes::Bytes;
+use carillon_store::{FlagOp, StoreError};
+use imap_codec::imap_types::core::{NString, Vec1};
+use imap_codec::imap_types::datetime::DateTime;
+use imap_codec::imap_types::fetch::{
+    MacroOrMessageDataItemNames, MessageDataItem, MessageDataItemName, Section,
+};
+use imap_codec::imap_types::response::{Data, Response};
+use imap_codec::imap_types::sequence::SequenceSet;
+use imap_codec::imap_types::IntoStatic;
+
+use super::response::Reply;
+use super::{flag_fetch, has_flag, nz, Connection, Fail, FLUSH_THRESHOLD};
+use crate::mime;
+
+impl Connection {
+    pub(super) async fn fetch(
+        &mut self,
+        set: &SequenceSet,
+        items: MacroOrMessageDataItemNames<'_>,
+        uid: bool,
+    ) -> Result<Reply, Fail> {
+        let indexes = match self.resolve(set, uid) {
+            Ok(indexes) => indexes,
+            Err(reply) => return Ok(reply),
+        };
+        let mut names: Vec<MessageDataItemName<'_>> = match items {
+            MacroOrMessageDataItemNames::Macro(m) => m
+                .expand()
+                .into_iter()
+                .map(IntoStatic::into_static)
+                .collect(),
+            MacroOrMessageDataItemNames::MessageDataItemNames(names) => names,
+        };
+        if uid && !names.contains(&MessageDataItemName::Uid) {
+            names.insert(0, MessageDataItemName::Uid);
+        }
+        if names.iter().any(|n| {
+            matches!(
+                n,
+                MessageDataItemName::Binary { .. } | MessageDataItemName::BinarySize { .. }
+            )
+        }) {
+            return Ok(Reply::bad("BINARY is not supported"));
+        }
+        let needs_blob = names.iter().any(|n| {
+            !matches!(
+                n,
+                MessageDataItemName::Flags
+                    | MessageDataItemName::Uid
+                    | MessageDataItemName::InternalDate
+                    | MessageDataItemName::Rfc822Size
+            )
+        });
+        let Some(selected) = &self.selected else {
+            return Ok(Reply::bad("No mailbox selected"));
+        };
+        let folder_id = selected.folder_id.clone();
+        // Reading a body without PEEK sets \Seen (RFC 3501 §6.4.5), reported with the FETCH.
+        let marks_seen = !selected.read_only
+            && names.iter().any(|n| {
+                matches!(
+                    n,
+                    MessageDataItemName::BodyExt { peek: false, .. }
+                        | MessageDataItemName::Rfc822
+                        | MessageDataItemName::Rfc822Text
+                )
+            });
+        let mut newly_seen = HashSet::new();
+        if marks_seen {
+            let unseen: Vec<i64> = indexes
+                .iter()
+                .map(|&i| &selected.messages[i])
+                .filter(|m| !has_flag(&m.flags, "\\Seen"))
+                .map(|m| m.uid)
+                .collect();
+            if !unseen.is_empty() {
+                let changed = self
+                    .store
+                    .store_flags(
+                        &self.user_id(),
+                        &folder_id,
+                        &unseen,
+                        FlagOp::Add,
+                        &["\\Seen".to_string()],
+                    )
+                    .await?;
+                newly_seen = self.apply_flags(changed);
+            }
+        }
+        for index in indexes {
+            let Some(selected) = &self.selected else {
+                break;
+            };
+            let message = selected.messages[index].clone();
+            let recent = selected.recent.contains(&message.uid);
+            let raw: Option<Bytes> = if needs_blob {
+                match self.store.blobs().get(&message.blob_key).await {
+                    Ok(raw) => Some(raw),
+                    // Expunged by another session while the EXPUNGE cannot be announced
+                    // (RFC 3501 §7.4.1): the message has no data left to send.
+                    Err(StoreError::NotFound(_)) => continue,
+                    Err(e) => return Err(e.into()),
+                }
+            } else {
+                None
+            };
+            let raw_bytes: &[u8] = raw.as_deref().unwrap_or_default();
+            let mut root = None;
+            let mut items: Vec<MessageDataItem<'_>> = Vec::with_capacity(names.len() + 1);
+            for name in &names {
+                let item = match name {
+                    MessageDataItemName::Uid => MessageDataItem::Uid(nz(message.uid)),
+                    MessageDataItemName::Flags => {
+                        MessageDataItem::Flags(flag_fetch(&message.flags, recent))
+                    }
+                    MessageDataItemName::InternalDate => {
+                        MessageDataItem::InternalDate(internal_date(message.internal_date))
+                    }
+                    MessageDataItemName::Rfc822Size => {
+                        MessageDataItem::Rfc822Size(message.size_bytes as u32)
+                    }
+                    MessageDataItemName::Rfc822 => MessageDataItem::Rfc822(literal(raw_bytes)),
+                    MessageDataItemName::Rfc822Header => {
+                        let root = root.get_or_insert_with(|| mime::structure(raw_bytes));
+                        let header = mime::section(raw_bytes, root, Some(&Section::Header(None)))
+                            .unwrap_or_default();
+                        MessageDataItem::Rfc822Header(literal_owned(header))
+                    }
+                    MessageDataItemName::Rfc822Text => {
+                        let root = root.get_or_insert_with(|| mime::structure(raw_bytes));
+                        let text = mime::section(raw_bytes, root, Some(&Section::Text(None)))
+                            .unwrap_or_default();
+                        MessageDataItem::Rfc822Text(literal_owned(text))
+                    }
+                    MessageDataItemName::Envelope => {
+                        MessageDataItem::Envelope(mime::envelope(raw_bytes))
+                    }
+                    MessageDataItemName::Body => {
+                        let root = root.get_or_insert_with(|| mime::structure(raw_bytes));
+                        MessageDataItem::Body(mime::body_structure(raw_bytes, root, false))
+                    }
+                    MessageDataItemName::BodyStructure => {
+                        let root = root.get_or_insert_with(|| mime::structure(raw_bytes));
+                        MessageDataItem::BodyStructure(mime::body_structure(raw_bytes, root, true))
+                    }
+                    MessageDataItemName::BodyExt {
+                        section, partial, ..
+                    } => {
+                        let root = root.get_or_insert_with(|| mime::structure(raw_bytes));
+                        let bytes =
+                            mime::section(raw_bytes, root, section.as_ref()).unwrap_or_default();
+                        let (origin, bytes) = match partial {
+                            Some((start, length)) => {
+                                let start_at = (*start as usize).min(bytes.len());
+                                let end = start_at
+                                    .saturating_add(length.get() as usize)
+                                    .min(bytes.len());
+                                (Some(*start), slice_cow(bytes, start_at..end))
+                            }
+                            None => (None, bytes),
+                        };
+                        MessageDataItem::BodyExt {
+                            section: section.clone(),
+                            origin,
+                            data: literal_owned(bytes),
+                        }
+                    }
+                    _ => continue,
+                };
+                items.push(item);
+            }
+            if newly_seen.contains(&message.uid) && !names.contains(&MessageDataItemName::Flags) {
+                items.push(MessageDataItem::Flags(flag_fetch(&message.flags, recent)));
+            }
+            if let Ok(items) = Vec1::try_from(items) {
+                self.push(&Response::Data(Data::Fetch {
+                    seq: nz(index as i64 + 1),
+                    items,
+                }));
+            }
+            if self.out.len() >= FLUSH_THRESHOLD {
+                self.flush().await?;
+            }
+        }
+        Ok(Reply::ok("FETCH completed"))
+    }
+}
+
+fn internal_date(millis: i64) -> DateTime {
+    let seconds = millis.div_euclid(1000);
+    let date = chrono::DateTime::from_timestamp(seconds, 0)
+        .unwrap_or_default()
+        .fixed_offset();
+    DateTime::try_from(date).unwrap_or_else(|_| {
+        DateTime::try_from(chrono::DateTime::UNIX_EPOCH.fixed_offset()).expect("epoch is valid")
+    })
+}
+
+/// Message bytes as a literal, exactly as stored. A literal cannot carry NUL (RFC 3501
+/// CHAR8), so a message containing one is sent with its NULs removed.
+fn literal(bytes: &[u8]) -> NString<'_> {
+    match imap_codec::imap_types::core::Literal::try_from(bytes) {
+        Ok(literal) => NString::from(literal),
+        Err(_) => literal_owned(Cow::Owned(bytes.to_vec())),
+    }
+}
+
+fn literal_owned(bytes: Cow<'_, [u8]>) -> NString<'_> {
+    let bytes = match bytes {
+        Cow::Borrowed(b) if !b.contains(&0) => Cow::Borrowed(b),
+        other => Cow::Owned(other.iter().copied().filter(|&b| b != 0).collect()),
+    };
+    let literal = match bytes {
+        Cow::Borrowed(b) => imap_codec::imap_types::core::Literal::try_from(b),
+        Cow::Owned(v) => imap_codec::imap_types::core::Literal::try_from(v),
+    };
+    literal.map(NString::from).unwrap_or(NString::NIL)
+}
+
+fn slice_cow(bytes: Cow<'_, [u8]>, range: Range<usize>) -> Cow<'_, [u8]> {
+    match bytes {
+        Cow::Borrowed(b) => Cow::Borrowed(&b[range]),
+        Cow::Owned(v) => Cow::Owned(v[range].to_vec()),
+    }
+}
