@@ -81,3 +81,10 @@ fn kill_during_delivery_loses_nothing_acknowledged() {
 fn bad_input_gets_clear_errors() {
     run_script("bad_input.py", &[]);
 }
+
+/// Issue 3 §5 (workmail.md §2.24): journaling configured through Carillon's own admin API
+/// (SigV4 service `carillon`); one journal record per message, inbound and submitted.
+#[test]
+fn journaling_records_every_message_once() {
+    run_script("journaling.py", &[]);
+}
