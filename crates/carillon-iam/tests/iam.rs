@@ -9,7 +9,8 @@ use carillon_iam::sigv4::{self, SigningCredentials};
 use carillon_iam::{
     audit_cursor, AccessKey, AuditRecord, Iam, IamError, RequestConditions, VerifiedCaller,
 };
-use carillon_store::{Store, ACCESS_KEY_INACTIVE};
+use carillon_store::testing::{test_stores, TestStore};
+use carillon_store::ACCESS_KEY_INACTIVE;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::json;
 
@@ -17,57 +18,18 @@ const REGION: &str = "us-east-1";
 
 struct Env {
     iam: Iam,
-    store: Store,
-    dir: tempfile::TempDir,
+    db: TestStore,
 }
 
 async fn environments() -> Vec<Env> {
-    sqlx::any::install_default_drivers();
-    let mut urls = vec![None];
-    if let Ok(base) = std::env::var("CARILLON_TEST_DATABASE_URL") {
-        let schema = format!("iamit_{}", uuid_like());
-        let admin = sqlx::AnyPool::connect(&base).await.unwrap();
-        sqlx::query(&format!("CREATE SCHEMA {schema}"))
-            .execute(&admin)
-            .await
-            .unwrap();
-        admin.close().await;
-        let sep = if base.contains('?') { '&' } else { '?' };
-        urls.push(Some(format!(
-            "{base}{sep}options=-c%20search_path%3D{schema}"
-        )));
-    }
-    let mut out = Vec::new();
-    for url in urls {
-        let dir = tempfile::tempdir().unwrap();
-        let url = url.unwrap_or_else(|| {
-            format!("sqlite://{}?mode=rwc", dir.path().join("meta.db").display())
-        });
-        let blobs = dir.path().join("blobs");
-        std::fs::create_dir_all(&blobs).unwrap();
-        let blob_url = url::Url::from_directory_path(&blobs).unwrap().to_string();
-        let store = Store::open(&url, &blob_url).await.unwrap();
-        out.push(Env {
-            iam: Iam::new(store.clone(), REGION),
-            store,
-            dir,
-        });
-    }
-    out
-}
-
-fn uuid_like() -> String {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!(
-        "{nanos:x}{:x}{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
+    test_stores()
+        .await
+        .into_iter()
+        .map(|db| Env {
+            iam: Iam::new(db.store.clone(), REGION),
+            db,
+        })
+        .collect()
 }
 
 fn now() -> DateTime<Utc> {
@@ -111,7 +73,7 @@ fn conditions() -> RequestConditions {
 #[tokio::test]
 async fn bootstrap_is_idempotent_and_writes_a_private_credentials_file() {
     for env in environments().await {
-        let path = env.dir.path().join("admin-credentials");
+        let path = env.db.dir().join("admin-credentials");
         let key = env
             .iam
             .ensure_bootstrap(&path)
@@ -139,7 +101,7 @@ async fn bootstrap_is_idempotent_and_writes_a_private_credentials_file() {
             assert_eq!(mode & 0o777, 0o600);
         }
         // No temporary file is left beside it.
-        let names: Vec<_> = std::fs::read_dir(env.dir.path())
+        let names: Vec<_> = std::fs::read_dir(env.db.dir())
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .filter(|n| n.contains("admin-credentials"))
@@ -169,7 +131,7 @@ async fn bootstrap_is_idempotent_and_writes_a_private_credentials_file() {
 #[tokio::test]
 async fn accounts_are_isolated_tenants() {
     for env in environments().await {
-        let path = env.dir.path().join("admin-credentials");
+        let path = env.db.dir().join("admin-credentials");
         let bootstrap = env.iam.ensure_bootstrap(&path).await.unwrap().unwrap();
         let (acme, acme_key) = env.iam.create_account("acme corp").await.unwrap();
         let (other, other_key) = env.iam.create_account("other").await.unwrap();
@@ -231,7 +193,7 @@ async fn accounts_are_isolated_tenants() {
 #[tokio::test]
 async fn read_only_key_lists_but_cannot_create() {
     for env in environments().await {
-        let path = env.dir.path().join("admin-credentials");
+        let path = env.db.dir().join("admin-credentials");
         let bootstrap = env.iam.ensure_bootstrap(&path).await.unwrap().unwrap();
         let key = env
             .iam
@@ -279,7 +241,7 @@ async fn read_only_key_lists_but_cannot_create() {
 #[tokio::test]
 async fn verification_failures() {
     for env in environments().await {
-        let path = env.dir.path().join("admin-credentials");
+        let path = env.db.dir().join("admin-credentials");
         let key = env.iam.ensure_bootstrap(&path).await.unwrap().unwrap();
 
         let unknown = AccessKey {
@@ -313,7 +275,7 @@ async fn verification_failures() {
         assert_eq!(err.code, codes::INVALID_SIGNATURE);
         assert!(err.message.starts_with("Signature expired:"));
 
-        let elsewhere = Iam::new(env.store.clone(), "eu-west-1");
+        let elsewhere = Iam::new(env.db.store.clone(), "eu-west-1");
         let err = elsewhere.verify(&parts, body, now()).await.unwrap_err();
         assert!(err
             .message
@@ -329,7 +291,8 @@ async fn verification_failures() {
         assert_eq!(err.code, codes::MISSING_AUTHENTICATION_TOKEN);
 
         // A deactivated key is no longer recognized.
-        env.store
+        env.db
+            .store
             .set_access_key_status(&key.account_id, &key.access_key_id, ACCESS_KEY_INACTIVE)
             .await
             .unwrap();
@@ -341,7 +304,7 @@ async fn verification_failures() {
 #[tokio::test]
 async fn audit_records_round_trip_without_secrets() {
     for env in environments().await {
-        let path = env.dir.path().join("admin-credentials");
+        let path = env.db.dir().join("admin-credentials");
         let key = env.iam.ensure_bootstrap(&path).await.unwrap().unwrap();
         let (_, other_key) = env.iam.create_account("other").await.unwrap();
         let caller = caller_of(&env.iam, &key).await;

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use base64::Engine;
 use bytes::Bytes;
 use carillon_imap::{serve, ImapConfig};
+use carillon_store::testing::TestStore;
 use carillon_store::{NewMessage, Store};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -22,23 +23,19 @@ struct Server {
     tls_port: u16,
     ca_file: PathBuf,
     cert: CertificateDer<'static>,
-    dir: tempfile::TempDir,
+    db: TestStore,
     stop: Vec<tokio::sync::oneshot::Sender<()>>,
     tasks: Vec<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
 
 async fn start() -> Server {
-    let dir = tempfile::tempdir().unwrap();
-    let blob_url = url::Url::from_directory_path(dir.path().join("blobs"))
-        .unwrap()
-        .to_string();
-    let db_url = format!("sqlite://{}?mode=rwc", dir.path().join("meta.db").display());
-    let store = Store::open(&db_url, &blob_url).await.unwrap();
+    let db = TestStore::sqlite().await;
+    let store = db.store.clone();
 
     let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
     let cert = certified.cert.der().clone();
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(certified.key_pair.serialize_der()));
-    let ca_file = dir.path().join("ca.pem");
+    let ca_file = db.dir().join("ca.pem");
     std::fs::write(&ca_file, certified.cert.pem()).unwrap();
     let tls = rustls::ServerConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
@@ -78,7 +75,7 @@ async fn start() -> Server {
         tls_port: ports[1],
         ca_file,
         cert,
-        dir,
+        db,
         stop,
         tasks,
     }
@@ -88,10 +85,9 @@ async fn start() -> Server {
 async fn alice(server: &Server) -> String {
     let hash = carillon_mail::auth::hash_password(PASSWORD).unwrap();
     let user_id = server
-        .store
+        .db
         .insert_test_mail_user("alice@example.com", &hash)
-        .await
-        .unwrap();
+        .await;
     server
         .store
         .blobs()
@@ -117,7 +113,7 @@ async fn alice(server: &Server) -> String {
 async fn imaplib_session_over_starttls_and_implicit_tls() {
     let server = start().await;
     let user_id = alice(&server).await;
-    let message_file = server.dir.path().join("message.eml");
+    let message_file = server.db.dir().join("message.eml");
     std::fs::write(&message_file, MESSAGE).unwrap();
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/imap_client.py");
     let output = tokio::process::Command::new("python3")

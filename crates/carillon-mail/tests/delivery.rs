@@ -10,84 +10,35 @@ use carillon_mail::delivery::{
     self, check_message_size, DeliveryError, Envelope, RecipientStatus, MAX_MESSAGE_MIME_BYTES,
     MAX_MESSAGE_UNENCODED_BYTES,
 };
-use carillon_store::Store;
-use sqlx::AnyPool;
+use carillon_store::testing::TestStore;
 
 const DOMAIN: &str = "example.test";
 const ORG: &str = "m-deliverytest";
 
-struct Fixture {
-    store: Store,
-    raw: AnyPool,
-    dir: tempfile::TempDir,
-}
-
-async fn exec(pool: &AnyPool, sql: &str, args: &[&str]) {
-    let mut query = sqlx::query(sql);
-    for arg in args {
-        query = query.bind(arg.to_string());
-    }
-    query.execute(pool).await.unwrap();
-}
+/// The directory of [`fixture`] in a SQLite store.
+type Fixture = TestStore;
 
 fn addr(local: &str) -> String {
     format!("{local}@{DOMAIN}")
 }
 
 async fn entity(f: &Fixture, id: &str, kind: &str, address: &str) {
-    exec(
-        &f.raw,
-        "INSERT INTO entities (entity_id, organization_id, kind, name, email, state, created_at) \
-         VALUES ($1, $2, $3, $1, $4, 'ENABLED', 0)",
-        &[id, ORG, kind, address],
-    )
-    .await;
+    f.insert_entity(ORG, id, kind, "ENABLED", Some(address), None)
+        .await;
     alias(f, id, address).await;
 }
 
 async fn alias(f: &Fixture, id: &str, address: &str) {
-    exec(
-        &f.raw,
-        "INSERT INTO addresses (address, domain_name, organization_id, entity_id, is_primary) \
-         VALUES ($1, $2, $3, $4, 0)",
-        &[address, DOMAIN, ORG, id],
-    )
-    .await;
+    f.insert_address(ORG, id, address, false).await;
 }
 
 /// Users alice (alias sales), bob, carol with mailboxes; group team = {bob, carol}.
 async fn fixture() -> Fixture {
-    sqlx::any::install_default_drivers();
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}?mode=rwc", dir.path().join("meta.db").display());
-    let blobs = dir.path().join("blobs");
-    std::fs::create_dir_all(&blobs).unwrap();
-    let blob_url = url::Url::from_directory_path(&blobs).unwrap().to_string();
-    let store = Store::open(&url, &blob_url).await.unwrap();
-    let raw = AnyPool::connect(&url).await.unwrap();
-    let f = Fixture { store, raw, dir };
-    exec(
-        &f.raw,
-        "INSERT INTO accounts (account_id, name, created_at) VALUES ('111122223333', 'a', 0)",
-        &[],
-    )
-    .await;
-    exec(
-        &f.raw,
-        "INSERT INTO organizations (organization_id, account_id, alias, state, directory_id, \
-         directory_type, created_at) VALUES ($1, '111122223333', 'test', 'Active', 'd', \
-         'WorkMailDirectory', 0)",
-        &[ORG],
-    )
-    .await;
-    exec(
-        &f.raw,
-        "INSERT INTO mail_domains (domain_name, organization_id, ownership_token, \
-         ownership_verification_status, dkim_verification_status, created_at) \
-         VALUES ($1, $2, 't', 'VERIFIED', 'VERIFIED', 0)",
-        &[DOMAIN, ORG],
-    )
-    .await;
+    let f = TestStore::sqlite().await;
+    f.insert_account("111122223333").await;
+    f.insert_organization("111122223333", ORG, "test", "Active")
+        .await;
+    f.insert_mail_domain(ORG, DOMAIN).await;
     for name in ["alice", "bob", "carol"] {
         entity(&f, name, "USER", &addr(name)).await;
         f.store.create_mailbox(ORG, name).await.unwrap();
@@ -95,12 +46,7 @@ async fn fixture() -> Fixture {
     alias(&f, "alice", &addr("sales")).await;
     entity(&f, "team", "GROUP", &addr("team")).await;
     for member in ["bob", "carol"] {
-        exec(
-            &f.raw,
-            "INSERT INTO group_members (group_id, member_id, organization_id) VALUES ('team', $1, $2)",
-            &[member, ORG],
-        )
-        .await;
+        f.insert_group_member(ORG, "team", member).await;
     }
     f
 }
@@ -121,7 +67,7 @@ async fn inbox(f: &Fixture, user: &str, folder: &str) -> Vec<carillon_store::Sto
 }
 
 fn stored_blobs(f: &Fixture) -> usize {
-    let dir = f.dir.path().join("blobs/messages");
+    let dir = f.dir().join("blobs/messages");
     std::fs::read_dir(dir).map(|d| d.count()).unwrap_or(0)
 }
 
@@ -174,8 +120,7 @@ async fn unknown_and_foreign_recipients_take_nothing() {
 #[tokio::test]
 async fn quota_is_decided_per_recipient() {
     let f = fixture().await;
-    exec(
-        &f.raw,
+    f.exec(
         "UPDATE entities SET mailbox_quota_mb = 1 WHERE entity_id = 'carol'",
         &[],
     )
@@ -308,8 +253,7 @@ async fn a_failed_append_leaves_no_message_and_no_blob() {
     let f = fixture().await;
     // dave has a mailbox row but no folders: the append fails inside its transaction.
     entity(&f, "dave", "USER", &addr("dave")).await;
-    exec(
-        &f.raw,
+    f.exec(
         "INSERT INTO mailboxes (user_id, organization_id, size_bytes, created_at) VALUES ('dave', $1, 0, 0)",
         &[ORG],
     )

@@ -6,7 +6,8 @@ mod common;
 
 use carillon_awsapi::generated::workmail::*;
 use carillon_mail::auth::authenticate;
-use common::{code, envs, unique, PASSWORD};
+use carillon_store::testing::unique_name;
+use common::{code, envs, PASSWORD};
 
 #[tokio::test]
 async fn getting_started_sequence() {
@@ -68,7 +69,7 @@ async fn getting_started_sequence() {
         );
 
         // Own domain: pending until DNS has the records, then verified and made default.
-        let domain = format!("{}.example", unique("d"));
+        let domain = format!("{}.example", unique_name("d"));
         env.wm
             .register_mail_domain(
                 &ctx,
@@ -398,7 +399,7 @@ async fn organizations_per_account_are_limited_to_100() {
         .create_organization(
             &ctx,
             CreateOrganizationRequest {
-                alias: unique("over"),
+                alias: unique_name("over"),
                 ..Default::default()
             },
         )
@@ -598,7 +599,7 @@ async fn listings_page_with_tamper_checked_tokens() {
 async fn create_organization_registers_domains_and_honours_client_tokens() {
     for env in envs().await {
         let ctx = env.account().await;
-        let alias = unique("tok");
+        let alias = unique_name("tok");
         let (d1, d2) = (format!("{alias}-1.example"), format!("{alias}-2.example"));
         let request = |alias: &str, token: &str| CreateOrganizationRequest {
             alias: alias.to_string(),
@@ -680,7 +681,7 @@ async fn create_organization_registers_domains_and_honours_client_tokens() {
         let other = env.account().await;
         let taken = env
             .wm
-            .create_organization(&other, request(&unique("tok"), "retry-1"))
+            .create_organization(&other, request(&unique_name("tok"), "retry-1"))
             .await;
         assert_eq!(code(taken), "InvalidParameterException");
         let external = env
@@ -688,7 +689,7 @@ async fn create_organization_registers_domains_and_honours_client_tokens() {
             .create_organization(
                 &other,
                 CreateOrganizationRequest {
-                    alias: unique("ad"),
+                    alias: unique_name("ad"),
                     directory_id: Some("d-0123456789".into()),
                     ..Default::default()
                 },
@@ -795,7 +796,7 @@ async fn mailbox_size_is_real_and_organization_deletion_removes_the_mail() {
             .await
             .unwrap();
         let raw = vec![b'x'; 3 * 1024 * 1024 / 2];
-        let key = format!("test/{}", unique("blob"));
+        let key = format!("test/{}", unique_name("blob"));
         env.store
             .blobs()
             .put(&key, raw.clone().into())

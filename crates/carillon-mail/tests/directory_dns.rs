@@ -7,7 +7,8 @@ mod common;
 use carillon_awsapi::generated::workmail::*;
 use carillon_core::RequestContext;
 use carillon_mail::directory::DnsVerifier;
-use common::{code, envs, unique, Env, MAIL_HOST};
+use carillon_store::testing::unique_name;
+use common::{code, envs, Env, MAIL_HOST};
 
 async fn get(env: &Env, ctx: &RequestContext, org: &str, domain: &str) -> GetMailDomainResponse {
     env.wm
@@ -27,7 +28,7 @@ async fn statuses_follow_what_dns_publishes() {
     let env = envs().await.remove(0);
     let ctx = env.account().await;
     let (org, _) = env.organization(&ctx).await;
-    let domain = format!("{}.example", unique("v"));
+    let domain = format!("{}.example", unique_name("v"));
     env.wm
         .register_mail_domain(
             &ctx,
@@ -159,7 +160,7 @@ async fn an_unreachable_resolver_fails_verification() {
     let env = envs().await.remove(0);
     let ctx = env.account().await;
     let (org, _) = env.organization(&ctx).await;
-    let domain = format!("{}.example", unique("u"));
+    let domain = format!("{}.example", unique_name("u"));
     env.wm
         .register_mail_domain(
             &ctx,
@@ -221,7 +222,7 @@ async fn domain_names_are_ascii_and_outside_the_test_base() {
                 .await;
             assert_eq!(code(refused), "InvalidParameterException", "{bad}");
         }
-        let domain = format!("{}.example", unique("t"));
+        let domain = format!("{}.example", unique_name("t"));
         let register = || RegisterMailDomainRequest {
             organization_id: org.clone(),
             domain_name: domain.clone(),

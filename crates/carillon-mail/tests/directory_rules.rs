@@ -7,7 +7,8 @@ mod common;
 use carillon_awsapi::generated::workmail::*;
 use carillon_core::RequestContext;
 use carillon_mail::auth::authenticate;
-use common::{code, envs, unique, Env, PASSWORD};
+use carillon_store::testing::unique_name;
+use common::{code, envs, Env, PASSWORD};
 
 fn alias(org: &str, entity: &str, address: &str) -> CreateAliasRequest {
     CreateAliasRequest {
@@ -21,7 +22,7 @@ fn alias(org: &str, entity: &str, address: &str) -> CreateAliasRequest {
 /// (organization, domain, alice's ID).
 async fn org_with_alice(env: &Env, ctx: &RequestContext) -> (String, String, String) {
     let (org, _) = env.organization(ctx).await;
-    let domain = format!("{}.example", unique("d"));
+    let domain = format!("{}.example", unique_name("d"));
     env.verified_domain(ctx, &org, &domain).await;
     let alice = env.user(ctx, &org, "alice").await;
     env.register(ctx, &org, &alice, &format!("alice@{domain}"))
@@ -61,7 +62,7 @@ async fn aliases_are_unique_on_own_verified_domains_and_limited() {
             .create_alias(&ctx, alias(&org, &alice, "x@elsewhere.example"))
             .await;
         assert_eq!(code(foreign), "MailDomainNotFoundException");
-        let pending = format!("{}.example", unique("p"));
+        let pending = format!("{}.example", unique_name("p"));
         env.wm
             .register_mail_domain(
                 &ctx,

@@ -199,8 +199,7 @@ async fn more_than_500_recipients_get_452() {
     let h = Harness::start().await;
     // 501 distinct aliases of alice, each accepted on its own.
     for i in 0..501 {
-        common::add_address(
-            &h.raw,
+        h.db.insert_address(
             &h.org,
             &common::user_id("alice"),
             &address(&format!("a{i}")),
@@ -234,8 +233,7 @@ async fn more_than_500_recipients_get_452() {
 #[tokio::test]
 async fn a_full_mailbox_is_refused_with_552_5_2_2() {
     let h = Harness::start().await;
-    common::exec(
-        &h.raw,
+    h.db.exec(
         "UPDATE entities SET mailbox_quota_mb = 1 WHERE entity_id = $1",
         &[&common::user_id("carol")],
     )

@@ -17,6 +17,8 @@ mod mailbox;
 mod queue;
 mod recipients;
 mod settings;
+#[cfg(feature = "test-fixtures")]
+pub mod testing;
 mod workmail;
 
 pub use blob::BlobStore;

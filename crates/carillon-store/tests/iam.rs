@@ -3,60 +3,11 @@
 //! audit trail's paging and tenant isolation. Runs on SQLite, and on PostgreSQL too when
 //! `CARILLON_TEST_DATABASE_URL` is set (fresh schema per test).
 
+use carillon_store::testing::{test_stores, unique_name};
 use carillon_store::{
-    AccountRecord, AuditCursor, AuditEventRecord, NewPrincipal, Store, StoreError,
-    ACCESS_KEY_ACTIVE, ACCESS_KEY_INACTIVE,
+    AccountRecord, AuditCursor, AuditEventRecord, NewPrincipal, StoreError, ACCESS_KEY_ACTIVE,
+    ACCESS_KEY_INACTIVE,
 };
-
-struct TestDb {
-    store: Store,
-    _dir: tempfile::TempDir,
-}
-
-async fn databases() -> Vec<TestDb> {
-    sqlx::any::install_default_drivers();
-    let mut urls = vec![None];
-    if let Ok(base) = std::env::var("CARILLON_TEST_DATABASE_URL") {
-        let schema = format!("iam_{}", unique());
-        let admin = sqlx::AnyPool::connect(&base).await.unwrap();
-        sqlx::query(&format!("CREATE SCHEMA {schema}"))
-            .execute(&admin)
-            .await
-            .unwrap();
-        admin.close().await;
-        let sep = if base.contains('?') { '&' } else { '?' };
-        urls.push(Some(format!(
-            "{base}{sep}options=-c%20search_path%3D{schema}"
-        )));
-    }
-    let mut out = Vec::new();
-    for url in urls {
-        let dir = tempfile::tempdir().unwrap();
-        let url = url.unwrap_or_else(|| {
-            format!("sqlite://{}?mode=rwc", dir.path().join("meta.db").display())
-        });
-        let blob_url = url::Url::from_directory_path(dir.path())
-            .unwrap()
-            .to_string();
-        let store = Store::open(&url, &blob_url).await.unwrap();
-        out.push(TestDb { store, _dir: dir });
-    }
-    out
-}
-
-fn unique() -> String {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!(
-        "{nanos:x}{:x}{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
-}
 
 fn account(id: &str, name: &str) -> AccountRecord {
     AccountRecord {
@@ -80,7 +31,7 @@ fn principal(account_id: &str, name: &str, key_id: &str, policies: &[&str]) -> N
 
 #[tokio::test]
 async fn accounts_principals_and_keys() {
-    for db in databases().await {
+    for db in test_stores().await {
         let s = &db.store;
         let admin = principal(
             "111111111111",
@@ -167,7 +118,7 @@ async fn accounts_principals_and_keys() {
 
 #[tokio::test]
 async fn policy_attachments_are_scoped_by_account() {
-    for db in databases().await {
+    for db in test_stores().await {
         let s = &db.store;
         let p = principal(
             "444444444444",
@@ -216,9 +167,9 @@ fn event(account_id: &str, time: i64, id: &str) -> AuditEventRecord {
 
 #[tokio::test]
 async fn audit_events_page_in_order_per_account() {
-    for db in databases().await {
+    for db in test_stores().await {
         let s = &db.store;
-        let suffix = unique();
+        let suffix = unique_name("");
         let ids: Vec<String> = (0..5).map(|i| format!("e{i}-{suffix}")).collect();
         // Inserted out of order; two share a timestamp.
         for (time, id) in [

@@ -3,93 +3,17 @@
 //! SQLite, and on PostgreSQL too when `CARILLON_TEST_DATABASE_URL` is set (fresh schema).
 
 use bytes::Bytes;
-use carillon_store::{FlagOp, NewMessage, Store, StoreError, DEFAULT_FOLDERS};
-use sqlx::AnyPool;
-
-struct TestDb {
-    store: Store,
-    raw: AnyPool,
-    _dir: std::sync::Arc<tempfile::TempDir>,
-}
-
-async fn databases() -> Vec<TestDb> {
-    sqlx::any::install_default_drivers();
-    let dir = std::sync::Arc::new(tempfile::tempdir().unwrap());
-    let mut urls = vec![format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("meta.db").display()
-    )];
-    if let Ok(base) = std::env::var("CARILLON_TEST_DATABASE_URL") {
-        let schema = format!("mbx_{}", unique());
-        let admin = AnyPool::connect(&base).await.unwrap();
-        sqlx::query(&format!("CREATE SCHEMA {schema}"))
-            .execute(&admin)
-            .await
-            .unwrap();
-        admin.close().await;
-        let sep = if base.contains('?') { '&' } else { '?' };
-        urls.push(format!("{base}{sep}options=-c%20search_path%3D{schema}"));
-    }
-    let mut out = Vec::new();
-    for (i, url) in urls.into_iter().enumerate() {
-        let blob_dir = dir.path().join(format!("blobs{i}"));
-        std::fs::create_dir_all(&blob_dir).unwrap();
-        let blob_url = url::Url::from_directory_path(&blob_dir)
-            .unwrap()
-            .to_string();
-        let store = Store::open(&url, &blob_url).await.unwrap();
-        let raw = AnyPool::connect(&url).await.unwrap();
-        out.push(TestDb {
-            store,
-            raw,
-            _dir: dir.clone(),
-        });
-    }
-    out
-}
-
-fn unique() -> String {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!(
-        "{nanos:x}{:x}{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
-}
+use carillon_store::testing::{test_stores, unique_name, TestStore};
+use carillon_store::{FlagOp, NewMessage, StoreError, DEFAULT_FOLDERS};
 
 /// Directory rows a mailbox hangs on: account, organization, one user entity. Returns the
 /// (organization ID, user ID).
-async fn user(pool: &AnyPool) -> (String, String) {
-    let id = unique();
-    let (account, org, user) = (format!("a{id}"), format!("m-{id}"), format!("u-{id}"));
-    sqlx::query("INSERT INTO accounts (account_id, name, created_at) VALUES ($1, $1, 0)")
-        .bind(&account)
-        .execute(pool)
-        .await
-        .unwrap();
-    sqlx::query(
-        "INSERT INTO organizations (organization_id, account_id, alias, state, directory_id, \
-         directory_type, created_at) VALUES ($1, $2, $1, 'Active', 'd', 'WorkMailDirectory', 0)",
-    )
-    .bind(&org)
-    .bind(&account)
-    .execute(pool)
-    .await
-    .unwrap();
-    sqlx::query(
-        "INSERT INTO entities (entity_id, organization_id, kind, name, state, created_at) \
-         VALUES ($1, $2, 'USER', $1, 'ENABLED', 0)",
-    )
-    .bind(&user)
-    .bind(&org)
-    .execute(pool)
-    .await
-    .unwrap();
+async fn user(db: &TestStore) -> (String, String) {
+    let (account, org, user) = (unique_name("a"), unique_name("m-"), unique_name("u-"));
+    db.insert_account(&account).await;
+    db.insert_organization(&account, &org, &org, "Active").await;
+    db.insert_entity(&org, &user, "USER", "ENABLED", None, None)
+        .await;
     (org, user)
 }
 
@@ -106,9 +30,9 @@ fn copy(user: &str, folder: &str, blob: &str, size: i64) -> NewMessage {
 
 #[tokio::test]
 async fn create_mailbox_makes_default_folders_once() {
-    for db in databases().await {
+    for db in test_stores().await {
         let s = &db.store;
-        let (org, u) = user(&db.raw).await;
+        let (org, u) = user(&db).await;
         assert_eq!(s.mailbox_size(&u).await.unwrap(), None);
         s.create_mailbox(&org, &u).await.unwrap();
         let first = s.list_folders(&u).await.unwrap();
@@ -133,9 +57,9 @@ async fn create_mailbox_makes_default_folders_once() {
 
 #[tokio::test]
 async fn append_allocates_uids_and_accounts_size_atomically() {
-    for db in databases().await {
+    for db in test_stores().await {
         let s = &db.store;
-        let (org, u) = user(&db.raw).await;
+        let (org, u) = user(&db).await;
         s.create_mailbox(&org, &u).await.unwrap();
         let appended = s
             .append_messages(&[
@@ -178,9 +102,9 @@ async fn append_allocates_uids_and_accounts_size_atomically() {
 
 #[tokio::test]
 async fn concurrent_deliveries_never_share_a_uid() {
-    for db in databases().await {
+    for db in test_stores().await {
         let s = &db.store;
-        let (org, u) = user(&db.raw).await;
+        let (org, u) = user(&db).await;
         s.create_mailbox(&org, &u).await.unwrap();
         let mut tasks = Vec::new();
         for i in 0..16 {
@@ -205,9 +129,9 @@ async fn concurrent_deliveries_never_share_a_uid() {
 
 #[tokio::test]
 async fn flags_status_and_recent() {
-    for db in databases().await {
+    for db in test_stores().await {
         let s = &db.store;
-        let (org, u) = user(&db.raw).await;
+        let (org, u) = user(&db).await;
         s.create_mailbox(&org, &u).await.unwrap();
         let mut seen = copy(&u, "INBOX", "f1", 10);
         seen.flags = vec!["\\Seen".into(), "\\seen".into(), "\\Recent".into()];
@@ -279,7 +203,7 @@ async fn flags_status_and_recent() {
         assert_eq!(status.unseen, 2);
 
         // Another user's folder ID is not reachable.
-        let (org2, other) = user(&db.raw).await;
+        let (org2, other) = user(&db).await;
         s.create_mailbox(&org2, &other).await.unwrap();
         assert!(matches!(
             s.store_flags(
@@ -302,9 +226,9 @@ async fn flags_status_and_recent() {
 
 #[tokio::test]
 async fn expunge_removes_deleted_and_unreferenced_blobs() {
-    for db in databases().await {
+    for db in test_stores().await {
         let s = &db.store;
-        let (org, u) = user(&db.raw).await;
+        let (org, u) = user(&db).await;
         s.create_mailbox(&org, &u).await.unwrap();
         for key in ["e1", "e2", "e3"] {
             s.blobs().put(key, Bytes::from_static(b"x")).await.unwrap();
@@ -324,9 +248,9 @@ async fn expunge_removes_deleted_and_unreferenced_blobs() {
              blob_key, next_attempt_at, expires_at, created_at) \
              VALUES ($1, $2, 'a@example.com', 'b@example.net', 'e3', 0, 0, 0)",
         )
-        .bind(format!("q{}", unique()))
+        .bind(unique_name("q"))
         .bind(&org)
-        .execute(&db.raw)
+        .execute(db.pool())
         .await
         .unwrap();
         s.store_flags(&u, &inbox, &[1, 2, 3], FlagOp::Add, &["\\Deleted".into()])
@@ -348,7 +272,7 @@ async fn expunge_removes_deleted_and_unreferenced_blobs() {
             "still queued for delivery"
         );
         sqlx::query("DELETE FROM outbound_queue WHERE blob_key = 'e3'")
-            .execute(&db.raw)
+            .execute(db.pool())
             .await
             .unwrap();
         assert!(s.delete_blob_if_unreferenced("e3").await.unwrap());
@@ -366,9 +290,9 @@ async fn expunge_removes_deleted_and_unreferenced_blobs() {
 
 #[tokio::test]
 async fn copy_and_move_allocate_destination_uids() {
-    for db in databases().await {
+    for db in test_stores().await {
         let s = &db.store;
-        let (org, u) = user(&db.raw).await;
+        let (org, u) = user(&db).await;
         s.create_mailbox(&org, &u).await.unwrap();
         let mut flagged = copy(&u, "INBOX", "m1", 10);
         flagged.flags = vec!["\\Flagged".into()];
@@ -426,9 +350,9 @@ async fn copy_and_move_allocate_destination_uids() {
 
 #[tokio::test]
 async fn folder_create_rename_delete_subscribe() {
-    for db in databases().await {
+    for db in test_stores().await {
         let s = &db.store;
-        let (org, u) = user(&db.raw).await;
+        let (org, u) = user(&db).await;
         s.create_mailbox(&org, &u).await.unwrap();
         let created = s.create_folder(&u, "Projects/2026/Q1").await.unwrap();
         assert_eq!(created.uid_next, 1);

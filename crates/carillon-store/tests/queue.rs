@@ -2,83 +2,8 @@
 //! restart. Runs on SQLite, and on PostgreSQL too when `CARILLON_TEST_DATABASE_URL` is set
 //! (each run in a fresh schema).
 
-use carillon_store::{NewOutbound, Store};
-use sqlx::AnyPool;
-
-/// A store on SQLite, or on PostgreSQL in a fresh schema.
-struct TestDb {
-    store: Store,
-    _dir: std::sync::Arc<tempfile::TempDir>,
-    /// PostgreSQL only: the server URL and the schema made for this run.
-    schema: Option<(String, String)>,
-}
-
-impl TestDb {
-    /// Drops the PostgreSQL schema of a run that passed (a failed one is kept to look at).
-    async fn cleanup(self) {
-        self.store.close().await;
-        if let Some((base, schema)) = self.schema {
-            let admin = AnyPool::connect(&base).await.unwrap();
-            sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
-                .execute(&admin)
-                .await
-                .unwrap();
-            admin.close().await;
-        }
-    }
-}
-
-async fn databases() -> Vec<TestDb> {
-    sqlx::any::install_default_drivers();
-    let mut urls = Vec::new();
-    let dir = std::sync::Arc::new(tempfile::tempdir().unwrap());
-    urls.push((
-        format!("sqlite://{}?mode=rwc", dir.path().join("meta.db").display()),
-        None,
-    ));
-    if let Ok(base) = std::env::var("CARILLON_TEST_DATABASE_URL") {
-        let schema = format!("t_{}", uuid_like());
-        let admin = AnyPool::connect(&base).await.unwrap();
-        sqlx::query(&format!("CREATE SCHEMA {schema}"))
-            .execute(&admin)
-            .await
-            .unwrap();
-        admin.close().await;
-        let sep = if base.contains('?') { '&' } else { '?' };
-        urls.push((
-            format!("{base}{sep}options=-c%20search_path%3D{schema}"),
-            Some((base.clone(), schema)),
-        ));
-    }
-    let mut out = Vec::new();
-    for (i, (url, schema)) in urls.into_iter().enumerate() {
-        let blob_dir = dir.path().join(format!("blobs{i}"));
-        let blob_url = url::Url::from_directory_path(&blob_dir)
-            .unwrap()
-            .to_string();
-        std::fs::create_dir_all(&blob_dir).unwrap();
-        let store = Store::open(&url, &blob_url).await.unwrap();
-        out.push(TestDb {
-            store,
-            _dir: dir.clone(),
-            schema,
-        });
-    }
-    out
-}
-
-/// A name unique across processes and across the tests of this one.
-fn uuid_like() -> String {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    use std::time::{SystemTime, UNIX_EPOCH};
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    format!("{nanos:x}{:x}{n}", std::process::id())
-}
+use carillon_store::testing::{test_stores, unique_name};
+use carillon_store::NewOutbound;
 
 fn row(org: &str, recipient: &str, next_attempt_at: i64) -> NewOutbound {
     NewOutbound {
@@ -93,9 +18,9 @@ fn row(org: &str, recipient: &str, next_attempt_at: i64) -> NewOutbound {
 
 #[tokio::test]
 async fn leases_are_exclusive_and_expire() {
-    for db in databases().await {
+    for db in test_stores().await {
         let s = &db.store;
-        let org = format!("m-{}", uuid_like());
+        let org = unique_name("m-");
         let ids = s
             .enqueue_outbound(&[row(&org, "a@x.test", 1_000), row(&org, "b@x.test", 5_000)])
             .await
@@ -150,15 +75,14 @@ async fn leases_are_exclusive_and_expire() {
                 .len(),
             1
         );
-        db.cleanup().await;
     }
 }
 
 #[tokio::test]
 async fn a_renewed_lease_keeps_other_nodes_out() {
-    for db in databases().await {
+    for db in test_stores().await {
         let s = &db.store;
-        let org = format!("m-{}", uuid_like());
+        let org = unique_name("m-");
         s.enqueue_outbound(&[row(&org, "a@x.test", 1_000)])
             .await
             .unwrap();
@@ -184,15 +108,14 @@ async fn a_renewed_lease_keeps_other_nodes_out() {
         );
         // node-a lost it: renewing no longer touches the row.
         assert_eq!(s.renew_outbound_leases("node-a", 900_000).await.unwrap(), 0);
-        db.cleanup().await;
     }
 }
 
 #[tokio::test]
 async fn a_restarted_node_releases_its_stale_leases() {
-    for db in databases().await {
+    for db in test_stores().await {
         let s = &db.store;
-        let org = format!("m-{}", uuid_like());
+        let org = unique_name("m-");
         s.enqueue_outbound(&[row(&org, "a@x.test", 1_000)])
             .await
             .unwrap();
@@ -209,6 +132,5 @@ async fn a_restarted_node_releases_its_stale_leases() {
         let again = s.lease_outbound(&node, 2_000, 600_000, 10).await.unwrap();
         assert_eq!(again.len(), 1);
         assert_eq!(again[0].attempts, 0);
-        db.cleanup().await;
     }
 }

@@ -2,85 +2,10 @@
 //! membership, tags, mail logins and organization deletion. Runs on SQLite, and on
 //! PostgreSQL too when `CARILLON_TEST_DATABASE_URL` is set (each run in a fresh schema).
 
+use carillon_store::testing::{create_account, test_stores, unique_name};
 use carillon_store::{
-    AccountRecord, EntityFilter, EntityRecord, MailDomainRecord, NewPrincipal, OrganizationRecord,
-    Store, StoreError,
+    EntityFilter, EntityRecord, MailDomainRecord, OrganizationRecord, Store, StoreError,
 };
-
-struct TestDb {
-    store: Store,
-    _dir: std::sync::Arc<tempfile::TempDir>,
-}
-
-async fn databases() -> Vec<TestDb> {
-    sqlx::any::install_default_drivers();
-    let dir = std::sync::Arc::new(tempfile::tempdir().unwrap());
-    let mut urls = vec![format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("meta.db").display()
-    )];
-    if let Ok(base) = std::env::var("CARILLON_TEST_DATABASE_URL") {
-        let schema = format!("t_{}", unique("wm"));
-        let admin = sqlx::AnyPool::connect(&base).await.unwrap();
-        sqlx::query(&format!("CREATE SCHEMA {schema}"))
-            .execute(&admin)
-            .await
-            .unwrap();
-        admin.close().await;
-        let sep = if base.contains('?') { '&' } else { '?' };
-        urls.push(format!("{base}{sep}options=-c%20search_path%3D{schema}"));
-    }
-    let mut out = Vec::new();
-    for (i, url) in urls.into_iter().enumerate() {
-        let blob_dir = dir.path().join(format!("blobs{i}"));
-        std::fs::create_dir_all(&blob_dir).unwrap();
-        let blob_url = url::Url::from_directory_path(&blob_dir)
-            .unwrap()
-            .to_string();
-        out.push(TestDb {
-            store: Store::open(&url, &blob_url).await.unwrap(),
-            _dir: dir.clone(),
-        });
-    }
-    out
-}
-
-/// A name unique across processes and across the tests of this one.
-fn unique(prefix: &str) -> String {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    use std::time::{SystemTime, UNIX_EPOCH};
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    format!("{prefix}{:x}{:x}{n}", nanos % (1 << 40), std::process::id())
-}
-
-async fn account(store: &Store) -> String {
-    let id = carillon_core::ids::new_account_id();
-    store
-        .create_account_with_principal(
-            &AccountRecord {
-                account_id: id.clone(),
-                name: unique("acct"),
-                created_at: 0,
-            },
-            &NewPrincipal {
-                account_id: id.clone(),
-                arn: format!("arn:aws:iam::{id}:user/admin"),
-                name: "admin".into(),
-                policy_names: vec![],
-                access_key_id: unique("AKIA"),
-                secret_access_key: "secret".into(),
-                created_at: 0,
-            },
-        )
-        .await
-        .unwrap();
-    id
-}
 
 fn org_record(account_id: &str, alias: &str) -> OrganizationRecord {
     OrganizationRecord {
@@ -139,8 +64,8 @@ fn entity(organization_id: &str, kind: &str, name: &str) -> EntityRecord {
 
 /// An account with one organization and its verified domain; returns (account, org, domain).
 async fn org_with_domain(store: &Store) -> (String, OrganizationRecord, String) {
-    let account_id = account(store).await;
-    let alias = unique("o");
+    let account_id = create_account(store).await;
+    let alias = unique_name("o");
     let org = org_record(&account_id, &alias);
     let domain = format!("{alias}.example");
     store
@@ -152,10 +77,10 @@ async fn org_with_domain(store: &Store) -> (String, OrganizationRecord, String) 
 
 #[tokio::test]
 async fn organizations_are_tenant_scoped_and_aliases_unique() {
-    for db in databases().await {
+    for db in test_stores().await {
         let store = &db.store;
         let (account_id, org, domain) = org_with_domain(store).await;
-        let other = account(store).await;
+        let other = create_account(store).await;
         assert_eq!(
             store
                 .get_organization(&account_id, &org.organization_id)
@@ -172,7 +97,7 @@ async fn organizations_are_tenant_scoped_and_aliases_unique() {
         );
         // Same alias: refused, and the domains of the refused organization are not written.
         let clash = org_record(&other, org.alias.as_deref().unwrap());
-        let fresh_domain = format!("{}.example", unique("f"));
+        let fresh_domain = format!("{}.example", unique_name("f"));
         let refused = store
             .insert_organization(
                 &clash,
@@ -205,7 +130,7 @@ async fn organizations_are_tenant_scoped_and_aliases_unique() {
 
 #[tokio::test]
 async fn entities_are_found_by_id_name_or_any_address() {
-    for db in databases().await {
+    for db in test_stores().await {
         let store = &db.store;
         let (_, org, domain) = org_with_domain(store).await;
         let oid = &org.organization_id;
@@ -291,7 +216,7 @@ async fn entities_are_found_by_id_name_or_any_address() {
 
 #[tokio::test]
 async fn listing_filters_are_literal_case_sensitive_prefixes() {
-    for db in databases().await {
+    for db in test_stores().await {
         let store = &db.store;
         let (_, org, _) = org_with_domain(store).await;
         let oid = &org.organization_id;
@@ -345,7 +270,7 @@ async fn listing_filters_are_literal_case_sensitive_prefixes() {
 
 #[tokio::test]
 async fn tags_over_the_limit_write_nothing() {
-    for db in databases().await {
+    for db in test_stores().await {
         let store = &db.store;
         let (account_id, org, _) = org_with_domain(store).await;
         let arn = format!(
@@ -378,7 +303,7 @@ async fn tags_over_the_limit_write_nothing() {
             vec![("a1".into(), "v".into()), ("a2".into(), "v".into())]
         );
         assert!(store
-            .list_tags(&account(store).await, &arn)
+            .list_tags(&create_account(store).await, &arn)
             .await
             .unwrap()
             .is_empty());
@@ -387,7 +312,7 @@ async fn tags_over_the_limit_write_nothing() {
 
 #[tokio::test]
 async fn mail_logins_and_organization_deletion() {
-    for db in databases().await {
+    for db in test_stores().await {
         let store = &db.store;
         let (account_id, org, domain) = org_with_domain(store).await;
         let oid = &org.organization_id;
@@ -433,7 +358,7 @@ async fn mail_logins_and_organization_deletion() {
             .unwrap();
         assert!(matches!(
             store
-                .delete_organization(&account(store).await, oid, &arn, 9)
+                .delete_organization(&create_account(store).await, oid, &arn, 9)
                 .await,
             Err(StoreError::NotFound(_))
         ));

@@ -11,7 +11,8 @@ use std::sync::{Arc, Mutex};
 use carillon_awsapi::generated::workmail::*;
 use carillon_core::{ApiError, RequestContext};
 use carillon_mail::directory::WorkMail;
-use carillon_store::{AccountRecord, NewPrincipal, Store};
+use carillon_store::testing::{create_account, test_stores, unique_name, TestStore};
+use carillon_store::Store;
 use hickory_resolver::proto::op::{Message, MessageType, ResponseCode};
 use hickory_resolver::proto::rr::rdata::{CNAME, TXT};
 use hickory_resolver::proto::rr::{Name, RData, Record, RecordType};
@@ -141,37 +142,17 @@ pub struct Env {
     pub dns: DnsStub,
     /// `sqlite` or `postgres`, for assertion messages.
     pub backend: &'static str,
-    _dir: Arc<tempfile::TempDir>,
+    /// Keeps the store's directory (and PostgreSQL schema) until the test ends.
+    _db: TestStore,
 }
 
 impl Env {
     /// A new account (tenant) with its request context.
     pub async fn account(&self) -> RequestContext {
-        let account_id = carillon_core::ids::new_account_id();
-        let now = carillon_core::time::now_millis();
-        let arn = format!("arn:aws:iam::{account_id}:user/admin");
-        self.store
-            .create_account_with_principal(
-                &AccountRecord {
-                    account_id: account_id.clone(),
-                    name: format!("acct-{account_id}"),
-                    created_at: now,
-                },
-                &NewPrincipal {
-                    account_id: account_id.clone(),
-                    arn: arn.clone(),
-                    name: "admin".to_string(),
-                    policy_names: vec![],
-                    access_key_id: carillon_core::ids::new_access_key_id(),
-                    secret_access_key: carillon_core::ids::new_secret_access_key(),
-                    created_at: now,
-                },
-            )
-            .await
-            .unwrap();
+        let account_id = create_account(&self.store).await;
         RequestContext {
+            principal_arn: format!("arn:aws:iam::{account_id}:user/admin"),
             account_id,
-            principal_arn: arn,
             access_key_id: "AKIATEST".to_string(),
             region: "us-east-1".to_string(),
             request_id: carillon_core::ids::new_uuid(),
@@ -181,7 +162,7 @@ impl Env {
 
     /// Creates an organization with a unique alias; returns its ID and alias.
     pub async fn organization(&self, ctx: &RequestContext) -> (String, String) {
-        let alias = unique("org");
+        let alias = unique_name("org");
         let id = self
             .wm
             .create_organization(
@@ -283,20 +264,6 @@ impl Env {
     }
 }
 
-/// A name unique across processes and across the tests of this one (lower-case letters and
-/// digits, usable as an alias or a domain label).
-pub fn unique(prefix: &str) -> String {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    use std::time::{SystemTime, UNIX_EPOCH};
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    format!("{prefix}{:x}{:x}{n}", nanos % (1 << 40), std::process::id())
-}
-
 /// The code of an error result, for assertions.
 pub fn code<T: std::fmt::Debug>(result: Result<T, ApiError>) -> String {
     result.expect_err("the call should fail").code.to_string()
@@ -305,37 +272,11 @@ pub fn code<T: std::fmt::Debug>(result: Result<T, ApiError>) -> String {
 /// One environment per configured backend: SQLite always, PostgreSQL (fresh schema) when
 /// `CARILLON_TEST_DATABASE_URL` is set.
 pub async fn envs() -> Vec<Env> {
-    sqlx::any::install_default_drivers();
-    let dir = Arc::new(tempfile::tempdir().unwrap());
-    let mut urls = vec![(
-        "sqlite",
-        format!("sqlite://{}?mode=rwc", dir.path().join("meta.db").display()),
-    )];
-    if let Ok(base) = std::env::var("CARILLON_TEST_DATABASE_URL") {
-        let schema = format!("t_{}", unique("wm"));
-        let admin = sqlx::AnyPool::connect(&base).await.unwrap();
-        sqlx::query(&format!("CREATE SCHEMA {schema}"))
-            .execute(&admin)
-            .await
-            .unwrap();
-        admin.close().await;
-        let sep = if base.contains('?') { '&' } else { '?' };
-        urls.push((
-            "postgres",
-            format!("{base}{sep}options=-c%20search_path%3D{schema}"),
-        ));
-    }
     let mut out = Vec::new();
-    for (i, (backend, url)) in urls.into_iter().enumerate() {
-        let blob_dir = dir.path().join(format!("blobs{i}"));
-        std::fs::create_dir_all(&blob_dir).unwrap();
-        let blob_url = url::Url::from_directory_path(&blob_dir)
-            .unwrap()
-            .to_string();
-        let store = Store::open(&url, &blob_url).await.unwrap();
+    for db in test_stores().await {
         let dns = DnsStub::start().await;
         let wm = WorkMail::new(
-            store.clone(),
+            db.store.clone(),
             "us-east-1".to_string(),
             MAIL_HOST.to_string(),
             "localhost".to_string(),
@@ -344,11 +285,11 @@ pub async fn envs() -> Vec<Env> {
         .await
         .unwrap();
         out.push(Env {
-            store,
+            store: db.store.clone(),
             wm,
             dns,
-            backend,
-            _dir: dir.clone(),
+            backend: db.label,
+            _db: db,
         });
     }
     out

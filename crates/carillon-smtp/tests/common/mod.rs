@@ -6,8 +6,8 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use carillon_smtp::SmtpConfig;
+use carillon_store::testing::TestStore;
 use carillon_store::Store;
-use sqlx::AnyPool;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
@@ -20,13 +20,13 @@ pub const HOSTNAME: &str = "mx.carillon.test";
 /// (alias `sales`), bob and carol, group `team` = {bob, carol}, all enabled with mailboxes.
 pub struct Harness {
     pub store: Store,
-    pub raw: AnyPool,
+    /// The SQLite store behind `store`, for fixture rows; keeps its directory alive.
+    pub db: TestStore,
     pub org: String,
     pub inbound: SocketAddr,
     pub submission: SocketAddr,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     pub servers: Vec<tokio::task::JoinHandle<std::io::Result<()>>>,
-    pub dir: tempfile::TempDir,
 }
 
 pub fn user_id(name: &str) -> String {
@@ -37,44 +37,18 @@ pub fn address(local: &str) -> String {
     format!("{local}@{DOMAIN}")
 }
 
-pub async fn exec(pool: &AnyPool, sql: &str, args: &[&str]) {
-    let mut query = sqlx::query(sql);
-    for arg in args {
-        query = query.bind(arg.to_string());
-    }
-    query.execute(pool).await.unwrap();
-}
-
-pub async fn open_store(dir: &std::path::Path) -> (Store, AnyPool) {
-    sqlx::any::install_default_drivers();
-    let url = format!("sqlite://{}?mode=rwc", dir.join("meta.db").display());
-    let blobs = dir.join("blobs");
-    std::fs::create_dir_all(&blobs).unwrap();
-    let blob_url = url::Url::from_directory_path(&blobs).unwrap().to_string();
-    let store = Store::open(&url, &blob_url).await.unwrap();
-    let raw = AnyPool::connect(&url).await.unwrap();
-    (store, raw)
-}
-
-pub async fn add_entity(h_raw: &AnyPool, org: &str, id: &str, kind: &str, email: &str, hash: &str) {
-    exec(
-        h_raw,
-        "INSERT INTO entities (entity_id, organization_id, kind, name, email, state, \
-         password_hash, created_at) VALUES ($1, $2, $3, $1, $4, 'ENABLED', $5, 0)",
-        &[id, org, kind, email, hash],
-    )
-    .await;
-    add_address(h_raw, org, id, email, true).await;
-}
-
-pub async fn add_address(pool: &AnyPool, org: &str, id: &str, email: &str, primary: bool) {
-    exec(
-        pool,
-        "INSERT INTO addresses (address, domain_name, organization_id, entity_id, is_primary) \
-         VALUES ($1, $2, $3, $4, CAST($5 AS BIGINT))",
-        &[email, DOMAIN, org, id, if primary { "1" } else { "0" }],
-    )
-    .await;
+/// A directory entity `id` in state `ENABLED` with primary address `email`.
+pub async fn add_entity(
+    db: &TestStore,
+    org: &str,
+    id: &str,
+    kind: &str,
+    email: &str,
+    hash: Option<&str>,
+) {
+    db.insert_entity(org, id, kind, "ENABLED", Some(email), hash)
+        .await;
+    db.insert_address(org, id, email, true).await;
 }
 
 pub fn tls_config() -> Arc<rustls::ServerConfig> {
@@ -97,45 +71,32 @@ impl Harness {
 
     /// Starts with `max_message_size` bytes as the SMTP size limit.
     pub async fn start_with(max_message_size: usize) -> Harness {
-        let dir = tempfile::tempdir().unwrap();
-        let (store, raw) = open_store(dir.path()).await;
+        let db = TestStore::sqlite().await;
+        let store = db.store.clone();
         let org = "m-test".to_string();
-        exec(
-            &raw,
-            "INSERT INTO accounts (account_id, name, created_at) VALUES ('111122223333', 'a', 0)",
-            &[],
-        )
-        .await;
-        exec(
-            &raw,
-            "INSERT INTO organizations (organization_id, account_id, alias, state, directory_id, \
-             directory_type, created_at) VALUES ($1, '111122223333', 'test', 'Active', 'd', \
-             'WorkMailDirectory', 0)",
-            &[&org],
-        )
-        .await;
-        exec(
-            &raw,
-            "INSERT INTO mail_domains (domain_name, organization_id, ownership_token, \
-             ownership_verification_status, dkim_verification_status, created_at) \
-             VALUES ($1, $2, 't', 'VERIFIED', 'VERIFIED', 0)",
-            &[DOMAIN, &org],
-        )
-        .await;
+        db.insert_account("111122223333").await;
+        db.insert_organization("111122223333", &org, "test", "Active")
+            .await;
+        db.insert_mail_domain(&org, DOMAIN).await;
         let hash = carillon_mail::auth::hash_password(PASSWORD).unwrap();
         for name in ["alice", "bob", "carol"] {
-            add_entity(&raw, &org, &user_id(name), "USER", &address(name), &hash).await;
-            store.create_mailbox(&org, &user_id(name)).await.unwrap();
-        }
-        add_address(&raw, &org, &user_id("alice"), &address("sales"), false).await;
-        add_entity(&raw, &org, "g-team", "GROUP", &address("team"), "").await;
-        for member in ["bob", "carol"] {
-            exec(
-                &raw,
-                "INSERT INTO group_members (group_id, member_id, organization_id) VALUES ('g-team', $1, $2)",
-                &[&user_id(member), &org],
+            add_entity(
+                &db,
+                &org,
+                &user_id(name),
+                "USER",
+                &address(name),
+                Some(&hash),
             )
             .await;
+            store.create_mailbox(&org, &user_id(name)).await.unwrap();
+        }
+        db.insert_address(&org, &user_id("alice"), &address("sales"), false)
+            .await;
+        add_entity(&db, &org, "g-team", "GROUP", &address("team"), None).await;
+        for member in ["bob", "carol"] {
+            db.insert_group_member(&org, "g-team", &user_id(member))
+                .await;
         }
 
         let config = SmtpConfig {
@@ -168,13 +129,12 @@ impl Harness {
         ];
         Harness {
             store,
-            raw,
+            db,
             org,
             inbound,
             submission,
             shutdown: Some(tx),
             servers,
-            dir,
         }
     }
 
