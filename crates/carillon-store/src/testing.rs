@@ -28,6 +28,7 @@ pub struct TestStore {
     pub store: Store,
     /// `"sqlite"` or `"postgres"`, for assertion messages.
     pub label: &'static str,
+    url: String,
     dir: tempfile::TempDir,
     /// PostgreSQL only: the server URL and the schema made for this store.
     schema: Option<(String, String)>,
@@ -123,9 +124,16 @@ impl TestStore {
         TestStore {
             store,
             label,
+            url: url.to_string(),
             dir,
             schema,
         }
+    }
+
+    /// The metadata database URL this store was opened with (on PostgreSQL it selects the
+    /// store's own schema), for a server process under test to share.
+    pub fn database_url(&self) -> &str {
+        &self.url
     }
 
     /// The temporary directory of this store, for other files a test needs (removed on drop).

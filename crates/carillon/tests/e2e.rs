@@ -68,6 +68,38 @@ fn main_job_on_real_input() {
     run_script("main_job.py", &["--corpus".into(), corpus.into_os_string()]);
 }
 
+/// The main job again with the metadata in PostgreSQL (the scale-out store), when
+/// `CARILLON_TEST_DATABASE_URL` names a server: the binary, its subcommands and migrations on
+/// a fresh schema.
+#[tokio::test(flavor = "multi_thread")]
+async fn main_job_on_postgresql() {
+    let corpus = workspace_root().join("../shared/corpora/mail");
+    if std::env::var_os(carillon_store::testing::TEST_DATABASE_URL_VAR).is_none() {
+        eprintln!("SKIPPED: CARILLON_TEST_DATABASE_URL is not set (the SQLite run covers the rest)");
+        return;
+    }
+    if !prerequisite(
+        corpus.join("default").is_dir(),
+        &format!("corpus not found at {}", corpus.display()),
+    ) {
+        return;
+    }
+    let postgres = carillon_store::testing::test_stores()
+        .await
+        .into_iter()
+        .find(|s| s.label == "postgres")
+        .expect("a PostgreSQL test store");
+    let args = [
+        "--corpus".into(),
+        corpus.into_os_string(),
+        "--database-url".into(),
+        postgres.database_url().into(),
+    ];
+    tokio::task::spawn_blocking(move || run_script("main_job.py", &args))
+        .await
+        .expect("main job on PostgreSQL");
+}
+
 /// Issue 2 §9: kill -9 during delivery, restart: nothing acknowledged lost, nothing partial
 /// visible, the outbound queue resumes.
 #[test]
