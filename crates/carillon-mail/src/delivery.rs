@@ -5,10 +5,14 @@
 //! transaction; callers acknowledge (SMTP `250`) only after these functions return `Ok`, so an
 //! acknowledged message is on disk and an unacknowledged one has no visible copy.
 //!
+//! Messages of organizations with journaling configured also produce their journal record
+//! ([`journal`], workmail.md §2.24), committed in the same transaction as the copies.
+//!
 //! Limits: workmail.md §6 — 40 MB MIME / 29 MB unencoded per message, 500 recipients, the
 //! mailbox quota (§1.7).
 
 mod dsn;
+pub mod journal;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -200,13 +204,22 @@ pub async fn deliver_inbound(
     check_limits(envelope, &message).await?;
     let mut plan = Plan::default();
     let mut results = Vec::with_capacity(envelope.recipients.len());
+    let mut resolved = Vec::with_capacity(envelope.recipients.len());
     for recipient in &envelope.recipients {
-        let status = match store.resolve_recipient(recipient).await? {
+        let resolution = store.resolve_recipient(recipient).await?;
+        let status = match &resolution {
             Resolution::NoSuchDomain => RecipientStatus::RelayDenied,
             Resolution::NoSuchAddress => RecipientStatus::NoSuchAddress,
             Resolution::Mailboxes(m) if m.is_empty() => RecipientStatus::NoSuchAddress,
-            Resolution::Mailboxes(m) => plan.add_mailboxes(store, m, message.len()).await?,
+            Resolution::Mailboxes(m) => plan.add_mailboxes(store, m.clone(), message.len()).await?,
         };
+        resolved.push(journal::Resolved {
+            address: recipient.clone(),
+            mailboxes: match resolution {
+                Resolution::Mailboxes(m) => Some(m),
+                _ => None,
+            },
+        });
         results.push(RecipientResult {
             recipient: recipient.clone(),
             status,
@@ -220,12 +233,30 @@ pub async fn deliver_inbound(
     }
     let blob_key = store_blob(store, &message).await?;
     let now = carillon_core::time::now_millis();
-    let copies: Vec<NewMessage> = plan
+    let mut copies: Vec<NewMessage> = plan
         .mailboxes
         .iter()
         .map(|m| inbox_copy(&m.user_id, &blob_key, message.len(), now))
         .collect();
-    commit_copies(store, &blob_key, &copies).await?;
+    let organizations = organizations_of(&plan.mailboxes, None);
+    let journals = journal_or_discard(
+        store,
+        &blob_key,
+        journal::prepare(
+            store,
+            envelope,
+            &message,
+            &resolved,
+            &organizations,
+            None,
+            &mut plan.sizes,
+        ),
+    )
+    .await?;
+    copies.extend(journals.copies);
+    let mut blobs = journals.blobs;
+    blobs.push(blob_key.clone());
+    commit(store, &blobs, &copies, &journals.outbound).await?;
     Ok(DeliveryOutcome {
         blob_key: Some(blob_key),
         recipients: results,
@@ -255,16 +286,25 @@ pub async fn submit(
     let mut plan = Plan::default();
     let mut foreign = Vec::new();
     let mut results = Vec::with_capacity(envelope.recipients.len());
+    let mut resolved = Vec::with_capacity(envelope.recipients.len());
     for recipient in &envelope.recipients {
-        let status = match store.resolve_recipient(recipient).await? {
+        let resolution = store.resolve_recipient(recipient).await?;
+        let status = match &resolution {
             Resolution::NoSuchDomain => {
                 foreign.push(recipient.clone());
                 RecipientStatus::Queued
             }
             Resolution::NoSuchAddress => RecipientStatus::NoSuchAddress,
             Resolution::Mailboxes(m) if m.is_empty() => RecipientStatus::NoSuchAddress,
-            Resolution::Mailboxes(m) => plan.add_mailboxes(store, m, message.len()).await?,
+            Resolution::Mailboxes(m) => plan.add_mailboxes(store, m.clone(), message.len()).await?,
         };
+        resolved.push(journal::Resolved {
+            address: recipient.clone(),
+            mailboxes: match resolution {
+                Resolution::Mailboxes(m) => Some(m),
+                _ => None,
+            },
+        });
         results.push(RecipientResult {
             recipient: recipient.clone(),
             status,
@@ -278,26 +318,18 @@ pub async fn submit(
     }
     let blob_key = store_blob(store, &message).await?;
     let now = carillon_core::time::now_millis();
-    if !foreign.is_empty() {
-        let lifetime_ms = i64::try_from(queue_lifetime.as_millis()).unwrap_or(i64::MAX);
-        let rows: Vec<NewOutbound> = foreign
-            .into_iter()
-            .map(|recipient| NewOutbound {
-                organization_id: user.organization_id.clone(),
-                envelope_from: envelope.mail_from.clone(),
-                recipient,
-                blob_key: blob_key.clone(),
-                next_attempt_at: now,
-                expires_at: now.saturating_add(lifetime_ms),
-            })
-            .collect();
-        // Queued before the local copies: a crash in between can at worst duplicate a
-        // message when the client retries, never lose the foreign recipients.
-        if let Err(e) = store.enqueue_outbound(&rows).await {
-            discard_blob(store, &blob_key).await;
-            return Err(e.into());
-        }
-    }
+    let lifetime_ms = i64::try_from(queue_lifetime.as_millis()).unwrap_or(i64::MAX);
+    let mut rows: Vec<NewOutbound> = foreign
+        .into_iter()
+        .map(|recipient| NewOutbound {
+            organization_id: user.organization_id.clone(),
+            envelope_from: envelope.mail_from.clone(),
+            recipient,
+            blob_key: blob_key.clone(),
+            next_attempt_at: now,
+            expires_at: now.saturating_add(lifetime_ms),
+        })
+        .collect();
     let mut copies: Vec<NewMessage> = plan
         .mailboxes
         .iter()
@@ -311,12 +343,59 @@ pub async fn submit(
         internal_date: now,
         flags: vec!["\\Seen".to_string()],
     });
-    // The queue rows now reference the blob: it must stay even if the append fails.
-    store.append_messages(&copies).await?;
+    let organizations = organizations_of(&plan.mailboxes, Some(&user.organization_id));
+    let journals = journal_or_discard(
+        store,
+        &blob_key,
+        journal::prepare(
+            store,
+            envelope,
+            &message,
+            &resolved,
+            &organizations,
+            Some(&user.organization_id),
+            &mut plan.sizes,
+        ),
+    )
+    .await?;
+    copies.extend(journals.copies);
+    rows.extend(journals.outbound);
+    let mut blobs = journals.blobs;
+    blobs.push(blob_key.clone());
+    // Queue rows, mailbox copies and journal records in one transaction: all or nothing.
+    commit(store, &blobs, &copies, &rows).await?;
     Ok(DeliveryOutcome {
         blob_key: Some(blob_key),
         recipients: results,
     })
+}
+
+/// The distinct organizations a delivery concerns: the sender's first (submission), then
+/// those of the mailboxes reached, in order.
+fn organizations_of(mailboxes: &[LocalMailbox], sender: Option<&str>) -> Vec<String> {
+    let mut organizations: Vec<String> = sender.map(str::to_string).into_iter().collect();
+    for mailbox in mailboxes {
+        if !organizations.contains(&mailbox.organization_id) {
+            organizations.push(mailbox.organization_id.clone());
+        }
+    }
+    organizations
+}
+
+/// Awaits the journal preparation; on failure the message blob is removed again (nothing
+/// references it yet).
+async fn journal_or_discard(
+    store: &Store,
+    blob_key: &str,
+    prepare: impl std::future::Future<Output = Result<journal::JournalWork, StoreError>>,
+) -> Result<journal::JournalWork, StoreError> {
+    match prepare.await {
+        Ok(work) => Ok(work),
+        Err(e) => {
+            discard_blob(store, blob_key).await;
+            Err(e)
+        }
+    }
 }
 
 /// Whether `address` (any case) is the primary address or an alias of `user`.
@@ -360,10 +439,11 @@ impl Plan {
 
 /// Mailbox sizes read once per delivery.
 #[derive(Default)]
-struct MailboxSizes(HashMap<String, i64>);
+pub(crate) struct MailboxSizes(HashMap<String, i64>);
 
 impl MailboxSizes {
-    async fn has_room(
+    /// Whether `mailbox` has room for `size` more bytes (sizes read once, then tracked).
+    pub(crate) async fn has_room(
         &mut self,
         store: &Store,
         mailbox: &LocalMailbox,
@@ -378,6 +458,13 @@ impl MailboxSizes {
             }
         };
         Ok(current.saturating_add(size as i64) <= mailbox.quota_bytes)
+    }
+
+    /// Counts `size` more bytes in `user_id`'s mailbox (a copy planned for it).
+    pub(crate) fn reserve(&mut self, user_id: &str, size: usize) {
+        if let Some(current) = self.0.get_mut(user_id) {
+            *current = current.saturating_add(size as i64);
+        }
     }
 }
 
@@ -399,14 +486,18 @@ async fn store_blob(store: &Store, message: &Bytes) -> Result<String, StoreError
     Ok(key)
 }
 
-/// Appends the copies in one transaction; on failure the blob no copy references is removed.
-async fn commit_copies(
+/// Commits the copies and queue rows in one transaction; on failure the blobs, which nothing
+/// references then, are removed.
+async fn commit(
     store: &Store,
-    blob_key: &str,
+    blobs: &[String],
     copies: &[NewMessage],
+    outbound: &[NewOutbound],
 ) -> Result<(), StoreError> {
-    if let Err(e) = store.append_messages(copies).await {
-        discard_blob(store, blob_key).await;
+    if let Err(e) = store.commit_delivery(copies, outbound).await {
+        for blob_key in blobs {
+            discard_blob(store, blob_key).await;
+        }
         return Err(e);
     }
     Ok(())

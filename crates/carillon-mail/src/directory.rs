@@ -13,6 +13,7 @@ pub mod dns;
 mod domains;
 mod entities;
 mod groups;
+pub mod journaling;
 mod mailboxes;
 mod organizations;
 pub mod password;

@@ -13,6 +13,7 @@ mod blob;
 mod db;
 mod error;
 mod iam;
+mod journaling;
 mod mailbox;
 mod queue;
 mod recipients;
@@ -28,6 +29,7 @@ pub use iam::{
     AccessKeyRecord, AccountRecord, AuditCursor, AuditEventRecord, NewPrincipal, ACCESS_KEY_ACTIVE,
     ACCESS_KEY_INACTIVE,
 };
+pub use journaling::{JournalingConfigurationRecord, JournalingTarget};
 pub use mailbox::{
     canonical_folder_name, AppendedMessage, CopyResult, FlagOp, Folder, FolderStatus, NewMessage,
     StoredMessage, DEFAULT_FOLDERS, FOLDER_DELIMITER,

@@ -4,6 +4,8 @@
 //! A row lives from acceptance (before SMTP `250`) until delivery succeeds or fails for good;
 //! the raw message is a blob shared with the mailbox copies (never deleted from here).
 
+use sqlx::{Any, Transaction};
+
 use crate::error::StoreResult;
 use crate::Store;
 
@@ -56,28 +58,8 @@ impl Store {
     /// Queues recipients for remote delivery, all in one transaction (durable when it returns).
     /// Returns the new rows' IDs in input order.
     pub async fn enqueue_outbound(&self, items: &[NewOutbound]) -> StoreResult<Vec<String>> {
-        let now = carillon_core::time::now_millis();
         let mut tx = self.pool.begin().await?;
-        let mut ids = Vec::with_capacity(items.len());
-        for item in items {
-            let id = carillon_core::ids::new_uuid();
-            sqlx::query(
-                "INSERT INTO outbound_queue (queue_id, organization_id, envelope_from, recipient, \
-                 blob_key, attempts, next_attempt_at, expires_at, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, 0, $6, $7, $8)",
-            )
-            .bind(&id)
-            .bind(&item.organization_id)
-            .bind(&item.envelope_from)
-            .bind(&item.recipient)
-            .bind(&item.blob_key)
-            .bind(item.next_attempt_at)
-            .bind(item.expires_at)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-            ids.push(id);
-        }
+        let ids = insert_outbound(&mut tx, items).await?;
         tx.commit().await?;
         Ok(ids)
     }
@@ -191,4 +173,34 @@ impl Store {
         .fetch_all(&self.pool)
         .await?)
     }
+}
+
+/// Inserts queue rows inside `tx` (so a delivery can commit them with its mailbox copies);
+/// returns their IDs in input order.
+pub(crate) async fn insert_outbound(
+    tx: &mut Transaction<'static, Any>,
+    items: &[NewOutbound],
+) -> StoreResult<Vec<String>> {
+    let now = carillon_core::time::now_millis();
+    let mut ids = Vec::with_capacity(items.len());
+    for item in items {
+        let id = carillon_core::ids::new_uuid();
+        sqlx::query(
+            "INSERT INTO outbound_queue (queue_id, organization_id, envelope_from, recipient, \
+             blob_key, attempts, next_attempt_at, expires_at, created_at) \
+             VALUES ($1, $2, $3, $4, $5, 0, $6, $7, $8)",
+        )
+        .bind(&id)
+        .bind(&item.organization_id)
+        .bind(&item.envelope_from)
+        .bind(&item.recipient)
+        .bind(&item.blob_key)
+        .bind(item.next_attempt_at)
+        .bind(item.expires_at)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+        ids.push(id);
+    }
+    Ok(ids)
 }

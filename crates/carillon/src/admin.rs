@@ -5,6 +5,10 @@
 //! evaluation of `<service>:<Operation>` → operation invoked → one audit record → response.
 //! Spec: PRODUCT.md "Admin API engine"; workmail.md §5.1 (resource-level permissions on
 //! organization ARNs).
+//!
+//! Requests under `/carillon/v1/` are Carillon's own admin API: once the body is read they
+//! go to `carillon_adminapi::Engine`, which runs the same steps for credential-scope service
+//! `carillon` (and serves its OpenAPI document unauthenticated).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -26,6 +30,8 @@ pub struct AdminState {
     pub iam: Iam,
     pub services: Services,
     pub region: String,
+    /// Carillon's own admin API (`/carillon/v1/`).
+    pub carillon: carillon_adminapi::Engine,
 }
 
 /// Axum handler for every admin API request.
@@ -54,6 +60,9 @@ pub async fn handle(
             ));
         }
     };
+    if carillon_adminapi::is_carillon_path(parts.uri.path()) {
+        return into_axum(state.carillon.handle(parts, body, peer.ip()).await);
+    }
     let now = chrono::Utc::now();
     let caller = match state.iam.verify(&parts, &body, now).await {
         Ok(caller) => caller,

@@ -65,6 +65,10 @@ pub async fn run(config: Config) -> Result<()> {
         config.dns_resolver,
     )
     .await?;
+    let mut carillon_operations = carillon_adminapi::Registry::new();
+    carillon_mail::directory::journaling::register(&mut carillon_operations, &workmail);
+    let carillon =
+        carillon_adminapi::Engine::new(iam.clone(), config.region.clone(), carillon_operations);
     let services = Services {
         workmail: Arc::new(workmail),
         ..Services::not_implemented()
@@ -73,6 +77,7 @@ pub async fn run(config: Config) -> Result<()> {
         iam,
         services,
         region: config.region.clone(),
+        carillon,
     });
     let app = axum::Router::new()
         .route("/health", axum::routing::get(|| async { "ok" }))

@@ -213,7 +213,8 @@ impl WorkMail {
     /// on one of the organization's mail domains, which must be verified.
     ///
     /// Errors: `InvalidParameterException` (no `@`), `MailDomainNotFoundException`,
-    /// `MailDomainStateException`.
+    /// `MailDomainStateException`, `EmailAddressInUseException` for the reserved journal
+    /// sender `amazonjournaling@<test domain>` (workmail.md §2.24).
     pub(super) async fn assignable_address(
         &self,
         organization_id: &str,
@@ -233,7 +234,14 @@ impl WorkMail {
                 format!("{member}: {address} is not an email address"),
             ));
         }
-        self.verified_domain(organization_id, domain).await?;
+        let record = self.verified_domain(organization_id, domain).await?;
+        // The journal records' sender has no mailbox and cannot get one (§2.24).
+        if record.is_test_domain && local == crate::delivery::journal::JOURNAL_SENDER_LOCAL_PART {
+            return Err(err(
+                codes::EMAIL_ADDRESS_IN_USE,
+                format!("{member}: {address} is reserved for journal records"),
+            ));
+        }
         Ok(address)
     }
 

@@ -129,59 +129,10 @@ impl Store {
         &self,
         copies: &[NewMessage],
     ) -> StoreResult<Vec<AppendedMessage>> {
-        // Lock folders in a fixed order (then mailboxes, below) so concurrent deliveries and
-        // expunges on PostgreSQL cannot deadlock on each other.
-        let mut order: Vec<usize> = (0..copies.len()).collect();
-        order.sort_by(|&a, &b| {
-            (&copies[a].user_id, &copies[a].folder).cmp(&(&copies[b].user_id, &copies[b].folder))
-        });
-        let mut results: Vec<Option<AppendedMessage>> = vec![None; copies.len()];
-        // Mailbox rows are locked after every folder row, as EXPUNGE and DELETE lock them.
-        let mut growth: BTreeMap<&str, i64> = BTreeMap::new();
         let mut tx = self.pool.begin().await?;
-        for index in order {
-            let copy = &copies[index];
-            let name = canonical_folder_name(&copy.folder);
-            let allocated: Option<(String, i64, i64)> = sqlx::query_as(
-                "UPDATE folders SET uid_next = uid_next + 1, highest_modseq = highest_modseq + 1 \
-                 WHERE user_id = $1 AND name = $2 RETURNING folder_id, uid_next, highest_modseq",
-            )
-            .bind(&copy.user_id)
-            .bind(&name)
-            .fetch_optional(&mut *tx)
-            .await?;
-            let Some((folder_id, uid_next, modseq)) = allocated else {
-                return Err(StoreError::NotFound(format!(
-                    "folder {name:?} of user {}",
-                    copy.user_id
-                )));
-            };
-            let uid = uid_next - 1;
-            sqlx::query(
-                "INSERT INTO messages (folder_id, uid, blob_key, size_bytes, internal_date, flags, modseq) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(&folder_id)
-            .bind(uid)
-            .bind(&copy.blob_key)
-            .bind(copy.size_bytes)
-            .bind(copy.internal_date)
-            .bind(join_flags(&copy.flags))
-            .bind(modseq)
-            .execute(&mut *tx)
-            .await?;
-            *growth.entry(copy.user_id.as_str()).or_insert(0) += copy.size_bytes;
-            results[index] = Some(AppendedMessage {
-                user_id: copy.user_id.clone(),
-                folder_id,
-                uid,
-            });
-        }
-        for (user_id, bytes) in growth {
-            add_mailbox_size(&mut tx, user_id, bytes).await?;
-        }
+        let appended = append_in(&mut tx, copies).await?;
         tx.commit().await?;
-        Ok(results.into_iter().flatten().collect())
+        Ok(appended)
     }
 
     /// Every message copy of the folder, by ascending UID; empty when the folder is not the
@@ -440,4 +391,63 @@ pub(super) async fn folder_messages(
     .fetch_all(&mut **tx)
     .await?;
     Ok(rows.into_iter().map(message_from_row).collect())
+}
+
+/// [`Store::append_messages`] inside `tx`, so a delivery can commit its copies together with
+/// other rows (its outbound queue rows and journal records).
+pub(crate) async fn append_in(
+    tx: &mut Transaction<'static, Any>,
+    copies: &[NewMessage],
+) -> StoreResult<Vec<AppendedMessage>> {
+    // Lock folders in a fixed order (then mailboxes, below) so concurrent deliveries and
+    // expunges on PostgreSQL cannot deadlock on each other.
+    let mut order: Vec<usize> = (0..copies.len()).collect();
+    order.sort_by(|&a, &b| {
+        (&copies[a].user_id, &copies[a].folder).cmp(&(&copies[b].user_id, &copies[b].folder))
+    });
+    let mut results: Vec<Option<AppendedMessage>> = vec![None; copies.len()];
+    // Mailbox rows are locked after every folder row, as EXPUNGE and DELETE lock them.
+    let mut growth: BTreeMap<&str, i64> = BTreeMap::new();
+    for index in order {
+        let copy = &copies[index];
+        let name = canonical_folder_name(&copy.folder);
+        let allocated: Option<(String, i64, i64)> = sqlx::query_as(
+            "UPDATE folders SET uid_next = uid_next + 1, highest_modseq = highest_modseq + 1 \
+             WHERE user_id = $1 AND name = $2 RETURNING folder_id, uid_next, highest_modseq",
+        )
+        .bind(&copy.user_id)
+        .bind(&name)
+        .fetch_optional(&mut **tx)
+        .await?;
+        let Some((folder_id, uid_next, modseq)) = allocated else {
+            return Err(StoreError::NotFound(format!(
+                "folder {name:?} of user {}",
+                copy.user_id
+            )));
+        };
+        let uid = uid_next - 1;
+        sqlx::query(
+            "INSERT INTO messages (folder_id, uid, blob_key, size_bytes, internal_date, flags, modseq) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&folder_id)
+        .bind(uid)
+        .bind(&copy.blob_key)
+        .bind(copy.size_bytes)
+        .bind(copy.internal_date)
+        .bind(join_flags(&copy.flags))
+        .bind(modseq)
+        .execute(&mut **tx)
+        .await?;
+        *growth.entry(copy.user_id.as_str()).or_insert(0) += copy.size_bytes;
+        results[index] = Some(AppendedMessage {
+            user_id: copy.user_id.clone(),
+            folder_id,
+            uid,
+        });
+    }
+    for (user_id, bytes) in growth {
+        add_mailbox_size(tx, user_id, bytes).await?;
+    }
+    Ok(results.into_iter().flatten().collect())
 }

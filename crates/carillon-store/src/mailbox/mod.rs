@@ -29,6 +29,7 @@ pub use self::folders::{
     canonical_folder_name, Folder, FolderStatus, DEFAULT_FOLDERS, FOLDER_DELIMITER,
 };
 pub use self::messages::{AppendedMessage, CopyResult, FlagOp, NewMessage, StoredMessage};
+pub(crate) use self::messages::append_in;
 
 use self::folders::insert_folder;
 use crate::error::StoreResult;
