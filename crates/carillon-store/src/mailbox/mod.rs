@@ -28,8 +28,8 @@ use sqlx::{Any, Transaction};
 pub use self::folders::{
     canonical_folder_name, Folder, FolderStatus, DEFAULT_FOLDERS, FOLDER_DELIMITER,
 };
-pub use self::messages::{AppendedMessage, CopyResult, FlagOp, NewMessage, StoredMessage};
 pub(crate) use self::messages::append_in;
+pub use self::messages::{AppendedMessage, CopyResult, FlagOp, NewMessage, StoredMessage};
 
 use self::folders::insert_folder;
 use crate::error::StoreResult;
