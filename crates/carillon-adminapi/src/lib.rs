@@ -13,6 +13,9 @@
 //! validates it against the input type's JSON Schema ([`validate`]: messages name the
 //! member), authorizes, calls, serializes, and writes the OpenAPI document ([`openapi`]).
 //!
+//! Query-string parameters are not bound (no operation takes any yet); a body member that
+//! repeats a path label is refused.
+//!
 //! The engine knows nothing of mail or chat: service crates implement the operations and the
 //! binary fills a [`Registry`] with them. Errors use the restJson1 style of the AWS APIs
 //! (`x-amzn-ErrorType`, `x-amzn-RequestId`, body `{"Code", "Message"}`).

@@ -434,6 +434,21 @@ async fn every_call_leaves_one_audit_record() {
 async fn the_openapi_document_lists_every_operation_with_its_schemas() {
     let f = fixture().await;
     let doc: Value = serde_json::from_slice(f.engine.openapi_document()).unwrap();
+    let listed: Vec<&str> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .flat_map(|methods| methods.as_object().unwrap().values())
+        .map(|op| op["operationId"].as_str().unwrap())
+        .collect();
+    let mut registered = vec!["GetWidget", "PutWidget"];
+    let mut listed_sorted = listed.clone();
+    listed_sorted.sort();
+    registered.sort();
+    assert_eq!(
+        listed_sorted, registered,
+        "every registered operation, once"
+    );
     let path = &doc["paths"]["/carillon/v1/organizations/{OrganizationId}/widgets"];
     let put = &path["put"];
     assert_eq!(put["operationId"], "PutWidget");

@@ -467,3 +467,45 @@ async fn the_reserved_sender_cannot_be_a_mailbox_or_an_alias() {
         assert_eq!(code(primary), "EmailAddressInUseException");
     }
 }
+
+#[tokio::test]
+async fn the_openapi_document_lists_the_journaling_operations() {
+    let env = envs().await.remove(0);
+    let mut registry = carillon_adminapi::Registry::new();
+    carillon_mail::directory::journaling::register(&mut registry, &env.wm);
+    let doc = carillon_adminapi::openapi::document(&registry);
+    let path =
+        &doc["paths"]["/carillon/v1/organizations/{OrganizationId}/journaling-configuration"];
+    for (method, name, action) in [
+        (
+            "put",
+            "PutJournalingConfiguration",
+            "workmail:PutJournalingConfiguration",
+        ),
+        (
+            "get",
+            "GetJournalingConfiguration",
+            "workmail:GetJournalingConfiguration",
+        ),
+        (
+            "delete",
+            "DeleteJournalingConfiguration",
+            "workmail:DeleteJournalingConfiguration",
+        ),
+    ] {
+        assert_eq!(path[method]["operationId"], name);
+        assert_eq!(path[method]["x-carillon-iam-action"], action);
+        assert!(
+            path[method]["responses"]["200"]["content"]["application/json"]["schema"].is_object()
+        );
+    }
+    let body = &doc["components"]["schemas"]["PutJournalingConfigurationRequestBody"];
+    assert_eq!(
+        body["properties"]["JournalingEmailAddress"]["format"],
+        "email"
+    );
+    assert_eq!(body["properties"]["ReportEmailAddress"]["maxLength"], 254);
+    assert!(body["properties"].get("OrganizationId").is_none());
+    let get = &doc["components"]["schemas"]["GetJournalingConfigurationOutput"];
+    assert!(get["properties"]["JournalSenderAddress"].is_object());
+}
