@@ -78,6 +78,17 @@ impl Store {
         })
     }
 
+    /// Starts a transaction that will write. On SQLite it takes the write lock at `BEGIN`
+    /// (`BEGIN IMMEDIATE`): a deferred transaction that reads first and then writes cannot
+    /// wait for the lock once another writer has committed (SQLite answers `SQLITE_BUSY` at
+    /// once, "database is locked"), whereas an immediate one waits under `busy_timeout`.
+    pub(crate) async fn begin_write(&self) -> StoreResult<sqlx::Transaction<'static, sqlx::Any>> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
+    }
+
     /// Which SQL engine this store runs on.
     pub fn backend(&self) -> Backend {
         self.backend

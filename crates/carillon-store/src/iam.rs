@@ -138,7 +138,7 @@ impl Store {
         account: &AccountRecord,
         principal: &NewPrincipal,
     ) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("INSERT INTO accounts (account_id, name, created_at) VALUES ($1, $2, $3)")
             .bind(&account.account_id)
             .bind(&account.name)
@@ -155,7 +155,7 @@ impl Store {
     /// Errors: `NotFound` when the account does not exist; `Conflict` when the principal name
     /// or key ID is taken in it.
     pub async fn create_principal(&self, principal: &NewPrincipal) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let exists: Option<String> =
             sqlx::query_scalar("SELECT account_id FROM accounts WHERE account_id = $1")
                 .bind(&principal.account_id)

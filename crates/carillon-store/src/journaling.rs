@@ -174,7 +174,7 @@ impl Store {
         copies: &[NewMessage],
         outbound: &[NewOutbound],
     ) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         crate::mailbox::append_in(&mut tx, copies).await?;
         crate::queue::insert_outbound(&mut tx, outbound).await?;
         tx.commit().await?;

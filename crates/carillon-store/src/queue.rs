@@ -58,7 +58,7 @@ impl Store {
     /// Queues recipients for remote delivery, all in one transaction (durable when it returns).
     /// Returns the new rows' IDs in input order.
     pub async fn enqueue_outbound(&self, items: &[NewOutbound]) -> StoreResult<Vec<String>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let ids = insert_outbound(&mut tx, items).await?;
         tx.commit().await?;
         Ok(ids)

@@ -104,7 +104,9 @@ impl TestStore {
             .expect("CREATE SCHEMA");
         admin.close().await;
         let sep = if base.contains('?') { '&' } else { '?' };
-        let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
+        // The application name tags the store's connections so clean-up can end them.
+        let url =
+            format!("{base}{sep}options=-c%20search_path%3D{schema}&application_name={schema}");
         let dir = tempfile::tempdir().expect("temporary directory");
         TestStore::open(&url, "postgres", dir, Some((base, schema))).await
     }
@@ -288,8 +290,9 @@ impl TestStore {
 }
 
 impl Drop for TestStore {
-    /// Drops the PostgreSQL schema of a test that passed. Drop cannot await, so a helper
-    /// thread with its own runtime does it (the test's runtime may be single-threaded).
+    /// Drops the PostgreSQL schema of a test that passed, after ending the store's own
+    /// connections. Drop cannot await, so a helper thread with its own runtime does it (the
+    /// test's runtime may be single-threaded).
     fn drop(&mut self) {
         let Some((base, schema)) = self.schema.take() else {
             return;
@@ -304,6 +307,16 @@ impl Drop for TestStore {
                 .expect("runtime");
             runtime.block_on(async {
                 let admin = AnyPool::connect(&base).await?;
+                // The store's pool is still open (fields drop after this), and a connection
+                // whose dropped transaction awaits its ROLLBACK holds locks DROP SCHEMA would
+                // wait on forever: end the store's connections first.
+                sqlx::query(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                     WHERE application_name = $1 AND pid <> pg_backend_pid()",
+                )
+                .bind(&schema)
+                .execute(&admin)
+                .await?;
                 sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
                     .execute(&admin)
                     .await?;

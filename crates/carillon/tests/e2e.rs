@@ -75,7 +75,9 @@ fn main_job_on_real_input() {
 async fn main_job_on_postgresql() {
     let corpus = workspace_root().join("../shared/corpora/mail");
     if std::env::var_os(carillon_store::testing::TEST_DATABASE_URL_VAR).is_none() {
-        eprintln!("SKIPPED: CARILLON_TEST_DATABASE_URL is not set (the SQLite run covers the rest)");
+        eprintln!(
+            "SKIPPED: CARILLON_TEST_DATABASE_URL is not set (the SQLite run covers the rest)"
+        );
         return;
     }
     if !prerequisite(

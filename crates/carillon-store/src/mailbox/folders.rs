@@ -214,7 +214,7 @@ impl Store {
     pub async fn create_folder(&self, user_id: &str, name: &str) -> StoreResult<Folder> {
         let name = canonical_folder_name(name);
         let now = carillon_core::time::now_millis();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         if !insert_folder(&mut tx, user_id, &name, None, now).await? {
             return Err(StoreError::Conflict(format!("folder {name:?} exists")));
         }
@@ -236,7 +236,7 @@ impl Store {
                 "default folder {name:?} cannot be deleted"
             )));
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let folder_id: Option<String> = sqlx::query_scalar(
             "UPDATE folders SET highest_modseq = highest_modseq + 1 \
              WHERE user_id = $1 AND name = $2 RETURNING folder_id",
@@ -288,7 +288,7 @@ impl Store {
             )));
         }
         let now = carillon_core::time::now_millis();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let renamed = sqlx::query("UPDATE folders SET name = $1 WHERE user_id = $2 AND name = $3")
             .bind(&to)
             .bind(user_id)

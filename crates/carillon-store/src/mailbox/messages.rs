@@ -129,7 +129,7 @@ impl Store {
         &self,
         copies: &[NewMessage],
     ) -> StoreResult<Vec<AppendedMessage>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let appended = append_in(&mut tx, copies).await?;
         tx.commit().await?;
         Ok(appended)
@@ -167,7 +167,7 @@ impl Store {
         op: FlagOp,
         flags: &[String],
     ) -> StoreResult<Vec<StoredMessage>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let modseq = bump_folder_modseq(&mut tx, user_id, folder_id, 1).await?;
         let wanted: HashSet<i64> = uids.iter().copied().collect();
         let mut changed = Vec::new();
@@ -223,7 +223,7 @@ impl Store {
         uids: Option<&[i64]>,
     ) -> StoreResult<Vec<i64>> {
         let wanted: Option<HashSet<i64>> = uids.map(|u| u.iter().copied().collect());
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         bump_folder_modseq(&mut tx, user_id, folder_id, 1).await?;
         let doomed: Vec<StoredMessage> = folder_messages(&mut tx, folder_id)
             .await?
@@ -292,7 +292,7 @@ impl Store {
     ) -> StoreResult<CopyResult> {
         let destination = canonical_folder_name(destination);
         let wanted: HashSet<i64> = uids.iter().copied().collect();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         // Locks the source first: an EXPUNGE running at once cannot delete the blobs of
         // copies being made here.
         bump_folder_modseq(&mut tx, user_id, folder_id, i64::from(remove)).await?;

@@ -42,7 +42,7 @@ impl Store {
     /// Errors: `Database` (e.g. `user_id` is not a directory entity).
     pub async fn create_mailbox(&self, organization_id: &str, user_id: &str) -> StoreResult<()> {
         let now = carillon_core::time::now_millis();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO mailboxes (user_id, organization_id, size_bytes, created_at) \
              VALUES ($1, $2, 0, $3) ON CONFLICT (user_id) DO NOTHING",

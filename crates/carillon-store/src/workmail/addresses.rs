@@ -97,7 +97,7 @@ impl Store {
         entity_id: &str,
         email: &str,
     ) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "UPDATE addresses SET is_primary = 0 \
              WHERE organization_id = $1 AND entity_id = $2 AND is_primary = 1",

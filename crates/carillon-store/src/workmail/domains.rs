@@ -69,7 +69,7 @@ pub(super) async fn insert_domain(
 impl Store {
     /// Registers a mail domain. Errors: `Conflict` when any organization has it already.
     pub async fn insert_mail_domain(&self, domain: &MailDomainRecord) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         insert_domain(&mut tx, domain).await?;
         tx.commit().await?;
         Ok(())

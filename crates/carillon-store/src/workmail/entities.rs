@@ -269,7 +269,7 @@ impl Store {
         email: &str,
         at: i64,
     ) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO addresses (address, domain_name, organization_id, entity_id, is_primary) \
              VALUES ($1, $2, $3, $4, 1)",
@@ -302,7 +302,7 @@ impl Store {
         entity_id: &str,
         at: i64,
     ) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("DELETE FROM addresses WHERE organization_id = $1 AND entity_id = $2")
             .bind(organization_id)
             .bind(entity_id)
@@ -330,7 +330,7 @@ impl Store {
         entity_id: &str,
         at: i64,
     ) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("DELETE FROM addresses WHERE organization_id = $1 AND entity_id = $2")
             .bind(organization_id)
             .bind(entity_id)

@@ -87,7 +87,7 @@ impl Store {
         org: &OrganizationRecord,
         domains: &[MailDomainRecord],
     ) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(&format!(
             "INSERT INTO organizations ({ORG_COLUMNS}) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
@@ -183,7 +183,7 @@ impl Store {
         organization_arn: &str,
         deleted_at: i64,
     ) -> StoreResult<Vec<String>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let updated = sqlx::query(
             "UPDATE organizations SET deleted_alias = alias, alias = NULL, state = 'Deleted', \
              default_mail_domain = NULL, deleted_at = $3 \

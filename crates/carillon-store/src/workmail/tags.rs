@@ -18,7 +18,7 @@ impl Store {
         tags: &[(String, String)],
         max_tags: i64,
     ) -> StoreResult<i64> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         for (key, value) in tags {
             sqlx::query(
                 "INSERT INTO resource_tags (resource_arn, account_id, tag_key, tag_value) \
@@ -56,7 +56,7 @@ impl Store {
         resource_arn: &str,
         keys: &[String],
     ) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         for key in keys {
             sqlx::query(
                 "DELETE FROM resource_tags WHERE account_id = $1 AND resource_arn = $2 \
