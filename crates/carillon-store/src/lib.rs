@@ -11,6 +11,7 @@
 
 mod blob;
 mod db;
+mod dkim;
 mod error;
 mod iam;
 mod journaling;
@@ -24,6 +25,7 @@ mod workmail;
 
 pub use blob::BlobStore;
 pub use db::{Backend, Store};
+pub use dkim::DkimKeyRecord;
 pub use error::{StoreError, StoreResult};
 pub use iam::{
     AccessKeyRecord, AccountRecord, AuditCursor, AuditEventRecord, NewPrincipal, ACCESS_KEY_ACTIVE,
