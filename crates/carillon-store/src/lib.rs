@@ -13,6 +13,7 @@ mod blob;
 mod db;
 mod dkim;
 mod error;
+mod export;
 mod iam;
 mod journaling;
 mod mailbox;
@@ -27,6 +28,10 @@ pub use blob::BlobStore;
 pub use db::{Backend, Store};
 pub use dkim::DkimKeyRecord;
 pub use error::{StoreError, StoreResult};
+pub use export::{
+    ExportAdmission, ExportJobRecord, NewExportJob, EXPORT_CANCELLED, EXPORT_COMPLETED,
+    EXPORT_FAILED, EXPORT_PENDING, EXPORT_RUNNING,
+};
 pub use iam::{
     AccessKeyRecord, AccountRecord, AuditCursor, AuditEventRecord, NewPrincipal, ACCESS_KEY_ACTIVE,
     ACCESS_KEY_INACTIVE,
