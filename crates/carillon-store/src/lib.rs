@@ -19,6 +19,7 @@ mod journaling;
 mod mailbox;
 mod queue;
 mod recipients;
+mod retention;
 mod settings;
 #[cfg(feature = "test-fixtures")]
 pub mod testing;
@@ -43,6 +44,7 @@ pub use mailbox::{
 };
 pub use queue::{NewOutbound, QueuedOutbound};
 pub use recipients::{LocalMailbox, Resolution, DEFAULT_MAILBOX_QUOTA_MB};
+pub use retention::{PurgedMailbox, RetentionFolderRecord, RetentionPolicyRecord};
 pub use workmail::{
     EntityFilter, EntityRecord, MailDomainRecord, MailLoginRecord, OrganizationRecord,
 };
