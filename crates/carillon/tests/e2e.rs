@@ -122,3 +122,10 @@ fn bad_input_gets_clear_errors() {
 fn journaling_records_every_message_once() {
     run_script("journaling.py", &[]);
 }
+
+/// Issue 3 §8 (workmail.md §2.22, §4.8): a mailbox exported through the aws CLI; every
+/// exported message equals what IMAP returns, with the output log, checksums and limits.
+#[test]
+fn mailbox_export_matches_the_mailbox() {
+    run_script("export.py", &[]);
+}
