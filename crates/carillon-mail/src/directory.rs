@@ -17,6 +17,7 @@ pub mod journaling;
 mod mailboxes;
 mod organizations;
 pub mod password;
+mod retention;
 mod tags;
 mod users;
 
@@ -355,6 +356,30 @@ impl WorkMailApi for WorkMail {
         input: ListAliasesRequest,
     ) -> ApiResult<ListAliasesResponse> {
         aliases::list(self, ctx, input).await
+    }
+
+    async fn put_retention_policy(
+        &self,
+        ctx: &RequestContext,
+        input: PutRetentionPolicyRequest,
+    ) -> ApiResult<PutRetentionPolicyResponse> {
+        retention::put(self, ctx, input).await
+    }
+
+    async fn get_default_retention_policy(
+        &self,
+        ctx: &RequestContext,
+        input: GetDefaultRetentionPolicyRequest,
+    ) -> ApiResult<GetDefaultRetentionPolicyResponse> {
+        retention::get(self, ctx, input).await
+    }
+
+    async fn delete_retention_policy(
+        &self,
+        ctx: &RequestContext,
+        input: DeleteRetentionPolicyRequest,
+    ) -> ApiResult<DeleteRetentionPolicyResponse> {
+        retention::delete(self, ctx, input).await
     }
 
     async fn tag_resource(

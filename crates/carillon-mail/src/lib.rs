@@ -5,3 +5,4 @@
 pub mod auth;
 pub mod delivery;
 pub mod directory;
+pub mod retention;
