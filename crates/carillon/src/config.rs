@@ -78,6 +78,10 @@ pub struct ServeArgs {
     /// back off exponentially (default 60).
     #[arg(long)]
     pub queue_retry_secs: Option<u64>,
+    /// Seconds between passes of the mailbox retention job (retention policies, purge of
+    /// mailboxes disabled for more than 30 days; default 3600).
+    #[arg(long)]
+    pub retention_interval_secs: Option<u64>,
 }
 
 /// The file form of the configuration: every key optional, same names as the flags.
@@ -101,6 +105,7 @@ struct FileConfig {
     dns_resolver: Option<SocketAddr>,
     queue_lifetime_secs: Option<u64>,
     queue_retry_secs: Option<u64>,
+    retention_interval_secs: Option<u64>,
 }
 
 /// Where the metadata and blobs live.
@@ -129,6 +134,7 @@ pub struct Config {
     pub dns_resolver: Option<SocketAddr>,
     pub queue_lifetime: Duration,
     pub queue_retry: Duration,
+    pub retention_interval: Duration,
 }
 
 fn read_file_config(path: Option<&Path>) -> Result<FileConfig> {
@@ -153,8 +159,16 @@ fn resolve_store(
         .clone()
         .or_else(|| file.data_dir.clone())
         .unwrap_or_else(|| PathBuf::from("carillon-data"));
-    std::fs::create_dir_all(&data_dir)
-        .with_context(|| format!("creating data directory {}", data_dir.display()))?;
+    // The data directory holds secrets (access keys, password hashes, TLS key): only its
+    // owner may enter it, as PostgreSQL insists for its own.
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&data_dir)
+            .with_context(|| format!("creating data directory {}", data_dir.display()))?;
+    }
     let data_dir = data_dir.canonicalize()?;
     let database_url = args
         .database_url
@@ -232,6 +246,79 @@ impl ServeArgs {
                     .or(file.queue_retry_secs)
                     .unwrap_or(60),
             ),
+            retention_interval: Duration::from_secs(
+                self.retention_interval_secs
+                    .or(file.retention_interval_secs)
+                    .unwrap_or(carillon_mail::retention::DEFAULT_INTERVAL_SECS)
+                    .max(1),
+            ),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn embedded_defaults_and_a_private_data_dir() {
+        let dir = std::env::temp_dir().join(format!("carillon-config-{}", std::process::id()));
+        let args = ServeArgs {
+            store: StoreArgs {
+                data_dir: Some(dir.join("data")),
+                ..StoreArgs::default()
+            },
+            ..ServeArgs::default()
+        };
+        let config = args.resolve().unwrap();
+        let mode = std::fs::metadata(&config.store.data_dir)
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o700);
+        assert!(config.store.database_url.starts_with("sqlite://"));
+        assert!(config.store.blob_url.starts_with("file://"));
+        assert_eq!(config.http_addr.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.test_domain_base, "localhost");
+        assert_eq!(config.region, "us-east-1");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn file_keys_apply_and_flags_win() {
+        let dir = std::env::temp_dir().join(format!("carillon-config-file-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("carillon.toml");
+        std::fs::write(
+            &file,
+            format!(
+                "data_dir = {:?}\nregion = \"eu-west-1\"\nhttp_addr = \"127.0.0.1:0\"\n",
+                dir.join("data")
+            ),
+        )
+        .unwrap();
+        let args = ServeArgs {
+            store: StoreArgs {
+                config: Some(file.clone()),
+                ..StoreArgs::default()
+            },
+            region: Some("us-west-2".to_string()),
+            ..ServeArgs::default()
+        };
+        let config = args.resolve().unwrap();
+        assert_eq!(config.region, "us-west-2");
+        assert_eq!(config.http_addr.port(), 0);
+        assert!(config.store.data_dir.ends_with("data"));
+        std::fs::write(&file, "no_such_key = 1\n").unwrap();
+        let args = ServeArgs {
+            store: StoreArgs {
+                config: Some(file),
+                ..StoreArgs::default()
+            },
+            ..ServeArgs::default()
+        };
+        assert!(args.resolve().is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
