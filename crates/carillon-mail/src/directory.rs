@@ -12,6 +12,7 @@ mod common;
 pub mod dns;
 mod domains;
 mod entities;
+pub mod export;
 mod groups;
 pub mod journaling;
 mod mailboxes;
@@ -404,5 +405,37 @@ impl WorkMailApi for WorkMail {
         input: ListTagsForResourceRequest,
     ) -> ApiResult<ListTagsForResourceResponse> {
         tags::list(self, ctx, input).await
+    }
+
+    async fn start_mailbox_export_job(
+        &self,
+        ctx: &RequestContext,
+        input: StartMailboxExportJobRequest,
+    ) -> ApiResult<StartMailboxExportJobResponse> {
+        export::start(self, ctx, input).await
+    }
+
+    async fn describe_mailbox_export_job(
+        &self,
+        ctx: &RequestContext,
+        input: DescribeMailboxExportJobRequest,
+    ) -> ApiResult<DescribeMailboxExportJobResponse> {
+        export::describe(self, ctx, input).await
+    }
+
+    async fn list_mailbox_export_jobs(
+        &self,
+        ctx: &RequestContext,
+        input: ListMailboxExportJobsRequest,
+    ) -> ApiResult<ListMailboxExportJobsResponse> {
+        export::list(self, ctx, input).await
+    }
+
+    async fn cancel_mailbox_export_job(
+        &self,
+        ctx: &RequestContext,
+        input: CancelMailboxExportJobRequest,
+    ) -> ApiResult<CancelMailboxExportJobResponse> {
+        export::cancel(self, ctx, input).await
     }
 }

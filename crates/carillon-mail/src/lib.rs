@@ -5,4 +5,5 @@
 pub mod auth;
 pub mod delivery;
 pub mod directory;
+pub mod export;
 pub mod retention;
