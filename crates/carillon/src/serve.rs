@@ -141,6 +141,17 @@ pub async fn run(config: Config) -> Result<()> {
             Ok(())
         });
     }
+    {
+        let (store, node, token) = (
+            store.clone(),
+            node_id(&config.store.data_dir)?,
+            shutdown.clone(),
+        );
+        tasks.spawn(async move {
+            carillon_mail::export::run_export_jobs(store, node, token.cancelled_owned()).await;
+            Ok(())
+        });
+    }
     for (listener, implicit_tls, name) in [(imap, false, "imap"), (imaps, true, "imaps")] {
         let imap_config = carillon_imap::ImapConfig {
             hostname: config.hostname.clone(),
