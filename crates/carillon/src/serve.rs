@@ -127,6 +127,19 @@ pub async fn run(config: Config) -> Result<()> {
         });
     }
     {
+        let interval = config.retention_interval;
+        let job = carillon_mail::retention::RetentionJob::new(
+            store.clone(),
+            node_id(&config.store.data_dir)?,
+            interval,
+        );
+        let token = shutdown.clone();
+        tasks.spawn(async move {
+            job.run(interval, token.cancelled_owned()).await;
+            Ok(())
+        });
+    }
+    {
         let outbound = carillon_smtp::OutboundConfig {
             hostname: config.hostname.clone(),
             smarthost: config.smarthost.clone(),

@@ -129,3 +129,11 @@ fn journaling_records_every_message_once() {
 fn mailbox_export_matches_the_mailbox() {
     run_script("export.py", &[]);
 }
+
+/// Issue 3 §6 (workmail.md §2.12): a retention policy put with the aws CLI; the retention job
+/// (every second here) moves aged INBOX items to Deleted Items and expunges aged junk over
+/// IMAP, while younger items stay.
+#[test]
+fn retention_deletes_aged_items() {
+    run_script("retention.py", &[]);
+}
