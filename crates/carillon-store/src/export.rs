@@ -120,7 +120,7 @@ impl Store {
         // A no-op write takes the organization row's lock on PostgreSQL (SQLite's BEGIN
         // IMMEDIATE already serializes writers), so admissions of one organization queue up.
         sqlx::query(
-            "UPDATE organizations SET organization_id = organization_id \
+            "UPDATE organizations SET state = state \
              WHERE organization_id = $1 AND account_id = $2",
         )
         .bind(&job.organization_id)

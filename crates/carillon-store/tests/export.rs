@@ -328,3 +328,31 @@ async fn listing_pages_in_start_order_within_the_tenant() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_starts_never_pass_the_limit_together() {
+    for db in test_stores().await {
+        let (account, org) = tenant(&db).await;
+        let mut tasks = Vec::new();
+        for i in 0..16 {
+            let store = db.store.clone();
+            let j = job(
+                &account,
+                &org,
+                &format!("user-{i}"),
+                &format!("t{i}"),
+                1000 + i,
+            );
+            tasks.push(tokio::spawn(async move {
+                store.start_export_job(&j, 10, 0).await.unwrap()
+            }));
+        }
+        let mut started = 0;
+        for task in tasks {
+            if task.await.unwrap() == ExportAdmission::Started {
+                started += 1;
+            }
+        }
+        assert_eq!(started, 10, "{}", db.label);
+    }
+}
