@@ -21,6 +21,7 @@ use bytes::Bytes;
 use carillon_store::{LocalMailbox, NewMessage, NewOutbound, Resolution, Store, StoreError};
 
 use crate::auth::MailUser;
+use crate::authentication::{DmarcDisposition, DmarcFilter};
 
 pub use dsn::{build_dsn, send_bounce, Bounce, BounceOutcome, FailedRecipient};
 
@@ -36,6 +37,9 @@ pub const MAX_RECIPIENTS: usize = 500;
 
 /// Folder new mail is delivered to.
 pub const INBOX: &str = "INBOX";
+
+/// Folder receiving inbound mail quarantined by DMARC (workmail.md §2.25).
+pub const JUNK_EMAIL: &str = "Junk E-mail";
 
 /// Folder holding the copy of what a user sent.
 pub const SENT_ITEMS: &str = "Sent Items";
@@ -63,6 +67,9 @@ pub enum RecipientStatus {
     NoSuchAddress,
     /// A foreign domain in inbound mail: never relayed (SMTP 554 5.7.1).
     RelayDenied,
+    /// Refused because the message failed DMARC under the sender domain's `p=reject` and the
+    /// recipient's organization enforces DMARC (SMTP 550 5.7.1). Spec: workmail.md §2.25.
+    DmarcRejected,
 }
 
 /// Per-recipient result of a delivery, in envelope order.
@@ -201,12 +208,40 @@ pub async fn deliver_inbound(
     envelope: &Envelope,
     message: Bytes,
 ) -> Result<DeliveryOutcome, DeliveryError> {
+    deliver_inbound_authenticated(store, envelope, message, DmarcDisposition::Deliver).await
+}
+
+/// [`deliver_inbound`] applying the DMARC disposition of the sender authentication
+/// ([`crate::authentication`]) for recipients whose organization enforces DMARC (on unless
+/// turned off, workmail.md §2.25): `Reject` leaves their mailboxes out (a recipient reaching
+/// only those is `DmarcRejected`), `Quarantine` files their copy in `Junk E-mail` instead of
+/// the INBOX. Organizations that do not enforce get the message as usual.
+///
+/// Errors: as [`deliver_inbound`].
+pub async fn deliver_inbound_authenticated(
+    store: &Store,
+    envelope: &Envelope,
+    message: Bytes,
+    dmarc: DmarcDisposition,
+) -> Result<DeliveryOutcome, DeliveryError> {
     check_limits(envelope, &message).await?;
+    let mut dmarc = DmarcFilter::new(dmarc);
     let mut plan = Plan::default();
     let mut results = Vec::with_capacity(envelope.recipients.len());
     let mut resolved = Vec::with_capacity(envelope.recipients.len());
     for recipient in &envelope.recipients {
-        let resolution = store.resolve_recipient(recipient).await?;
+        let mut resolution = store.resolve_recipient(recipient).await?;
+        if dmarc.apply(store, &mut resolution).await? {
+            resolved.push(journal::Resolved {
+                address: recipient.clone(),
+                mailboxes: None,
+            });
+            results.push(RecipientResult {
+                recipient: recipient.clone(),
+                status: RecipientStatus::DmarcRejected,
+            });
+            continue;
+        }
         let status = match &resolution {
             Resolution::NoSuchDomain => RecipientStatus::RelayDenied,
             Resolution::NoSuchAddress => RecipientStatus::NoSuchAddress,
@@ -236,7 +271,11 @@ pub async fn deliver_inbound(
     let mut copies: Vec<NewMessage> = plan
         .mailboxes
         .iter()
-        .map(|m| inbox_copy(&m.user_id, &blob_key, message.len(), now))
+        .map(|m| {
+            let mut copy = inbox_copy(&m.user_id, &blob_key, message.len(), now);
+            copy.folder = dmarc.folder(&m.user_id).to_string();
+            copy
+        })
         .collect();
     let organizations = organizations_of(&plan.mailboxes, None);
     let journals = journal_or_discard(

@@ -3,7 +3,9 @@
 //! into mailboxes (`delivery`). Protocol edges (SMTP, IMAP, the admin API) call into it.
 
 pub mod auth;
+pub mod authentication;
 pub mod delivery;
 pub mod directory;
+pub mod dkim;
 pub mod export;
 pub mod retention;

@@ -1,5 +1,5 @@
 //! Mail-domain verification by real DNS lookups against a local stub server: ownership TXT
-//! and DKIM CNAME statuses moving between PENDING, VERIFIED and FAILED, and what a verified
+//! and DKIM TXT statuses moving between PENDING, VERIFIED and FAILED, and what a verified
 //! domain unlocks.
 
 mod common;
@@ -53,7 +53,8 @@ async fn statuses_follow_what_dns_publishes() {
             .filter(|r| r.r#type.as_deref() == Some(t))
             .count()
     };
-    assert_eq!((by_type("TXT"), by_type("MX"), by_type("CNAME")), (3, 1, 3));
+    // Ownership, SPF, DMARC and one DKIM key record per selector (Ed25519, RSA).
+    assert_eq!((by_type("TXT"), by_type("MX"), by_type("CNAME")), (5, 1, 0));
     let mx = records
         .iter()
         .find(|r| r.r#type.as_deref() == Some("MX"))
@@ -91,7 +92,7 @@ async fn statuses_follow_what_dns_publishes() {
         .await;
     assert_eq!(code(refused), "MailDomainStateException");
 
-    // The right value (beside another) verifies ownership; DKIM waits for its CNAMEs.
+    // The right value (beside another) verifies ownership; DKIM waits for its key records.
     env.dns
         .zone
         .txt(&ownership_name, ownership.value.as_deref().unwrap());
@@ -101,13 +102,24 @@ async fn statuses_follow_what_dns_publishes() {
         Some("VERIFIED")
     );
     assert_eq!(owned.dkim_verification_status.as_deref(), Some("PENDING"));
-    let cnames: Vec<_> = records
+    let dkim: Vec<_> = records
         .iter()
-        .filter(|r| r.r#type.as_deref() == Some("CNAME"))
+        .filter(|r| r.hostname.as_deref().unwrap().contains("._domainkey."))
         .collect();
-    env.dns.zone.cname(
-        cnames[0].hostname.as_deref().unwrap(),
-        "elsewhere.dkim.example.",
+    assert_eq!(dkim.len(), 2);
+    assert!(dkim.iter().any(|r| r
+        .value
+        .as_deref()
+        .unwrap()
+        .starts_with("v=DKIM1; k=ed25519; p=")));
+    assert!(dkim.iter().any(|r| r
+        .value
+        .as_deref()
+        .unwrap()
+        .starts_with("v=DKIM1; k=rsa; p=")));
+    env.dns.zone.txt(
+        dkim[0].hostname.as_deref().unwrap(),
+        "v=DKIM1; k=rsa; p=c29tZW9uZSBlbHNl",
     );
     assert_eq!(
         get(&env, &ctx, &org, &domain)
@@ -116,10 +128,10 @@ async fn statuses_follow_what_dns_publishes() {
             .as_deref(),
         Some("FAILED")
     );
-    for record in &cnames {
+    for record in &dkim {
         let host = record.hostname.as_deref().unwrap();
         env.dns.zone.remove(host);
-        env.dns.zone.cname(host, record.value.as_deref().unwrap());
+        env.dns.zone.txt(host, record.value.as_deref().unwrap());
     }
     let verified = get(&env, &ctx, &org, &domain).await;
     assert_eq!(

@@ -61,6 +61,13 @@ pub fn internal(e: StoreError) -> ApiError {
     ApiError::internal("The directory store failed; see the server log")
 }
 
+/// A DKIM key that could not be generated or stored, as an internal error; the detail (which
+/// names no key material) goes to the log.
+pub fn dkim_failure(e: crate::dkim::DkimError) -> ApiError {
+    tracing::error!(error = %e, "DKIM key creation failed");
+    ApiError::internal("The DKIM keys could not be created; see the server log")
+}
+
 /// `arn:aws:workmail:<region>:<account>:organization/<id>`. Spec: workmail.md §1.1.
 pub fn organization_arn(region: &str, account_id: &str, organization_id: &str) -> String {
     Arn::new(
@@ -299,7 +306,12 @@ impl WorkMail {
         if record.is_test_domain {
             return Ok(record);
         }
-        let verification = self.dns.verify(&record).await;
+        let dkim = self
+            .store
+            .dkim_keys(&record.domain_name)
+            .await
+            .map_err(internal)?;
+        let verification = self.dns.verify(&record, &dkim).await;
         let ownership = verification.ownership.as_str();
         let dkim = verification.dkim.as_str();
         if ownership != record.ownership_verification_status

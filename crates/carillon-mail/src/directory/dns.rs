@@ -4,15 +4,15 @@
 //! The records point at Carillon's own mail host instead of SES: ownership TXT
 //! `_amazonses.<domain>` carrying the domain's token, MX `10 <hostname>`, an SPF TXT allowing
 //! the mail host (`a:<hostname>`, which needs no SPF record at the host itself), a DMARC TXT
-//! at `_dmarc.<domain>`, and three DKIM CNAMEs `<selector>._domainkey.<domain>` →
-//! `<selector>.dkim.<hostname>`. Only ownership and DKIM carry a status in the API
-//! (`GetMailDomain`); both are computed from lookups through the configured resolver, with no
-//! cache so that a record published a moment ago is seen.
+//! at `_dmarc.<domain>`, and one DKIM TXT `<selector>._domainkey.<domain>` per signing key
+//! (`v=DKIM1; k=ed25519|rsa; p=…`, see [`crate::dkim`]). Only ownership and DKIM carry a
+//! status in the API (`GetMailDomain`); both are computed from lookups through the configured
+//! resolver, with no cache so that a record published a moment ago is seen.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use carillon_store::MailDomainRecord;
+use carillon_store::{DkimKeyRecord, MailDomainRecord};
 use hickory_resolver::config::{NameServerConfigGroup, ResolverConfig, ResolverOpts};
 use hickory_resolver::error::{ResolveError, ResolveErrorKind};
 use hickory_resolver::proto::op::ResponseCode;
@@ -55,7 +55,7 @@ impl VerificationStatus {
 /// One DNS record the domain's owner must publish (`DnsRecord` of the model).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExpectedRecord {
-    /// `TXT`, `MX` or `CNAME`.
+    /// `TXT` or `MX`.
     pub record_type: &'static str,
     /// Fully qualified owner name with a trailing dot.
     pub hostname: String,
@@ -68,7 +68,7 @@ pub struct ExpectedRecord {
 pub struct Verification {
     /// Status of the `_amazonses` TXT record.
     pub ownership: VerificationStatus,
-    /// Status of the DKIM CNAMEs together.
+    /// Status of the DKIM TXT records together.
     pub dkim: VerificationStatus,
 }
 
@@ -102,11 +102,12 @@ pub fn new_ownership_token() -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
-/// Three fresh DKIM selectors of 32 lowercase base-32 characters each.
+/// Two fresh DKIM selectors (the Ed25519 key's, then the RSA key's, see
+/// [`crate::dkim::generate_keys`]) of 32 lowercase base-32 characters each.
 pub fn new_dkim_selectors() -> Vec<String> {
     const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz234567";
     let mut rng = rand::thread_rng();
-    (0..3)
+    (0..2)
         .map(|_| {
             (0..32)
                 .map(|_| char::from(ALPHABET[rng.gen_range(0..ALPHABET.len())]))
@@ -155,8 +156,13 @@ impl DnsVerifier {
     }
 
     /// The records the owner of `domain` publishes, in the console's order: ownership,
-    /// WorkMail configuration (MX), improved security (SPF, DMARC), improved delivery (DKIM).
-    pub fn expected_records(&self, domain: &MailDomainRecord) -> Vec<ExpectedRecord> {
+    /// WorkMail configuration (MX), improved security (SPF, DMARC), improved delivery (DKIM:
+    /// one TXT per key of `dkim`).
+    pub fn expected_records(
+        &self,
+        domain: &MailDomainRecord,
+        dkim: &[DkimKeyRecord],
+    ) -> Vec<ExpectedRecord> {
         let d = &domain.domain_name;
         let host = &self.hostname;
         let mut records = vec![
@@ -181,26 +187,27 @@ impl DnsVerifier {
                 value: "v=DMARC1; p=quarantine; pct=100; fo=1".to_string(),
             },
         ];
-        records.extend(domain.dkim_selectors.iter().map(|s| ExpectedRecord {
-            record_type: "CNAME",
-            hostname: format!("{s}._domainkey.{d}."),
-            value: format!("{s}.dkim.{host}."),
+        records.extend(dkim.iter().map(|key| ExpectedRecord {
+            record_type: "TXT",
+            hostname: format!("{}._domainkey.{d}.", key.selector),
+            value: crate::dkim::txt_record_value(key),
         }));
         records
     }
 
-    /// Looks the domain's ownership TXT and DKIM CNAMEs up (concurrently) and derives both
-    /// statuses. A status that was `VERIFIED` stays so when DNS is merely unreachable (a
+    /// Looks the domain's ownership TXT and the DKIM TXT of every key in `dkim` up
+    /// (concurrently) and derives both statuses (DKIM is `PENDING` while the domain has no
+    /// key). A status that was `VERIFIED` stays so when DNS is merely unreachable (a
     /// transient outage does not un-verify a domain); a wrong or removed record changes it.
-    pub async fn verify(&self, domain: &MailDomainRecord) -> Verification {
+    pub async fn verify(&self, domain: &MailDomainRecord, dkim: &[DkimKeyRecord]) -> Verification {
         let mut queries = vec![(
             format!("_amazonses.{}.", domain.domain_name),
             RecordType::TXT,
         )];
-        queries.extend(domain.dkim_selectors.iter().map(|selector| {
+        queries.extend(dkim.iter().map(|key| {
             (
-                format!("{selector}._domainkey.{}.", domain.domain_name),
-                RecordType::CNAME,
+                format!("{}._domainkey.{}.", key.selector, domain.domain_name),
+                RecordType::TXT,
             )
         }));
         let mut lookups = JoinSet::new();
@@ -209,7 +216,7 @@ impl DnsVerifier {
             lookups.spawn(async move { (index, lookup(&resolver, &name, record_type).await) });
         }
         let mut found: Vec<Option<Lookup>> = Vec::new();
-        found.resize_with(domain.dkim_selectors.len() + 1, || None);
+        found.resize_with(dkim.len() + 1, || None);
         while let Some(joined) = lookups.join_next().await {
             if let Ok((index, result)) = joined {
                 found[index] = Some(result);
@@ -227,20 +234,30 @@ impl DnsVerifier {
             Lookup::Unreachable => sticky(previous),
         };
         let previous = VerificationStatus::parse(&domain.dkim_verification_status);
-        let mut dkim = VerificationStatus::Verified;
-        for (selector, result) in domain.dkim_selectors.iter().zip(found) {
-            let expected = normalize(&format!("{selector}.dkim.{}", self.hostname));
+        let mut status_of_keys = if dkim.is_empty() {
+            VerificationStatus::Pending
+        } else {
+            VerificationStatus::Verified
+        };
+        for (key, result) in dkim.iter().zip(found) {
             let status = match result {
-                Lookup::Found(targets) if targets.iter().any(|t| normalize(t) == expected) => {
+                Lookup::Found(values)
+                    if values
+                        .iter()
+                        .any(|v| crate::dkim::txt_record_matches(v, key)) =>
+                {
                     VerificationStatus::Verified
                 }
                 Lookup::Found(_) => VerificationStatus::Failed,
                 Lookup::Missing => VerificationStatus::Pending,
                 Lookup::Unreachable => sticky(previous),
             };
-            dkim = worst(dkim, status);
+            status_of_keys = worst(status_of_keys, status);
         }
-        Verification { ownership, dkim }
+        Verification {
+            ownership,
+            dkim: status_of_keys,
+        }
     }
 }
 
@@ -264,7 +281,7 @@ fn worst(a: VerificationStatus, b: VerificationStatus) -> VerificationStatus {
     }
 }
 
-/// Values at `name` for `record_type`: TXT character-strings joined, CNAME targets.
+/// Values at `name` for `record_type`: TXT character-strings joined.
 async fn lookup(resolver: &TokioAsyncResolver, name: &str, record_type: RecordType) -> Lookup {
     let Ok(name) = Name::from_ascii(name) else {
         return Lookup::Missing;
@@ -280,7 +297,6 @@ async fn lookup(resolver: &TokioAsyncResolver, name: &str, record_type: RecordTy
                             .map(|part| String::from_utf8_lossy(part).into_owned())
                             .collect::<String>(),
                     ),
-                    RData::CNAME(target) => Some(target.0.to_ascii()),
                     _ => None,
                 })
                 .collect(),
@@ -309,7 +325,7 @@ mod tests {
             organization_id: "m-00000000000000000000000000000000".into(),
             is_test_domain: false,
             ownership_token: "tok=".into(),
-            dkim_selectors: vec!["s1".into(), "s2".into(), "s3".into()],
+            dkim_selectors: vec!["s1".into(), "s2".into()],
             ownership_verification_status: "PENDING".into(),
             dkim_verification_status: "PENDING".into(),
             created_at: 0,
@@ -320,7 +336,15 @@ mod tests {
     async fn expected_records_point_at_the_mail_host() {
         let verifier =
             DnsVerifier::new("Mail.Carillon.Test.", Some("127.0.0.1:53".parse().unwrap())).unwrap();
-        let records = verifier.expected_records(&domain());
+        let key = DkimKeyRecord {
+            domain_name: "example.com".into(),
+            selector: "s2".into(),
+            algorithm: "ed25519".into(),
+            private_key: String::new(),
+            public_key: "cHVibGlj".into(),
+            created_at: 0,
+        };
+        let records = verifier.expected_records(&domain(), &[key]);
         let find = |t: &str, h: &str| {
             records
                 .iter()
@@ -343,10 +367,10 @@ mod tests {
             .unwrap()
             .starts_with("v=DMARC1;"));
         assert_eq!(
-            find("CNAME", "s2._domainkey.example.com.").as_deref(),
-            Some("s2.dkim.mail.carillon.test.")
+            find("TXT", "s2._domainkey.example.com.").as_deref(),
+            Some("v=DKIM1; k=ed25519; p=cHVibGlj")
         );
-        assert_eq!(records.len(), 7);
+        assert_eq!(records.len(), 5);
     }
 
     #[test]
@@ -355,7 +379,7 @@ mod tests {
         assert_eq!(token.len(), 44);
         assert_ne!(token, new_ownership_token());
         let selectors = new_dkim_selectors();
-        assert_eq!(selectors.len(), 3);
+        assert_eq!(selectors.len(), 2);
         assert!(selectors.iter().all(|s| s.len() == 32
             && s.bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())));

@@ -6,7 +6,7 @@ use carillon_core::time::now_millis;
 use carillon_core::{ApiResult, RequestContext};
 use carillon_store::StoreError;
 
-use super::common::{codes, err, internal};
+use super::common::{codes, dkim_failure, err, internal};
 use super::organizations::new_domain;
 use super::WorkMail;
 
@@ -50,8 +50,9 @@ impl WorkMail {
     }
 }
 
-/// RegisterMailDomain: adds a domain to the organization, pending verification. A domain
-/// belongs to at most one organization.
+/// RegisterMailDomain: adds a domain to the organization, pending verification, with its
+/// DKIM keys (Ed25519 and RSA-2048, [`crate::dkim`]). A domain belongs to at most one
+/// organization.
 ///
 /// Errors: `MailDomainInUseException` (registered already, here or elsewhere),
 /// `LimitExceededException` (1,000 domains), `InvalidParameterException` (not an ASCII domain
@@ -94,14 +95,19 @@ pub(super) async fn register(
     }
     let record = new_domain(&org.organization_id, &name, false, now_millis());
     match wm.store.insert_mail_domain(&record).await {
-        Ok(()) => Ok(RegisterMailDomainResponse::default()),
-        Err(StoreError::Conflict(_)) => Err(in_use()),
-        Err(e) => Err(internal(e)),
+        Ok(()) => {}
+        Err(StoreError::Conflict(_)) => return Err(in_use()),
+        Err(e) => return Err(internal(e)),
     }
+    crate::dkim::create_domain_keys(&wm.store, &name, &record.dkim_selectors, record.created_at)
+        .await
+        .map_err(dkim_failure)?;
+    Ok(RegisterMailDomainResponse::default())
 }
 
-/// GetMailDomain: the records to publish and the ownership and DKIM statuses, checked
-/// against DNS now (the test domain is verified by construction).
+/// GetMailDomain: the records to publish (the DKIM TXT records carry the domain's public
+/// keys) and the ownership and DKIM statuses, checked against DNS now (the test domain is
+/// verified by construction).
 ///
 /// Errors: `MailDomainNotFoundException`, `OrganizationNotFoundException`,
 /// `OrganizationStateException`.
@@ -127,6 +133,11 @@ pub(super) async fn get(
             )
         })?;
     let record = wm.refresh_verification(record).await?;
+    let dkim = wm
+        .store
+        .dkim_keys(&record.domain_name)
+        .await
+        .map_err(internal)?;
     Ok(GetMailDomainResponse {
         dkim_verification_status: Some(record.dkim_verification_status.clone()),
         is_default: Some(org.default_mail_domain.as_deref() == Some(record.domain_name.as_str())),
@@ -134,7 +145,7 @@ pub(super) async fn get(
         ownership_verification_status: Some(record.ownership_verification_status.clone()),
         records: Some(
             wm.dns
-                .expected_records(&record)
+                .expected_records(&record, &dkim)
                 .into_iter()
                 .map(|r| DnsRecord {
                     hostname: Some(r.hostname),

@@ -9,7 +9,7 @@ use carillon_store::{MailDomainRecord, OrganizationRecord, StoreError};
 use rand::Rng;
 
 use super::common::{
-    codes, err, internal, opt_timestamp, organization_arn, ORG_ACTIVE, ORG_DELETED,
+    codes, dkim_failure, err, internal, opt_timestamp, organization_arn, ORG_ACTIVE, ORG_DELETED,
 };
 use super::dns::{new_dkim_selectors, new_ownership_token, VerificationStatus};
 use super::WorkMail;
@@ -157,9 +157,22 @@ pub(super) async fn create(
         client_token: input.client_token.clone(),
     };
     match wm.store.insert_organization(&org, &domains).await {
-        Ok(()) => Ok(CreateOrganizationResponse {
-            organization_id: Some(organization_id),
-        }),
+        Ok(()) => {
+            // Every domain, the test domain included, signs its outbound mail (§1.3).
+            for domain in &domains {
+                crate::dkim::create_domain_keys(
+                    &wm.store,
+                    &domain.domain_name,
+                    &domain.dkim_selectors,
+                    now,
+                )
+                .await
+                .map_err(dkim_failure)?;
+            }
+            Ok(CreateOrganizationResponse {
+                organization_id: Some(organization_id),
+            })
+        }
         // A concurrent retry with the same ClientToken won the race: answer as it did.
         // Otherwise the alias, unique among live organizations, or the test domain derived
         // from it is taken.

@@ -32,13 +32,15 @@ type Records = HashMap<(String, RecordType), Vec<RData>>;
 pub struct Zone(Arc<Mutex<Records>>);
 
 impl Zone {
-    /// Publishes a TXT record.
+    /// Publishes a TXT record, split into character-strings of at most 255 bytes as DNS
+    /// requires (long DKIM keys).
     pub fn txt(&self, name: &str, value: &str) {
-        self.add(
-            name,
-            RecordType::TXT,
-            RData::TXT(TXT::new(vec![value.to_string()])),
-        );
+        let parts = value
+            .as_bytes()
+            .chunks(255)
+            .map(|c| String::from_utf8_lossy(c).into_owned())
+            .collect();
+        self.add(name, RecordType::TXT, RData::TXT(TXT::new(parts)));
     }
 
     /// Publishes a CNAME record.
