@@ -40,8 +40,9 @@ pub const DELETE: &str = "DELETE";
 /// Name of the job's lease in `job_leases`.
 pub const LEASE_NAME: &str = "mailbox-retention";
 
-/// How long after being disabled a user's mailbox is deleted (workmail.md §1.4, §6).
-pub const DISABLED_MAILBOX_LIFETIME: Duration = Duration::from_secs(30 * 24 * 3600);
+/// How long after being disabled a user's mailbox is deleted, in milliseconds: 30 days
+/// (workmail.md §1.4, §6).
+pub const DISABLED_MAILBOX_LIFETIME_MS: i64 = 30 * DAY_MS;
 
 /// Default interval between passes, in seconds (`--retention-interval-secs`).
 pub const DEFAULT_INTERVAL_SECS: u64 = 3600;
@@ -149,8 +150,7 @@ impl RetentionJob {
         for policy in self.store.active_retention_policies().await? {
             self.apply_policy(&policy, now, &mut report).await?;
         }
-        let lifetime_ms = i64::try_from(DISABLED_MAILBOX_LIFETIME.as_millis()).unwrap_or(0);
-        let disabled_before = now - lifetime_ms;
+        let disabled_before = now - DISABLED_MAILBOX_LIFETIME_MS;
         for user_id in self
             .store
             .mailboxes_disabled_before(disabled_before)
