@@ -132,8 +132,9 @@ pub(super) async fn register(
 
 /// DeregisterFromWorkMail (console "Disable"): sets the entity `DISABLED` and frees its
 /// primary address and aliases at once, so mail to them is refused. The mailbox and its
-/// messages are kept (the guide deletes them after 30 days; that purge is a background job
-/// not built yet). Deregistering a disabled entity changes nothing.
+/// messages are kept; the retention job (`crate::retention`) purges them once the user has
+/// been disabled for 30 days (workmail.md §1.4). Deregistering a disabled entity changes
+/// nothing.
 ///
 /// Errors: `EntityNotFoundException`, `EntityStateException` (deleted),
 /// `OrganizationNotFoundException`, `OrganizationStateException`.

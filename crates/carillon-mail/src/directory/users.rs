@@ -312,8 +312,8 @@ pub(super) async fn update(
 
 /// DeleteUser: permanent. The user must be `DISABLED` first. Its name becomes free; the row
 /// stays, in state `DELETED`, so DescribeUser by ID still answers. The mailbox of a user
-/// deregistered earlier is kept for the guide's 30 days (its purge is a background job not
-/// built yet). Deleting an unknown or already deleted user succeeds without effect (the
+/// deregistered earlier is kept for the guide's 30 days, then purged by the retention job
+/// (`crate::retention`). Deleting an unknown or already deleted user succeeds without effect (the
 /// model has no not-found error for this operation).
 ///
 /// Errors: `EntityStateException` (user enabled), `OrganizationNotFoundException`,
