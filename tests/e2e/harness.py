@@ -20,7 +20,7 @@ import time
 from dnslib import QTYPE, RR
 from dnslib.server import BaseResolver
 
-TRACE_HEADERS = (b"return-path:", b"received:")
+TRACE_HEADERS = (b"return-path:", b"received:", b"authentication-results:")
 PASSWORD = "Corr3ct-Horse!"
 DOMAIN = "example.com"
 EXTERNAL = "partner@remote.test"

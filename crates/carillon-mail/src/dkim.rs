@@ -149,6 +149,28 @@ pub async fn sign(store: &Store, domain: &str, message: &[u8]) -> Result<String,
     Ok(headers)
 }
 
+/// `message` as it leaves for another host: signed (signature fields prepended) with the
+/// keys of its RFC 5322 `From` domain — the domain DMARC aligns with — when that domain is
+/// registered here, else unchanged (e.g. DSNs from `MAILER-DAEMON@<hostname>`). Submitted
+/// mail and journal records (from the organization's test domain) are signed this way.
+///
+/// Errors: as [`sign`].
+pub async fn sign_outbound(store: &Store, message: &[u8]) -> Result<Vec<u8>, DkimError> {
+    let Some(domain) = from_domain(message) else {
+        return Ok(message.to_vec());
+    };
+    let signatures = sign(store, &domain, message).await?;
+    Ok([signatures.as_bytes(), message].concat())
+}
+
+/// The domain of the first `From` address, lower-case.
+fn from_domain(message: &[u8]) -> Option<String> {
+    let parsed = mail_parser::MessageParser::default().parse_headers(message)?;
+    let address = parsed.from()?.first()?.address()?;
+    let (_, domain) = address.rsplit_once('@')?;
+    Some(domain.trim_end_matches('.').to_ascii_lowercase())
+}
+
 /// One `DKIM-Signature` header field for `message` with `key` (relaxed/relaxed).
 ///
 /// Errors: `Crypto`.

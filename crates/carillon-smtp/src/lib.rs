@@ -15,8 +15,19 @@
 //!         [for <rcpt>]; <RFC 5322 date>
 //! ```
 //!
-//! and nothing else is changed in the message (tests compare messages modulo exactly these
-//! two header fields).
+//! Mail received on the MX path (not authenticated submission) also gets, above those,
+//!
+//! ```text
+//! Authentication-Results: <hostname>;
+//!         spf=<result> ... smtp.mailfrom=<mail-from>;
+//!         dkim=<result> header.d=<domain> header.s=<selector> ...;   (one per signature)
+//!         [arc=<result> ...;]
+//!         dmarc=<pass|fail|none|temperror> header.from=<domain> policy.dmarc=<policy>
+//! ```
+//!
+//! (RFC 8601; workmail.md §2.25). Nothing else is changed in the message: tests compare
+//! messages modulo exactly these three trace header fields. Outbound mail is DKIM-signed by
+//! the queue worker as it leaves; the `DKIM-Signature` fields are not stored.
 
 mod outbound;
 mod session;
@@ -26,6 +37,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use carillon_mail::authentication::SenderAuthenticator;
 use carillon_store::Store;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
@@ -60,6 +72,9 @@ pub struct SmtpConfig {
     pub max_message_size: usize,
     /// Most recipients per message (`452 4.5.3` past it).
     pub max_recipients: usize,
+    /// Evaluates SPF, DKIM, ARC and DMARC of mail arriving on the MX path and adds the
+    /// `Authentication-Results` trace header (workmail.md §2.25); `None` skips it.
+    pub sender_authentication: Option<Arc<SenderAuthenticator>>,
 }
 
 impl std::fmt::Debug for SmtpConfig {
@@ -68,6 +83,7 @@ impl std::fmt::Debug for SmtpConfig {
             .field("hostname", &self.hostname)
             .field("max_message_size", &self.max_message_size)
             .field("max_recipients", &self.max_recipients)
+            .field("sender_authentication", &self.sender_authentication)
             .finish_non_exhaustive()
     }
 }

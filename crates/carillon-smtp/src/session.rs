@@ -12,6 +12,7 @@ use std::time::Duration;
 use base64::Engine;
 use bytes::Bytes;
 use carillon_mail::auth::MailUser;
+use carillon_mail::authentication::DmarcDisposition;
 use carillon_mail::delivery::{
     self, Bounce, DeliveryError, DeliveryOutcome, Envelope, FailedRecipient, RecipientCheck,
     RecipientStatus,
@@ -375,6 +376,7 @@ impl Session {
             Some(transaction) => self.trace_headers(transaction, &id),
             None => Vec::new(),
         };
+        let trace_len = trace.len();
         let reading = read_data(&mut self.io, trace, limit);
         let body = match tokio::time::timeout(DATA_TIMEOUT, reading).await {
             Ok(body) => body?,
@@ -399,7 +401,10 @@ impl Session {
             mail_from: transaction.mail_from,
             recipients: transaction.recipients,
         };
-        let message = Bytes::from(body.bytes);
+        let (dmarc, body) = self
+            .authenticate_sender(&envelope, trace_len, body.bytes)
+            .await;
+        let message = Bytes::from(body);
         let store = &self.shared.store;
         let result = match (&self.user, self.shared.role) {
             (Some(user), Role::Submission) => {
@@ -412,7 +417,10 @@ impl Session {
                 )
                 .await
             }
-            _ => delivery::deliver_inbound(store, &envelope, message.clone()).await,
+            _ => {
+                delivery::deliver_inbound_authenticated(store, &envelope, message.clone(), dmarc)
+                    .await
+            }
         };
         match result {
             Ok(outcome) if outcome.accepted() => {
@@ -429,6 +437,16 @@ impl Session {
             }
             Ok(outcome) => {
                 if outcome
+                    .with_status(RecipientStatus::DmarcRejected)
+                    .next()
+                    .is_some()
+                {
+                    self.reply(
+                        550,
+                        Some([5, 7, 1]),
+                        "Message rejected by the sender domain's DMARC policy",
+                    );
+                } else if outcome
                     .with_status(RecipientStatus::OverQuota)
                     .next()
                     .is_some()
@@ -457,6 +475,33 @@ impl Session {
             }
         }
         Ok(())
+    }
+
+    /// Evaluates SPF, DKIM, ARC and DMARC for mail received on the MX path (not for
+    /// authenticated submission, nor when the listener has no authenticator) and prepends the
+    /// `Authentication-Results` trace header to `message` (whose first `trace_len` bytes are
+    /// Carillon's `Return-Path`/`Received`). Returns the DMARC disposition delivery applies.
+    /// Spec: workmail.md §2.25.
+    async fn authenticate_sender(
+        &self,
+        envelope: &Envelope,
+        trace_len: usize,
+        message: Vec<u8>,
+    ) -> (DmarcDisposition, Vec<u8>) {
+        let Some(authenticator) = &self.shared.config.sender_authentication else {
+            return (DmarcDisposition::Deliver, message);
+        };
+        if self.user.is_some() {
+            return (DmarcDisposition::Deliver, message);
+        }
+        let received = message.get(trace_len..).unwrap_or_default();
+        let helo = self.helo.as_deref().unwrap_or("unknown");
+        let verdict = authenticator
+            .evaluate(self.peer.ip(), helo, &envelope.mail_from, received)
+            .await;
+        let mut authenticated = verdict.header.into_bytes();
+        authenticated.extend_from_slice(&message);
+        (verdict.disposition, authenticated)
     }
 
     /// The documented trace headers prepended to every received message:

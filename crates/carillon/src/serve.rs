@@ -109,6 +109,12 @@ pub async fn run(config: Config) -> Result<()> {
         tls: tls.clone(),
         max_message_size: carillon_smtp::DEFAULT_MAX_MESSAGE_SIZE,
         max_recipients: carillon_smtp::DEFAULT_MAX_RECIPIENTS,
+        sender_authentication: Some(Arc::new(
+            carillon_mail::authentication::SenderAuthenticator::new(
+                &config.hostname,
+                config.dns_resolver,
+            )?,
+        )),
     };
     {
         let (store, cfg, token) = (store.clone(), smtp_config.clone(), shutdown.clone());

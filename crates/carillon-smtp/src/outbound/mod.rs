@@ -1,6 +1,7 @@
 //! The outbound queue worker: delivers queued foreign recipients to their domain's MX (or a
 //! smarthost), retries transient failures with exponential backoff, and bounces permanent
-//! failures and expired rows to the sender with a DSN.
+//! failures and expired rows to the sender with a DSN. Every message is DKIM-signed here, at
+//! each attempt, by its `From` domain's keys (`carillon_mail::dkim::sign_outbound`).
 //!
 //! Rows are leased through the store, so any number of nodes can run this worker on one
 //! database; a row survives restarts until it is delivered or bounced.
@@ -19,6 +20,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use carillon_mail::delivery::{self, Bounce, FailedRecipient};
+use carillon_mail::dkim;
 use carillon_store::{QueuedOutbound, Store, StoreError};
 use futures::StreamExt;
 use hickory_resolver::TokioAsyncResolver;
@@ -204,7 +206,15 @@ impl Worker {
                     .await;
             }
         };
-        let attempt = tokio::time::timeout(ATTEMPT_TIMEOUT, self.attempt(&row, &message)).await;
+        // Signed as it leaves (the stored blob, which local copies share, stays byte-exact);
+        // a signing failure sends it unsigned rather than holding the mail back.
+        let signed = dkim::sign_outbound(&self.store, &message)
+            .await
+            .unwrap_or_else(|e| {
+                tracing::warn!(queue_id = %row.queue_id, error = %e, "DKIM signing failed");
+                message.to_vec()
+            });
+        let attempt = tokio::time::timeout(ATTEMPT_TIMEOUT, self.attempt(&row, &signed)).await;
         match attempt.unwrap_or_else(|_| Err(transient("delivery attempt timed out", None))) {
             Ok(remote) => {
                 tracing::info!(

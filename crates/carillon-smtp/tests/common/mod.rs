@@ -104,6 +104,7 @@ impl Harness {
             tls: tls_config(),
             max_message_size,
             max_recipients: carillon_smtp::DEFAULT_MAX_RECIPIENTS,
+            sender_authentication: None,
         };
         let inbound_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let submission_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
