@@ -9,6 +9,7 @@
 
 mod aliases;
 mod common;
+mod dmarc;
 pub mod dns;
 mod domains;
 mod entities;
@@ -133,6 +134,22 @@ impl WorkMailApi for WorkMail {
         input: RegisterMailDomainRequest,
     ) -> ApiResult<RegisterMailDomainResponse> {
         domains::register(self, ctx, input).await
+    }
+
+    async fn put_inbound_dmarc_settings(
+        &self,
+        ctx: &RequestContext,
+        input: PutInboundDmarcSettingsRequest,
+    ) -> ApiResult<PutInboundDmarcSettingsResponse> {
+        dmarc::put(self, ctx, input).await
+    }
+
+    async fn describe_inbound_dmarc_settings(
+        &self,
+        ctx: &RequestContext,
+        input: DescribeInboundDmarcSettingsRequest,
+    ) -> ApiResult<DescribeInboundDmarcSettingsResponse> {
+        dmarc::describe(self, ctx, input).await
     }
 
     async fn get_mail_domain(

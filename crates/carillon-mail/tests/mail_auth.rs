@@ -157,11 +157,27 @@ async fn dmarc_reject_refuses_forged_mail_for_enforcing_organizations() {
 /// Delivers `disposition` to a fresh user and returns the folder the copy landed in.
 async fn landing_folder(env: &Env, enforced: bool, disposition: DmarcDisposition) -> String {
     let (ctx, org, to) = recipient(env).await;
+    let describe = || {
+        env.wm.describe_inbound_dmarc_settings(
+            &ctx,
+            DescribeInboundDmarcSettingsRequest {
+                organization_id: org.clone(),
+            },
+        )
+    };
+    assert_eq!(describe().await.unwrap().enforced, Some(true));
     if !enforced {
-        env.store
-            .put_inbound_dmarc_enforced(&ctx.account_id, &org, false, 1)
+        env.wm
+            .put_inbound_dmarc_settings(
+                &ctx,
+                PutInboundDmarcSettingsRequest {
+                    organization_id: org.clone(),
+                    enforced: false,
+                },
+            )
             .await
             .unwrap();
+        assert_eq!(describe().await.unwrap().enforced, Some(false));
     }
     let outcome = delivery::deliver_inbound_authenticated(
         &env.store,

@@ -1,0 +1,52 @@
+//! Inbound DMARC enforcement: PutInboundDmarcSettings, DescribeInboundDmarcSettings.
+//! Spec: workmail.md §2.25 (on by default; `SetDmarcEnforcement` in the console). What
+//! enforcement does to a message is `crate::authentication` and `crate::delivery`'s.
+
+use carillon_awsapi::generated::workmail::*;
+use carillon_core::time::now_millis;
+use carillon_core::{ApiResult, RequestContext};
+
+use super::common::internal;
+use super::WorkMail;
+
+/// PutInboundDmarcSettings: turns enforcement of sender domains' DMARC policies on inbound
+/// mail on or off for the organization; takes effect for the next message.
+///
+/// Errors: `OrganizationNotFoundException`, `OrganizationStateException`.
+pub(super) async fn put(
+    wm: &WorkMail,
+    ctx: &RequestContext,
+    input: PutInboundDmarcSettingsRequest,
+) -> ApiResult<PutInboundDmarcSettingsResponse> {
+    let org = wm.active_organization(ctx, &input.organization_id).await?;
+    wm.store
+        .put_inbound_dmarc_enforced(
+            &ctx.account_id,
+            &org.organization_id,
+            input.enforced,
+            now_millis(),
+        )
+        .await
+        .map_err(internal)?;
+    Ok(PutInboundDmarcSettingsResponse {})
+}
+
+/// DescribeInboundDmarcSettings: whether DMARC policies are enforced (`true` unless turned
+/// off).
+///
+/// Errors: `OrganizationNotFoundException`, `OrganizationStateException`.
+pub(super) async fn describe(
+    wm: &WorkMail,
+    ctx: &RequestContext,
+    input: DescribeInboundDmarcSettingsRequest,
+) -> ApiResult<DescribeInboundDmarcSettingsResponse> {
+    let org = wm.active_organization(ctx, &input.organization_id).await?;
+    let enforced = wm
+        .store
+        .inbound_dmarc_enforced(&org.organization_id)
+        .await
+        .map_err(internal)?;
+    Ok(DescribeInboundDmarcSettingsResponse {
+        enforced: Some(enforced),
+    })
+}
