@@ -137,3 +137,11 @@ fn mailbox_export_matches_the_mailbox() {
 fn retention_deletes_aged_items() {
     run_script("retention.py", &[]);
 }
+
+/// Issue 3 §1–2 (workmail.md §1.3, §2.25): outbound mail carries a DKIM signature dkimpy
+/// verifies against the record GetMailDomain lists; forged mail under DMARC p=reject gets
+/// 550 5.7.1, under p=quarantine lands in Junk E-mail, and in INBOX once enforcement is off.
+#[test]
+fn mail_authentication() {
+    run_script("mail_auth.py", &[]);
+}
