@@ -86,7 +86,9 @@ def run(server, zone, collector, corpus):
     for record in domain["Records"]:
         name, value = record["Hostname"].rstrip("."), record["Value"]
         if record["Type"] == "TXT":
-            zone.add(name, "TXT", TXT(value.strip('"')))
+            # Character-strings of at most 255 bytes: the DKIM TXT records are longer.
+            data = value.strip('"').encode()
+            zone.add(name, "TXT", TXT([data[i:i + 255] for i in range(0, len(data), 255)]))
         elif record["Type"] == "MX":
             pref, host = value.split()
             zone.add(name, "MX", MX(host, int(pref)))

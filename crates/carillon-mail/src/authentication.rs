@@ -234,6 +234,10 @@ impl SenderAuthenticator {
             _ => DmarcDisposition::Deliver,
         };
         let mut header = results.to_header().trim_end_matches("\r\n").to_string();
+        if dkim.is_empty() {
+            // RFC 8601 §2.7.1: an unsigned message is `dkim=none` (mail-auth writes nothing).
+            header.push_str(";\r\n\tdkim=none");
+        }
         if !dmarc.domain().is_empty() {
             header.push_str(&format!(
                 ";\r\n\tdmarc={result} header.from={} policy.dmarc={}",

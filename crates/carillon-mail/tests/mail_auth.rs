@@ -137,6 +137,7 @@ async fn dmarc_reject_refuses_forged_mail_for_enforcing_organizations() {
         )
         .await;
     assert!(verdict.header.contains("spf=fail"), "{}", verdict.header);
+    assert!(verdict.header.contains("dkim=none"), "{}", verdict.header);
     assert!(verdict.header.contains("dmarc=fail"), "{}", verdict.header);
     assert_eq!(verdict.disposition, DmarcDisposition::Reject);
     let outcome = delivery::deliver_inbound_authenticated(

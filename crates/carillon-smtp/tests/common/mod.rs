@@ -71,6 +71,25 @@ impl Harness {
 
     /// Starts with `max_message_size` bytes as the SMTP size limit.
     pub async fn start_with(max_message_size: usize) -> Harness {
+        Harness::start_configured(max_message_size, None).await
+    }
+
+    /// Starts with MX-path sender authentication resolving through `nameserver`.
+    pub async fn start_authenticating(nameserver: SocketAddr) -> Harness {
+        let authenticator =
+            carillon_mail::authentication::SenderAuthenticator::new(HOSTNAME, Some(nameserver))
+                .unwrap();
+        Harness::start_configured(
+            carillon_smtp::DEFAULT_MAX_MESSAGE_SIZE,
+            Some(Arc::new(authenticator)),
+        )
+        .await
+    }
+
+    async fn start_configured(
+        max_message_size: usize,
+        sender_authentication: Option<Arc<carillon_mail::authentication::SenderAuthenticator>>,
+    ) -> Harness {
         let db = TestStore::sqlite().await;
         let store = db.store.clone();
         let org = "m-test".to_string();
@@ -104,7 +123,7 @@ impl Harness {
             tls: tls_config(),
             max_message_size,
             max_recipients: carillon_smtp::DEFAULT_MAX_RECIPIENTS,
-            sender_authentication: None,
+            sender_authentication,
         };
         let inbound_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let submission_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
