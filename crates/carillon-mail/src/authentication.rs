@@ -147,6 +147,8 @@ impl SenderAuthenticator {
         opts.use_hosts_file = false;
         opts.timeout = Duration::from_secs(3);
         opts.attempts = 2;
+        // EDNS(0): DKIM key records (RSA-2048) make answers longer than plain DNS's 512 bytes.
+        opts.edns0 = true;
         Ok(SenderAuthenticator {
             hostname: hostname.trim_end_matches('.').to_ascii_lowercase(),
             authenticator: MessageAuthenticator(TokioAsyncResolver::tokio(config, opts)),

@@ -232,3 +232,32 @@ async fn dmarc_quarantine_files_in_junk_and_enforcement_off_delivers_to_inbox() 
         "INBOX"
     );
 }
+
+#[tokio::test]
+async fn dmarc_settings_belong_to_their_account() {
+    let env = envs().await.remove(0);
+    let (_, org, _) = recipient(&env).await;
+    let stranger = env.account().await;
+    let describe = env
+        .wm
+        .describe_inbound_dmarc_settings(
+            &stranger,
+            DescribeInboundDmarcSettingsRequest {
+                organization_id: org.clone(),
+            },
+        )
+        .await;
+    assert_eq!(common::code(describe), "OrganizationNotFoundException");
+    let put = env
+        .wm
+        .put_inbound_dmarc_settings(
+            &stranger,
+            PutInboundDmarcSettingsRequest {
+                organization_id: org.clone(),
+                enforced: false,
+            },
+        )
+        .await;
+    assert_eq!(common::code(put), "OrganizationNotFoundException");
+    assert!(env.store.inbound_dmarc_enforced(&org).await.unwrap());
+}

@@ -144,6 +144,8 @@ impl DnsVerifier {
         opts.use_hosts_file = false;
         opts.timeout = Duration::from_secs(3);
         opts.attempts = 2;
+        // EDNS(0): DKIM key records (RSA-2048) make answers longer than plain DNS's 512 bytes.
+        opts.edns0 = true;
         Ok(DnsVerifier {
             hostname: normalize(mail_hostname),
             resolver: TokioAsyncResolver::tokio(config, opts),
