@@ -261,3 +261,35 @@ async fn dmarc_settings_belong_to_their_account() {
     assert_eq!(common::code(put), "OrganizationNotFoundException");
     assert!(env.store.inbound_dmarc_enforced(&org).await.unwrap());
 }
+
+#[tokio::test]
+async fn a_domain_without_keys_gets_them_at_get_mail_domain() {
+    let env = envs().await.remove(0);
+    let ctx = env.account().await;
+    let (org, _) = env.organization(&ctx).await;
+    let domain = format!("{}.example", unique_name("old"));
+    env.verified_domain(&ctx, &org, &domain).await;
+    // As registered before DKIM signing existed.
+    env.store.replace_dkim_keys(&domain, &[]).await.unwrap();
+    let got = env
+        .wm
+        .get_mail_domain(
+            &ctx,
+            GetMailDomainRequest {
+                organization_id: org.clone(),
+                domain_name: domain.clone(),
+            },
+        )
+        .await
+        .unwrap();
+    let dkim: Vec<_> = got
+        .records
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.hostname.as_deref().unwrap().contains("._domainkey."))
+        .collect();
+    assert_eq!(dkim.len(), 2);
+    assert_eq!(env.store.dkim_keys(&domain).await.unwrap().len(), 2);
+    // The new selectors' records are not published yet.
+    assert_eq!(got.dkim_verification_status.as_deref(), Some("PENDING"));
+}

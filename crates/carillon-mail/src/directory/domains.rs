@@ -7,6 +7,7 @@ use carillon_core::{ApiResult, RequestContext};
 use carillon_store::StoreError;
 
 use super::common::{codes, dkim_failure, err, internal};
+use super::dns::new_dkim_selectors;
 use super::organizations::new_domain;
 use super::WorkMail;
 
@@ -132,6 +133,19 @@ pub(super) async fn get(
                 ),
             )
         })?;
+    if wm
+        .store
+        .dkim_keys(&record.domain_name)
+        .await
+        .map_err(internal)?
+        .is_empty()
+    {
+        // A domain registered before Carillon signed mail gets its keys on first look.
+        let selectors = new_dkim_selectors();
+        crate::dkim::create_domain_keys(&wm.store, &name, &selectors, now_millis())
+            .await
+            .map_err(dkim_failure)?;
+    }
     let record = wm.refresh_verification(record).await?;
     let dkim = wm
         .store
