@@ -7,6 +7,7 @@
 
 use std::sync::OnceLock;
 
+use crate::metrics;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
@@ -87,9 +88,14 @@ pub async fn authenticate(
     let matches = tokio::task::spawn_blocking(move || verify(&hash, &password))
         .await
         .map_err(|e| StoreError::Io(std::io::Error::other(e)))?;
+    let organization = record.as_ref().map_or(metrics::UNKNOWN_ORGANIZATION, |r| {
+        r.organization_id.as_str()
+    });
     if !matches || usable.is_none() {
+        metrics::authentication_attempt(organization, true);
         return Ok(None);
     }
+    metrics::authentication_attempt(organization, false);
     Ok(record.and_then(|r| {
         Some(MailUser {
             account_id: r.account_id,

@@ -22,6 +22,7 @@ use carillon_store::{LocalMailbox, NewMessage, NewOutbound, Resolution, Store, S
 
 use crate::auth::MailUser;
 use crate::authentication::{DmarcDisposition, DmarcFilter};
+use crate::metrics;
 
 pub use dsn::{build_dsn, send_bounce, Bounce, BounceOutcome, FailedRecipient};
 
@@ -261,6 +262,7 @@ pub async fn deliver_inbound_authenticated(
         });
     }
     if plan.mailboxes.is_empty() {
+        count_incoming_bounces(store, &results).await;
         return Ok(DeliveryOutcome {
             blob_key: None,
             recipients: results,
@@ -296,6 +298,8 @@ pub async fn deliver_inbound_authenticated(
     let mut blobs = journals.blobs;
     blobs.push(blob_key.clone());
     commit(store, &blobs, &copies, &journals.outbound).await?;
+    count_received(&plan.mailboxes);
+    count_incoming_bounces(store, &results).await;
     Ok(DeliveryOutcome {
         blob_key: Some(blob_key),
         recipients: results,
@@ -403,10 +407,57 @@ pub async fn submit(
     blobs.push(blob_key.clone());
     // Queue rows, mailbox copies and journal records in one transaction: all or nothing.
     commit(store, &blobs, &copies, &rows).await?;
+    count_received(&plan.mailboxes);
     Ok(DeliveryOutcome {
         blob_key: Some(blob_key),
         recipients: results,
     })
+}
+
+/// Counts a committed delivery: `OrganizationEmailReceived` once per organization whose
+/// mailboxes got the message, `MailboxEmailDelivered` once per mailbox. Spec: workmail.md §4.3.
+fn count_received(mailboxes: &[LocalMailbox]) {
+    for organization in organizations_of(mailboxes, None) {
+        metrics::count(metrics::ORGANIZATION_EMAIL_RECEIVED, &organization, 1);
+    }
+    for mailbox in mailboxes {
+        metrics::count(
+            metrics::MAILBOX_EMAIL_DELIVERED,
+            &mailbox.organization_id,
+            1,
+        );
+    }
+}
+
+/// Counts `IncomingEmailBounced` once per inbound recipient refused at a local domain
+/// (unknown address, full mailboxes, DMARC reject), under the organization owning the
+/// recipient's domain. Foreign domains (relay denied) belong to no organization. A failed
+/// owner lookup only loses the count. Spec: workmail.md §4.3.
+async fn count_incoming_bounces(store: &Store, results: &[RecipientResult]) {
+    for result in results {
+        if !matches!(
+            result.status,
+            RecipientStatus::NoSuchAddress
+                | RecipientStatus::OverQuota
+                | RecipientStatus::DmarcRejected
+        ) {
+            continue;
+        }
+        let domain = result
+            .recipient
+            .rsplit_once('@')
+            .map_or("", |(_, d)| d)
+            .to_ascii_lowercase();
+        match store.mail_domain_owner(&domain).await {
+            Ok(Some(organization)) => {
+                metrics::count(metrics::INCOMING_EMAIL_BOUNCED, &organization, 1)
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "IncomingEmailBounced: domain owner lookup failed")
+            }
+        }
+    }
 }
 
 /// The distinct organizations a delivery concerns: the sender's first (submission), then

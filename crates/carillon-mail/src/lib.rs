@@ -8,4 +8,5 @@ pub mod delivery;
 pub mod directory;
 pub mod dkim;
 pub mod export;
+pub mod metrics;
 pub mod retention;

@@ -8,6 +8,7 @@ use anyhow::{Context, Result};
 use carillon_awsapi::Services;
 use carillon_iam::Iam;
 use carillon_store::Store;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -36,6 +37,32 @@ async fn bind(name: &str, addr: SocketAddr) -> Result<TcpListener> {
     // One line per listener on stdout, so `:0` ports can be discovered by scripts.
     println!("listening {name} {}", listener.local_addr()?);
     Ok(listener)
+}
+
+/// Installs the process-wide Prometheus recorder for the WorkMail metrics (workmail.md §4.3)
+/// once, and returns the handle `GET /metrics` renders. Later calls (tests serving twice in
+/// one process) share the first recorder.
+fn metrics_handle() -> Result<PrometheusHandle> {
+    static HANDLE: std::sync::OnceLock<PrometheusHandle> = std::sync::OnceLock::new();
+    if let Some(handle) = HANDLE.get() {
+        return Ok(handle.clone());
+    }
+    let handle = PrometheusBuilder::new()
+        .install_recorder()
+        .context("installing the metrics recorder")?;
+    carillon_mail::metrics::describe();
+    Ok(HANDLE.get_or_init(|| handle).clone())
+}
+
+/// `GET /metrics`: the Prometheus text exposition format, unauthenticated like `/health`.
+fn metrics_response(handle: &PrometheusHandle) -> impl axum::response::IntoResponse {
+    (
+        [(
+            http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        handle.render(),
+    )
 }
 
 /// Runs every service until SIGTERM or Ctrl-C.
@@ -79,8 +106,13 @@ pub async fn run(config: Config) -> Result<()> {
         region: config.region.clone(),
         carillon,
     });
+    let metrics = metrics_handle()?;
     let app = axum::Router::new()
         .route("/health", axum::routing::get(|| async { "ok" }))
+        .route(
+            "/metrics",
+            axum::routing::get(move || std::future::ready(metrics_response(&metrics))),
+        )
         .fallback(admin::handle)
         .with_state(admin_state);
 

@@ -223,6 +223,11 @@ impl Worker {
                     remote = %remote,
                     "outbound message delivered"
                 );
+                carillon_mail::metrics::count(
+                    carillon_mail::metrics::OUTGOING_EMAIL_SENT,
+                    &row.organization_id,
+                    1,
+                );
                 self.finish(&row).await;
             }
             Err(Failure::Permanent {
@@ -311,6 +316,11 @@ impl Worker {
             status = %failure.status,
             error = %failure.diagnostic,
             "outbound delivery failed"
+        );
+        carillon_mail::metrics::count(
+            carillon_mail::metrics::OUTGOING_EMAIL_BOUNCED,
+            &row.organization_id,
+            1,
         );
         let failures = [failure];
         let bounce = Bounce {
