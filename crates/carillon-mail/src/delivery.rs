@@ -22,6 +22,7 @@ use carillon_store::{LocalMailbox, NewMessage, NewOutbound, Resolution, Store, S
 
 use crate::auth::MailUser;
 use crate::authentication::{DmarcDisposition, DmarcFilter};
+use crate::events::{self, BouncedRecipient, EmailEvent, MessageHeaders};
 use crate::metrics;
 
 pub use dsn::{build_dsn, send_bounce, Bounce, BounceOutcome, FailedRecipient};
@@ -226,7 +227,8 @@ pub async fn deliver_inbound_authenticated(
     dmarc: DmarcDisposition,
 ) -> Result<DeliveryOutcome, DeliveryError> {
     check_limits(envelope, &message).await?;
-    let mut dmarc = DmarcFilter::new(dmarc);
+    let disposition = dmarc;
+    let mut dmarc = DmarcFilter::new(disposition);
     let mut plan = Plan::default();
     let mut results = Vec::with_capacity(envelope.recipients.len());
     let mut resolved = Vec::with_capacity(envelope.recipients.len());
@@ -263,6 +265,8 @@ pub async fn deliver_inbound_authenticated(
     }
     if plan.mailboxes.is_empty() {
         count_incoming_bounces(store, &results).await;
+        let log = EventLog::new(envelope, &message, carillon_core::ids::new_uuid());
+        log.incoming_bounces(store, &results, disposition).await;
         return Ok(DeliveryOutcome {
             blob_key: None,
             recipients: results,
@@ -300,6 +304,17 @@ pub async fn deliver_inbound_authenticated(
     commit(store, &blobs, &copies, &journals.outbound).await?;
     count_received(&plan.mailboxes);
     count_incoming_bounces(store, &results).await;
+    let log = EventLog::new(envelope, &message, events::trace_id(&blob_key).to_string());
+    log.received(
+        store,
+        &resolved,
+        &plan.mailboxes,
+        &copies,
+        Some(disposition),
+    )
+    .await;
+    log.journaled(store, &journals.initiated).await;
+    log.incoming_bounces(store, &results, disposition).await;
     Ok(DeliveryOutcome {
         blob_key: Some(blob_key),
         recipients: results,
@@ -408,10 +423,206 @@ pub async fn submit(
     // Queue rows, mailbox copies and journal records in one transaction: all or nothing.
     commit(store, &blobs, &copies, &rows).await?;
     count_received(&plan.mailboxes);
+    let log = EventLog::new(envelope, &message, events::trace_id(&blob_key).to_string());
+    log.submitted(store, &user.organization_id).await;
+    log.received(store, &resolved, &plan.mailboxes, &copies, None)
+        .await;
+    log.journaled(store, &journals.initiated).await;
     Ok(DeliveryOutcome {
         blob_key: Some(blob_key),
         recipients: results,
     })
+}
+
+/// The email event log of one message (workmail.md §4.1): its envelope, header facts and
+/// trace ID (the blob's UUID; a fresh one when nothing was stored).
+struct EventLog<'a> {
+    envelope: &'a Envelope,
+    headers: MessageHeaders,
+    trace_id: String,
+}
+
+impl<'a> EventLog<'a> {
+    fn new(envelope: &'a Envelope, message: &[u8], trace_id: String) -> Self {
+        EventLog {
+            envelope,
+            headers: MessageHeaders::parse(message),
+            trace_id,
+        }
+    }
+
+    async fn emit(&self, store: &Store, organization_id: &str, event: EmailEvent) {
+        events::emit(store, organization_id, &self.trace_id, event).await;
+    }
+
+    /// `OUTGOING_EMAIL_SUBMITTED` for the sender's organization.
+    async fn submitted(&self, store: &Store, organization_id: &str) {
+        let event = EmailEvent::OutgoingEmailSubmitted {
+            recipients: self.envelope.recipients.clone(),
+            sender: self.envelope.mail_from.clone(),
+            from: self.headers.from.clone(),
+            subject: self.headers.subject.clone(),
+        };
+        self.emit(store, organization_id, event).await;
+    }
+
+    /// `ORGANIZATION_EMAIL_RECEIVED` once per organization reached (its recipients only) and
+    /// `MAILBOX_EMAIL_DELIVERED` per mailbox copy (`copies` in `mailboxes` order first).
+    /// `dmarc` is the inbound disposition (verdicts are read from the `Authentication-Results`
+    /// field only then: submitted mail has none of Carillon's).
+    async fn received(
+        &self,
+        store: &Store,
+        resolved: &[journal::Resolved],
+        mailboxes: &[LocalMailbox],
+        copies: &[NewMessage],
+        dmarc: Option<DmarcDisposition>,
+    ) {
+        let verdict = |method| dmarc.and_then(|_| self.headers.verdict(method));
+        let dmarc_verdict = verdict("dmarc");
+        let dmarc_policy = dmarc_verdict.as_deref().filter(|v| *v == "FAIL").map(|_| {
+            match dmarc {
+                Some(DmarcDisposition::Reject) => "reject",
+                Some(DmarcDisposition::Quarantine) => "quarantine",
+                _ => "none",
+            }
+            .to_string()
+        });
+        for organization in organizations_of(mailboxes, None) {
+            // The envelope recipients reaching a mailbox of this organization.
+            let reached: Vec<&journal::Resolved> = resolved
+                .iter()
+                .filter(|r| {
+                    r.mailboxes
+                        .iter()
+                        .flatten()
+                        .any(|m| m.organization_id == organization)
+                })
+                .collect();
+            let event = EmailEvent::OrganizationEmailReceived {
+                recipients: reached.iter().map(|r| r.address.clone()).collect(),
+                sender: self.envelope.mail_from.clone(),
+                from: self.headers.from.clone(),
+                subject: self.headers.subject.clone(),
+                message_id: self.headers.message_id.clone(),
+                spf_verdict: verdict("spf"),
+                dkim_verdict: verdict("dkim"),
+                dmarc_verdict: dmarc_verdict.clone(),
+                dmarc_policy: dmarc_policy.clone(),
+                message_timestamp: copies.first().map_or(0, |c| c.internal_date),
+            };
+            self.emit(store, &organization, event).await;
+            let quarantined: Vec<String> = reached
+                .iter()
+                .filter(|r| {
+                    r.mailboxes.iter().flatten().any(|m| {
+                        copies
+                            .iter()
+                            .any(|c| c.user_id == m.user_id && c.folder == JUNK_EMAIL)
+                    })
+                })
+                .map(|r| r.address.clone())
+                .collect();
+            if dmarc == Some(DmarcDisposition::Quarantine) && !quarantined.is_empty() {
+                self.dmarc_applied(store, &organization, quarantined, "quarantine")
+                    .await;
+            }
+        }
+        for (mailbox, copy) in mailboxes.iter().zip(copies) {
+            let Some(recipient) = resolved.iter().find(|r| {
+                r.mailboxes
+                    .iter()
+                    .flatten()
+                    .any(|m| m.user_id == mailbox.user_id)
+            }) else {
+                continue;
+            };
+            let event = EmailEvent::MailboxEmailDelivered {
+                recipient: recipient.address.clone(),
+                folder: copy.folder.clone(),
+            };
+            self.emit(store, &mailbox.organization_id, event).await;
+        }
+    }
+
+    /// `JOURNALING_INITIATED` per journal record created.
+    async fn journaled(&self, store: &Store, initiated: &[(String, String)]) {
+        for (organization, address) in initiated {
+            let event = EmailEvent::JournalingInitiated {
+                journaling_address: address.clone(),
+            };
+            self.emit(store, organization, event).await;
+        }
+    }
+
+    /// `DMARC_POLICY_APPLIED` for `recipients` of `organization`.
+    async fn dmarc_applied(
+        &self,
+        store: &Store,
+        organization: &str,
+        recipients: Vec<String>,
+        policy: &str,
+    ) {
+        let event = EmailEvent::DmarcPolicyApplied {
+            from: self.headers.from.clone(),
+            recipients,
+            policy: policy.to_string(),
+        };
+        self.emit(store, organization, event).await;
+    }
+
+    /// `INCOMING_EMAIL_BOUNCED` per inbound recipient refused at a local domain, and
+    /// `DMARC_POLICY_APPLIED` (`reject`) for the recipients DMARC refused, per organization.
+    async fn incoming_bounces(
+        &self,
+        store: &Store,
+        results: &[RecipientResult],
+        dmarc: DmarcDisposition,
+    ) {
+        let mut rejected: Vec<(String, Vec<String>)> = Vec::new();
+        for result in results {
+            let (status, reason) = match result.status {
+                RecipientStatus::NoSuchAddress => ("5.1.1", "no such recipient"),
+                RecipientStatus::OverQuota => ("5.2.2", "mailbox full"),
+                RecipientStatus::DmarcRejected => {
+                    ("5.7.1", "rejected by the sender domain's DMARC policy")
+                }
+                _ => continue,
+            };
+            let Ok(Some(organization)) =
+                store.mail_domain_owner(&domain_of(&result.recipient)).await
+            else {
+                continue;
+            };
+            if result.status == RecipientStatus::DmarcRejected && dmarc == DmarcDisposition::Reject
+            {
+                match rejected.iter_mut().find(|(o, _)| *o == organization) {
+                    Some((_, recipients)) => recipients.push(result.recipient.clone()),
+                    None => rejected.push((organization.clone(), vec![result.recipient.clone()])),
+                }
+            }
+            let event = EmailEvent::IncomingEmailBounced {
+                bounced_recipient: BouncedRecipient {
+                    email_address: result.recipient.clone(),
+                    reason: reason.to_string(),
+                    status: status.to_string(),
+                },
+            };
+            self.emit(store, &organization, event).await;
+        }
+        for (organization, recipients) in rejected {
+            self.dmarc_applied(store, &organization, recipients, "reject")
+                .await;
+        }
+    }
+}
+
+/// The lower-case domain of `address` (empty without `@`).
+fn domain_of(address: &str) -> String {
+    address
+        .rsplit_once('@')
+        .map_or("", |(_, d)| d)
+        .to_ascii_lowercase()
 }
 
 /// Counts a committed delivery: `OrganizationEmailReceived` once per organization whose
@@ -443,12 +654,7 @@ async fn count_incoming_bounces(store: &Store, results: &[RecipientResult]) {
         ) {
             continue;
         }
-        let domain = result
-            .recipient
-            .rsplit_once('@')
-            .map_or("", |(_, d)| d)
-            .to_ascii_lowercase();
-        match store.mail_domain_owner(&domain).await {
+        match store.mail_domain_owner(&domain_of(&result.recipient)).await {
             Ok(Some(organization)) => {
                 metrics::count(metrics::INCOMING_EMAIL_BOUNCED, &organization, 1)
             }

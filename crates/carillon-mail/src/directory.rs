@@ -17,6 +17,7 @@ pub mod export;
 mod groups;
 pub mod journaling;
 mod mailboxes;
+mod monitoring;
 mod organizations;
 pub mod password;
 mod retention;
@@ -398,6 +399,30 @@ impl WorkMailApi for WorkMail {
         input: DeleteRetentionPolicyRequest,
     ) -> ApiResult<DeleteRetentionPolicyResponse> {
         retention::delete(self, ctx, input).await
+    }
+
+    async fn put_email_monitoring_configuration(
+        &self,
+        ctx: &RequestContext,
+        input: PutEmailMonitoringConfigurationRequest,
+    ) -> ApiResult<PutEmailMonitoringConfigurationResponse> {
+        monitoring::put(self, ctx, input).await
+    }
+
+    async fn describe_email_monitoring_configuration(
+        &self,
+        ctx: &RequestContext,
+        input: DescribeEmailMonitoringConfigurationRequest,
+    ) -> ApiResult<DescribeEmailMonitoringConfigurationResponse> {
+        monitoring::describe(self, ctx, input).await
+    }
+
+    async fn delete_email_monitoring_configuration(
+        &self,
+        ctx: &RequestContext,
+        input: DeleteEmailMonitoringConfigurationRequest,
+    ) -> ApiResult<DeleteEmailMonitoringConfigurationResponse> {
+        monitoring::delete(self, ctx, input).await
     }
 
     async fn tag_resource(

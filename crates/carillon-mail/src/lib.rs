@@ -7,6 +7,7 @@ pub mod authentication;
 pub mod delivery;
 pub mod directory;
 pub mod dkim;
+pub mod events;
 pub mod export;
 pub mod metrics;
 pub mod retention;

@@ -17,6 +17,7 @@ mod export;
 mod iam;
 mod journaling;
 mod mailbox;
+mod monitoring;
 mod queue;
 mod recipients;
 mod retention;
@@ -42,6 +43,7 @@ pub use mailbox::{
     canonical_folder_name, AppendedMessage, CopyResult, FlagOp, Folder, FolderStatus, NewMessage,
     StoredMessage, DEFAULT_FOLDERS, FOLDER_DELIMITER,
 };
+pub use monitoring::EmailMonitoringRecord;
 pub use queue::{NewOutbound, QueuedOutbound};
 pub use recipients::{LocalMailbox, Resolution, DEFAULT_MAILBOX_QUOTA_MB};
 pub use retention::{PurgedMailbox, RetentionFolderRecord, RetentionPolicyRecord};

@@ -106,6 +106,7 @@ pub async fn run(config: Config) -> Result<()> {
         region: config.region.clone(),
         carillon,
     });
+    carillon_mail::events::install(&config.store.data_dir, &config.region);
     let metrics = metrics_handle()?;
     let app = axum::Router::new()
         .route("/health", axum::routing::get(|| async { "ok" }))

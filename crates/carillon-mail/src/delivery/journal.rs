@@ -59,6 +59,9 @@ pub(super) struct JournalWork {
     pub outbound: Vec<NewOutbound>,
     /// The blobs written for them (removed again if the delivery fails).
     pub blobs: Vec<String>,
+    /// (organization ID, journaling address) of each journal record created, for the
+    /// `JOURNALING_INITIATED` events once the delivery is committed (workmail.md §4.1).
+    pub initiated: Vec<(String, String)>,
 }
 
 impl JournalWork {
@@ -207,12 +210,16 @@ async fn prepare_into(
             )
             .await?;
         match refused {
-            None => tracing::info!(
-                event_name = "JOURNALING_INITIATED",
-                organization_id = %organization_id,
-                journaling_address = %config.journaling_address,
-                "journal record created"
-            ),
+            None => {
+                tracing::info!(
+                    event_name = "JOURNALING_INITIATED",
+                    organization_id = %organization_id,
+                    journaling_address = %config.journaling_address,
+                    "journal record created"
+                );
+                work.initiated
+                    .push((organization_id.clone(), config.journaling_address.clone()));
+            }
             Some(reason) => {
                 let report = build_failure_report(&target, &summary, reason, message);
                 // Null reverse-path: a failing report never causes another message.

@@ -20,7 +20,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use carillon_mail::delivery::{self, Bounce, FailedRecipient};
-use carillon_mail::dkim;
+use carillon_mail::{dkim, events};
 use carillon_store::{QueuedOutbound, Store, StoreError};
 use futures::StreamExt;
 use hickory_resolver::TokioAsyncResolver;
@@ -228,6 +228,15 @@ impl Worker {
                     &row.organization_id,
                     1,
                 );
+                let headers = events::MessageHeaders::parse(&message);
+                let event = events::EmailEvent::OutgoingEmailSent {
+                    recipient: row.recipient.clone(),
+                    sender: row.envelope_from.clone(),
+                    from: headers.from,
+                    message_id: headers.message_id,
+                };
+                let trace_id = events::trace_id(&row.blob_key);
+                events::emit(&self.store, &row.organization_id, trace_id, event).await;
                 self.finish(&row).await;
             }
             Err(Failure::Permanent {
@@ -322,6 +331,17 @@ impl Worker {
             &row.organization_id,
             1,
         );
+        let event = events::EmailEvent::OutgoingEmailBounced {
+            bounced_recipient: events::BouncedRecipient {
+                email_address: row.recipient.clone(),
+                reason: failure.diagnostic.clone(),
+                status: failure.status.clone(),
+            },
+            destination: row.recipient.clone(),
+            reason: failure.diagnostic.clone(),
+        };
+        let trace_id = events::trace_id(&row.blob_key);
+        events::emit(&self.store, &row.organization_id, trace_id, event).await;
         let failures = [failure];
         let bounce = Bounce {
             reporting_mta: &self.config.hostname,
