@@ -581,13 +581,8 @@ impl<'a> EventLog<'a> {
     ) {
         let mut rejected: Vec<(String, Vec<String>)> = Vec::new();
         for result in results {
-            let (status, reason) = match result.status {
-                RecipientStatus::NoSuchAddress => ("5.1.1", "no such recipient"),
-                RecipientStatus::OverQuota => ("5.2.2", "mailbox full"),
-                RecipientStatus::DmarcRejected => {
-                    ("5.7.1", "rejected by the sender domain's DMARC policy")
-                }
-                _ => continue,
+            let Some((status, reason)) = bounce_reason(result.status) else {
+                continue;
             };
             let Ok(Some(organization)) =
                 store.mail_domain_owner(&domain_of(&result.recipient)).await
@@ -615,6 +610,39 @@ impl<'a> EventLog<'a> {
                 .await;
         }
     }
+}
+
+/// The enhanced status code and reason of an inbound recipient refused at a local domain;
+/// `None` for recipients not bounced.
+fn bounce_reason(status: RecipientStatus) -> Option<(&'static str, &'static str)> {
+    match status {
+        RecipientStatus::NoSuchAddress => Some(("5.1.1", "no such recipient")),
+        RecipientStatus::OverQuota => Some(("5.2.2", "mailbox full")),
+        RecipientStatus::DmarcRejected => {
+            Some(("5.7.1", "rejected by the sender domain's DMARC policy"))
+        }
+        _ => None,
+    }
+}
+
+/// Records an inbound recipient the MX refused at RCPT time (`NoSuchAddress`, `OverQuota`):
+/// the `IncomingEmailBounced` metric and the `INCOMING_EMAIL_BOUNCED` event (its own trace
+/// ID: no message was received) of the organization owning the recipient's domain. Other
+/// statuses are ignored. Spec: workmail.md §4.1, §4.3.
+pub async fn record_refused_recipient(
+    store: &Store,
+    envelope: &Envelope,
+    recipient: &str,
+    status: RecipientStatus,
+) {
+    let results = [RecipientResult {
+        recipient: recipient.to_string(),
+        status,
+    }];
+    count_incoming_bounces(store, &results).await;
+    EventLog::new(envelope, &[], carillon_core::ids::new_uuid())
+        .incoming_bounces(store, &results, DmarcDisposition::Deliver)
+        .await;
 }
 
 /// The lower-case domain of `address` (empty without `@`).

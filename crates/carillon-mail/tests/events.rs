@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use carillon_mail::auth::MailUser;
-use carillon_mail::delivery::{self, Envelope};
+use carillon_mail::delivery::{self, Envelope, RecipientStatus};
 use carillon_mail::events;
 use carillon_store::testing::TestStore;
 use carillon_store::EmailMonitoringRecord;
@@ -110,6 +110,15 @@ From: Ann <ann@remote.test>\r\nSubject: Hello\r\nMessage-ID: <1@remote.test>\r\n
         .unwrap();
     let submit_trace = events::trace_id(outcome.blob_key.as_deref().unwrap()).to_string();
 
+    // A recipient the MX refuses at RCPT time, before any message exists.
+    delivery::record_refused_recipient(
+        &f.store,
+        &inbound,
+        "ghost@evlog.test",
+        RecipientStatus::NoSuchAddress,
+    )
+    .await;
+
     let records = lines("evlog");
     let arn = format!("arn:aws:workmail:eu-west-1:{ACCOUNT}:organization/{org}");
     assert!(records.iter().all(|r| r["organizationArn"] == arn.as_str()));
@@ -151,7 +160,7 @@ From: Ann <ann@remote.test>\r\nSubject: Hello\r\nMessage-ID: <1@remote.test>\r\n
     );
 
     let bounced = named(&records, "INCOMING_EMAIL_BOUNCED");
-    assert_eq!(bounced.len(), 1);
+    assert_eq!(bounced.len(), 2);
     assert_eq!(
         bounced[0]["bouncedRecipient"],
         serde_json::json!({
@@ -161,6 +170,11 @@ From: Ann <ann@remote.test>\r\nSubject: Hello\r\nMessage-ID: <1@remote.test>\r\n
         })
     );
     assert_eq!(bounced[0]["traceId"], inbound_trace.as_str());
+    assert_eq!(
+        bounced[1]["bouncedRecipient"]["emailAddress"],
+        "ghost@evlog.test"
+    );
+    assert_ne!(bounced[1]["traceId"], inbound_trace.as_str());
 
     let out = named(&records, "OUTGOING_EMAIL_SUBMITTED");
     assert_eq!(out.len(), 1);

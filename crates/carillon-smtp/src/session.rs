@@ -335,17 +335,41 @@ impl Session {
                 self.accept_recipient(address)
             }
             Ok(RecipientCheck::Foreign) => self.reply(554, Some([5, 7, 1]), "Relay access denied"),
-            Ok(RecipientCheck::NoSuchAddress) => self.reply(
-                550,
-                Some([5, 1, 1]),
-                "Recipient address rejected: user unknown",
-            ),
-            Ok(RecipientCheck::OverQuota) => self.reply(552, Some([5, 2, 2]), "Mailbox full"),
+            Ok(RecipientCheck::NoSuchAddress) => {
+                self.record_refusal(&address, RecipientStatus::NoSuchAddress)
+                    .await;
+                self.reply(
+                    550,
+                    Some([5, 1, 1]),
+                    "Recipient address rejected: user unknown",
+                )
+            }
+            Ok(RecipientCheck::OverQuota) => {
+                self.record_refusal(&address, RecipientStatus::OverQuota)
+                    .await;
+                self.reply(552, Some([5, 2, 2]), "Mailbox full")
+            }
             Err(e) => {
                 tracing::error!(error = %e, "recipient lookup failed");
                 self.reply(451, Some([4, 3, 0]), "Temporary lookup failure")
             }
         }
+    }
+
+    /// The MX role's refusals are WorkMail's incoming bounces (metric and event log).
+    async fn record_refusal(&self, address: &str, status: RecipientStatus) {
+        if self.shared.role != Role::Inbound {
+            return;
+        }
+        let envelope = Envelope {
+            mail_from: self
+                .transaction
+                .as_ref()
+                .map(|t| t.mail_from.clone())
+                .unwrap_or_default(),
+            recipients: vec![address.to_string()],
+        };
+        delivery::record_refused_recipient(&self.shared.store, &envelope, address, status).await;
     }
 
     fn accept_recipient(&mut self, address: String) {
