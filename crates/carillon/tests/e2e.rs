@@ -35,7 +35,16 @@ fn run_script(script: &str, args: &[OsString]) {
         prerequisite(false, "CARILLON_TEST_PYTHON is not set; run scripts/test");
         return;
     };
+    // The scripts' temporary data directories go under one directory per run, removed when
+    // the script passes (kept to look at when it fails).
+    let scratch = std::env::temp_dir().join(format!(
+        "carillon-e2e-{}-{}",
+        script.trim_end_matches(".py"),
+        std::process::id()
+    ));
+    std::fs::create_dir_all(&scratch).expect("scratch directory");
     let output = Command::new(python)
+        .env("TMPDIR", &scratch)
         .arg(workspace_root().join("tests/e2e").join(script))
         .arg("--carillon")
         .arg(env!("CARGO_BIN_EXE_carillon"))
@@ -51,6 +60,8 @@ fn run_script(script: &str, args: &[OsString]) {
         "{script} failed ({}):\n{stdout}\n{stderr}",
         output.status
     );
+    // Best effort: a process the script started may still be closing a file in it.
+    let _ = std::fs::remove_dir_all(&scratch);
 }
 
 /// Issue 2 §8: organization provisioned with the aws CLI, 263 real messages in over SMTP and
