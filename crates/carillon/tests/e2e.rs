@@ -156,3 +156,11 @@ fn retention_deletes_aged_items() {
 fn mail_authentication() {
     run_script("mail_auth.py", &[]);
 }
+
+/// Issue 3 §7 (workmail.md §4.1, §4.3): email monitoring put with the aws CLI; the event log
+/// lines of inbound, refused, submitted and sent mail (one traceId per message) and the
+/// Prometheus metrics on `/metrics` after the same traffic and a failed IMAP login.
+#[test]
+fn email_event_log_and_metrics() {
+    run_script("monitoring.py", &[]);
+}
