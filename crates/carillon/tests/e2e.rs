@@ -37,10 +37,13 @@ fn run_script(script: &str, args: &[OsString]) {
     };
     // The scripts' temporary data directories go under one directory per run, removed when
     // the script passes (kept to look at when it fails).
+    // Unique per call: two tests may run the same script at once (SQLite and PostgreSQL).
+    static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let scratch = std::env::temp_dir().join(format!(
-        "carillon-e2e-{}-{}",
+        "carillon-e2e-{}-{}-{}",
         script.trim_end_matches(".py"),
-        std::process::id()
+        std::process::id(),
+        RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     ));
     std::fs::create_dir_all(&scratch).expect("scratch directory");
     let output = Command::new(python)
