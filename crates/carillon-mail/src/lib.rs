@@ -9,5 +9,6 @@ pub mod directory;
 pub mod dkim;
 pub mod events;
 pub mod export;
+pub mod flow;
 pub mod metrics;
 pub mod retention;
