@@ -14,6 +14,7 @@ mod db;
 mod dkim;
 mod error;
 mod export;
+mod flow_hooks;
 mod iam;
 mod journaling;
 mod mailbox;
@@ -21,6 +22,7 @@ mod monitoring;
 mod queue;
 mod recipients;
 mod retention;
+mod s3;
 mod settings;
 #[cfg(feature = "test-fixtures")]
 pub mod testing;
@@ -33,6 +35,10 @@ pub use error::{StoreError, StoreResult};
 pub use export::{
     ExportAdmission, ExportJobRecord, NewExportJob, EXPORT_CANCELLED, EXPORT_COMPLETED,
     EXPORT_FAILED, EXPORT_PENDING, EXPORT_RUNNING,
+};
+pub use flow_hooks::{
+    ContentReplacement, NewTransitMessage, TransitMessageRecord, TRANSIT_ASYNC, TRANSIT_DELIVERING,
+    TRANSIT_DONE, TRANSIT_PENDING,
 };
 pub use iam::{
     AccessKeyRecord, AccountRecord, AuditCursor, AuditEventRecord, NewPrincipal, ACCESS_KEY_ACTIVE,
