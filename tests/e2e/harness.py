@@ -17,6 +17,12 @@ import sys
 import threading
 import time
 
+import urllib.error
+import urllib.request
+
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 from dnslib import QTYPE, RR
 from dnslib.server import BaseResolver
 
@@ -178,3 +184,21 @@ def fetch_all(imap, folder):
     return bodies
 
 
+def carillon_call(server, creds_file, method, path, body=None, service="carillon"):
+    """A request to Carillon's admin API signed by botocore (SigV4, `service`);
+    returns (status, headers, parsed JSON body)."""
+    key, secret = credentials(creds_file)
+    data = json.dumps(body).encode() if body is not None else b""
+    request = AWSRequest(method=method, url=server.endpoint + path, data=data,
+                         headers={"Content-Type": "application/json"})
+    SigV4Auth(Credentials(key, secret), service, "us-east-1").add_auth(request)
+    return send(request.method, request.url, data, dict(request.headers))
+
+
+def send(method, url, data=b"", headers=None):
+    req = urllib.request.Request(url, data=data or None, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req) as resp:
+            return resp.status, resp.headers, json.loads(resp.read() or b"{}")
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers, json.loads(e.read() or b"{}")

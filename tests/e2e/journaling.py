@@ -25,16 +25,11 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 
 from aiosmtpd.controller import Controller
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
 
-from harness import (EXTERNAL, FAILURES, PASSWORD, Carillon, Collector, aws, check, credentials, fetch_all,
-                     free_port, imap_connect, normalize)
+from harness import (EXTERNAL, FAILURES, PASSWORD, Carillon, Collector, aws, carillon_call, check, credentials,
+                     fetch_all, free_port, imap_connect, normalize, send)
 
 ALIAS = "journo"
 DOMAIN = f"{ALIAS}.localhost"
@@ -59,26 +54,6 @@ def main():
         peer.stop()
     print(f"{len(FAILURES)} failed" if FAILURES else "all checks passed")
     sys.exit(1 if FAILURES else 0)
-
-
-def carillon_call(server, creds_file, method, path, body=None, service="carillon"):
-    """A request to Carillon's admin API signed by botocore (SigV4, `service`);
-    returns (status, headers, parsed JSON body)."""
-    key, secret = credentials(creds_file)
-    data = json.dumps(body).encode() if body is not None else b""
-    request = AWSRequest(method=method, url=server.endpoint + path, data=data,
-                         headers={"Content-Type": "application/json"})
-    SigV4Auth(Credentials(key, secret), service, REGION).add_auth(request)
-    return send(request.method, request.url, data, dict(request.headers))
-
-
-def send(method, url, data=b"", headers=None):
-    req = urllib.request.Request(url, data=data or None, method=method, headers=headers or {})
-    try:
-        with urllib.request.urlopen(req) as resp:
-            return resp.status, resp.headers, json.loads(resp.read() or b"{}")
-    except urllib.error.HTTPError as e:
-        return e.code, e.headers, json.loads(e.read() or b"{}")
 
 
 def attached_original(record: bytes) -> bytes:
