@@ -386,6 +386,7 @@ pub async fn submit(
             blob_key: blob_key.clone(),
             next_attempt_at: now,
             expires_at: now.saturating_add(lifetime_ms),
+            gateway_id: None,
         })
         .collect();
     let mut copies: Vec<NewMessage> = plan

@@ -93,6 +93,7 @@ async fn delivers_to_the_smarthost_and_bounces_permanent_failures() {
             blob_key: "messages/a-bounce".to_string(),
             next_attempt_at: now,
             expires_at: now + 3_600_000,
+            gateway_id: None,
         }])
         .await
         .unwrap();

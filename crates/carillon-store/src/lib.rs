@@ -14,6 +14,7 @@ mod db;
 mod dkim;
 mod error;
 mod export;
+mod flow_rules;
 mod flow_hooks;
 mod iam;
 mod journaling;
@@ -40,6 +41,7 @@ pub use flow_hooks::{
     ContentReplacement, NewTransitMessage, TransitMessageRecord, TRANSIT_ASYNC, TRANSIT_DELIVERING,
     TRANSIT_DONE, TRANSIT_PENDING,
 };
+pub use flow_rules::{FlowRuleRecord, FlowRuleWrite, SmtpGatewayRecord};
 pub use iam::{
     AccessKeyRecord, AccountRecord, AuditCursor, AuditEventRecord, NewPrincipal, ACCESS_KEY_ACTIVE,
     ACCESS_KEY_INACTIVE,

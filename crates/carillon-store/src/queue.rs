@@ -24,6 +24,9 @@ pub struct NewOutbound {
     pub next_attempt_at: i64,
     /// End of the queue lifetime, epoch milliseconds: past it the message bounces.
     pub expires_at: i64,
+    /// The organization's SMTP gateway to send through (an outbound flow rule's
+    /// "Route to SMTP gateway", workmail.md §2.8); `None`: the recipient domain's MX.
+    pub gateway_id: Option<String>,
 }
 
 /// A queued recipient as leased for a delivery attempt.
@@ -49,10 +52,12 @@ pub struct QueuedOutbound {
     pub last_error: Option<String>,
     /// When the row was queued, epoch milliseconds (the DSN's Arrival-Date).
     pub created_at: i64,
+    /// See [`NewOutbound::gateway_id`].
+    pub gateway_id: Option<String>,
 }
 
 const COLUMNS: &str = "queue_id, organization_id, envelope_from, recipient, blob_key, attempts, \
-                       next_attempt_at, expires_at, last_error, created_at";
+                       next_attempt_at, expires_at, last_error, created_at, gateway_id";
 
 impl Store {
     /// Queues recipients for remote delivery, all in one transaction (durable when it returns).
@@ -187,8 +192,8 @@ pub(crate) async fn insert_outbound(
         let id = carillon_core::ids::new_uuid();
         sqlx::query(
             "INSERT INTO outbound_queue (queue_id, organization_id, envelope_from, recipient, \
-             blob_key, attempts, next_attempt_at, expires_at, created_at) \
-             VALUES ($1, $2, $3, $4, $5, 0, $6, $7, $8)",
+             blob_key, attempts, next_attempt_at, expires_at, created_at, gateway_id) \
+             VALUES ($1, $2, $3, $4, $5, 0, $6, $7, $8, $9)",
         )
         .bind(&id)
         .bind(&item.organization_id)
@@ -198,6 +203,7 @@ pub(crate) async fn insert_outbound(
         .bind(item.next_attempt_at)
         .bind(item.expires_at)
         .bind(now)
+        .bind(&item.gateway_id)
         .execute(&mut **tx)
         .await?;
         ids.push(id);

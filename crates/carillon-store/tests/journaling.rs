@@ -127,6 +127,7 @@ async fn a_delivery_commits_copies_and_queue_rows_together_or_not_at_all() {
             blob_key: "messages/j".to_string(),
             next_attempt_at: 0,
             expires_at: 1,
+            gateway_id: None,
         };
         let failed = t
             .store

@@ -13,6 +13,7 @@ fn row(org: &str, recipient: &str, next_attempt_at: i64) -> NewOutbound {
         blob_key: "messages/x".to_string(),
         next_attempt_at,
         expires_at: next_attempt_at + 1_000_000,
+        gateway_id: None,
     }
 }
 

@@ -160,6 +160,7 @@ pub async fn send_bounce(
                     blob_key: key,
                     next_attempt_at: now,
                     expires_at: now.saturating_add(lifetime),
+                    gateway_id: None,
                 }])
                 .await?;
             Ok(BounceOutcome::Queued)

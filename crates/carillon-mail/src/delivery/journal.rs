@@ -119,6 +119,7 @@ impl JournalWork {
                     blob_key,
                     next_attempt_at: now,
                     expires_at: now.saturating_add(lifetime),
+                    gateway_id: None,
                 });
             }
         }
