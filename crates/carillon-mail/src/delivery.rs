@@ -12,6 +12,7 @@
 //! mailbox quota (§1.7).
 
 mod dsn;
+mod flow;
 pub mod journal;
 
 use std::collections::HashMap;
@@ -23,6 +24,7 @@ use carillon_store::{LocalMailbox, NewMessage, NewOutbound, Resolution, Store, S
 use crate::auth::MailUser;
 use crate::authentication::{DmarcDisposition, DmarcFilter};
 use crate::events::{self, BouncedRecipient, EmailEvent, MessageHeaders};
+use crate::flow::rules::{FlowAction, FlowDirection};
 use crate::metrics;
 
 pub use dsn::{build_dsn, send_bounce, Bounce, BounceOutcome, FailedRecipient};
@@ -72,6 +74,12 @@ pub enum RecipientStatus {
     /// Refused because the message failed DMARC under the sender domain's `p=reject` and the
     /// recipient's organization enforces DMARC (SMTP 550 5.7.1). Spec: workmail.md §2.25.
     DmarcRejected,
+    /// Accepted, but an email flow rule drops it: not delivered (sent), no NDR.
+    /// Spec: workmail.md §2.9.
+    Dropped,
+    /// Accepted, but an email flow rule bounces it: not delivered (sent); the sender gets a
+    /// bounce. Spec: workmail.md §2.9.
+    RuleBounced,
 }
 
 /// Per-recipient result of a delivery, in envelope order.
@@ -93,9 +101,16 @@ pub struct DeliveryOutcome {
 }
 
 impl DeliveryOutcome {
-    /// Whether at least one recipient was delivered or queued (the message is accepted).
+    /// Whether the message is accepted: at least one recipient was delivered or queued, or
+    /// an email flow rule took it (dropped or bounced).
     pub fn accepted(&self) -> bool {
         self.blob_key.is_some()
+            || self.recipients.iter().any(|r| {
+                matches!(
+                    r.status,
+                    RecipientStatus::Dropped | RecipientStatus::RuleBounced
+                )
+            })
     }
 
     /// The recipients with the given status.
@@ -226,6 +241,51 @@ pub async fn deliver_inbound_authenticated(
     message: Bytes,
     dmarc: DmarcDisposition,
 ) -> Result<DeliveryOutcome, DeliveryError> {
+    let flows =
+        flow::FlowApplier::from_rules(FlowDirection::Inbound, &message, &envelope.mail_from);
+    inbound(store, envelope, message, dmarc, flows).await
+}
+
+/// Applies the inbound flow rules of the recipients' organizations, or actions a
+/// synchronous hook decided (`actions`, with the hook's `rule_name`), while delivering as
+/// [`deliver_inbound`] does: a dropped recipient gets no copy and no NDR, a bounced one no
+/// copy and a bounce to the envelope sender, Deliver to junk files the copy in
+/// `Junk E-mail`, Never deliver to junk in the INBOX even under a DMARC quarantine, and
+/// `Default` leaves the DMARC disposition to decide. Outbound: as [`submit`], with
+/// `submitter` the sending user — except the `Sent Items` copy, made when the message was
+/// submitted — and `Route to SMTP gateway` queuing the recipient for that gateway; queue
+/// rows and bounces live 5 days.
+/// Inbound messages are delivered with no DMARC disposition (it was applied at receipt).
+/// Spec: workmail.md §2.9, §2.10.
+///
+/// Errors: as [`deliver_inbound`] and [`submit`]; an outbound delivery without
+/// `submitter` is delivered as inbound mail of the recipients' organizations.
+pub async fn deliver_with_actions(
+    store: &Store,
+    direction: FlowDirection,
+    envelope: &Envelope,
+    message: Bytes,
+    rule_name: &str,
+    actions: &[(String, FlowAction)],
+    submitter: Option<&MailUser>,
+) -> Result<DeliveryOutcome, DeliveryError> {
+    let flows = flow::FlowApplier::from_actions(direction, rule_name, actions);
+    let queue_lifetime = flow::QUEUE_LIFETIME;
+    match (direction, submitter) {
+        (FlowDirection::Outbound, Some(user)) => {
+            submission(store, user, envelope, message, queue_lifetime, flows, false).await
+        }
+        _ => inbound(store, envelope, message, DmarcDisposition::Deliver, flows).await,
+    }
+}
+
+async fn inbound(
+    store: &Store,
+    envelope: &Envelope,
+    message: Bytes,
+    dmarc: DmarcDisposition,
+    mut flows: flow::FlowApplier<'_>,
+) -> Result<DeliveryOutcome, DeliveryError> {
     check_limits(envelope, &message).await?;
     let disposition = dmarc;
     let mut dmarc = DmarcFilter::new(disposition);
@@ -244,6 +304,19 @@ pub async fn deliver_inbound_authenticated(
                 status: RecipientStatus::DmarcRejected,
             });
             continue;
+        }
+        if let Resolution::Mailboxes(m) = &resolution {
+            if let Some(status) = flows.inbound(store, recipient, m).await? {
+                resolved.push(journal::Resolved {
+                    address: recipient.clone(),
+                    mailboxes: None,
+                });
+                results.push(RecipientResult {
+                    recipient: recipient.clone(),
+                    status,
+                });
+                continue;
+            }
         }
         let status = match &resolution {
             Resolution::NoSuchDomain => RecipientStatus::RelayDenied,
@@ -267,6 +340,15 @@ pub async fn deliver_inbound_authenticated(
         count_incoming_bounces(store, &results).await;
         let log = EventLog::new(envelope, &message, carillon_core::ids::new_uuid());
         log.incoming_bounces(store, &results, disposition).await;
+        flows
+            .finish(
+                store,
+                &envelope.mail_from,
+                &message,
+                &log.trace_id,
+                flow::QUEUE_LIFETIME,
+            )
+            .await;
         return Ok(DeliveryOutcome {
             blob_key: None,
             recipients: results,
@@ -279,7 +361,9 @@ pub async fn deliver_inbound_authenticated(
         .iter()
         .map(|m| {
             let mut copy = inbox_copy(&m.user_id, &blob_key, message.len(), now);
-            copy.folder = dmarc.folder(&m.user_id).to_string();
+            copy.folder = flows
+                .folder(&m.user_id, dmarc.folder(&m.user_id))
+                .to_string();
             copy
         })
         .collect();
@@ -315,6 +399,15 @@ pub async fn deliver_inbound_authenticated(
     .await;
     log.journaled(store, &journals.initiated).await;
     log.incoming_bounces(store, &results, disposition).await;
+    flows
+        .finish(
+            store,
+            &envelope.mail_from,
+            &message,
+            &log.trace_id,
+            flow::QUEUE_LIFETIME,
+        )
+        .await;
     Ok(DeliveryOutcome {
         blob_key: Some(blob_key),
         recipients: results,
@@ -340,16 +433,56 @@ pub async fn submit(
     if !sender_is_owned(user, &envelope.mail_from) {
         return Err(DeliveryError::SenderNotOwned(envelope.mail_from.clone()));
     }
+    let flows =
+        flow::FlowApplier::from_rules(FlowDirection::Outbound, &message, &envelope.mail_from);
+    submission(store, user, envelope, message, queue_lifetime, flows, true).await
+}
+
+/// [`submit`] after the sender check, applying the sender organization's outbound flow
+/// rules (or a hook's actions) per recipient; `sent_copy`: whether to file the sender's
+/// `Sent Items` copy (also when rules dropped or bounced every recipient).
+async fn submission(
+    store: &Store,
+    user: &MailUser,
+    envelope: &Envelope,
+    message: Bytes,
+    queue_lifetime: Duration,
+    mut flows: flow::FlowApplier<'_>,
+    sent_copy: bool,
+) -> Result<DeliveryOutcome, DeliveryError> {
     check_limits(envelope, &message).await?;
     let mut plan = Plan::default();
-    let mut foreign = Vec::new();
+    // Recipients to queue, with the SMTP gateway a rule routes them through.
+    let mut foreign: Vec<(String, Option<String>)> = Vec::new();
     let mut results = Vec::with_capacity(envelope.recipients.len());
     let mut resolved = Vec::with_capacity(envelope.recipients.len());
     for recipient in &envelope.recipients {
+        let held = match flows
+            .outbound(store, &user.organization_id, recipient)
+            .await?
+        {
+            flow::OutboundRoute::Normal => None,
+            flow::OutboundRoute::Gateway(gateway) => {
+                foreign.push((recipient.clone(), Some(gateway)));
+                Some(RecipientStatus::Queued)
+            }
+            flow::OutboundRoute::Stopped(status) => Some(status),
+        };
+        if let Some(status) = held {
+            resolved.push(journal::Resolved {
+                address: recipient.clone(),
+                mailboxes: None,
+            });
+            results.push(RecipientResult {
+                recipient: recipient.clone(),
+                status,
+            });
+            continue;
+        }
         let resolution = store.resolve_recipient(recipient).await?;
         let status = match &resolution {
             Resolution::NoSuchDomain => {
-                foreign.push(recipient.clone());
+                foreign.push((recipient.clone(), None));
                 RecipientStatus::Queued
             }
             Resolution::NoSuchAddress => RecipientStatus::NoSuchAddress,
@@ -368,7 +501,23 @@ pub async fn submit(
             status,
         });
     }
-    if plan.mailboxes.is_empty() && foreign.is_empty() {
+    let taken_by_rules = results.iter().any(|r| {
+        matches!(
+            r.status,
+            RecipientStatus::Dropped | RecipientStatus::RuleBounced
+        )
+    });
+    if plan.mailboxes.is_empty() && foreign.is_empty() && !(sent_copy && taken_by_rules) {
+        let trace_id = carillon_core::ids::new_uuid();
+        flows
+            .finish(
+                store,
+                &envelope.mail_from,
+                &message,
+                &trace_id,
+                queue_lifetime,
+            )
+            .await;
         return Ok(DeliveryOutcome {
             blob_key: None,
             recipients: results,
@@ -379,14 +528,14 @@ pub async fn submit(
     let lifetime_ms = i64::try_from(queue_lifetime.as_millis()).unwrap_or(i64::MAX);
     let mut rows: Vec<NewOutbound> = foreign
         .into_iter()
-        .map(|recipient| NewOutbound {
+        .map(|(recipient, gateway_id)| NewOutbound {
             organization_id: user.organization_id.clone(),
             envelope_from: envelope.mail_from.clone(),
             recipient,
             blob_key: blob_key.clone(),
             next_attempt_at: now,
             expires_at: now.saturating_add(lifetime_ms),
-            gateway_id: None,
+            gateway_id,
         })
         .collect();
     let mut copies: Vec<NewMessage> = plan
@@ -394,14 +543,14 @@ pub async fn submit(
         .iter()
         .map(|m| inbox_copy(&m.user_id, &blob_key, message.len(), now))
         .collect();
-    copies.push(NewMessage {
+    copies.extend(sent_copy.then(|| NewMessage {
         user_id: user.user_id.clone(),
         folder: SENT_ITEMS.to_string(),
         blob_key: blob_key.clone(),
         size_bytes: message.len() as i64,
         internal_date: now,
         flags: vec!["\\Seen".to_string()],
-    });
+    }));
     let organizations = organizations_of(&plan.mailboxes, Some(&user.organization_id));
     let journals = journal_or_discard(
         store,
@@ -429,6 +578,15 @@ pub async fn submit(
     log.received(store, &resolved, &plan.mailboxes, &copies, None)
         .await;
     log.journaled(store, &journals.initiated).await;
+    flows
+        .finish(
+            store,
+            &envelope.mail_from,
+            &message,
+            &log.trace_id,
+            queue_lifetime,
+        )
+        .await;
     Ok(DeliveryOutcome {
         blob_key: Some(blob_key),
         recipients: results,

@@ -14,6 +14,7 @@ pub mod dns;
 mod domains;
 mod entities;
 pub mod export;
+pub mod flow_rules;
 mod groups;
 pub mod journaling;
 mod mailboxes;

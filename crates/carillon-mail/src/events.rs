@@ -122,6 +122,16 @@ pub enum EmailEvent {
         /// Why (queried as `event.reason`).
         reason: String,
     },
+    /// An email flow rule (or its hook's answer) decided the action of some recipients
+    /// (workmail.md §2.9), once per rule and message.
+    RuleApplied {
+        /// The rule's name.
+        rule_name: String,
+        /// `INBOUND_RULE` or `OUTBOUND_RULE`.
+        rule_type: String,
+        /// Per action taken, the recipients it was taken for.
+        rule_actions: Vec<RuleAction>,
+    },
     /// A failed DMARC check's policy was applied to the message (enforcing organizations).
     DmarcPolicyApplied {
         /// The `From` header address.
@@ -131,6 +141,17 @@ pub enum EmailEvent {
         /// `quarantine` or `reject`.
         policy: String,
     },
+}
+
+/// One action of a `RULE_APPLIED` event and the recipients it applied to
+/// (`ruleActions.0.action`, `ruleActions.0.recipients.0`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RuleAction {
+    /// The action (`DROP`, `BOUNCE`, `MOVE_TO_JUNK`, `DEFAULT`, `BYPASS_SPAM_CHECK`,
+    /// `ROUTE_TO_GATEWAY`).
+    pub action: String,
+    /// The recipients.
+    pub recipients: Vec<String>,
 }
 
 /// The record written for `event`: the event's fields plus `traceId`, `organizationArn` and
