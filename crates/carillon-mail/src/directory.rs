@@ -16,6 +16,7 @@ mod entities;
 pub mod export;
 pub mod flow_rules;
 mod groups;
+pub mod hook_secret;
 pub mod journaling;
 mod mailboxes;
 mod monitoring;

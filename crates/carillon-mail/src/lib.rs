@@ -10,5 +10,6 @@ pub mod dkim;
 pub mod events;
 pub mod export;
 pub mod flow;
+pub mod messageflow;
 pub mod metrics;
 pub mod retention;

@@ -8,7 +8,8 @@
 //!
 //! Requests under `/carillon/v1/` are Carillon's own admin API: once the body is read they
 //! go to `carillon_adminapi::Engine`, which runs the same steps for credential-scope service
-//! `carillon` (and serves its OpenAPI document unauthenticated).
+//! `carillon` (and serves its OpenAPI document unauthenticated). Requests scoped to service
+//! `s3` go to the minimal S3 endpoint ([`crate::s3`]).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -32,6 +33,10 @@ pub struct AdminState {
     pub region: String,
     /// Carillon's own admin API (`/carillon/v1/`).
     pub carillon: carillon_adminapi::Engine,
+    /// The minimal S3 endpoint (credential-scope service `s3`).
+    pub s3: crate::s3::S3Endpoint,
+    /// The message-flow service, for the §4.10 ARN of a message (workmail.md §4.10).
+    pub messageflow: carillon_mail::messageflow::MessageFlow,
 }
 
 /// Axum handler for every admin API request.
@@ -42,8 +47,8 @@ pub async fn handle(
 ) -> Response {
     let request_id = carillon_core::ids::new_uuid();
     let (parts, body) = request.into_parts();
-    let service = scope_service(&parts.headers, parts.uri.query())
-        .and_then(|name| ServiceId::from_signing_name(&name));
+    let scope = scope_service(&parts.headers, parts.uri.query());
+    let service = scope.as_deref().and_then(ServiceId::from_signing_name);
     // Before the service is known, errors are answered in the JSON style every SDK reads.
     let error_service = service.unwrap_or(ServiceId::WorkMail);
     let body = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
@@ -62,6 +67,9 @@ pub async fn handle(
     };
     if carillon_adminapi::is_carillon_path(parts.uri.path()) {
         return into_axum(state.carillon.handle(parts, body, peer.ip()).await);
+    }
+    if scope.as_deref() == Some("s3") {
+        return crate::s3::handle(&state.s3, parts, body, peer.ip()).await;
     }
     let now = chrono::Utc::now();
     let caller = match state.iam.verify(&parts, &body, now).await {
@@ -107,7 +115,11 @@ pub async fn handle(
         user_agent: user_agent.clone(),
         current_time: now,
     };
-    let resource = resource_arn(&state.region, &caller, service, &body);
+    let resource = if service == ServiceId::WorkMailMessageFlow {
+        message_arn(&state.messageflow, &caller, parts.uri.path()).await
+    } else {
+        resource_arn(&state.region, &caller, service, &body)
+    };
     if let Err(err) = state
         .iam
         .authorize(&caller, operation.iam_action(), &resource, &conditions)
@@ -163,6 +175,28 @@ fn resource_arn(region: &str, caller: &VerifiedCaller, service: ServiceId, body:
         }
     }
     "*".to_string()
+}
+
+/// The resource of a message-flow call (`/messages/{messageId}`): the message's §4.10 ARN
+/// `arn:aws:workmailmessageflow:<region>:<account>:message/<organization>/<incoming|outgoing>/<id>`
+/// when the caller's account has it in transit, otherwise `*` (the operation then answers
+/// `ResourceNotFoundException`).
+async fn message_arn(
+    flow: &carillon_mail::messageflow::MessageFlow,
+    caller: &VerifiedCaller,
+    path: &str,
+) -> String {
+    let Some(message_id) = path.strip_prefix("/messages/") else {
+        return "*".to_string();
+    };
+    match flow.resource_arn(&caller.account_id, message_id).await {
+        Ok(Some(arn)) => arn,
+        Ok(None) => "*".to_string(),
+        Err(e) => {
+            tracing::error!(error = %e, "message-flow ARN lookup failed");
+            "*".to_string()
+        }
+    }
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -82,6 +82,10 @@ pub struct ServeArgs {
     /// mailboxes disabled for more than 30 days; default 3600).
     #[arg(long)]
     pub retention_interval_secs: Option<u64>,
+    /// PEM bundle of extra CA certificates flow-rule hook endpoints are trusted with, on top
+    /// of the system roots (a hook behind a private CA, or a test's self-signed one).
+    #[arg(long)]
+    pub hook_ca_file: Option<PathBuf>,
 }
 
 /// The file form of the configuration: every key optional, same names as the flags.
@@ -106,6 +110,7 @@ struct FileConfig {
     queue_lifetime_secs: Option<u64>,
     queue_retry_secs: Option<u64>,
     retention_interval_secs: Option<u64>,
+    hook_ca_file: Option<PathBuf>,
 }
 
 /// Where the metadata and blobs live.
@@ -135,6 +140,8 @@ pub struct Config {
     pub queue_lifetime: Duration,
     pub queue_retry: Duration,
     pub retention_interval: Duration,
+    /// Extra CA bundle for flow-rule hook HTTPS clients (`--hook-ca-file`).
+    pub hook_ca_file: Option<PathBuf>,
 }
 
 fn read_file_config(path: Option<&Path>) -> Result<FileConfig> {
@@ -252,6 +259,7 @@ impl ServeArgs {
                     .unwrap_or(carillon_mail::retention::DEFAULT_INTERVAL_SECS)
                     .max(1),
             ),
+            hook_ca_file: self.hook_ca_file.or(file.hook_ca_file),
         })
     }
 }

@@ -6,6 +6,7 @@
 
 mod admin;
 mod config;
+mod s3;
 mod serve;
 mod tls;
 

@@ -94,18 +94,28 @@ pub async fn run(config: Config) -> Result<()> {
     .await?;
     let mut carillon_operations = carillon_adminapi::Registry::new();
     carillon_mail::directory::journaling::register(&mut carillon_operations, &workmail);
+    carillon_mail::directory::hook_secret::register(&mut carillon_operations, &workmail);
     carillon_mail::directory::flow_rules::register(&mut carillon_operations, &workmail);
     let carillon =
         carillon_adminapi::Engine::new(iam.clone(), config.region.clone(), carillon_operations);
+    let messageflow =
+        carillon_mail::messageflow::MessageFlow::new(store.clone(), config.region.clone());
     let services = Services {
         workmail: Arc::new(workmail),
+        messageflow: Arc::new(messageflow.clone()),
         ..Services::not_implemented()
     };
     let admin_state = Arc::new(AdminState {
+        s3: crate::s3::S3Endpoint {
+            iam: iam.clone(),
+            store: store.clone(),
+            region: config.region.clone(),
+        },
         iam,
         services,
         region: config.region.clone(),
         carillon,
+        messageflow,
     });
     carillon_mail::events::install(&config.store.data_dir, &config.region);
     let metrics = metrics_handle()?;
@@ -205,6 +215,18 @@ pub async fn run(config: Config) -> Result<()> {
             Ok(())
         });
     }
+    {
+        let worker = carillon_mail::flow::transit::HookWorker::new(
+            store.clone(),
+            node_id(&config.store.data_dir)?,
+            hook_client(config.hook_ca_file.as_deref())?,
+        );
+        let token = shutdown.clone();
+        tasks.spawn(async move {
+            worker.run(token.cancelled_owned()).await;
+            Ok(())
+        });
+    }
     for (listener, implicit_tls, name) in [(imap, false, "imap"), (imaps, true, "imaps")] {
         let imap_config = carillon_imap::ImapConfig {
             hostname: config.hostname.clone(),
@@ -243,6 +265,19 @@ pub async fn run(config: Config) -> Result<()> {
         Some(e) => Err(e),
         None => Ok(()),
     }
+}
+
+/// The HTTPS client of flow-rule hooks: the system roots plus the `--hook-ca-file` bundle.
+fn hook_client(
+    ca_file: Option<&std::path::Path>,
+) -> Result<carillon_mail::flow::hooks::HookClient> {
+    let pem = match ca_file {
+        Some(path) => {
+            Some(std::fs::read(path).with_context(|| format!("reading {}", path.display()))?)
+        }
+        None => None,
+    };
+    carillon_mail::flow::hooks::HookClient::new(pem.as_deref()).context("hook HTTPS client")
 }
 
 /// This node's stable identity (`<data-dir>/node-id`, created on first start): a restarted

@@ -167,3 +167,12 @@ fn mail_authentication() {
 fn email_event_log_and_metrics() {
     run_script("monitoring.py", &[]);
 }
+
+/// Issue 3 §4 (workmail.md §2.10, §4.5, §4.10): flow-rule hooks over HTTPS with signed §4.5
+/// events; a synchronous hook rewriting the subject through boto3 GetRawMessageContent,
+/// s3.put_object and PutRawMessageContent; slow, oversize and malformed hooks falling back;
+/// an asynchronous hook alongside delivery; message-flow and S3 errors and tenant isolation.
+#[test]
+fn flow_hooks_and_message_flow() {
+    run_script("hooks.py", &[]);
+}

@@ -4,4 +4,6 @@
 //! Rules are read from the store for every message, so new, changed and removed rules take
 //! effect at once (§2.9: "New rules take effect immediately, and so do removals").
 
+pub mod hooks;
 pub mod rules;
+pub mod transit;

@@ -1,0 +1,320 @@
+//! The WorkMail Message Flow API (`workmailmessageflow`, restJson1) over the messages in
+//! transit through flow-rule hooks ([`crate::flow::transit`]). Spec: workmail.md §2.10, §4.9,
+//! §4.10.
+//!
+//! - `GetRawMessageContent(messageId)`: the full MIME content of a message in transit (as
+//!   last replaced), for 24 hours after it was received or sent.
+//! - `PutRawMessageContent(messageId, content.s3Reference{bucket, key, objectVersion})`: the
+//!   new content is read from Carillon's S3 endpoint (a bucket of the caller's account),
+//!   checked to be an RFC 5322 message, and replaces the content that will be delivered.
+//!   Only for synchronous hooks that have not answered yet, inside the 24 hours.
+//!
+//! Another account's message, or one older than 24 hours, is `ResourceNotFoundException`.
+//! IAM resource: `arn:aws:workmailmessageflow:<region>:<account>:message/<organization>/
+//! <incoming|outgoing>/<messageId>` ([`MessageFlow::resource_arn`]).
+
+use bytes::Bytes;
+use carillon_awsapi::generated::workmailmessageflow::*;
+use carillon_core::{ApiError, ApiResult, RequestContext};
+use carillon_store::{ContentReplacement, Store, StoreError};
+
+use crate::delivery::MAX_MESSAGE_MIME_BYTES;
+use crate::flow::transit::{self, TRANSIT_WINDOW};
+
+/// Error codes of the message-flow model.
+pub mod codes {
+    /// No such message in transit (in the caller's account, inside 24 hours).
+    pub const RESOURCE_NOT_FOUND: &str = "ResourceNotFoundException";
+    /// The S3 reference cannot be read (no bucket, no object, another account's bucket).
+    pub const INVALID_CONTENT_LOCATION: &str = "InvalidContentLocation";
+    /// The new content is not an RFC 5322 message.
+    pub const MESSAGE_REJECTED: &str = "MessageRejected";
+    /// The message cannot be updated (asynchronous hook, or the hook already answered).
+    pub const MESSAGE_FROZEN: &str = "MessageFrozen";
+}
+
+/// Longest line RFC 5322 §2.1.1 allows, without its CRLF.
+const MAX_LINE_CHARS: usize = 998;
+
+/// The message-flow operations over one store.
+#[derive(Debug, Clone)]
+pub struct MessageFlow {
+    store: Store,
+    region: String,
+}
+
+fn internal(e: StoreError) -> ApiError {
+    tracing::error!(error = %e, "message flow: store failure");
+    ApiError::internal("internal failure")
+}
+
+fn not_found(message_id: &str) -> ApiError {
+    ApiError::new(
+        codes::RESOURCE_NOT_FOUND,
+        format!("Message {message_id} is not in transit (or is older than 24 hours)."),
+    )
+}
+
+impl MessageFlow {
+    /// The service over `store`; `region` goes into resource ARNs.
+    pub fn new(store: Store, region: String) -> MessageFlow {
+        MessageFlow { store, region }
+    }
+
+    fn window_start() -> i64 {
+        carillon_core::time::now_millis()
+            .saturating_sub(i64::try_from(TRANSIT_WINDOW.as_millis()).unwrap_or(i64::MAX))
+    }
+
+    /// The §4.10 ARN of `account_id`'s message `message_id` for authorization, `None` when
+    /// the account has no such message in transit (the operation then answers
+    /// `ResourceNotFoundException`).
+    ///
+    /// Errors: store failures.
+    pub async fn resource_arn(
+        &self,
+        account_id: &str,
+        message_id: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let message = self
+            .store
+            .transit_message(account_id, message_id, Self::window_start())
+            .await?;
+        Ok(message.map(|m| {
+            carillon_core::arn::Arn::new(
+                "workmailmessageflow",
+                &self.region,
+                account_id,
+                format!(
+                    "message/{}/{}/{}",
+                    m.organization_id,
+                    transit::arn_context(&m.direction),
+                    m.message_id
+                ),
+            )
+            .to_string()
+        }))
+    }
+}
+
+/// Checks that `content` is an RFC 5322 message and returns it with CRLF line ends (a bare LF,
+/// as Python's `email` writes, becomes CRLF). Rules: not empty, at most 40 MB; a header
+/// section of `name: value` fields (continuation lines start with a space or tab) ended by an
+/// empty line or the end of the content; `From` and `Date` present (§3.6); no line over 998
+/// characters; and mail-parser reads it.
+///
+/// Errors: the reason, for `MessageRejected`.
+pub fn validate_message(content: &[u8]) -> Result<Bytes, String> {
+    if content.is_empty() {
+        return Err("the content is empty".to_string());
+    }
+    if content.len() > MAX_MESSAGE_MIME_BYTES {
+        return Err(format!(
+            "the content is {} bytes, over the {MAX_MESSAGE_MIME_BYTES}-byte message limit",
+            content.len()
+        ));
+    }
+    let normalized = crlf(content);
+    let mut in_headers = true;
+    for (index, line) in normalized.split(|b| *b == b'\n').enumerate() {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let number = index + 1;
+        if line.len() > MAX_LINE_CHARS {
+            return Err(format!(
+                "line {number} is {} characters long; RFC 5322 allows at most {MAX_LINE_CHARS}",
+                line.len()
+            ));
+        }
+        if !in_headers {
+            continue;
+        }
+        if line.is_empty() {
+            if index == 0 {
+                return Err("the message has no header section".to_string());
+            }
+            in_headers = false;
+            continue;
+        }
+        if line[0] == b' ' || line[0] == b'\t' {
+            if index == 0 {
+                return Err("line 1 is a continuation line, not a header field".to_string());
+            }
+            continue;
+        }
+        let name_end = line.iter().position(|b| *b == b':');
+        let valid_name = name_end.is_some_and(|end| {
+            end > 0
+                && line[..end]
+                    .iter()
+                    .all(|b| (33..=126).contains(b) && *b != b':')
+        });
+        if !valid_name {
+            return Err(format!(
+                "line {number} of the header section is not a header field (name: value): {:?}",
+                String::from_utf8_lossy(&line[..line.len().min(80)])
+            ));
+        }
+    }
+    let parsed = mail_parser::MessageParser::default()
+        .parse(&normalized[..])
+        .ok_or_else(|| "the content cannot be parsed as a MIME message".to_string())?;
+    if parsed.from().is_none_or(|from| from.first().is_none()) {
+        return Err("the message has no From header field (RFC 5322 §3.6)".to_string());
+    }
+    if parsed.date().is_none() {
+        return Err("the message has no valid Date header field (RFC 5322 §3.6)".to_string());
+    }
+    Ok(Bytes::from(normalized))
+}
+
+/// `content` with every bare LF turned into CRLF.
+fn crlf(content: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(content.len() + content.len() / 32);
+    let mut previous = 0u8;
+    for &b in content {
+        if b == b'\n' && previous != b'\r' {
+            out.push(b'\r');
+        }
+        out.push(b);
+        previous = b;
+    }
+    out
+}
+
+#[async_trait::async_trait]
+impl WorkMailMessageFlowApi for MessageFlow {
+    async fn get_raw_message_content(
+        &self,
+        ctx: &RequestContext,
+        input: GetRawMessageContentRequest,
+    ) -> ApiResult<GetRawMessageContentResponse> {
+        let message = self
+            .store
+            .transit_message(&ctx.account_id, &input.message_id, Self::window_start())
+            .await
+            .map_err(internal)?
+            .ok_or_else(|| not_found(&input.message_id))?;
+        let content = transit::read_transit_blob(&self.store, &message.blob_key)
+            .await
+            .map_err(|e| match e {
+                StoreError::NotFound(_) => not_found(&input.message_id),
+                e => internal(e),
+            })?;
+        Ok(GetRawMessageContentResponse {
+            message_content: carillon_awsapi::types::Blob(content.to_vec()),
+        })
+    }
+
+    async fn put_raw_message_content(
+        &self,
+        ctx: &RequestContext,
+        input: PutRawMessageContentRequest,
+    ) -> ApiResult<PutRawMessageContentResponse> {
+        let message_id = &input.message_id;
+        let message = self
+            .store
+            .transit_message(&ctx.account_id, message_id, Self::window_start())
+            .await
+            .map_err(internal)?
+            .ok_or_else(|| not_found(message_id))?;
+        if !message.synchronous || message.state != carillon_store::TRANSIT_PENDING {
+            return Err(frozen(message_id));
+        }
+        let reference = &input.content.s3_reference;
+        let location = |why: String| {
+            ApiError::new(
+                codes::INVALID_CONTENT_LOCATION,
+                format!("s3://{}/{}: {why}", reference.bucket, reference.key),
+            )
+        };
+        let owner = self
+            .store
+            .s3_bucket_owner(&reference.bucket)
+            .await
+            .map_err(internal)?;
+        if owner.as_deref() != Some(ctx.account_id.as_str()) {
+            return Err(location(
+                "no such bucket in the caller's account".to_string(),
+            ));
+        }
+        if reference.object_version.is_some() {
+            return Err(location(
+                "the bucket is not versioned, so objectVersion names no object".to_string(),
+            ));
+        }
+        let content = self
+            .store
+            .s3_object(&reference.bucket, &reference.key)
+            .await
+            .map_err(internal)?
+            .ok_or_else(|| location("no such key".to_string()))?;
+        let content = validate_message(&content).map_err(|why| {
+            ApiError::new(
+                codes::MESSAGE_REJECTED,
+                format!("The new content is not a valid RFC 5322 message: {why}."),
+            )
+        })?;
+        let blob_key = format!("transit/{message_id}/{}", carillon_core::ids::new_uuid());
+        transit::write_transit_blob(&self.store, &blob_key, content)
+            .await
+            .map_err(internal)?;
+        let replaced = self
+            .store
+            .replace_transit_content(&ctx.account_id, message_id, Self::window_start(), &blob_key)
+            .await;
+        let (unused, result) = match replaced {
+            Ok(ContentReplacement::Replaced(previous)) => {
+                (previous, Ok(PutRawMessageContentResponse {}))
+            }
+            Ok(ContentReplacement::Frozen) => (blob_key, Err(frozen(message_id))),
+            Ok(ContentReplacement::NotFound) => (blob_key, Err(not_found(message_id))),
+            Err(e) => (blob_key, Err(internal(e))),
+        };
+        if let Err(e) = self.store.blobs().delete(&unused).await {
+            tracing::warn!(blob_key = unused, error = %e, "could not remove replaced in-transit content");
+        }
+        result
+    }
+}
+
+fn frozen(message_id: &str) -> ApiError {
+    ApiError::new(
+        codes::MESSAGE_FROZEN,
+        format!(
+            "Message {message_id} can no longer be updated: only a message held by a synchronous hook that has not answered yet can be."
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_python_email_message_is_accepted_with_crlf_line_ends() {
+        let python = b"From: a@example.com\nTo: b@corp.test\nDate: Sat, 21 Nov 2026 10:00:00 +0000\nSubject: New\n\nbody\n";
+        let content = validate_message(python).unwrap();
+        assert!(content.starts_with(b"From: a@example.com\r\nTo: b@corp.test\r\n"));
+        assert!(!content.windows(2).any(|w| w[1] == b'\n' && w[0] != b'\r'));
+        let already = b"From: a@example.com\r\nDate: Sat, 21 Nov 2026 10:00:00 +0000\r\n\r\nx";
+        assert_eq!(&validate_message(already).unwrap()[..], &already[..]);
+    }
+
+    #[test]
+    fn malformed_messages_are_rejected_with_the_reason() {
+        let date = "Date: Sat, 21 Nov 2026 10:00:00 +0000\r\n";
+        let long = format!("From: a@example.com\r\n{date}\r\n{}\r\n", "x".repeat(999));
+        let cases: [(&[u8], &str); 6] = [
+            (b"", "empty"),
+            (b"this is not a message\r\nat all\r\n", "not a header field"),
+            (b"\r\nbody only", "no header section"),
+            (b"Date: Sat, 21 Nov 2026 10:00:00 +0000\r\n\r\nx", "no From"),
+            (b"From: a@example.com\r\n\r\nx", "no valid Date"),
+            (long.as_bytes(), "at most 998"),
+        ];
+        for (content, reason) in cases {
+            let err = validate_message(content).unwrap_err();
+            assert!(err.contains(reason), "{reason}: {err}");
+        }
+    }
+}
