@@ -211,6 +211,7 @@ mod tests {
             internal_date: 1_700_000_000_000,
             flags: flags.iter().map(|f| f.to_string()).collect(),
             modseq: 1,
+            message_key: None,
         }
     }
 

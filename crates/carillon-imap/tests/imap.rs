@@ -103,6 +103,7 @@ async fn alice(server: &Server) -> String {
             size_bytes: MESSAGE.len() as i64,
             internal_date: 1_699_956_000_000,
             flags: Vec::new(),
+            message_key: None,
         }])
         .await
         .unwrap();

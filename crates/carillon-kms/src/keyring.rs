@@ -17,20 +17,23 @@ pub const KEY_CACHE_TTL: Duration = Duration::from_secs(60);
 #[derive(Debug)]
 pub struct Keyring {
     provider: Arc<dyn KeyProvider>,
+    region: String,
     ttl: Duration,
     cache: Mutex<HashMap<String, (DataKey, Instant)>>,
 }
 
 impl Keyring {
-    /// A keyring over `provider` caching keys for [`KEY_CACHE_TTL`].
-    pub fn new(provider: Arc<dyn KeyProvider>) -> Keyring {
-        Keyring::with_ttl(provider, KEY_CACHE_TTL)
+    /// A keyring over `provider` for a server in `region` (where default keys are made),
+    /// caching keys for [`KEY_CACHE_TTL`].
+    pub fn new(provider: Arc<dyn KeyProvider>, region: &str) -> Keyring {
+        Keyring::with_ttl(provider, region, KEY_CACHE_TTL)
     }
 
     /// A keyring caching keys for `ttl` (at most [`KEY_CACHE_TTL`]; longer is capped).
-    pub fn with_ttl(provider: Arc<dyn KeyProvider>, ttl: Duration) -> Keyring {
+    pub fn with_ttl(provider: Arc<dyn KeyProvider>, region: &str, ttl: Duration) -> Keyring {
         Keyring {
             provider,
+            region: region.to_string(),
             ttl: ttl.min(KEY_CACHE_TTL),
             cache: Mutex::new(HashMap::new()),
         }
@@ -39,6 +42,11 @@ impl Keyring {
     /// The KEK provider.
     pub fn provider(&self) -> &dyn KeyProvider {
         self.provider.as_ref()
+    }
+
+    /// The server's region: the region of the default keys it makes.
+    pub fn region(&self) -> &str {
+        &self.region
     }
 
     /// The cached key `id` if it was unwrapped less than the TTL ago. Expired entries are
@@ -72,7 +80,7 @@ mod tests {
     fn cached_keys_expire() {
         let dir = tempfile::tempdir().unwrap();
         let provider = Arc::new(LocalKeyProvider::open(dir.path()).unwrap());
-        let ring = Keyring::with_ttl(provider.clone(), Duration::from_millis(50));
+        let ring = Keyring::with_ttl(provider.clone(), "us-east-1", Duration::from_millis(50));
         let key = DataKey::generate();
         ring.remember("mailbox-1", &key);
         assert_eq!(ring.cached("mailbox-1").unwrap().expose(), key.expose());
@@ -82,7 +90,7 @@ mod tests {
         ring.remember("mailbox-1", &key);
         ring.forget("mailbox-1");
         assert!(ring.cached("mailbox-1").is_none());
-        let capped = Keyring::with_ttl(provider, Duration::from_secs(3600));
+        let capped = Keyring::with_ttl(provider, "us-east-1", Duration::from_secs(3600));
         assert_eq!(capped.ttl, KEY_CACHE_TTL);
     }
 }

@@ -7,6 +7,8 @@
 //!   `<data-dir>/keys/`; another provider (HSM, Vault) implements the same trait.
 //! - [`cipher`]: fresh 256-bit [`DataKey`]s, the chunked AES-256-GCM sealing of blobs and the
 //!   wrapping of one data key by another.
+//! - [`object`]: objects sealed under a key-encryption key directly (like S3 SSE-KMS),
+//!   naming their key.
 //! - [`Keyring`]: the provider plus a cache of unwrapped keys kept at most one minute, in
 //!   memory only.
 //!
@@ -17,6 +19,7 @@
 pub mod cipher;
 mod keyring;
 mod local;
+pub mod object;
 mod provider;
 
 pub use cipher::DataKey;

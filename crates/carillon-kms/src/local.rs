@@ -20,7 +20,8 @@ use zeroize::Zeroizing;
 
 use crate::cipher::{self, DataKey};
 use crate::provider::{
-    uuid_like, EncryptionContext, KeyArn, KeyManager, KeyMetadata, KeyProvider, DEFAULT_KEY_ALIAS,
+    account_like, uuid_like, EncryptionContext, KeyArn, KeyManager, KeyMetadata, KeyProvider,
+    DEFAULT_KEY_ALIAS,
 };
 use crate::{KmsError, KmsResult};
 
@@ -54,7 +55,7 @@ impl LocalKeyProvider {
     }
 
     fn account_dir(&self, account_id: &str) -> KmsResult<PathBuf> {
-        if !carillon_core::ids::is_account_id(account_id) {
+        if !account_like(account_id) {
             return Err(KmsError::NotFound(format!("account {account_id}")));
         }
         Ok(self.root.join(account_id))

@@ -23,6 +23,7 @@ use carillon_store::{LocalMailbox, NewMessage, NewOutbound, Resolution, Store, S
 
 use crate::auth::MailUser;
 use crate::authentication::{DmarcDisposition, DmarcFilter};
+use crate::crypto;
 use crate::events::{self, BouncedRecipient, EmailEvent, MessageHeaders};
 use crate::flow::rules::{FlowAction, FlowDirection};
 use crate::metrics;
@@ -354,7 +355,8 @@ async fn inbound(
             recipients: results,
         });
     }
-    let blob_key = store_blob(store, &message).await?;
+    let sealed = store_blob(store, &message).await?;
+    let blob_key = sealed.key.clone();
     let now = carillon_core::time::now_millis();
     let mut copies: Vec<NewMessage> = plan
         .mailboxes
@@ -384,7 +386,7 @@ async fn inbound(
     .await?;
     copies.extend(journals.copies);
     let mut blobs = journals.blobs;
-    blobs.push(blob_key.clone());
+    blobs.push(sealed);
     commit(store, &blobs, &copies, &journals.outbound).await?;
     count_received(&plan.mailboxes);
     count_incoming_bounces(store, &results).await;
@@ -523,7 +525,8 @@ async fn submission(
             recipients: results,
         });
     }
-    let blob_key = store_blob(store, &message).await?;
+    let sealed = store_blob(store, &message).await?;
+    let blob_key = sealed.key.clone();
     let now = carillon_core::time::now_millis();
     let lifetime_ms = i64::try_from(queue_lifetime.as_millis()).unwrap_or(i64::MAX);
     let mut rows: Vec<NewOutbound> = foreign
@@ -536,6 +539,7 @@ async fn submission(
             next_attempt_at: now,
             expires_at: now.saturating_add(lifetime_ms),
             gateway_id,
+            message_key: None,
         })
         .collect();
     let mut copies: Vec<NewMessage> = plan
@@ -550,6 +554,7 @@ async fn submission(
         size_bytes: message.len() as i64,
         internal_date: now,
         flags: vec!["\\Seen".to_string()],
+        message_key: None,
     }));
     let organizations = organizations_of(&plan.mailboxes, Some(&user.organization_id));
     let journals = journal_or_discard(
@@ -569,7 +574,7 @@ async fn submission(
     copies.extend(journals.copies);
     rows.extend(journals.outbound);
     let mut blobs = journals.blobs;
-    blobs.push(blob_key.clone());
+    blobs.push(sealed);
     // Queue rows, mailbox copies and journal records in one transaction: all or nothing.
     commit(store, &blobs, &copies, &rows).await?;
     count_received(&plan.mailboxes);
@@ -959,27 +964,33 @@ fn inbox_copy(user_id: &str, blob_key: &str, size: usize, now: i64) -> NewMessag
         size_bytes: size as i64,
         internal_date: now,
         flags: Vec::new(),
+        message_key: None,
     }
 }
 
-/// Stores the raw message once under a fresh key; durable when it returns.
-async fn store_blob(store: &Store, message: &Bytes) -> Result<String, StoreError> {
-    let key = format!("messages/{}", carillon_core::ids::new_uuid());
-    store.blobs().put(&key, message.clone()).await?;
-    Ok(key)
+/// Stores the raw message once under a fresh key, sealed under its own message key
+/// (encryption at rest, [`crate::crypto`]); durable when it returns.
+async fn store_blob(store: &Store, message: &Bytes) -> Result<crypto::SealedBlob, StoreError> {
+    crypto::put_sealed(store, message).await
 }
 
-/// Commits the copies and queue rows in one transaction; on failure the blobs, which nothing
-/// references then, are removed.
+/// Commits the copies and queue rows in one transaction, each carrying the message key of
+/// its blob (one of `blobs`) wrapped for its mailbox or organization; on failure the blobs,
+/// which nothing references then, are removed.
 async fn commit(
     store: &Store,
-    blobs: &[String],
+    blobs: &[crypto::SealedBlob],
     copies: &[NewMessage],
     outbound: &[NewOutbound],
 ) -> Result<(), StoreError> {
-    if let Err(e) = store.commit_delivery(copies, outbound).await {
-        for blob_key in blobs {
-            discard_blob(store, blob_key).await;
+    let (mut copies, mut outbound) = (copies.to_vec(), outbound.to_vec());
+    let wrapped = crypto::wrap_message_keys(store, blobs, &mut copies, &mut outbound).await;
+    if let Err(e) = match wrapped {
+        Ok(()) => store.commit_delivery(&copies, &outbound).await,
+        Err(e) => Err(e),
+    } {
+        for blob in blobs {
+            discard_blob(store, &blob.key).await;
         }
         return Err(e);
     }

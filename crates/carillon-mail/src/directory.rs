@@ -8,8 +8,10 @@
 //! `OrganizationNotFoundException`.
 
 mod aliases;
-mod common;
+pub mod audit_logs;
 mod dmarc;
+pub mod dkim_rotation;
+mod common;
 pub mod dns;
 mod domains;
 mod entities;
@@ -18,6 +20,7 @@ pub mod flow_rules;
 mod groups;
 pub mod hook_secret;
 pub mod journaling;
+pub mod keys;
 mod mailboxes;
 mod monitoring;
 mod organizations;

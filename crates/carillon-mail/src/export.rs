@@ -19,9 +19,13 @@
 //!   `totalBytes` (sum of the message sizes), `totalFolders`, `startTime` and `endTime`
 //!   (epoch milliseconds of this run).
 //!
-//! The files are not encrypted yet: `KmsKeyArn` is recorded, and encrypting export output
-//! comes with the encryption-at-rest work (issue 3 point 9). The original writes one `.zip`;
-//! Carillon writes plain objects so each message can be read and checked on its own.
+//! Every file is sealed under the job's `KmsKeyArn` the way S3 SSE-KMS protects an object
+//! (workmail.md §2.22, §5.3: [`carillon_kms::object`], a fresh data key per file wrapped by
+//! that Carillon key with the context `{"aws:s3:arn": "arn:aws:s3:::<bucket>/<S3Path>/<file>"}`);
+//! a job whose key is not a Carillon key of the organization's account fails. Read them
+//! decrypted with [`read_export_object`] (the `carillon exports get` command). The checksums
+//! and sizes are those of the plaintext. The original writes one `.zip`; Carillon writes one
+//! object per message so each can be read and checked on its own.
 //!
 //! # Crash safety
 //!
@@ -65,6 +69,28 @@ const LEASE_RENEWAL: Duration = Duration::from_secs(15);
 
 /// Progress is also written (and cancellation noticed) at least every this many messages.
 const PROGRESS_EVERY: usize = 25;
+
+/// The encryption context of the job file `name`: `{"aws:s3:arn":
+/// "arn:aws:s3:::<bucket>/<s3_path>/<name>"}`.
+fn export_context(bucket: &str, s3_path: &str, name: &str) -> carillon_kms::EncryptionContext {
+    carillon_kms::EncryptionContext::s3(&format!("arn:aws:s3:::{bucket}/{s3_path}/{name}"))
+}
+
+/// The plaintext of the export file `<bucket>/<key>` (`key` = `<S3Path>/<file>`, as an S3
+/// object key), opened with the key it names.
+///
+/// Errors: `NotFound` when there is no such file; `Encryption` when it does not open (not a
+/// sealed export file, altered, or its key is gone); `Config` without a keyring.
+pub async fn read_export_object(store: &Store, bucket: &str, key: &str) -> StoreResult<Bytes> {
+    let keyring = store.keyring()?;
+    let sealed = store
+        .blobs()
+        .get(&format!("{EXPORTS_ROOT}/{bucket}/{key}"))
+        .await?;
+    let context = carillon_kms::EncryptionContext::s3(&format!("arn:aws:s3:::{bucket}/{key}"));
+    let plain = carillon_kms::object::open_object(keyring.provider(), &context, &sealed).await?;
+    Ok(Bytes::from(plain))
+}
 
 /// The blob-store location of a job: `exports/<bucket>/<s3_path>`.
 pub fn export_location(bucket: &str, s3_path: &str) -> String {
@@ -263,7 +289,14 @@ impl Run<'_> {
         for (path, messages) in &contents {
             for message in messages {
                 done += 1;
-                let raw = match self.store.blobs().get(&message.blob_key).await {
+                let raw = match crate::crypto::read_mailbox_copy(
+                    self.store,
+                    user,
+                    &message.blob_key,
+                    message.message_key.as_deref(),
+                )
+                .await
+                {
                     Ok(raw) => raw,
                     // Expunged and collected since the listing: not exported.
                     Err(StoreError::NotFound(_)) => continue,
@@ -306,9 +339,19 @@ impl Run<'_> {
         Ok(true)
     }
 
+    /// Writes `data` as the job's file `name`, sealed under the job's key.
     async fn put(&mut self, name: &str, data: Bytes) -> StoreResult<()> {
         let key = format!("{}/{name}", self.location);
-        self.store.blobs().put(&key, data).await?;
+        let context = export_context(&self.job.s3_bucket_name, &self.job.s3_path, name);
+        let keyring = self.store.keyring()?;
+        let sealed = carillon_kms::object::seal_object(
+            keyring.provider(),
+            &self.job.kms_key_arn,
+            &context,
+            &data,
+        )
+        .await?;
+        self.store.blobs().put(&key, Bytes::from(sealed)).await?;
         self.written.push(key);
         Ok(())
     }

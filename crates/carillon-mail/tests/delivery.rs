@@ -98,7 +98,21 @@ async fn one_blob_and_one_copy_per_distinct_mailbox() {
         );
     }
     assert_eq!(stored_blobs(&f), 1);
-    assert_eq!(f.store.blobs().get(&key).await.unwrap(), message);
+    // Sealed at rest (workmail.md §5.3); each copy opens with its own wrapped key.
+    let sealed = f.store.blobs().get(&key).await.unwrap();
+    assert!(!sealed.windows(message.len()).any(|w| w == message.as_ref()));
+    for user in ["alice", "bob", "carol"] {
+        let copy = &inbox(&f, user, "INBOX").await[0];
+        let plain = carillon_mail::crypto::read_mailbox_copy(
+            &f.store,
+            user,
+            &key,
+            copy.message_key.as_deref(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(plain, message, "{user}");
+    }
 }
 
 #[tokio::test]

@@ -274,7 +274,7 @@ async fn getting_started_sequence() {
             .unwrap();
         assert_eq!(details.mailbox_quota, Some(51_200));
         assert_eq!(details.mailbox_size, Some(0.0));
-        let user = authenticate(&env.store, &sales.to_uppercase(), PASSWORD)
+        let user = authenticate(&env.store, &sales.to_uppercase(), PASSWORD, &imap_client())
             .await
             .unwrap()
             .expect("alias login");
@@ -283,12 +283,12 @@ async fn getting_started_sequence() {
         assert_eq!(user.account_id, ctx.account_id);
         assert_eq!(user.email, alice_email);
         assert_eq!(user.addresses, vec![alice_email.clone(), sales.clone()]);
-        assert!(authenticate(&env.store, &alice_email, "Wr0ng-password")
+        assert!(authenticate(&env.store, &alice_email, "Wr0ng-password", &imap_client())
             .await
             .unwrap()
             .is_none());
         assert!(
-            authenticate(&env.store, &format!("nobody@{domain}"), PASSWORD)
+            authenticate(&env.store, &format!("nobody@{domain}"), PASSWORD, &imap_client())
                 .await
                 .unwrap()
                 .is_none()
@@ -376,7 +376,7 @@ async fn organization_alias_is_unique_and_freed_by_deletion() {
         );
         // The user and its addresses are gone; the alias and test domain are free again.
         assert!(
-            authenticate(&env.store, &format!("alice@{alias}.localhost"), PASSWORD)
+            authenticate(&env.store, &format!("alice@{alias}.localhost"), PASSWORD, &imap_client())
                 .await
                 .unwrap()
                 .is_none()
@@ -810,6 +810,7 @@ async fn mailbox_size_is_real_and_organization_deletion_removes_the_mail() {
                 size_bytes: raw.len() as i64,
                 internal_date: 0,
                 flags: vec![],
+                message_key: None,
             }])
             .await
             .unwrap();
@@ -839,5 +840,14 @@ async fn mailbox_size_is_real_and_organization_deletion_removes_the_mail() {
             .unwrap();
         assert_eq!(env.store.mailbox_size(&user).await.unwrap(), None);
         assert!(env.store.blobs().get(&key).await.is_err());
+    }
+}
+
+/// The client of the authentications in these tests (an IMAP client on loopback).
+fn imap_client() -> carillon_mail::audit::ClientInfo {
+    carillon_mail::audit::ClientInfo {
+        protocol: "IMAP",
+        source_ip: std::net::IpAddr::from([127, 0, 0, 1]),
+        user_agent: None,
     }
 }

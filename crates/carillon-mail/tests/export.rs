@@ -26,15 +26,26 @@ struct Org {
     ctx: RequestContext,
     id: String,
     domain: String,
+    /// A Carillon key of the account, for the jobs' KmsKeyArn.
+    kms_key_arn: String,
 }
 
 async fn organization(env: &Env) -> Org {
     let ctx = env.account().await;
     let (id, alias) = env.organization(&ctx).await;
+    let key = env
+        .store
+        .keyring()
+        .unwrap()
+        .provider()
+        .create_key(&ctx.account_id, "us-east-1", "exports")
+        .await
+        .unwrap();
     Org {
         ctx,
         id,
         domain: format!("{alias}.localhost"),
+        kms_key_arn: key.arn,
     }
 }
 
@@ -61,14 +72,14 @@ async fn mail_user(env: &Env, org: &Org, name: &str) -> String {
     user
 }
 
-fn request(org: &str, entity: &str, token: &str) -> StartMailboxExportJobRequest {
+fn request(org: &Org, entity: &str, token: &str) -> StartMailboxExportJobRequest {
     StartMailboxExportJobRequest {
         client_token: token.to_string(),
-        organization_id: org.to_string(),
+        organization_id: org.id.clone(),
         entity_id: entity.to_string(),
         description: Some("legal hold".to_string()),
         role_arn: "arn:aws:iam::111122223333:role/WorkMailExportRole".to_string(),
-        kms_key_arn: "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd".to_string(),
+        kms_key_arn: org.kms_key_arn.clone(),
         s3_bucket_name: BUCKET.to_string(),
         s3_prefix: PREFIX.to_string(),
     }
@@ -76,7 +87,7 @@ fn request(org: &str, entity: &str, token: &str) -> StartMailboxExportJobRequest
 
 async fn start(env: &Env, org: &Org, entity: &str, token: &str) -> String {
     env.wm
-        .start_mailbox_export_job(&org.ctx, request(&org.id, entity, token))
+        .start_mailbox_export_job(&org.ctx, request(org, entity, token))
         .await
         .unwrap()
         .job_id
@@ -142,15 +153,27 @@ async fn mailbox(env: &Env, user: &str) -> Vec<(String, i64, Bytes)> {
             .await
             .unwrap()
         {
-            let raw = env.store.blobs().get(&m.blob_key).await.unwrap();
+            let raw = carillon_mail::crypto::read_mailbox_copy(
+                &env.store,
+                user,
+                &m.blob_key,
+                m.message_key.as_deref(),
+            )
+            .await
+            .unwrap();
             out.push((folder.name.clone(), m.uid, raw));
         }
     }
     out
 }
 
+/// The export file at blob key `key` (`exports/<bucket>/<object key>`), decrypted.
 async fn blob(env: &Env, key: &str) -> Option<Bytes> {
-    match env.store.blobs().get(key).await {
+    let (bucket, object) = key
+        .strip_prefix("exports/")
+        .and_then(|k| k.split_once('/'))
+        .expect("an export blob key");
+    match carillon_mail::export::read_export_object(&env.store, bucket, object).await {
         Ok(data) => Some(data),
         Err(StoreError::NotFound(_)) => None,
         Err(e) => panic!("{key}: {e}"),
@@ -183,6 +206,7 @@ async fn export_writes_every_message_byte_equal_with_its_output_log() {
                 size_bytes: first.size_bytes,
                 internal_date: first.internal_date,
                 flags: vec![],
+                message_key: None,
             }])
             .await
             .unwrap();
@@ -201,7 +225,7 @@ async fn export_writes_every_message_byte_equal_with_its_output_log() {
         assert_eq!(done.state.as_deref(), Some("COMPLETED"), "{}", env.backend);
         assert_eq!(done.estimated_progress, Some(100));
         assert!(done.end_time.is_some() && done.error_info.is_none());
-        assert_eq!(done.kms_key_arn, Some(request("", "", "").kms_key_arn));
+        assert_eq!(done.kms_key_arn, Some(org.kms_key_arn.clone()));
 
         let location = export_location(BUCKET, done.s3_path.as_deref().unwrap());
         let messages = mailbox(&env, &alice).await;
@@ -211,6 +235,19 @@ async fn export_writes_every_message_byte_equal_with_its_output_log() {
             let name = format!("messages/{}/{uid}.eml", folder_path(folder));
             let exported = blob(&env, &format!("{location}/{name}")).await;
             assert_eq!(exported.as_ref(), Some(raw), "{}: {name}", env.backend);
+            // At rest the file is sealed under the job's key (workmail.md §5.3).
+            let stored = env
+                .store
+                .blobs()
+                .get(&format!("{location}/{name}"))
+                .await
+                .unwrap();
+            assert!(
+                !stored
+                    .windows(raw.len().min(40))
+                    .any(|w| raw.starts_with(w)),
+                "{name} is stored in plaintext"
+            );
             expected_sums.push_str(&format!("{}  {name}\n", hex::encode(Sha384::digest(raw))));
         }
         assert!(expected_sums.contains("messages/Projects/2024/1.eml"));
@@ -280,7 +317,7 @@ async fn limits_ten_running_per_organization_and_one_per_mailbox_per_day() {
         assert_eq!(
             code(
                 env.wm
-                    .start_mailbox_export_job(&org.ctx, request(&org.id, &users[0], "again"))
+                    .start_mailbox_export_job(&org.ctx, request(&org, &users[0], "again"))
                     .await
             ),
             "LimitExceededException",
@@ -294,7 +331,7 @@ async fn limits_ten_running_per_organization_and_one_per_mailbox_per_day() {
         assert_eq!(
             code(
                 env.wm
-                    .start_mailbox_export_job(&org.ctx, request(&org.id, &users[10], "t10"))
+                    .start_mailbox_export_job(&org.ctx, request(&org, &users[10], "t10"))
                     .await
             ),
             "LimitExceededException",
@@ -307,7 +344,7 @@ async fn limits_ten_running_per_organization_and_one_per_mailbox_per_day() {
         assert_eq!(
             code(
                 env.wm
-                    .start_mailbox_export_job(&org.ctx, request(&org.id, &users[3], "t3b"))
+                    .start_mailbox_export_job(&org.ctx, request(&org, &users[3], "t3b"))
                     .await
             ),
             "LimitExceededException"
@@ -339,29 +376,26 @@ async fn bad_requests_are_refused_with_the_model_errors() {
             (
                 StartMailboxExportJobRequest {
                     s3_prefix: "a/../b".to_string(),
-                    ..request(&org.id, &alice, "a")
+                    ..request(&org, &alice, "a")
                 },
                 "InvalidParameterException",
             ),
             (
                 StartMailboxExportJobRequest {
                     s3_bucket_name: "..".to_string(),
-                    ..request(&org.id, &alice, "b")
+                    ..request(&org, &alice, "b")
                 },
                 "InvalidParameterException",
             ),
             (
                 StartMailboxExportJobRequest {
                     kms_key_arn: "arn:aws:kms:eu-west-1:111122223333:key/k".to_string(),
-                    ..request(&org.id, &alice, "c")
+                    ..request(&org, &alice, "c")
                 },
                 "InvalidParameterException",
             ),
-            (request(&org.id, "nobody", "d"), "EntityNotFoundException"),
-            (
-                request(&org.id, &no_mailbox, "e"),
-                "EntityNotFoundException",
-            ),
+            (request(&org, "nobody", "d"), "EntityNotFoundException"),
+            (request(&org, &no_mailbox, "e"), "EntityNotFoundException"),
         ];
         for (input, expected) in cases {
             let what = format!("{input:?}");
@@ -600,6 +634,7 @@ async fn listing_pages_through_the_jobs_and_tenants_stay_apart() {
             ctx: env.account().await,
             id: org.id.clone(),
             domain: org.domain.clone(),
+            kms_key_arn: org.kms_key_arn.clone(),
         };
         let not_found = "OrganizationNotFoundException";
         assert_eq!(
@@ -634,7 +669,7 @@ async fn listing_pages_through_the_jobs_and_tenants_stay_apart() {
         assert_eq!(
             code(
                 env.wm
-                    .start_mailbox_export_job(&intruder.ctx, request(&org.id, "u0", "x"))
+                    .start_mailbox_export_job(&intruder.ctx, request(&org, "u0", "x"))
                     .await
             ),
             not_found

@@ -123,7 +123,14 @@ async fn messages(env: &Env, user: &str, folder: &str) -> Vec<String> {
         .await
         .unwrap()
     {
-        let raw = env.store.blobs().get(&m.blob_key).await.unwrap();
+        let raw = carillon_mail::crypto::read_mailbox_copy(
+            &env.store,
+            user,
+            &m.blob_key,
+            m.message_key.as_deref(),
+        )
+        .await
+        .unwrap();
         out.push(String::from_utf8(raw.to_vec()).unwrap());
     }
     out
@@ -332,7 +339,14 @@ async fn a_foreign_journaling_address_is_queued_from_the_report_address() {
         assert_eq!(queued[0].recipient, "vault@archive.test");
         // A refusal by the archive bounces to the report address.
         assert_eq!(queued[0].envelope_from, org.addr("admin"));
-        let record = env.store.blobs().get(&queued[0].blob_key).await.unwrap();
+        let record = carillon_mail::crypto::read_organization_blob(
+            &env.store,
+            &org.id,
+            &queued[0].blob_key,
+            queued[0].message_key.as_deref(),
+        )
+        .await
+        .unwrap();
         let record = String::from_utf8(record.to_vec()).unwrap();
         assert!(record.contains("X-MS-Journal-Report: \r\n"));
         assert!(record.contains("Subject: kept\r\n\r\nbody\r\n"));

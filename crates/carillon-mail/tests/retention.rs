@@ -86,6 +86,7 @@ async fn append(env: &Env, user: &str, folder: &str, dates: &[i64]) -> Vec<Strin
                 size_bytes: 21,
                 internal_date: *date,
                 flags: Vec::new(),
+                message_key: None,
             }])
             .await
             .unwrap();

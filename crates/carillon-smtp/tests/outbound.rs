@@ -33,6 +33,7 @@ fn config(smarthost: String, node: &str, queue_lifetime: Duration) -> OutboundCo
         queue_lifetime,
         retry_base: Duration::from_millis(50),
         node_id: node.to_string(),
+        gateway_ca_pem: None,
     }
 }
 
@@ -94,6 +95,7 @@ async fn delivers_to_the_smarthost_and_bounces_permanent_failures() {
             next_attempt_at: now,
             expires_at: now + 3_600_000,
             gateway_id: None,
+            message_key: None,
         }])
         .await
         .unwrap();

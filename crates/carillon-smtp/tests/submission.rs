@@ -53,12 +53,15 @@ async fn smtplib_submits_through_starttls_and_auth() {
     assert_eq!(queued[0].recipient, "partner@remote.test");
     assert_eq!(queued[0].envelope_from, "sales@example.test");
     assert_eq!(
-        h.store
-            .blobs()
-            .get(&queued[0].blob_key)
-            .await
-            .unwrap()
-            .to_vec(),
+        carillon_mail::crypto::read_organization_blob(
+            &h.store,
+            &h.org,
+            &queued[0].blob_key,
+            queued[0].message_key.as_deref(),
+        )
+        .await
+        .unwrap()
+        .to_vec(),
         bob[0].0
     );
 }

@@ -1,7 +1,10 @@
 //! Connection pool, backend detection and migrations.
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
+
+use carillon_kms::Keyring;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, ConnectOptions, Executor};
@@ -19,12 +22,14 @@ pub enum Backend {
     Postgres,
 }
 
-/// The metadata store plus the blob store. Cheap to clone (pools are shared).
+/// The metadata store plus the blob store, and the keyring sealing message blobs (encryption
+/// at rest, attached with [`Store::with_keyring`]). Cheap to clone (pools are shared).
 #[derive(Clone, Debug)]
 pub struct Store {
     pub(crate) pool: AnyPool,
     backend: Backend,
     blobs: BlobStore,
+    keyring: Option<Arc<Keyring>>,
 }
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -75,6 +80,24 @@ impl Store {
             pool,
             backend,
             blobs,
+            keyring: None,
+        })
+    }
+
+    /// This store with `keyring` as the key provider and key cache of encryption at rest
+    /// (workmail.md §5.3). Every process that writes or reads message blobs attaches one.
+    pub fn with_keyring(mut self, keyring: Arc<Keyring>) -> Store {
+        self.keyring = Some(keyring);
+        self
+    }
+
+    /// The keyring of encryption at rest.
+    ///
+    /// Errors: `Config` when none was attached (message blobs can then be neither sealed
+    /// nor opened: encryption at rest cannot be turned off).
+    pub fn keyring(&self) -> StoreResult<&Arc<Keyring>> {
+        self.keyring.as_ref().ok_or_else(|| {
+            StoreError::Config("no key provider attached for encryption at rest".to_string())
         })
     }
 

@@ -25,6 +25,19 @@ pub enum StoreError {
     /// The configuration (URL) is not usable.
     #[error("configuration: {0}")]
     Config(String),
+    /// Encryption at rest failed: a key is missing or unusable, or a sealed blob or wrapped
+    /// key does not authenticate. Never carries key material.
+    #[error("encryption at rest: {0}")]
+    Encryption(String),
+}
+
+impl From<carillon_kms::KmsError> for StoreError {
+    fn from(e: carillon_kms::KmsError) -> Self {
+        match e {
+            carillon_kms::KmsError::Io(io) => StoreError::Io(io),
+            other => StoreError::Encryption(other.to_string()),
+        }
+    }
 }
 
 impl From<sqlx::Error> for StoreError {

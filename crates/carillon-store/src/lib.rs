@@ -9,6 +9,7 @@
 //! Every tenant-owned table carries `account_id`, and every query on such a table filters on
 //! it: tenant isolation is enforced here as well as above.
 
+mod audit_logs;
 mod blob;
 mod db;
 mod dkim;
@@ -18,6 +19,7 @@ mod flow_rules;
 mod flow_hooks;
 mod iam;
 mod journaling;
+mod keys;
 mod mailbox;
 mod monitoring;
 mod queue;
@@ -29,9 +31,10 @@ mod settings;
 pub mod testing;
 mod workmail;
 
+pub use audit_logs::AuditLogDeliveryRecord;
 pub use blob::BlobStore;
 pub use db::{Backend, Store};
-pub use dkim::DkimKeyRecord;
+pub use dkim::{DkimKeyRecord, DKIM_ACTIVE, DKIM_PENDING, DKIM_RETIRING};
 pub use error::{StoreError, StoreResult};
 pub use export::{
     ExportAdmission, ExportJobRecord, NewExportJob, EXPORT_CANCELLED, EXPORT_COMPLETED,
@@ -47,6 +50,7 @@ pub use iam::{
     ACCESS_KEY_INACTIVE,
 };
 pub use journaling::{JournalingConfigurationRecord, JournalingTarget};
+pub use keys::{EncryptionKeyRecord, KEY_KIND_MAILBOX, KEY_KIND_TRANSIT};
 pub use mailbox::{
     canonical_folder_name, AppendedMessage, CopyResult, FlagOp, Folder, FolderStatus, NewMessage,
     StoredMessage, DEFAULT_FOLDERS, FOLDER_DELIMITER,

@@ -27,6 +27,9 @@ pub struct NewOutbound {
     /// The organization's SMTP gateway to send through (an outbound flow rule's
     /// "Route to SMTP gateway", workmail.md §2.8); `None`: the recipient domain's MX.
     pub gateway_id: Option<String>,
+    /// The blob's message key wrapped by the organization's transit key (base64, encryption
+    /// at rest, workmail.md §5.3); `None` for a plaintext blob.
+    pub message_key: Option<String>,
 }
 
 /// A queued recipient as leased for a delivery attempt.
@@ -54,10 +57,12 @@ pub struct QueuedOutbound {
     pub created_at: i64,
     /// See [`NewOutbound::gateway_id`].
     pub gateway_id: Option<String>,
+    /// See [`NewOutbound::message_key`].
+    pub message_key: Option<String>,
 }
 
 const COLUMNS: &str = "queue_id, organization_id, envelope_from, recipient, blob_key, attempts, \
-                       next_attempt_at, expires_at, last_error, created_at, gateway_id";
+                       next_attempt_at, expires_at, last_error, created_at, gateway_id, message_key";
 
 impl Store {
     /// Queues recipients for remote delivery, all in one transaction (durable when it returns).
@@ -192,8 +197,8 @@ pub(crate) async fn insert_outbound(
         let id = carillon_core::ids::new_uuid();
         sqlx::query(
             "INSERT INTO outbound_queue (queue_id, organization_id, envelope_from, recipient, \
-             blob_key, attempts, next_attempt_at, expires_at, created_at, gateway_id) \
-             VALUES ($1, $2, $3, $4, $5, 0, $6, $7, $8, $9)",
+             blob_key, attempts, next_attempt_at, expires_at, created_at, gateway_id, \
+             message_key) VALUES ($1, $2, $3, $4, $5, 0, $6, $7, $8, $9, $10)",
         )
         .bind(&id)
         .bind(&item.organization_id)
@@ -204,6 +209,7 @@ pub(crate) async fn insert_outbound(
         .bind(item.expires_at)
         .bind(now)
         .bind(&item.gateway_id)
+        .bind(&item.message_key)
         .execute(&mut **tx)
         .await?;
         ids.push(id);

@@ -305,6 +305,11 @@ impl Store {
         .bind(user_id)
         .fetch_all(&mut *tx)
         .await?;
+        // The mailbox key goes with its last copy (encryption at rest, workmail.md §5.3).
+        sqlx::query("DELETE FROM encryption_keys WHERE owner_id = $1 AND kind = 'mailbox'")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
         let folders = sqlx::query("DELETE FROM folders WHERE user_id = $1")
             .bind(user_id)
             .execute(&mut *tx)

@@ -122,7 +122,16 @@ impl TestStore {
         let blob_url = url::Url::from_directory_path(&blobs)
             .expect("absolute blob directory")
             .to_string();
-        let store = Store::open(url, &blob_url).await.expect("store opens");
+        // Encryption at rest with keys of the test's own (local key files in the directory).
+        let keys = carillon_kms::LocalKeyProvider::open(dir.path().join("keys")).expect("key dir");
+        let keyring = std::sync::Arc::new(carillon_kms::Keyring::new(
+            std::sync::Arc::new(keys),
+            "us-east-1",
+        ));
+        let store = Store::open(url, &blob_url)
+            .await
+            .expect("store opens")
+            .with_keyring(keyring);
         TestStore {
             store,
             label,

@@ -119,6 +119,7 @@ async fn a_delivery_commits_copies_and_queue_rows_together_or_not_at_all() {
             size_bytes: 10,
             internal_date: 0,
             flags: vec![],
+            message_key: None,
         };
         let row = NewOutbound {
             organization_id: org.clone(),
@@ -128,6 +129,7 @@ async fn a_delivery_commits_copies_and_queue_rows_together_or_not_at_all() {
             next_attempt_at: 0,
             expires_at: 1,
             gateway_id: None,
+            message_key: None,
         };
         let failed = t
             .store

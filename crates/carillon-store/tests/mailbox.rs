@@ -25,6 +25,7 @@ fn copy(user: &str, folder: &str, blob: &str, size: i64) -> NewMessage {
         size_bytes: size,
         internal_date: 1_700_000_000_000,
         flags: Vec::new(),
+        message_key: None,
     }
 }
 

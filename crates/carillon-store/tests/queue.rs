@@ -14,6 +14,7 @@ fn row(org: &str, recipient: &str, next_attempt_at: i64) -> NewOutbound {
         next_attempt_at,
         expires_at: next_attempt_at + 1_000_000,
         gateway_id: None,
+        message_key: None,
     }
 }
 

@@ -41,6 +41,7 @@ fn copy(user: &str, folder: &str, blob: &str, internal_date: i64) -> NewMessage 
         size_bytes: 10,
         internal_date,
         flags: Vec::new(),
+        message_key: None,
     }
 }
 

@@ -2,7 +2,8 @@
 //!
 //! `carillon serve` runs the admin APIs, SMTP, submission and IMAP in one process;
 //! `carillon accounts create` and `carillon keys create` manage tenants and access keys
-//! directly in the store (they work while a server runs).
+//! directly in the store (they work while a server runs); `carillon exports get` reads a
+//! mailbox export file decrypted.
 
 mod admin;
 mod config;
@@ -41,6 +42,31 @@ enum Command {
     Keys {
         #[command(subcommand)]
         command: KeysCommand,
+    },
+    /// Read mailbox export output (sealed at rest under the job's KmsKeyArn).
+    Exports {
+        #[command(subcommand)]
+        command: ExportsCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ExportsCommand {
+    /// Write one export file decrypted to stdout (or --out): the object `<key>` of bucket
+    /// `<bucket>` as StartMailboxExportJob named them, e.g. `--bucket b --key
+    /// prefix/<job id>/messages/INBOX/1.eml`.
+    Get {
+        /// The job's S3BucketName.
+        #[arg(long)]
+        bucket: String,
+        /// The object key: `<S3Prefix>/<JobId>/<file>`.
+        #[arg(long)]
+        key: String,
+        /// Write here instead of stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        store: StoreArgs,
     },
 }
 
@@ -115,6 +141,23 @@ async fn main() -> Result<()> {
             let key = iam.create_access_key(account.as_deref(), &policy).await?;
             carillon_iam::write_credentials_file(&credentials_out, &key)?;
             println!("key {} account {}", key.access_key_id, key.account_id);
+            Ok(())
+        }
+        Command::Exports {
+            command:
+                ExportsCommand::Get {
+                    bucket,
+                    key,
+                    out,
+                    store,
+                },
+        } => {
+            let store = serve::open_store(&store.resolve()?, serve::DEFAULT_REGION).await?;
+            let data = carillon_mail::export::read_export_object(&store, &bucket, &key).await?;
+            match out {
+                Some(path) => std::fs::write(&path, &data)?,
+                None => std::io::Write::write_all(&mut std::io::stdout().lock(), &data)?,
+            }
             Ok(())
         }
     }

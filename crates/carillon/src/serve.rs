@@ -18,17 +18,31 @@ use crate::config::{Config, StoreConfig};
 /// Name of the bootstrap administrator's credentials file inside the data directory.
 pub const ADMIN_CREDENTIALS_FILE: &str = "admin-credentials";
 
-/// Opens the store (applying migrations) and the IAM layer over it.
-pub async fn open_store(config: &StoreConfig) -> Result<Store> {
-    Store::open(&config.database_url, &config.blob_url)
+/// Opens the store (applying migrations) with the keyring of encryption at rest: the local
+/// key provider over `<data-dir>/keys/` (workmail.md §5.3), default keys made in `region`.
+pub async fn open_store(config: &StoreConfig, region: &str) -> Result<Store> {
+    let keys = carillon_kms::LocalKeyProvider::open(config.data_dir.join(KEYS_DIR))
+        .with_context(|| "opening the key directory")?;
+    let keyring = Arc::new(carillon_kms::Keyring::new(Arc::new(keys), region));
+    Ok(Store::open(&config.database_url, &config.blob_url)
         .await
-        .with_context(|| "opening the store")
+        .with_context(|| "opening the store")?
+        .with_keyring(keyring))
 }
 
 /// Opens the IAM layer for the command-line subcommands (default region).
 pub async fn open_iam(config: &StoreConfig) -> Result<Iam> {
-    Ok(Iam::new(open_store(config).await?, "us-east-1"))
+    Ok(Iam::new(
+        open_store(config, DEFAULT_REGION).await?,
+        DEFAULT_REGION,
+    ))
 }
+
+/// The region of the command-line subcommands.
+pub const DEFAULT_REGION: &str = "us-east-1";
+
+/// The key provider's directory inside the data directory (keys of encryption at rest).
+pub const KEYS_DIR: &str = "keys";
 
 async fn bind(name: &str, addr: SocketAddr) -> Result<TcpListener> {
     let listener = TcpListener::bind(addr)
@@ -67,7 +81,7 @@ fn metrics_response(handle: &PrometheusHandle) -> impl axum::response::IntoRespo
 
 /// Runs every service until SIGTERM or Ctrl-C.
 pub async fn run(config: Config) -> Result<()> {
-    let store = open_store(&config.store).await?;
+    let store = open_store(&config.store, &config.region).await?;
     let iam = Iam::new(store.clone(), config.region.clone());
     let credentials = config.store.data_dir.join(ADMIN_CREDENTIALS_FILE);
     if let Some(key) = iam.ensure_bootstrap(&credentials).await? {
@@ -94,6 +108,9 @@ pub async fn run(config: Config) -> Result<()> {
     .await?;
     let mut carillon_operations = carillon_adminapi::Registry::new();
     carillon_mail::directory::journaling::register(&mut carillon_operations, &workmail);
+    carillon_mail::directory::keys::register(&mut carillon_operations, &workmail);
+    carillon_mail::directory::audit_logs::register(&mut carillon_operations, &workmail);
+    carillon_mail::directory::dkim_rotation::register(&mut carillon_operations, &workmail);
     carillon_mail::directory::hook_secret::register(&mut carillon_operations, &workmail);
     carillon_mail::directory::flow_rules::register(&mut carillon_operations, &workmail);
     let carillon =
@@ -118,6 +135,9 @@ pub async fn run(config: Config) -> Result<()> {
         messageflow,
     });
     carillon_mail::events::install(&config.store.data_dir, &config.region);
+    let audit_client =
+        carillon_mail::https::client(None).context("the audit-log HTTP delivery client")?;
+    carillon_mail::audit::install(&config.store.data_dir, &config.region, audit_client);
     let metrics = metrics_handle()?;
     let app = axum::Router::new()
         .route("/health", axum::routing::get(|| async { "ok" }))
@@ -197,6 +217,12 @@ pub async fn run(config: Config) -> Result<()> {
             queue_lifetime: config.queue_lifetime,
             retry_base: config.queue_retry,
             node_id: node_id(&config.store.data_dir)?,
+            gateway_ca_pem: match &config.gateway_ca_file {
+                Some(path) => Some(
+                    std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
+                ),
+                None => None,
+            },
         };
         let (store, token) = (store.clone(), shutdown.clone());
         tasks.spawn(async move {

@@ -1,7 +1,6 @@
 //! APPEND (RFC 3501 §6.3.11) with APPENDUID (RFC 4315): stores the message blob, then the
 //! message row, within the user's mailbox quota.
 
-use bytes::Bytes;
 use carillon_store::{NewMessage, StoreError};
 use imap_codec::imap_types::datetime::DateTime;
 use imap_codec::imap_types::extensions::binary::LiteralOrLiteral8;
@@ -36,8 +35,17 @@ impl Connection {
         if !self.has_room(size).await? {
             return Ok(Reply::no(Some(Code::OverQuota), "Mailbox quota exceeded"));
         }
-        let blob_key = format!("messages/{}", carillon_core::ids::new_uuid());
-        self.store.blobs().put(&blob_key, Bytes::from(data)).await?;
+        let sealed = carillon_mail::crypto::put_sealed(&self.store, &data).await?;
+        let blob_key = sealed.key.clone();
+        let message_key = match sealed.wrap_for_mailbox(&self.store, &user_id).await {
+            Ok(wrapped) => wrapped,
+            Err(error) => {
+                if let Err(cleanup) = self.store.blobs().delete(&blob_key).await {
+                    tracing::warn!(%cleanup, blob_key, "could not remove blob of failed APPEND");
+                }
+                return Err(error.into());
+            }
+        };
         let copy = NewMessage {
             user_id: user_id.clone(),
             folder: folder.name.clone(),
@@ -47,6 +55,7 @@ impl Connection {
                 .map(|d| d.as_ref().timestamp_millis())
                 .unwrap_or_else(carillon_core::time::now_millis),
             flags: flags.iter().map(ToString::to_string).collect(),
+            message_key: Some(message_key),
         };
         match self.store.append_messages(&[copy]).await {
             Ok(appended) => Ok(Reply::ok_with(

@@ -102,7 +102,7 @@ impl Connection {
             let message = selected.messages[index].clone();
             let recent = selected.recent.contains(&message.uid);
             let raw: Option<Bytes> = if needs_blob {
-                match self.store.blobs().get(&message.blob_key).await {
+                match self.read_message(&message).await {
                     Ok(raw) => Some(raw),
                     // Expunged by another session while the EXPUNGE cannot be announced
                     // (RFC 3501 §7.4.1): the message has no data left to send.

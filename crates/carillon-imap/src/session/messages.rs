@@ -2,7 +2,7 @@
 //! EXPUNGE and UID EXPUNGE (RFC 4315), SEARCH, STORE, COPY and MOVE (RFC 6851) with COPYUID,
 //! and the resolution of sequence sets to the messages this session has announced.
 
-use carillon_store::{FlagOp, StoreError};
+use carillon_store::{FlagOp, StoreError, StoredMessage};
 use imap_codec::imap_types::core::Vec1;
 use imap_codec::imap_types::extensions::uidplus::{UidElement, UidSet};
 use imap_codec::imap_types::fetch::MessageDataItem;
@@ -17,6 +17,21 @@ use super::{flag_fetch, mailbox_name, nz, Connection, Fail};
 use crate::search;
 
 impl Connection {
+    /// The plaintext of a message copy of the logged-in user's mailbox: its blob opened with
+    /// the copy's message key (encryption at rest, `carillon_mail::crypto`).
+    pub(super) async fn read_message(
+        &self,
+        message: &StoredMessage,
+    ) -> Result<bytes::Bytes, StoreError> {
+        carillon_mail::crypto::read_mailbox_copy(
+            &self.store,
+            &self.user_id(),
+            &message.blob_key,
+            message.message_key.as_deref(),
+        )
+        .await
+    }
+
     pub(super) async fn close(&mut self, expunge: bool) -> Result<Reply, Fail> {
         if let Some(selected) = self.selected.take() {
             if expunge && !selected.read_only {
@@ -108,7 +123,7 @@ impl Connection {
         let mut found = Vec::new();
         for (index, message) in messages.iter().enumerate() {
             let raw = if needs_content {
-                match self.store.blobs().get(&message.blob_key).await {
+                match self.read_message(message).await {
                     Ok(raw) => Some(raw),
                     // Expunged by another session, not yet announced here: matches nothing.
                     Err(StoreError::NotFound(_)) => continue,

@@ -148,8 +148,10 @@ pub async fn send_bounce(
     let report = build_dsn(bounce);
     match store.resolve_recipient(bounce.envelope_from).await? {
         Resolution::NoSuchDomain => {
-            let key = format!("messages/{}", carillon_core::ids::new_uuid());
-            store.blobs().put(&key, Bytes::from(report)).await?;
+            let sealed = crate::crypto::put_sealed(store, &report).await?;
+            let message_key = sealed
+                .wrap_for_organization(store, bounce.organization_id)
+                .await?;
             let now = carillon_core::time::now_millis();
             let lifetime = i64::try_from(bounce.queue_lifetime.as_millis()).unwrap_or(i64::MAX);
             store
@@ -157,10 +159,11 @@ pub async fn send_bounce(
                     organization_id: bounce.organization_id.to_string(),
                     envelope_from: String::new(),
                     recipient: bounce.envelope_from.to_string(),
-                    blob_key: key,
+                    blob_key: sealed.key.clone(),
                     next_attempt_at: now,
                     expires_at: now.saturating_add(lifetime),
                     gateway_id: None,
+                    message_key: Some(message_key),
                 }])
                 .await?;
             Ok(BounceOutcome::Queued)

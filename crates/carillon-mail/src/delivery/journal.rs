@@ -57,8 +57,8 @@ pub(super) struct JournalWork {
     pub copies: Vec<NewMessage>,
     /// Queue rows for journaling or report addresses elsewhere.
     pub outbound: Vec<NewOutbound>,
-    /// The blobs written for them (removed again if the delivery fails).
-    pub blobs: Vec<String>,
+    /// The blobs written for them, sealed (removed again if the delivery fails).
+    pub blobs: Vec<crate::crypto::SealedBlob>,
     /// (organization ID, journaling address) of each journal record created, for the
     /// `JOURNALING_INITIATED` events once the delivery is committed (workmail.md §4.1).
     pub initiated: Vec<(String, String)>,
@@ -97,9 +97,9 @@ impl JournalWork {
             }
         };
         let size = message.len();
-        let blob_key = format!("messages/{}", carillon_core::ids::new_uuid());
-        store.blobs().put(&blob_key, Bytes::from(message)).await?;
-        self.blobs.push(blob_key.clone());
+        let sealed = crate::crypto::put_sealed(store, &message).await?;
+        let blob_key = sealed.key.clone();
+        self.blobs.push(sealed);
         let now = carillon_core::time::now_millis();
         match local {
             Some(mailboxes) => {
@@ -120,6 +120,7 @@ impl JournalWork {
                     next_attempt_at: now,
                     expires_at: now.saturating_add(lifetime),
                     gateway_id: None,
+                    message_key: None,
                 });
             }
         }
@@ -159,7 +160,8 @@ pub(super) async fn prepare(
     match result {
         Ok(()) => Ok(work),
         Err(e) => {
-            for blob_key in &work.blobs {
+            for blob in &work.blobs {
+                let blob_key = &blob.key;
                 if let Err(e) = store.blobs().delete(blob_key).await {
                     tracing::warn!(blob_key, error = %e, "could not remove an unused journal blob");
                 }

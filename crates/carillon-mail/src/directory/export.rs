@@ -9,7 +9,6 @@
 //! point 9). The jobs themselves run in the background ([`crate::export::run_export_jobs`]).
 
 use carillon_awsapi::generated::workmail::*;
-use carillon_core::arn::Arn;
 use carillon_core::time::now_millis;
 use carillon_core::{ApiResult, RequestContext};
 use carillon_store::{
@@ -63,7 +62,8 @@ fn normalized_prefix(prefix: &str) -> ApiResult<String> {
 /// repeating the `ClientToken` of an earlier one in the organization answers that job.
 ///
 /// Errors: `InvalidParameterException` (bucket `.`/`..`, prefix with `.`/`..` segments, a
-/// `KmsKeyArn` of another region: §2.22 requires one region), `EntityNotFoundException` (no
+/// `KmsKeyArn` that is not a Carillon key of the caller's account in this region: §2.22
+/// requires one region), `EntityNotFoundException` (no
 /// such user, or no mailbox), `LimitExceededException` (10 jobs pending or running in the
 /// organization, or the mailbox exported in the last 24 hours; a failed job does not count),
 /// `OrganizationNotFoundException`, `OrganizationStateException`.
@@ -83,17 +83,8 @@ pub(super) async fn start(
         ));
     }
     let prefix = normalized_prefix(&input.s3_prefix)?;
-    if let Some(key) = Arn::parse(&input.kms_key_arn) {
-        if !key.region.is_empty() && key.region != wm.region {
-            return Err(err(
-                codes::INVALID_PARAMETER,
-                format!(
-                    "KmsKeyArn: the key is in region {}, the organization in {}",
-                    key.region, wm.region
-                ),
-            ));
-        }
-    }
+    // The output is sealed under this key (workmail.md §2.22, §5.3).
+    super::keys::resolve_kms_key(wm, ctx, Some(&input.kms_key_arn), "KmsKeyArn").await?;
     let user = wm
         .entity(&org.organization_id, &input.entity_id, &[USER], "EntityId")
         .await?;

@@ -63,7 +63,8 @@ pub(super) fn new_domain(
 /// `LimitExceededException` (100 organizations in the account), `DirectoryUnavailableException`
 /// (`DirectoryId` given: external directories are not supported), `InvalidParameterException`
 /// (`EnableInteroperability` without an AD Connector directory; a domain of `Domains` already
-/// registered or reserved).
+/// registered or reserved; `KmsKeyArn` not a Carillon key of the caller's account in this
+/// region).
 pub(super) async fn create(
     wm: &WorkMail,
     ctx: &RequestContext,
@@ -104,6 +105,9 @@ pub(super) async fn create(
             format!("Account {} already has {count} organizations (limit {MAX_ORGANIZATIONS_PER_ACCOUNT})", ctx.account_id),
         ));
     }
+    // Fixed for the organization's life (workmail.md §5.3).
+    let kms_key_arn =
+        super::keys::resolve_kms_key(wm, ctx, input.kms_key_arn.as_deref(), "KmsKeyArn").await?;
     let now = now_millis();
     let organization_id = new_organization_id();
     let test_domain = format!(
@@ -149,7 +153,7 @@ pub(super) async fn create(
         directory_id: new_directory_id(),
         directory_type: DIRECTORY_TYPE.to_string(),
         default_mail_domain: Some(test_domain),
-        kms_key_arn: input.kms_key_arn,
+        kms_key_arn: Some(kms_key_arn),
         interoperability_enabled: false,
         created_at: now,
         completed_at: Some(now),

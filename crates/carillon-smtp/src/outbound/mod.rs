@@ -9,9 +9,11 @@
 //! This module owns the queue runner: leasing due rows, one attempt per row, and the retry,
 //! expiry and bounce decisions. Where to deliver is `mx` (MX resolution or the smarthost),
 //! how is `client` (the SMTP transaction with one host) and `tls` (the opportunistic STARTTLS
-//! client configuration).
+//! client configuration). Rows an email flow rule routed to an SMTP gateway go there instead
+//! (`gateway`: verified TLS 1.2+, basic AUTH, bounced when the gateway cannot be reached).
 
 mod client;
+mod gateway;
 mod mx;
 mod tls;
 
@@ -27,7 +29,7 @@ use hickory_resolver::TokioAsyncResolver;
 use tokio_rustls::TlsConnector;
 
 use self::mx::{build_resolver, mx_targets, smarthost_targets};
-use self::tls::opportunistic_tls;
+use self::tls::{opportunistic_tls, verified_tls};
 
 /// Configuration of the outbound queue worker.
 #[derive(Debug, Clone)]
@@ -44,6 +46,9 @@ pub struct OutboundConfig {
     pub retry_base: Duration,
     /// This node's name in queue leases (unique per running node).
     pub node_id: String,
+    /// PEM bundle of extra CA certificates SMTP gateways are trusted with, on top of the
+    /// system roots (a gateway behind a private CA, or a test's).
+    pub gateway_ca_pem: Option<Vec<u8>>,
 }
 
 /// Longest delay between two attempts.
@@ -85,11 +90,19 @@ pub async fn run_outbound_queue(
         store.clone(),
         config.node_id.clone(),
     )));
+    let gateway_tls = match verified_tls(config.gateway_ca_pem.as_deref()) {
+        Ok(tls) => Some(tls),
+        Err(e) => {
+            tracing::error!(error = %e, "no SMTP gateway TLS client: gateway mail is deferred");
+            None
+        }
+    };
     let worker = Worker {
         store,
         config,
         resolver,
         tls: opportunistic_tls(),
+        gateway_tls,
     };
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
@@ -168,6 +181,8 @@ struct Worker {
     config: OutboundConfig,
     resolver: Option<TokioAsyncResolver>,
     tls: TlsConnector,
+    /// Verified TLS 1.2+ for SMTP gateways; `None` when the CA bundle was unusable.
+    gateway_tls: Option<TlsConnector>,
 }
 
 impl Worker {
@@ -194,7 +209,15 @@ impl Worker {
     }
 
     async fn process(&self, row: QueuedOutbound) {
-        let message = match self.store.blobs().get(&row.blob_key).await {
+        // Sealed at rest under the organization's transit key (carillon_mail::crypto).
+        let message = match carillon_mail::crypto::read_organization_blob(
+            &self.store,
+            &row.organization_id,
+            &row.blob_key,
+            row.message_key.as_deref(),
+        )
+        .await
+        {
             Ok(message) => message,
             Err(StoreError::NotFound(_)) => {
                 let failure = failed(&row, "5.3.0", "the queued message content is gone", None);
@@ -369,6 +392,9 @@ impl Worker {
 
     /// One delivery attempt over every target in order. Returns the host that took it.
     async fn attempt(&self, row: &QueuedOutbound, message: &[u8]) -> Result<String, Failure> {
+        if let Some(gateway_id) = &row.gateway_id {
+            return self.via_gateway(gateway_id, row, message).await;
+        }
         let targets = match &self.config.smarthost {
             Some(smarthost) => smarthost_targets(smarthost).await?,
             None => {

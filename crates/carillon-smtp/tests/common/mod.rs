@@ -179,7 +179,14 @@ impl Harness {
             .await
             .unwrap()
         {
-            let content = self.store.blobs().get(&m.blob_key).await.unwrap();
+            let content = carillon_mail::crypto::read_mailbox_copy(
+                &self.store,
+                &id,
+                &m.blob_key,
+                m.message_key.as_deref(),
+            )
+            .await
+            .unwrap();
             out.push((content.to_vec(), m.flags));
         }
         out

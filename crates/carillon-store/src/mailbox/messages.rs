@@ -26,6 +26,9 @@ pub struct NewMessage {
     pub internal_date: i64,
     /// Initial flags (e.g. `\Seen` for a Sent Items copy); `\Recent` is not stored.
     pub flags: Vec<String>,
+    /// The blob's message key wrapped by this mailbox's key (base64, encryption at rest,
+    /// workmail.md §5.3); `None` for a plaintext blob.
+    pub message_key: Option<String>,
 }
 
 /// Where [`Store::append_messages`] put one copy.
@@ -54,6 +57,9 @@ pub struct StoredMessage {
     pub flags: Vec<String>,
     /// MODSEQ of the last change to this copy.
     pub modseq: i64,
+    /// The blob's message key wrapped by the mailbox key (base64); `None`: the blob is
+    /// plaintext (stored before encryption at rest).
+    pub message_key: Option<String>,
 }
 
 /// How [`Store::store_flags`] combines the given flags with the stored ones (RFC 3501 §6.4.6).
@@ -104,10 +110,10 @@ pub(super) fn has_flag(flags: &[String], flag: &str) -> bool {
     flags.iter().any(|f| f.eq_ignore_ascii_case(flag))
 }
 
-type MessageRow = (i64, String, i64, i64, String, i64);
+type MessageRow = (i64, String, i64, i64, String, i64, Option<String>);
 
 fn message_from_row(row: MessageRow) -> StoredMessage {
-    let (uid, blob_key, size_bytes, internal_date, flags, modseq) = row;
+    let (uid, blob_key, size_bytes, internal_date, flags, modseq, message_key) = row;
     StoredMessage {
         uid,
         blob_key,
@@ -115,6 +121,7 @@ fn message_from_row(row: MessageRow) -> StoredMessage {
         internal_date,
         flags: parse_flags(&flags),
         modseq,
+        message_key,
     }
 }
 
@@ -143,7 +150,8 @@ impl Store {
         folder_id: &str,
     ) -> StoreResult<Vec<StoredMessage>> {
         let rows: Vec<MessageRow> = sqlx::query_as(
-            "SELECT m.uid, m.blob_key, m.size_bytes, m.internal_date, m.flags, m.modseq \
+            "SELECT m.uid, m.blob_key, m.size_bytes, m.internal_date, m.flags, m.modseq, \
+             m.message_key \
              FROM messages m JOIN folders f ON f.folder_id = m.folder_id \
              WHERE f.user_id = $1 AND m.folder_id = $2 ORDER BY m.uid",
         )
@@ -327,8 +335,8 @@ impl Store {
         for (offset, message) in (0..).zip(&sources) {
             let uid = first_uid + offset;
             sqlx::query(
-                "INSERT INTO messages (folder_id, uid, blob_key, size_bytes, internal_date, flags, modseq) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                "INSERT INTO messages (folder_id, uid, blob_key, size_bytes, internal_date, flags, \
+                 modseq, message_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             )
             .bind(&target_id)
             .bind(uid)
@@ -337,6 +345,7 @@ impl Store {
             .bind(message.internal_date)
             .bind(join_flags(&message.flags))
             .bind(modseq)
+            .bind(&message.message_key)
             .execute(&mut *tx)
             .await?;
             if remove {
@@ -384,7 +393,8 @@ pub(super) async fn folder_messages(
     folder_id: &str,
 ) -> StoreResult<Vec<StoredMessage>> {
     let rows: Vec<MessageRow> = sqlx::query_as(
-        "SELECT uid, blob_key, size_bytes, internal_date, flags, modseq FROM messages \
+        "SELECT uid, blob_key, size_bytes, internal_date, flags, modseq, message_key \
+         FROM messages \
          WHERE folder_id = $1 ORDER BY uid",
     )
     .bind(folder_id)
@@ -427,8 +437,8 @@ pub(crate) async fn append_in(
         };
         let uid = uid_next - 1;
         sqlx::query(
-            "INSERT INTO messages (folder_id, uid, blob_key, size_bytes, internal_date, flags, modseq) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO messages (folder_id, uid, blob_key, size_bytes, internal_date, flags, \
+             modseq, message_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(&folder_id)
         .bind(uid)
@@ -437,6 +447,7 @@ pub(crate) async fn append_in(
         .bind(copy.internal_date)
         .bind(join_flags(&copy.flags))
         .bind(modseq)
+        .bind(&copy.message_key)
         .execute(&mut **tx)
         .await?;
         *growth.entry(copy.user_id.as_str()).or_insert(0) += copy.size_bytes;

@@ -212,6 +212,7 @@ impl Store {
              (SELECT user_id FROM mailboxes WHERE organization_id = $1)",
             "DELETE FROM mailboxes WHERE organization_id = $1",
             "DELETE FROM outbound_queue WHERE organization_id = $1",
+            "DELETE FROM encryption_keys WHERE organization_id = $1",
             "DELETE FROM group_members WHERE organization_id = $1",
             "DELETE FROM addresses WHERE organization_id = $1",
             "DELETE FROM entities WHERE organization_id = $1",
