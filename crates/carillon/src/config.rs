@@ -82,6 +82,10 @@ pub struct ServeArgs {
     /// mailboxes disabled for more than 30 days; default 3600).
     #[arg(long)]
     pub retention_interval_secs: Option<u64>,
+    /// PEM bundle of extra CA certificates SMTP gateways (email flow rules' "Route to SMTP
+    /// gateway") are trusted with, on top of the system roots.
+    #[arg(long)]
+    pub gateway_ca_file: Option<PathBuf>,
     /// PEM bundle of extra CA certificates flow-rule hook endpoints are trusted with, on top
     /// of the system roots (a hook behind a private CA, or a test's self-signed one).
     #[arg(long)]
@@ -110,6 +114,7 @@ struct FileConfig {
     queue_lifetime_secs: Option<u64>,
     queue_retry_secs: Option<u64>,
     retention_interval_secs: Option<u64>,
+    gateway_ca_file: Option<PathBuf>,
     hook_ca_file: Option<PathBuf>,
 }
 
@@ -140,6 +145,8 @@ pub struct Config {
     pub queue_lifetime: Duration,
     pub queue_retry: Duration,
     pub retention_interval: Duration,
+    /// Extra CA bundle for SMTP gateway TLS (`--gateway-ca-file`).
+    pub gateway_ca_file: Option<PathBuf>,
     /// Extra CA bundle for flow-rule hook HTTPS clients (`--hook-ca-file`).
     pub hook_ca_file: Option<PathBuf>,
 }
@@ -259,6 +266,7 @@ impl ServeArgs {
                     .unwrap_or(carillon_mail::retention::DEFAULT_INTERVAL_SECS)
                     .max(1),
             ),
+            gateway_ca_file: self.gateway_ca_file.or(file.gateway_ca_file),
             hook_ca_file: self.hook_ca_file.or(file.hook_ca_file),
         })
     }

@@ -137,6 +137,15 @@ fn journaling_records_every_message_once() {
     run_script("journaling.py", &[]);
 }
 
+/// Issue 3 §3 (workmail.md §2.8, §2.9): email flow rules and SMTP gateways through Carillon's
+/// admin API; every inbound and outbound action (a TLS + AUTH gateway, an unreachable one
+/// bouncing), precedence on overlapping patterns, TestEmailFlowRules agreeing with delivery,
+/// and bad input answered with the model's errors.
+#[test]
+fn flow_rules_apply_every_action() {
+    run_script("flow_rules.py", &[]);
+}
+
 /// Issue 3 §8 (workmail.md §2.22, §4.8): a mailbox exported through the aws CLI; every
 /// exported message equals what IMAP returns, with the output log, checksums and limits.
 #[test]

@@ -77,7 +77,7 @@ impl Worker {
 }
 
 /// MAIL, RCPT and DATA for one queued recipient.
-async fn transaction<T: AsyncRead + AsyncWrite + Unpin>(
+pub(super) async fn transaction<T: AsyncRead + AsyncWrite + Unpin>(
     client: &mut SmtpClient<T>,
     capabilities: u32,
     row: &QueuedOutbound,
@@ -129,7 +129,7 @@ fn without_return_path(message: &[u8]) -> &[u8] {
 }
 
 /// 5xx replies are permanent failures; everything else is worth another try.
-fn classify(error: mail_send::Error, remote: Option<&str>) -> Failure {
+pub(super) fn classify(error: mail_send::Error, remote: Option<&str>) -> Failure {
     match error {
         mail_send::Error::UnexpectedReply(reply)
         | mail_send::Error::AuthenticationFailed(reply)

@@ -1,5 +1,6 @@
-//! The TLS client of outbound STARTTLS: opportunistic encryption that accepts any
-//! certificate (RFC 7435) but still verifies handshake signatures.
+//! The TLS clients of outbound mail: opportunistic STARTTLS to MX hosts, which accepts any
+//! certificate (RFC 7435) but still verifies handshake signatures; and the verified TLS
+//! 1.2+ client of SMTP gateways (workmail.md §2.8).
 
 use std::sync::Arc;
 
@@ -22,6 +23,36 @@ pub(super) fn opportunistic_tls() -> TlsConnector {
         })
         .expect("ring supports the default protocol versions");
     TlsConnector::from(Arc::new(config))
+}
+
+/// The TLS client of SMTP gateways: certificates verified against the system roots plus
+/// every certificate of the PEM bundle `extra_ca_pem` (a private CA, or a test's), TLS 1.2
+/// and 1.3 only. Spec: workmail.md §2.8.
+///
+/// Errors: the bundle is unparsable or holds no certificate (the message says which).
+pub(super) fn verified_tls(extra_ca_pem: Option<&[u8]>) -> Result<TlsConnector, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+    if let Some(pem) = extra_ca_pem {
+        let certs: Vec<_> = rustls_pemfile::certs(&mut &pem[..])
+            .collect::<Result<_, _>>()
+            .map_err(|e| format!("gateway CA bundle: {e}"))?;
+        if certs.is_empty() {
+            return Err("gateway CA bundle: no PEM certificate".to_string());
+        }
+        for cert in certs {
+            roots
+                .add(cert)
+                .map_err(|e| format!("gateway CA bundle: {e}"))?;
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(TlsConnector::from(Arc::new(config)))
 }
 
 #[derive(Debug)]
