@@ -260,7 +260,13 @@ impl WorkMailMessageFlowApi for MessageFlow {
             .map_err(internal)?;
         let replaced = self
             .store
-            .replace_transit_content(&ctx.account_id, message_id, Self::window_start(), &blob_key)
+            .replace_transit_content(
+                &ctx.account_id,
+                message_id,
+                Self::window_start(),
+                &blob_key,
+                None,
+            )
             .await;
         let (unused, result) = match replaced {
             Ok(ContentReplacement::Replaced(previous)) => {

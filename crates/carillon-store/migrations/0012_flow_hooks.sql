@@ -6,6 +6,8 @@
 -- PutRawMessageContent replaces (blob_key), for 24 hours after created_at.
 -- direction: INBOUND | OUTBOUND (the ARN context incoming | outgoing).
 -- synchronous: 1 when delivery waits for the hook's answer, 0 for an asynchronous hook.
+-- message_key: the content's message key wrapped by the organization's transit key (encryption
+-- at rest, workmail.md §5.3); NULL for a plaintext blob.
 -- recipients: JSON array of the envelope recipients the hook decides for.
 -- submitter: JSON of the sending user (outbound), NULL inbound.
 -- hook: JSON of the rule's hook (rule name, endpoint, fallback action, timeout).
@@ -23,6 +25,7 @@ CREATE TABLE flow_transit_messages (
     direction TEXT NOT NULL,
     synchronous BIGINT NOT NULL,
     blob_key TEXT NOT NULL,
+    message_key TEXT,
     mail_from TEXT NOT NULL,
     recipients TEXT NOT NULL,
     submitter TEXT,

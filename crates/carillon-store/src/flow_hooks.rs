@@ -35,6 +35,9 @@ pub struct NewTransitMessage {
     pub synchronous: bool,
     /// Blob key of the message content.
     pub blob_key: String,
+    /// The content's message key wrapped by the organization's transit key (base64); `None`
+    /// for a plaintext blob.
+    pub message_key: Option<String>,
     /// Envelope MAIL FROM (empty for `<>`).
     pub mail_from: String,
     /// The envelope recipients the hook decides for.
@@ -68,6 +71,8 @@ pub struct TransitMessageRecord {
     pub synchronous: bool,
     /// Blob key of the current content (replaced by PutRawMessageContent).
     pub blob_key: String,
+    /// The current content's wrapped message key (see [`NewTransitMessage::message_key`]).
+    pub message_key: Option<String>,
     /// See [`NewTransitMessage::mail_from`].
     pub mail_from: String,
     /// See [`NewTransitMessage::recipients`].
@@ -111,6 +116,7 @@ struct TransitRow {
     direction: String,
     synchronous: i64,
     blob_key: String,
+    message_key: Option<String>,
     mail_from: String,
     recipients: String,
     submitter: Option<String>,
@@ -133,6 +139,7 @@ impl From<TransitRow> for TransitMessageRecord {
             direction: row.direction,
             synchronous: row.synchronous != 0,
             blob_key: row.blob_key,
+            message_key: row.message_key,
             mail_from: row.mail_from,
             recipients: serde_json::from_str(&row.recipients).unwrap_or_default(),
             submitter: row.submitter,
@@ -149,7 +156,7 @@ impl From<TransitRow> for TransitMessageRecord {
 }
 
 const COLUMNS: &str = "message_id, account_id, organization_id, direction, synchronous, \
-                       blob_key, mail_from, recipients, submitter, hook, state, invocation_id, \
+                       blob_key, message_key, mail_from, recipients, submitter, hook, state, invocation_id, \
                        attempts, next_attempt_at, deadline_at, created_at, actions";
 
 impl Store {
@@ -167,9 +174,9 @@ impl Store {
             serde_json::to_string(&message.recipients).expect("a list of strings serializes");
         sqlx::query(
             "INSERT INTO flow_transit_messages (message_id, account_id, organization_id, \
-             direction, synchronous, blob_key, mail_from, recipients, submitter, hook, state, \
-             invocation_id, attempts, next_attempt_at, deadline_at, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 0, $13, $14, $15)",
+             direction, synchronous, blob_key, message_key, mail_from, recipients, submitter, \
+             hook, state, invocation_id, attempts, next_attempt_at, deadline_at, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 0, $14, $15, $16)",
         )
         .bind(&message.message_id)
         .bind(&message.account_id)
@@ -177,6 +184,7 @@ impl Store {
         .bind(&message.direction)
         .bind(i64::from(message.synchronous))
         .bind(&message.blob_key)
+        .bind(&message.message_key)
         .bind(&message.mail_from)
         .bind(recipients)
         .bind(&message.submitter)
@@ -288,11 +296,11 @@ impl Store {
         message_id: &str,
         node: &str,
         actions: &str,
-    ) -> StoreResult<Option<String>> {
-        Ok(sqlx::query_scalar(
+    ) -> StoreResult<Option<(String, Option<String>)>> {
+        Ok(sqlx::query_as(
             "UPDATE flow_transit_messages SET state = 'DELIVERING', attempts = attempts + 1, \
              actions = $1 WHERE message_id = $2 AND lease_holder = $3 AND state = 'PENDING' \
-             RETURNING blob_key",
+             RETURNING blob_key, message_key",
         )
         .bind(actions)
         .bind(message_id)
@@ -325,7 +333,8 @@ impl Store {
     }
 
     /// Makes the content of `account_id`'s synchronous message `message_id`, created at or
-    /// after `window_start` (epoch ms) and still `PENDING`, the blob `blob_key`.
+    /// after `window_start` (epoch ms) and still `PENDING`, the blob `blob_key` (with its
+    /// wrapped `message_key`, `None` for plaintext).
     ///
     /// Errors: `Database`.
     pub async fn replace_transit_content(
@@ -334,6 +343,7 @@ impl Store {
         message_id: &str,
         window_start: i64,
         blob_key: &str,
+        message_key: Option<&str>,
     ) -> StoreResult<ContentReplacement> {
         let mut tx = self.begin_write().await?;
         let current: Option<(String, String, i64)> = sqlx::query_as(
@@ -352,10 +362,11 @@ impl Store {
             return Ok(ContentReplacement::Frozen);
         }
         let done = sqlx::query(
-            "UPDATE flow_transit_messages SET blob_key = $1 \
-             WHERE message_id = $2 AND state = 'PENDING'",
+            "UPDATE flow_transit_messages SET blob_key = $1, message_key = $2 \
+             WHERE message_id = $3 AND state = 'PENDING'",
         )
         .bind(blob_key)
+        .bind(message_key)
         .bind(message_id)
         .execute(&mut *tx)
         .await?;

@@ -20,6 +20,7 @@ fn transit(account: &str, org: &str, synchronous: bool, created_at: i64) -> NewT
     let message_id = carillon_core::ids::new_uuid();
     NewTransitMessage {
         blob_key: format!("transit/{message_id}"),
+        message_key: None,
         message_id,
         account_id: account.to_string(),
         organization_id: org.to_string(),
@@ -120,7 +121,7 @@ async fn leases_retries_and_delivery_of_a_synchronous_message() {
 
         // The hook replaces the content while it runs; then the worker freezes it.
         let replaced = s
-            .replace_transit_content(&account, id, 0, "transit/new")
+            .replace_transit_content(&account, id, 0, "transit/new", Some("wrapped"))
             .await
             .unwrap();
         assert_eq!(
@@ -136,16 +137,13 @@ async fn leases_retries_and_delivery_of_a_synchronous_message() {
             t.label
         );
         assert_eq!(
-            s.begin_transit_delivery(id, "n2", "[\"x\"]")
-                .await
-                .unwrap()
-                .as_deref(),
-            Some("transit/new"),
+            s.begin_transit_delivery(id, "n2", "[\"x\"]").await.unwrap(),
+            Some(("transit/new".to_string(), Some("wrapped".to_string()))),
             "{}",
             t.label
         );
         assert_eq!(
-            s.replace_transit_content(&account, id, 0, "transit/late")
+            s.replace_transit_content(&account, id, 0, "transit/late", None)
                 .await
                 .unwrap(),
             ContentReplacement::Frozen,
@@ -163,6 +161,12 @@ async fn leases_retries_and_delivery_of_a_synchronous_message() {
             .unwrap()
             .expect("expired delivery lease");
         assert_eq!(resumed.blob_key, "transit/new", "{}", t.label);
+        assert_eq!(
+            resumed.message_key.as_deref(),
+            Some("wrapped"),
+            "{}",
+            t.label
+        );
         assert_eq!(resumed.actions.as_deref(), Some(r#"["x"]"#), "{}", t.label);
         assert_eq!(
             s.release_transit_leases("n3", 35_001).await.unwrap(),
@@ -210,7 +214,7 @@ async fn asynchronous_messages_are_leased_but_never_replaced() {
         s.insert_transit_message(&message).await.unwrap();
         let id = &message.message_id;
         assert_eq!(
-            s.replace_transit_content(&account, id, 0, "transit/x")
+            s.replace_transit_content(&account, id, 0, "transit/x", None)
                 .await
                 .unwrap(),
             ContentReplacement::Frozen,
@@ -218,7 +222,7 @@ async fn asynchronous_messages_are_leased_but_never_replaced() {
             t.label
         );
         assert_eq!(
-            s.replace_transit_content(&other, id, 0, "transit/x")
+            s.replace_transit_content(&other, id, 0, "transit/x", None)
                 .await
                 .unwrap(),
             ContentReplacement::NotFound,

@@ -270,6 +270,7 @@ async fn insert(
         direction: hooks::direction_name(direction).to_string(),
         synchronous: hook.synchronous,
         blob_key: blob_key.clone(),
+        message_key: None,
         mail_from: envelope.mail_from.clone(),
         recipients,
         submitter: submitter.map(user_to_json),
@@ -509,11 +510,12 @@ impl HookWorker {
     async fn process_sync(&self, row: &TransitMessageRecord) -> Result<(), StoreError> {
         let hook = hook_from_json(&row.hook);
         let direction = direction_from_name(&row.direction);
-        let (actions, blob_key) = match (row.state.as_str(), &row.actions) {
+        let (actions, (blob_key, _message_key)) = match (row.state.as_str(), &row.actions) {
             // A delivery interrupted by a crash resumes with the decision it had.
-            (carillon_store::TRANSIT_DELIVERING, Some(actions)) => {
-                (actions_from_json(actions), row.blob_key.clone())
-            }
+            (carillon_store::TRANSIT_DELIVERING, Some(actions)) => (
+                actions_from_json(actions),
+                (row.blob_key.clone(), row.message_key.clone()),
+            ),
             _ => {
                 let actions = match self.decide(row, &hook, direction).await? {
                     Decision::Deliver(actions) => actions,
@@ -524,14 +526,14 @@ impl HookWorker {
                         return Ok(());
                     }
                 };
-                let Some(blob_key) = self
+                let Some(content) = self
                     .store
                     .begin_transit_delivery(&row.message_id, &self.node, &actions_to_json(&actions))
                     .await?
                 else {
                     return Ok(());
                 };
-                (actions, blob_key)
+                (actions, content)
             }
         };
         let message = read_transit_blob(&self.store, &blob_key).await?;
