@@ -194,12 +194,17 @@ impl WorkMailMessageFlowApi for MessageFlow {
             .await
             .map_err(internal)?
             .ok_or_else(|| not_found(&input.message_id))?;
-        let content = transit::read_transit_blob(&self.store, &message.blob_key)
-            .await
-            .map_err(|e| match e {
-                StoreError::NotFound(_) => not_found(&input.message_id),
-                e => internal(e),
-            })?;
+        let content = transit::read_transit_blob(
+            &self.store,
+            &message.organization_id,
+            &message.blob_key,
+            message.message_key.as_deref(),
+        )
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound(_) => not_found(&input.message_id),
+            e => internal(e),
+        })?;
         Ok(GetRawMessageContentResponse {
             message_content: carillon_awsapi::types::Blob(content.to_vec()),
         })
@@ -255,9 +260,10 @@ impl WorkMailMessageFlowApi for MessageFlow {
             )
         })?;
         let blob_key = format!("transit/{message_id}/{}", carillon_core::ids::new_uuid());
-        transit::write_transit_blob(&self.store, &blob_key, content)
-            .await
-            .map_err(internal)?;
+        let message_key =
+            transit::write_transit_blob(&self.store, &message.organization_id, &blob_key, &content)
+                .await
+                .map_err(internal)?;
         let replaced = self
             .store
             .replace_transit_content(
@@ -265,7 +271,7 @@ impl WorkMailMessageFlowApi for MessageFlow {
                 message_id,
                 Self::window_start(),
                 &blob_key,
-                None,
+                Some(&message_key),
             )
             .await;
         let (unused, result) = match replaced {

@@ -26,6 +26,7 @@ use serde_json::{json, Value};
 use super::hooks::{self, HookClient, HookError};
 use super::rules::{FlowAction, FlowDirection, HookTarget};
 use crate::auth::MailUser;
+use crate::crypto;
 use crate::delivery::{DeliveryError, Envelope, MAX_RECIPIENTS};
 
 /// How long an in-transit message stays readable through the message-flow API (§2.10).
@@ -53,18 +54,40 @@ fn transit_blob_key(message_id: &str) -> String {
     format!("transit/{message_id}")
 }
 
-/// Writes in-transit content (durable when it returns).
+/// Seals in-transit content of `organization_id` under a fresh message key and stores it at
+/// `key` (durable when it returns). Returns the message key wrapped by the organization's
+/// transit key, for the row. Spec: workmail.md §5.3.
+///
+/// Errors: store, blob and key failures.
 pub(crate) async fn write_transit_blob(
     store: &Store,
+    organization_id: &str,
     key: &str,
-    content: Bytes,
-) -> Result<(), StoreError> {
-    store.blobs().put(key, content).await
+    content: &[u8],
+) -> Result<String, StoreError> {
+    let sealed = crypto::put_sealed_at(store, key.to_string(), content).await?;
+    match sealed.wrap_for_organization(store, organization_id).await {
+        Ok(wrapped) => Ok(wrapped),
+        Err(e) => {
+            if let Err(e) = store.blobs().delete(key).await {
+                tracing::warn!(blob_key = key, error = %e, "could not remove an unused in-transit blob");
+            }
+            Err(e)
+        }
+    }
 }
 
-/// Reads in-transit content.
-pub(crate) async fn read_transit_blob(store: &Store, key: &str) -> Result<Bytes, StoreError> {
-    store.blobs().get(key).await
+/// The plaintext of in-transit content of `organization_id` (`message_key`: its wrapped
+/// message key; `None` for a plaintext blob).
+///
+/// Errors: `NotFound` when the blob is gone; key and blob failures.
+pub(crate) async fn read_transit_blob(
+    store: &Store,
+    organization_id: &str,
+    key: &str,
+    message_key: Option<&str>,
+) -> Result<Bytes, StoreError> {
+    crypto::read_organization_blob(store, organization_id, key, message_key).await
 }
 
 /// The lower-case domain of `address` (empty without `@`).
@@ -261,7 +284,7 @@ async fn insert(
     }
     let message_id = carillon_core::ids::new_uuid().to_ascii_lowercase();
     let blob_key = transit_blob_key(&message_id);
-    write_transit_blob(store, &blob_key, message).await?;
+    let message_key = write_transit_blob(store, organization_id, &blob_key, &message).await?;
     let now = carillon_core::time::now_millis();
     let row = NewTransitMessage {
         message_id: message_id.clone(),
@@ -270,7 +293,7 @@ async fn insert(
         direction: hooks::direction_name(direction).to_string(),
         synchronous: hook.synchronous,
         blob_key: blob_key.clone(),
-        message_key: None,
+        message_key: Some(message_key),
         mail_from: envelope.mail_from.clone(),
         recipients,
         submitter: submitter.map(user_to_json),
@@ -471,7 +494,13 @@ impl HookWorker {
         hook: &HookTarget,
     ) -> Result<Result<Bytes, HookError>, StoreError> {
         let secret = hook_secret(&self.store, &row.account_id, &row.organization_id).await?;
-        let message = read_transit_blob(&self.store, &row.blob_key).await?;
+        let message = read_transit_blob(
+            &self.store,
+            &row.organization_id,
+            &row.blob_key,
+            row.message_key.as_deref(),
+        )
+        .await?;
         let event = hooks::build_event(&hooks::EventInput {
             direction: direction_from_name(&row.direction),
             mail_from: &row.mail_from,
@@ -510,7 +539,7 @@ impl HookWorker {
     async fn process_sync(&self, row: &TransitMessageRecord) -> Result<(), StoreError> {
         let hook = hook_from_json(&row.hook);
         let direction = direction_from_name(&row.direction);
-        let (actions, (blob_key, _message_key)) = match (row.state.as_str(), &row.actions) {
+        let (actions, (blob_key, message_key)) = match (row.state.as_str(), &row.actions) {
             // A delivery interrupted by a crash resumes with the decision it had.
             (carillon_store::TRANSIT_DELIVERING, Some(actions)) => (
                 actions_from_json(actions),
@@ -536,7 +565,13 @@ impl HookWorker {
                 (actions, content)
             }
         };
-        let message = read_transit_blob(&self.store, &blob_key).await?;
+        let message = read_transit_blob(
+            &self.store,
+            &row.organization_id,
+            &blob_key,
+            message_key.as_deref(),
+        )
+        .await?;
         let submitter = row.submitter.as_deref().and_then(user_from_json);
         let envelope = Envelope {
             mail_from: row.mail_from.clone(),
