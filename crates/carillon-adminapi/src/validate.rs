@@ -215,6 +215,25 @@ fn check(schema: &Value, value: &Value, path: &str, hidden: bool, out: &mut Vec<
     }
     for branch_key in ["anyOf", "oneOf"] {
         if let Some(branches) = schema.get(branch_key).and_then(Value::as_array) {
+            // A documented enum (one `const` per branch) is reported as its value set.
+            let constants: Option<Vec<&Value>> = branches.iter().map(|b| b.get("const")).collect();
+            if let Some(constants) = constants.filter(|c| !c.is_empty()) {
+                if !constants.contains(&value) {
+                    let names: Vec<String> = constants
+                        .iter()
+                        .map(|c| c.as_str().map_or_else(|| c.to_string(), str::to_string))
+                        .collect();
+                    out.push(Violation {
+                        path: path.to_string(),
+                        value: echo(value, hidden),
+                        constraint: format!(
+                            "Member must satisfy enum value set: [{}]",
+                            names.join(", ")
+                        ),
+                    });
+                }
+                continue;
+            }
             let results: Vec<Vec<Violation>> = branches
                 .iter()
                 .map(|b| {
@@ -344,6 +363,22 @@ mod tests {
             "required": ["Name"],
             "additionalProperties": false
         })
+    }
+
+    #[test]
+    fn documented_enums_report_their_value_set() {
+        // schemars renders a unit enum with documented variants as one `const` per branch.
+        let schema = json!({"type": "object", "properties": {
+            "Kind": {"oneOf": [{"type": "string", "const": "FILE"}, {"type": "string", "const": "HTTP"}]}
+        }});
+        assert_eq!(validate(&schema, &json!({"Kind": "HTTP"})), vec![]);
+        let violations = validate(&schema, &json!({"Kind": "SYSLOG"}));
+        assert_eq!(violations.len(), 1);
+        assert_eq!(
+            message(&violations),
+            "1 validation error detected: Value 'SYSLOG' at 'Kind' failed to satisfy constraint: \
+             Member must satisfy enum value set: [FILE, HTTP]"
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@
 
 use std::sync::OnceLock;
 
+use crate::audit::{self, ClientInfo};
 use crate::metrics;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -63,39 +64,68 @@ fn verify(hash: &str, password: &str) -> bool {
 }
 
 /// Authenticates `login` (the user's primary address or any alias of it, case-insensitive)
-/// with `password`.
+/// with `password`, for the client `client`.
 ///
 /// Succeeds only for a user in state `ENABLED`, with a mailbox, in an organization in state
 /// `Active`. Unknown login, wrong password and unusable user all give `Ok(None)` after the
 /// same Argon2 work. The verification runs on a blocking thread (Argon2 is CPU-bound).
+/// The attempt is recorded in the organization's `AUTHENTICATION_LOGS` (and, on success,
+/// its `ACCESS_CONTROL_LOGS`) when they are delivered (workmail.md §4.2); a login naming no
+/// user is recorded for the organization owning its domain.
 ///
 /// Errors: store failures only.
 pub async fn authenticate(
     store: &Store,
     login: &str,
     password: &str,
+    client: &ClientInfo,
 ) -> Result<Option<MailUser>, StoreError> {
-    let record = store.find_mail_login(login.trim()).await?;
-    let usable = record.as_ref().and_then(|r| {
-        let usable = r.user_state == "ENABLED" && r.organization_state == "Active" && r.has_mailbox;
-        match (&r.password_hash, &r.email) {
-            (Some(hash), Some(_)) if usable => Some(hash.clone()),
-            _ => None,
+    let login = login.trim();
+    let record = store.find_mail_login(login).await?;
+    let refusal = record.as_ref().map_or(Some("No such user"), |r| {
+        if r.organization_state != "Active" {
+            Some("Organization is not active")
+        } else if r.user_state != "ENABLED" {
+            Some("User is not enabled")
+        } else if !r.has_mailbox || r.email.is_none() || r.password_hash.is_none() {
+            Some("User has no mailbox")
+        } else {
+            None
         }
     });
+    let usable = record
+        .as_ref()
+        .filter(|_| refusal.is_none())
+        .and_then(|r| r.password_hash.clone());
     let hash = usable.clone().unwrap_or_else(|| decoy_hash().to_string());
     let password = password.to_string();
     let matches = tokio::task::spawn_blocking(move || verify(&hash, &password))
         .await
         .map_err(|e| StoreError::Io(std::io::Error::other(e)))?;
-    let organization = record.as_ref().map_or(metrics::UNKNOWN_ORGANIZATION, |r| {
-        r.organization_id.as_str()
-    });
-    if !matches || usable.is_none() {
-        metrics::authentication_attempt(organization, true);
+    let organization = match &record {
+        Some(r) => Some(r.organization_id.clone()),
+        None => match login.rsplit_once('@') {
+            Some((_, domain)) => store.mail_domain_owner(&domain.to_lowercase()).await?,
+            None => None,
+        },
+    };
+    let metrics_organization = organization
+        .as_deref()
+        .unwrap_or(metrics::UNKNOWN_ORGANIZATION);
+    let failure = match refusal {
+        Some(reason) => Some(reason),
+        None if !matches => Some("Invalid password"),
+        None => None,
+    };
+    metrics::authentication_attempt(metrics_organization, failure.is_some());
+    if let Some(organization) = &organization {
+        let user_id = record.as_ref().map(|r| r.user_id.as_str());
+        let records = audit::authentication_records(client, login, user_id, failure);
+        audit::emit(store, organization, records).await;
+    }
+    if failure.is_some() {
         return Ok(None);
     }
-    metrics::authentication_attempt(organization, false);
     Ok(record.and_then(|r| {
         Some(MailUser {
             account_id: r.account_id,

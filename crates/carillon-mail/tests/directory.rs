@@ -283,16 +283,21 @@ async fn getting_started_sequence() {
         assert_eq!(user.account_id, ctx.account_id);
         assert_eq!(user.email, alice_email);
         assert_eq!(user.addresses, vec![alice_email.clone(), sales.clone()]);
-        assert!(authenticate(&env.store, &alice_email, "Wr0ng-password", &imap_client())
-            .await
-            .unwrap()
-            .is_none());
         assert!(
-            authenticate(&env.store, &format!("nobody@{domain}"), PASSWORD, &imap_client())
+            authenticate(&env.store, &alice_email, "Wr0ng-password", &imap_client())
                 .await
                 .unwrap()
                 .is_none()
         );
+        assert!(authenticate(
+            &env.store,
+            &format!("nobody@{domain}"),
+            PASSWORD,
+            &imap_client()
+        )
+        .await
+        .unwrap()
+        .is_none());
     }
 }
 
@@ -375,12 +380,15 @@ async fn organization_alias_is_unique_and_freed_by_deletion() {
             "OrganizationStateException"
         );
         // The user and its addresses are gone; the alias and test domain are free again.
-        assert!(
-            authenticate(&env.store, &format!("alice@{alias}.localhost"), PASSWORD, &imap_client())
-                .await
-                .unwrap()
-                .is_none()
-        );
+        assert!(authenticate(
+            &env.store,
+            &format!("alice@{alias}.localhost"),
+            PASSWORD,
+            &imap_client()
+        )
+        .await
+        .unwrap()
+        .is_none());
         let reborn = again(other.clone(), alias.clone()).await.unwrap();
         assert_ne!(reborn.organization_id.as_deref(), Some(org.as_str()));
     }

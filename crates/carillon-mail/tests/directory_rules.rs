@@ -262,12 +262,15 @@ async fn users_are_disabled_before_deletion_and_free_their_name() {
             .await
             .unwrap();
         // Disabled: no login, the address is free, the mailbox is kept.
-        assert!(
-            authenticate(&env.store, &format!("alice@{domain}"), PASSWORD)
-                .await
-                .unwrap()
-                .is_none()
-        );
+        assert!(authenticate(
+            &env.store,
+            &format!("alice@{domain}"),
+            PASSWORD,
+            &imap_client()
+        )
+        .await
+        .unwrap()
+        .is_none());
         assert!(env.store.mailbox_size(&alice).await.unwrap().is_some());
         env.wm.delete_user(&ctx, delete()).await.unwrap();
         let gone = env
@@ -705,14 +708,16 @@ async fn passwords_follow_the_directory_policy() {
             .await
             .unwrap();
         let login = format!("alice@{domain}");
-        assert!(authenticate(&env.store, &login, PASSWORD)
+        assert!(authenticate(&env.store, &login, PASSWORD, &imap_client())
             .await
             .unwrap()
             .is_none());
-        assert!(authenticate(&env.store, &login, "Nouveau-mot-de-passé")
-            .await
-            .unwrap()
-            .is_some());
+        assert!(
+            authenticate(&env.store, &login, "Nouveau-mot-de-passé", &imap_client())
+                .await
+                .unwrap()
+                .is_some()
+        );
         // Roles an administrator cannot give.
         let system = env
             .wm
@@ -780,7 +785,7 @@ async fn remote_users_are_listed_but_have_no_mailbox_or_login() {
             )
             .await;
         assert_eq!(code(details), "EntityNotFoundException");
-        assert!(authenticate(&env.store, &email, PASSWORD)
+        assert!(authenticate(&env.store, &email, PASSWORD, &imap_client())
             .await
             .unwrap()
             .is_none());
@@ -886,5 +891,14 @@ async fn groups_are_described_listed_and_updated() {
             )
             .await;
         assert_eq!(code(not_group), "EntityNotFoundException");
+    }
+}
+
+/// The client of the authentications in these tests (an IMAP client on loopback).
+fn imap_client() -> carillon_mail::audit::ClientInfo {
+    carillon_mail::audit::ClientInfo {
+        protocol: "IMAP",
+        source_ip: std::net::IpAddr::from([127, 0, 0, 1]),
+        user_agent: None,
     }
 }

@@ -94,12 +94,17 @@ async fn authentication_failure_samples_each_attempt() {
     let hash = auth::hash_password("Corr3ct-horse").unwrap();
     f.insert_test_mail_user("dana@metrics-auth.test", &hash)
         .await;
-    let user = auth::authenticate(&f.store, "dana@metrics-auth.test", "Corr3ct-horse")
-        .await
-        .unwrap()
-        .expect("authenticated");
+    let user = auth::authenticate(
+        &f.store,
+        "dana@metrics-auth.test",
+        "Corr3ct-horse",
+        &imap_client(),
+    )
+    .await
+    .unwrap()
+    .expect("authenticated");
     for wrong in ["wrong", "also wrong"] {
-        let refused = auth::authenticate(&f.store, "dana@metrics-auth.test", wrong)
+        let refused = auth::authenticate(&f.store, "dana@metrics-auth.test", wrong, &imap_client())
             .await
             .unwrap();
         assert!(refused.is_none());
@@ -110,4 +115,13 @@ async fn authentication_failure_samples_each_attempt() {
     let count = format!("{}_count", metrics::AUTHENTICATION_FAILURE);
     assert_eq!(sample(&text, &sum, &user.organization_id), Some(2.0));
     assert_eq!(sample(&text, &count, &user.organization_id), Some(3.0));
+}
+
+/// The client of the authentications in these tests (an IMAP client on loopback).
+fn imap_client() -> carillon_mail::audit::ClientInfo {
+    carillon_mail::audit::ClientInfo {
+        protocol: "IMAP",
+        source_ip: std::net::IpAddr::from([127, 0, 0, 1]),
+        user_agent: None,
+    }
 }

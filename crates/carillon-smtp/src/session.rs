@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use base64::Engine;
 use bytes::Bytes;
+use carillon_mail::audit;
 use carillon_mail::auth::MailUser;
 use carillon_mail::authentication::DmarcDisposition;
 use carillon_mail::delivery::{
@@ -457,6 +458,9 @@ impl Session {
                     "message accepted"
                 );
                 self.reply(250, Some([2, 0, 0]), &format!("OK: queued as {id}"));
+                if let (Some(user), Some(blob_key)) = (&self.user, &outcome.blob_key) {
+                    self.audit_submission(user, blob_key).await;
+                }
                 self.bounce_over_quota(&envelope, &outcome, &message).await;
             }
             Ok(outcome) => {
@@ -697,7 +701,14 @@ impl Session {
             self.error(501, [5, 5, 2], "Malformed SASL response");
             return Ok(());
         };
-        match carillon_mail::auth::authenticate(&self.shared.store, &login, &password).await {
+        let client = audit::ClientInfo {
+            protocol: "SMTP",
+            source_ip: self.peer.ip(),
+            user_agent: None,
+        };
+        match carillon_mail::auth::authenticate(&self.shared.store, &login, &password, &client)
+            .await
+        {
             Ok(Some(user)) => {
                 tracing::info!(peer = %self.peer, user = %user.email, "SMTP AUTH succeeded");
                 self.user = Some(user);
@@ -714,6 +725,31 @@ impl Session {
             }
         }
         Ok(())
+    }
+
+    /// The `submit_email_for_sending` mailbox-access record of a message `user` submitted,
+    /// stored as `blob_key` (its item ID is the message's trace ID). Spec: workmail.md §4.2.
+    async fn audit_submission(&self, user: &MailUser, blob_key: &str) {
+        let client = audit::ClientInfo {
+            protocol: "SMTP",
+            source_ip: self.peer.ip(),
+            user_agent: None,
+        };
+        let item = audit::MailboxItem {
+            object_type: audit::ObjectType::Message,
+            item_id: carillon_mail::events::trace_id(blob_key).to_string(),
+            folder_path: delivery::SENT_ITEMS.to_string(),
+            folder_id: String::new(),
+        };
+        let records = audit::mailbox_records(
+            &client,
+            &user.user_id,
+            &user.user_id,
+            audit::MailboxAction::SubmitEmailForSending,
+            &[item],
+            true,
+        );
+        audit::emit(&self.shared.store, &user.organization_id, records).await;
     }
 
     /// One SASL response: `initial` when the client sent it with AUTH, else read after a

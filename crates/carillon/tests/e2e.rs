@@ -177,6 +177,15 @@ fn email_event_log_and_metrics() {
     run_script("monitoring.py", &[]);
 }
 
+/// Issue 3 §7 (workmail.md §4.2, §5.4): audit-log deliveries through the Carillon API;
+/// AUTHENTICATION_LOGS and WORKMAIL_MAILBOX_ACCESS_LOGS as JSON lines for imaplib logins,
+/// IMAP operations and an smtplib submission; ACCESS_CONTROL_LOGS POSTed to an HTTP sink; bad
+/// deliveries refused naming the field; nothing after Delete.
+#[test]
+fn audit_logs_to_files_and_http() {
+    run_script("audit_logs.py", &[]);
+}
+
 /// Issue 3 §4 (workmail.md §2.10, §4.5, §4.10): flow-rule hooks over HTTPS with signed §4.5
 /// events; a synchronous hook rewriting the subject through boto3 GetRawMessageContent,
 /// s3.put_object and PutRawMessageContent; slow, oversize and malformed hooks falling back;

@@ -35,7 +35,8 @@ impl Connection {
     }
 
     pub(super) async fn login(&mut self, login: &str, password: &str) -> Result<Reply, Fail> {
-        match carillon_mail::auth::authenticate(&self.store, login, password).await? {
+        let client = self.client_info();
+        match carillon_mail::auth::authenticate(&self.store, login, password, &client).await? {
             Some(user) => {
                 tracing::info!(peer = %self.peer, user_id = %user.user_id, "imap login");
                 self.user = Some(user);

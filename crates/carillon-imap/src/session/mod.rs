@@ -9,11 +9,13 @@
 //! - `append`: APPEND within the mailbox quota;
 //! - `messages`: the selected-state commands CLOSE/UNSELECT, EXPUNGE, SEARCH, STORE, COPY, MOVE;
 //! - `fetch`: FETCH and the rendering of message data items;
-//! - `changes`: IDLE and announcing changes to the selected folder made elsewhere.
+//! - `changes`: IDLE and announcing changes to the selected folder made elsewhere;
+//! - `audit`: the mailbox-access audit records of each command.
 //!
 //! The conversions between store values and IMAP values that several groups share live here.
 
 mod append;
+mod audit;
 mod auth;
 mod changes;
 mod fetch;
@@ -126,6 +128,7 @@ pub(crate) async fn run(
         peer,
         stop,
         user: None,
+        user_agent: None,
         selected: None,
         pending: Pending::Command,
     };
@@ -191,6 +194,8 @@ struct Connection {
     peer: SocketAddr,
     stop: watch::Receiver<bool>,
     user: Option<MailUser>,
+    /// What the client said it is in its `ID` command (name and version), for audit records.
+    user_agent: Option<String>,
     selected: Option<Selected>,
     pending: Pending,
 }
@@ -343,6 +348,7 @@ impl Connection {
         let authenticated = self.user.is_some();
         // RFC 3501 §7.4.1: no EXPUNGE while a sequence-number FETCH, STORE or SEARCH runs.
         let mut allow_expunge = true;
+        let audit = self.audit_plan(&body).await;
         let reply = match body {
             CommandBody::Capability => {
                 let caps = self.capabilities();
@@ -395,7 +401,8 @@ impl Connection {
                 }));
                 Ok(Reply::ok("ENABLE completed"))
             }
-            CommandBody::Id { .. } => {
+            CommandBody::Id { parameters } => {
+                self.user_agent = parameters.as_ref().and_then(|p| user_agent(p));
                 self.push(&Response::Data(Data::Id {
                     parameters: Some(vec![(
                         IString::try_from("name").expect("static"),
@@ -506,6 +513,19 @@ impl Connection {
             } => self.transfer(&sequence_set, &mailbox, uid, true).await,
             other => Ok(Reply::bad(format!("{} is not supported", other.name()))),
         };
+        let reply = match (reply, audit) {
+            (Ok(reply), Ok(Some(planned))) => {
+                if let Err(Fail::Store(error)) = self.audit_done(planned, &reply).await {
+                    tracing::warn!(peer = %self.peer, %error, "imap audit records dropped");
+                }
+                Ok(reply)
+            }
+            (reply, Err(Fail::Store(error))) => {
+                tracing::warn!(peer = %self.peer, %error, "imap audit records dropped");
+                reply
+            }
+            (reply, _) => reply,
+        };
         let reply = match reply {
             Ok(reply) => reply,
             Err(Fail::Io(error)) => return Err(Fail::Io(error)),
@@ -548,6 +568,22 @@ impl Connection {
 
 /// A store number as an IMAP nz-number; values are positive by construction (UIDs, sequence
 /// numbers, UIDVALIDITY), so anything else becomes 1 rather than a panic.
+/// `name/version` from the parameters of an `ID` command (RFC 2971), or what of it is given.
+fn user_agent(parameters: &[(IString<'_>, NString<'_>)]) -> Option<String> {
+    let value = |key: &str| {
+        parameters.iter().find_map(|(k, v)| {
+            let k = String::from_utf8_lossy(k.as_ref());
+            let v = v.0.as_ref()?;
+            k.eq_ignore_ascii_case(key)
+                .then(|| String::from_utf8_lossy(v.as_ref()).into_owned())
+        })
+    };
+    match (value("name"), value("version")) {
+        (Some(name), Some(version)) => Some(format!("{name}/{version}")),
+        (name, version) => name.or(version),
+    }
+}
+
 fn nz(value: i64) -> NonZeroU32 {
     u32::try_from(value)
         .ok()

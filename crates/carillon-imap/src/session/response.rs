@@ -40,6 +40,16 @@ impl Reply {
         }
     }
 
+    /// OK, NO or BAD.
+    pub(super) fn kind(&self) -> StatusKind {
+        self.kind
+    }
+
+    /// The response code, if any.
+    pub(super) fn code(&self) -> Option<&Code<'static>> {
+        self.code.as_ref()
+    }
+
     pub(super) fn bad(text: impl Into<String>) -> Self {
         Reply {
             kind: StatusKind::Bad,
