@@ -30,7 +30,8 @@ from aiosmtpd.controller import Controller
 from dnslib import MX, QTYPE, TXT, DNSRecord
 from dnslib.server import DNSLogger, DNSServer
 
-from harness import FAILURES, PASSWORD, Carillon, Collector, Zone, aws, check, fetch_all, free_port, imap_connect
+from harness import (FAILURES, PASSWORD, Carillon, Collector, Zone, aws, carillon_call, check, fetch_all,
+                     free_port, imap_connect)
 
 DOMAIN = "signer.test"
 EXTERNAL = "partner@remote.test"
@@ -78,6 +79,75 @@ def stub_txt(dns_port):
                 return b"".join(rr.rdata.data)
         return None
     return lookup
+
+
+def selectors_of(message):
+    """The s= selectors of a message's DKIM-Signature fields."""
+    found = []
+    for line in message.split(b"DKIM-Signature:")[1:]:
+        tags = line.split(b"b=")[0]
+        found += [t.strip()[2:].decode() for t in tags.replace(b"\r\n", b"").split(b";")
+                  if t.strip().startswith(b"s=")]
+    return sorted(found)
+
+
+def rotate_dkim_keys(server, admin, org, zone, dns_port, collector, ctx):
+    """(a2) DKIM key rotation: the old keys sign until the new records are published, then the
+    new ones sign (dkimpy verifies); an old key is deleted once its record is gone."""
+    base = f"/carillon/v1/organizations/{org}/mail-domains/{DOMAIN}"
+
+    def keys():
+        status, _, body = carillon_call(server, admin, "GET", f"{base}/dkim-keys")
+        check(status == 200, f"ListDkimKeys ({status} {body})")
+        return {k["Selector"]: k["State"] for k in body.get("Keys", [])}
+
+    def send(subject):
+        before = len(collector.messages)
+        message = (f"From: Alice <alice@{DOMAIN}>\r\nTo: <{EXTERNAL}>\r\nSubject: {subject}\r\n"
+                   f"Message-ID: <{subject}@{DOMAIN}>\r\n\r\nRotated.\r\n").encode()
+        sub = smtplib.SMTP(*server.addrs["submission"])
+        sub.starttls(context=ctx)
+        sub.login(f"alice@{DOMAIN}", PASSWORD)
+        sub.sendmail(f"alice@{DOMAIN}", [EXTERNAL], message)
+        sub.quit()
+        deadline = time.time() + 60
+        while time.time() < deadline and len(collector.messages) == before:
+            time.sleep(0.2)
+        return collector.messages[-1][2] if len(collector.messages) > before else b""
+
+    old = keys()
+    check(len(old) == 2 and set(old.values()) == {"ACTIVE"}, f"two active keys before ({old})")
+    status, _, rotation = carillon_call(server, admin, "POST", f"{base}/dkim-rotation")
+    check(status == 200 and len(rotation.get("Records", [])) == 2, f"RotateDkimKeys ({status} {rotation})")
+    new = rotation.get("PendingSelectors", [])
+    status, _, again = carillon_call(server, admin, "POST", f"{base}/dkim-rotation")
+    check(status == 400 and again.get("Code") == "MailDomainStateException",
+          f"a second rotation waits for the first ({status} {again})")
+    got = aws(server, admin, "workmail", "get-mail-domain", "--organization-id", org, "--domain-name", DOMAIN)
+    listed = sorted(r["Hostname"].split(".")[0] for r in got["Records"] if "._domainkey." in r["Hostname"])
+    check(listed == sorted(list(old) + new), f"GetMailDomain lists the old and the new records ({listed})")
+    check(got["DkimVerificationStatus"] == "VERIFIED", "the domain stays verified while the new records are missing")
+    check(keys() == {**old, **{s: "PENDING" for s in new}}, "the new keys are pending")
+    signed = send("rotation-before")
+    check(selectors_of(signed) == sorted(old), f"the old keys sign until the new records exist ({selectors_of(signed)})")
+
+    for record in rotation.get("Records", []):
+        publish_txt(zone, record["Hostname"].rstrip("."), record["Value"])
+    got = aws(server, admin, "workmail", "get-mail-domain", "--organization-id", org, "--domain-name", DOMAIN)
+    listed = sorted(r["Hostname"].split(".")[0] for r in got["Records"] if "._domainkey." in r["Hostname"])
+    check(listed == sorted(new), f"once published, only the new records are listed ({listed})")
+    check(keys() == {**{s: "RETIRING" for s in old}, **{s: "ACTIVE" for s in new}},
+          "the new keys are active and the old ones retiring")
+    signed = send("rotation-after")
+    check(selectors_of(signed) == sorted(new), f"the new keys sign ({selectors_of(signed)})")
+    check(dkim.verify(signed, dnsfunc=stub_txt(dns_port)), "dkimpy verifies a signature by a rotated key")
+
+    aws(server, admin, "workmail", "get-mail-domain", "--organization-id", org, "--domain-name", DOMAIN)
+    check(set(keys()) == set(old) | set(new), "a retiring key stays while its record is published")
+    for selector in old:
+        zone.records.pop((f"{selector}._domainkey.{DOMAIN}".lower(), "TXT"), None)
+    aws(server, admin, "workmail", "get-mail-domain", "--organization-id", org, "--domain-name", DOMAIN)
+    check(keys() == {s: "ACTIVE" for s in new}, "a retiring key is deleted once its record is gone")
 
 
 def run(server, zone, dns_port, collector):
@@ -130,6 +200,8 @@ def run(server, zone, dns_port, collector):
     imap = imap_connect(server, f"alice@{DOMAIN}")
     sent = fetch_all(imap, "Sent Items")
     check(len(sent) == 1 and b"DKIM-Signature" not in sent[0], "the Sent Items copy is stored unsigned")
+
+    rotate_dkim_keys(server, admin, org, zone, dns_port, collector, ctx)
 
     # --- (b) inbound DMARC --------------------------------------------------------------
     for domain, policy in (("forged.test", "reject"), ("shady.test", "quarantine")):

@@ -9,9 +9,9 @@
 
 mod aliases;
 pub mod audit_logs;
-mod dmarc;
-pub mod dkim_rotation;
 mod common;
+pub mod dkim_rotation;
+mod dmarc;
 pub mod dns;
 mod domains;
 mod entities;

@@ -9,7 +9,7 @@
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
-use carillon_store::{DkimKeyRecord, Store, StoreError};
+use carillon_store::{DkimKeyRecord, Store, StoreError, DKIM_ACTIVE};
 use mail_auth::common::crypto::{Ed25519Key, RsaKey, Sha256};
 use mail_auth::common::headers::HeaderWriter;
 use mail_auth::dkim::generate::DkimKeyPair;
@@ -73,6 +73,7 @@ pub fn generate_keys(
         private_key: BASE64.encode(private),
         public_key: BASE64.encode(public),
         created_at: now,
+        state: DKIM_ACTIVE.to_string(),
     };
     Ok(vec![
         record(
@@ -108,6 +109,27 @@ pub async fn create_domain_keys(
     Ok(())
 }
 
+/// Starts a key rotation of `domain` (workmail.md §1.3, issue 3 point 1): a new Ed25519 and
+/// RSA pair under `selectors`, stored as pending. They sign only once their TXT records are
+/// published (seen at the next verification, e.g. GetMailDomain); then the former keys
+/// retire, and each is deleted once its own record is gone, so mail signed with it keeps
+/// verifying while the record is still published. Returns whether the rotation started
+/// (`false`: one is already waiting for its records).
+///
+/// Errors: `Crypto`, `Store`.
+pub async fn rotate_domain_keys(
+    store: &Store,
+    domain: &str,
+    selectors: &[String],
+    now: i64,
+) -> Result<bool, DkimError> {
+    let (domain_owned, selectors) = (domain.to_string(), selectors.to_vec());
+    let keys = tokio::task::spawn_blocking(move || generate_keys(&domain_owned, &selectors, now))
+        .await
+        .map_err(crypto)??;
+    Ok(store.add_pending_dkim_keys(domain, &keys).await?)
+}
+
 /// The TXT record value publishing `key`: `v=DKIM1; k=<ed25519|rsa>; p=<base64>`.
 pub fn txt_record_value(key: &DkimKeyRecord) -> String {
     format!("v=DKIM1; k={}; p={}", key.algorithm, key.public_key)
@@ -133,12 +155,14 @@ pub fn txt_record_matches(published: &str, key: &DkimKeyRecord) -> bool {
 }
 
 /// The `DKIM-Signature` header fields (CRLF-terminated, RSA first, then Ed25519) signing
-/// `message` with every key of `domain`; empty when the domain has no key (not registered
+/// `message` with every active key of `domain`; empty when the domain has no key (not registered
 /// here). Prepend them to the message as sent; the stored copies stay byte-exact.
 ///
 /// Errors: `Store`, `Crypto` (a stored key does not decode, or signing failed).
 pub async fn sign(store: &Store, domain: &str, message: &[u8]) -> Result<String, DkimError> {
     let mut keys = store.dkim_keys(&domain.to_ascii_lowercase()).await?;
+    // Pending keys are not published yet and retiring ones are on their way out.
+    keys.retain(|k| k.state == DKIM_ACTIVE);
     // RSA first: verifiers that check only the first signature (dkimpy's default) and know
     // no Ed25519 still pass.
     keys.sort_by_key(|k| k.algorithm != RSA);

@@ -2,7 +2,7 @@
 //! PostgreSQL when `CARILLON_TEST_DATABASE_URL` is set.
 
 use carillon_store::testing::{test_stores, unique_name};
-use carillon_store::DkimKeyRecord;
+use carillon_store::{DkimKeyRecord, DKIM_ACTIVE, DKIM_PENDING, DKIM_RETIRING};
 
 fn key(domain: &str, selector: &str, algorithm: &str) -> DkimKeyRecord {
     DkimKeyRecord {
@@ -12,6 +12,7 @@ fn key(domain: &str, selector: &str, algorithm: &str) -> DkimKeyRecord {
         private_key: format!("secret-{selector}"),
         public_key: format!("public-{selector}"),
         created_at: 7,
+        state: DKIM_ACTIVE.to_string(),
     }
 }
 
@@ -66,5 +67,78 @@ async fn inbound_dmarc_enforcement_is_on_by_default_and_can_be_turned_off() {
             .await
             .unwrap();
         assert!(t.store.inbound_dmarc_enforced(&org).await.unwrap());
+    }
+}
+
+#[tokio::test]
+async fn a_rotation_activates_the_new_keys_and_retires_the_old_until_removed() {
+    for t in test_stores().await {
+        let account = carillon_core::ids::new_account_id();
+        let org = carillon_core::ids::new_organization_id();
+        t.insert_account(&account).await;
+        t.insert_organization(&account, &org, &unique_name("d"), "Active")
+            .await;
+        let domain = format!("{}.test", unique_name("dom"));
+        t.insert_mail_domain(&org, &domain).await;
+        let old = [key(&domain, "a1", "ed25519"), key(&domain, "a2", "rsa")];
+        t.store.replace_dkim_keys(&domain, &old).await.unwrap();
+        let new = [key(&domain, "b1", "ed25519"), key(&domain, "b2", "rsa")];
+        assert!(t.store.add_pending_dkim_keys(&domain, &new).await.unwrap());
+        // One rotation at a time.
+        let again = [key(&domain, "c1", "ed25519")];
+        assert!(!t
+            .store
+            .add_pending_dkim_keys(&domain, &again)
+            .await
+            .unwrap());
+        let states = |keys: Vec<DkimKeyRecord>| {
+            keys.into_iter()
+                .map(|k| (k.selector, k.state))
+                .collect::<Vec<_>>()
+        };
+        let pair = |s: &str, state: &str| (s.to_string(), state.to_string());
+        assert_eq!(
+            states(t.store.dkim_keys(&domain).await.unwrap()),
+            [
+                pair("a1", DKIM_ACTIVE),
+                pair("a2", DKIM_ACTIVE),
+                pair("b1", DKIM_PENDING),
+                pair("b2", DKIM_PENDING)
+            ],
+            "{}",
+            t.label
+        );
+        t.store.activate_pending_dkim_keys(&domain).await.unwrap();
+        t.store.activate_pending_dkim_keys(&domain).await.unwrap();
+        assert_eq!(
+            states(t.store.dkim_keys(&domain).await.unwrap()),
+            [
+                pair("a1", DKIM_RETIRING),
+                pair("a2", DKIM_RETIRING),
+                pair("b1", DKIM_ACTIVE),
+                pair("b2", DKIM_ACTIVE)
+            ],
+            "{}",
+            t.label
+        );
+        // Only retiring keys are deleted.
+        t.store
+            .delete_retiring_dkim_key(&domain, "b1")
+            .await
+            .unwrap();
+        t.store
+            .delete_retiring_dkim_key(&domain, "a1")
+            .await
+            .unwrap();
+        assert_eq!(
+            states(t.store.dkim_keys(&domain).await.unwrap()),
+            [
+                pair("a2", DKIM_RETIRING),
+                pair("b1", DKIM_ACTIVE),
+                pair("b2", DKIM_ACTIVE)
+            ],
+            "{}",
+            t.label
+        );
     }
 }

@@ -5,9 +5,12 @@ use carillon_awsapi::types::Timestamp;
 use carillon_core::arn::Arn;
 use carillon_core::time::millis_to_datetime;
 use carillon_core::{ApiError, ApiResult, RequestContext};
-use carillon_store::{EntityRecord, MailDomainRecord, OrganizationRecord, StoreError};
+use carillon_store::{
+    DkimKeyRecord, EntityRecord, MailDomainRecord, OrganizationRecord, StoreError, DKIM_PENDING,
+    DKIM_RETIRING,
+};
 
-use super::dns::VerificationStatus;
+use super::dns::{Verification, VerificationStatus};
 use super::WorkMail;
 
 /// Error shape names of the WorkMail model used by the directory operations.
@@ -312,8 +315,16 @@ impl WorkMail {
             .await
             .map_err(internal)?;
         let verification = self.dns.verify(&record, &dkim).await;
+        let activated = self
+            .advance_dkim_rotation(&record.domain_name, &dkim, &verification)
+            .await?;
         let ownership = verification.ownership.as_str();
-        let dkim = verification.dkim.as_str();
+        // Newly activated keys were all found published: the active set is verified.
+        let dkim = if activated {
+            VerificationStatus::Verified.as_str()
+        } else {
+            verification.dkim.as_str()
+        };
         if ownership != record.ownership_verification_status
             || dkim != record.dkim_verification_status
         {
@@ -325,6 +336,45 @@ impl WorkMail {
             record.dkim_verification_status = dkim.to_string();
         }
         Ok(record)
+    }
+
+    /// Moves a DKIM key rotation of `domain` on from what DNS shows (issue 3 point 1): once
+    /// every pending key's record is published the pending keys become active (the active
+    /// ones retiring); a retiring key whose record is gone is deleted. Returns whether keys
+    /// were activated.
+    async fn advance_dkim_rotation(
+        &self,
+        domain: &str,
+        keys: &[DkimKeyRecord],
+        verification: &Verification,
+    ) -> ApiResult<bool> {
+        let status = |selector: &str| {
+            verification
+                .keys
+                .iter()
+                .find(|(s, _)| s == selector)
+                .map(|(_, status)| *status)
+        };
+        let pending: Vec<_> = keys.iter().filter(|k| k.state == DKIM_PENDING).collect();
+        let activate = !pending.is_empty()
+            && pending
+                .iter()
+                .all(|k| status(&k.selector) == Some(VerificationStatus::Verified));
+        if activate {
+            self.store
+                .activate_pending_dkim_keys(domain)
+                .await
+                .map_err(internal)?;
+        }
+        for key in keys.iter().filter(|k| k.state == DKIM_RETIRING) {
+            if status(&key.selector) == Some(VerificationStatus::Pending) {
+                self.store
+                    .delete_retiring_dkim_key(domain, &key.selector)
+                    .await
+                    .map_err(internal)?;
+            }
+        }
+        Ok(activate)
     }
 }
 

@@ -12,7 +12,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use carillon_store::{DkimKeyRecord, MailDomainRecord};
+use carillon_store::{DkimKeyRecord, MailDomainRecord, DKIM_ACTIVE, DKIM_RETIRING};
 use hickory_resolver::config::{NameServerConfigGroup, ResolverConfig, ResolverOpts};
 use hickory_resolver::error::{ResolveError, ResolveErrorKind};
 use hickory_resolver::proto::op::ResponseCode;
@@ -64,12 +64,14 @@ pub struct ExpectedRecord {
 }
 
 /// Outcome of a verification pass over one domain.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verification {
     /// Status of the `_amazonses` TXT record.
     pub ownership: VerificationStatus,
-    /// Status of the DKIM TXT records together.
+    /// Status of the active keys' DKIM TXT records together.
     pub dkim: VerificationStatus,
+    /// Status of each key's TXT record (every state), by selector.
+    pub keys: Vec<(String, VerificationStatus)>,
 }
 
 /// What one lookup found.
@@ -189,7 +191,9 @@ impl DnsVerifier {
                 value: "v=DMARC1; p=quarantine; pct=100; fo=1".to_string(),
             },
         ];
-        records.extend(dkim.iter().map(|key| ExpectedRecord {
+        // A retiring key's record may go: it is not listed any more.
+        let published = dkim.iter().filter(|k| k.state != DKIM_RETIRING);
+        records.extend(published.map(|key| ExpectedRecord {
             record_type: "TXT",
             hostname: format!("{}._domainkey.{d}.", key.selector),
             value: crate::dkim::txt_record_value(key),
@@ -198,8 +202,8 @@ impl DnsVerifier {
     }
 
     /// Looks the domain's ownership TXT and the DKIM TXT of every key in `dkim` up
-    /// (concurrently) and derives both statuses (DKIM is `PENDING` while the domain has no
-    /// key). A status that was `VERIFIED` stays so when DNS is merely unreachable (a
+    /// (concurrently) and derives both statuses (DKIM, over the active keys, is `PENDING`
+    /// while the domain has none) and each key's. A status that was `VERIFIED` stays so when DNS is merely unreachable (a
     /// transient outage does not un-verify a domain); a wrong or removed record changes it.
     pub async fn verify(&self, domain: &MailDomainRecord, dkim: &[DkimKeyRecord]) -> Verification {
         let mut queries = vec![(
@@ -236,11 +240,12 @@ impl DnsVerifier {
             Lookup::Unreachable => sticky(previous),
         };
         let previous = VerificationStatus::parse(&domain.dkim_verification_status);
-        let mut status_of_keys = if dkim.is_empty() {
-            VerificationStatus::Pending
-        } else {
+        let mut status_of_keys = if dkim.iter().any(|k| k.state == DKIM_ACTIVE) {
             VerificationStatus::Verified
+        } else {
+            VerificationStatus::Pending
         };
+        let mut keys = Vec::with_capacity(dkim.len());
         for (key, result) in dkim.iter().zip(found) {
             let status = match result {
                 Lookup::Found(values)
@@ -254,11 +259,15 @@ impl DnsVerifier {
                 Lookup::Missing => VerificationStatus::Pending,
                 Lookup::Unreachable => sticky(previous),
             };
-            status_of_keys = worst(status_of_keys, status);
+            if key.state == DKIM_ACTIVE {
+                status_of_keys = worst(status_of_keys, status);
+            }
+            keys.push((key.selector.clone(), status));
         }
         Verification {
             ownership,
             dkim: status_of_keys,
+            keys,
         }
     }
 }
@@ -345,6 +354,7 @@ mod tests {
             private_key: String::new(),
             public_key: "cHVibGlj".into(),
             created_at: 0,
+            state: carillon_store::DKIM_ACTIVE.into(),
         };
         let records = verifier.expected_records(&domain(), &[key]);
         let find = |t: &str, h: &str| {
