@@ -56,7 +56,8 @@ class Gateway(Collector):
     def authenticate(self, server, session, envelope, mechanism, auth_data):
         ok = (isinstance(auth_data, LoginPassword) and auth_data.login.decode() == GATEWAY_USER
               and auth_data.password.decode() == GATEWAY_PASSWORD)
-        version = session.ssl_object.version() if session.ssl_object else None
+        tls = (session.ssl or {}).get("ssl_object")
+        version = tls.version() if tls else None
         with self.lock:
             self.logins.append((mechanism, ok, version))
         return AuthResult(success=ok)
