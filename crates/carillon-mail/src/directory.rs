@@ -31,12 +31,25 @@ mod users;
 
 use std::net::SocketAddr;
 
+use carillon_adminapi::Registry;
 use carillon_awsapi::generated::workmail::*;
 use carillon_core::pagination::TokenCodec;
 use carillon_core::{ApiResult, RequestContext};
 use carillon_store::{Store, StoreError};
 
 pub use dns::{DnsVerifier, ExpectedRecord, VerificationStatus};
+
+/// Adds every WorkMail operation of Carillon's own admin API (what the WorkMail console
+/// offered beyond the model, `/carillon/v1/`) to `registry`: journaling, KMS-like keys, audit-log
+/// deliveries, DKIM key rotation, the flow-hook secret, email flow rules and SMTP gateways.
+pub fn register_carillon_operations(registry: &mut Registry, workmail: &WorkMail) {
+    journaling::register(registry, workmail);
+    keys::register(registry, workmail);
+    audit_logs::register(registry, workmail);
+    dkim_rotation::register(registry, workmail);
+    hook_secret::register(registry, workmail);
+    flow_rules::register(registry, workmail);
+}
 
 /// The WorkMail admin operations over one store.
 #[derive(Debug, Clone)]

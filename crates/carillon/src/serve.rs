@@ -107,12 +107,7 @@ pub async fn run(config: Config) -> Result<()> {
     )
     .await?;
     let mut carillon_operations = carillon_adminapi::Registry::new();
-    carillon_mail::directory::journaling::register(&mut carillon_operations, &workmail);
-    carillon_mail::directory::keys::register(&mut carillon_operations, &workmail);
-    carillon_mail::directory::audit_logs::register(&mut carillon_operations, &workmail);
-    carillon_mail::directory::dkim_rotation::register(&mut carillon_operations, &workmail);
-    carillon_mail::directory::hook_secret::register(&mut carillon_operations, &workmail);
-    carillon_mail::directory::flow_rules::register(&mut carillon_operations, &workmail);
+    carillon_mail::directory::register_carillon_operations(&mut carillon_operations, &workmail);
     let carillon =
         carillon_adminapi::Engine::new(iam.clone(), config.region.clone(), carillon_operations);
     let messageflow =
