@@ -5,11 +5,13 @@ with smtplib (MX and submission), the mailbox read back with imaplib.
 
 Carillon writes exports to its own blob store: `S3BucketName` and `S3Prefix` select
 `<data-dir>/blobs/exports/<bucket>/<S3Path>/` (S3Path = `<prefix>/<job id>`), holding
-`messages/<folder>/<uid>.eml`, `SHA384SUMS` and the §4.8 `output-log.json`.
+`messages/<folder>/<uid>.eml`, `SHA384SUMS` and the §4.8 `output-log.json`, each sealed at rest
+under the job's KmsKeyArn (a Carillon key made with CreateKey); `carillon exports get` reads
+them decrypted.
 
 Checks: the job goes RUNNING -> COMPLETED with EstimatedProgress 100; every exported file
 equals, byte for byte, what IMAP returns for that folder and UID (nested folder included),
-and every message of the mailbox is exported; SHA384SUMS verifies and the output log has the
+while the file at rest is ciphertext, and every message of the mailbox is exported; SHA384SUMS verifies and the output log has the
 §4.8 fields as strings with the right counts and hash; list-mailbox-export-jobs shows the
 job; a second export of the mailbox within 24 hours is LimitExceededException; a completed
 job cannot be cancelled; another account's caller gets OrganizationNotFoundException.
@@ -28,14 +30,13 @@ import sys
 import tempfile
 import time
 
-from harness import FAILURES, PASSWORD, Carillon, aws, check, imap_connect
+from harness import FAILURES, PASSWORD, Carillon, aws, carillon_call, check, imap_connect
 
 ALIAS = "exporter"
 DOMAIN = f"{ALIAS}.localhost"
 BUCKET = "legal-exports"
 PREFIX = "holds/2026"
 ROLE = "arn:aws:iam::111122223333:role/WorkMailExportRole"
-KEY = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 NESTED = "Archive/2026"
 
 
@@ -96,8 +97,23 @@ def imap_mailbox(server, address):
     return folders, out
 
 
+def read_export(server, key):
+    """The export file `key` of BUCKET, decrypted by `carillon exports get`."""
+    fd, out = tempfile.mkstemp(prefix="carillon-e2e-export-file-")
+    os.close(fd)
+    try:
+        server.cli("exports", "get", "--bucket", BUCKET, "--key", key, "--out", out)
+        with open(out, "rb") as f:
+            return f.read()
+    finally:
+        os.unlink(out)
+
+
 def run(server):
     admin = os.path.join(server.data_dir, "admin-credentials")
+    status, _, created = carillon_call(server, admin, "POST", "/carillon/v1/keys", {"Description": "exports"})
+    check(status == 200, f"CreateKey ({status} {created})")
+    kms_key = created["KeyMetadata"]["Arn"]
     org = aws(server, admin, "workmail", "create-organization", "--alias", ALIAS)["OrganizationId"]
     alice = aws(server, admin, "workmail", "create-user", "--organization-id", org, "--name", "alice",
                 "--display-name", "Alice", "--password", PASSWORD)["UserId"]
@@ -128,7 +144,7 @@ def run(server):
     # --- The export --------------------------------------------------------------------
     job = aws(server, admin, "workmail", "start-mailbox-export-job", "--organization-id", org,
               "--entity-id", f"alice@{DOMAIN}", "--description", "legal hold", "--role-arn", ROLE,
-              "--kms-key-arn", KEY, "--s3-bucket-name", BUCKET, "--s3-prefix", PREFIX)["JobId"]
+              "--kms-key-arn", kms_key, "--s3-bucket-name", BUCKET, "--s3-prefix", PREFIX)["JobId"]
     deadline = time.time() + 120
     described = {}
     while time.time() < deadline:
@@ -141,7 +157,7 @@ def run(server):
     check(described.get("State") == "COMPLETED", f"the export completes ({described})")
     check(described.get("EstimatedProgress") == 100, "EstimatedProgress 100 once completed")
     check(described.get("EntityId") == alice and described.get("S3BucketName") == BUCKET
-          and described.get("S3Prefix") == PREFIX and described.get("KmsKeyArn") == KEY
+          and described.get("S3Prefix") == PREFIX and described.get("KmsKeyArn") == kms_key
           and described.get("RoleArn") == ROLE and described.get("Description") == "legal hold",
           "describe-mailbox-export-job echoes the request")
     check("StartTime" in described and "EndTime" in described and "ErrorInfo" not in described,
@@ -158,22 +174,24 @@ def run(server):
         for name in os.listdir(directory):
             if name.endswith(".eml"):
                 with open(os.path.join(directory, name), "rb") as f:
-                    exported[(folder, int(name[:-4]))] = f.read()
+                    at_rest = f.read()
+                plain = read_export(server, f"{s3_path}/messages/{folder}/{name}")
+                check(plain not in at_rest and plain[:40] not in at_rest,
+                      f"{folder}/{name} is ciphertext at rest")
+                exported[(folder, int(name[:-4]))] = plain
     check(set(exported) == set(expected),
           f"one .eml per message of every folder ({sorted(exported)} vs {sorted(expected)})")
     for key, raw in expected.items():
         check(exported.get(key) == raw, f"{key[0]}/{key[1]}.eml equals the IMAP BODY[] byte for byte")
 
-    with open(os.path.join(root, "SHA384SUMS"), "rb") as f:
-        sums = f.read()
+    sums = read_export(server, f"{s3_path}/SHA384SUMS")
     lines = sums.decode().splitlines()
     check(len(lines) == len(expected), f"SHA384SUMS has one line per message ({len(lines)})")
     for line in lines:
         digest, name = line.split("  ", 1)
-        with open(os.path.join(root, *name.split("/")), "rb") as f:
-            check(hashlib.sha384(f.read()).hexdigest() == digest, f"SHA384SUMS verifies {name}")
-    with open(os.path.join(root, "output-log.json")) as f:
-        log = json.load(f)
+        check(hashlib.sha384(read_export(server, f"{s3_path}/{name}")).hexdigest() == digest,
+              f"SHA384SUMS verifies {name}")
+    log = json.loads(read_export(server, f"{s3_path}/output-log.json"))
     check(set(log) == {"totalNonExportableItems", "totalMessages", "sha384Hash", "totalBytes", "totalFolders",
                        "startTime", "endTime"}, f"output log has the §4.8 fields ({sorted(log)})")
     check(all(isinstance(v, str) for v in log.values()), "every output log value is a string")
@@ -187,7 +205,7 @@ def run(server):
     check([j["JobId"] for j in listed] == [job] and listed[0]["State"] == "COMPLETED",
           f"list-mailbox-export-jobs shows the job ({listed})")
     err = aws(server, admin, "workmail", "start-mailbox-export-job", "--organization-id", org,
-              "--entity-id", alice, "--role-arn", ROLE, "--kms-key-arn", KEY, "--s3-bucket-name", BUCKET,
+              "--entity-id", alice, "--role-arn", ROLE, "--kms-key-arn", kms_key, "--s3-bucket-name", BUCKET,
               "--s3-prefix", PREFIX, expect_error=True)
     check("LimitExceededException" in err, f"one export per mailbox per 24 hours ({err.strip()})")
     err = aws(server, admin, "workmail", "cancel-mailbox-export-job", "--organization-id", org,
