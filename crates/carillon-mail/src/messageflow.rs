@@ -97,6 +97,61 @@ impl MessageFlow {
     }
 }
 
+/// The context an object of Carillon's S3 endpoint is sealed with: its ARN.
+fn object_context(bucket: &str, key: &str) -> carillon_kms::EncryptionContext {
+    carillon_kms::EncryptionContext::s3(&format!("arn:aws:s3:::{bucket}/{key}"))
+}
+
+/// Stores object `key` of `bucket` (a bucket of `account_id`) for Carillon's S3 endpoint,
+/// sealed the way S3 SSE-KMS protects an object: a fresh data key wrapped by the account's
+/// default key, the object ARN as encryption context (workmail.md §5.3: nothing a hook uploads
+/// lies in the blob store as plaintext). Durable when it returns.
+///
+/// Errors: key provider, blob store and `Config` (no keyring) failures.
+pub async fn put_bucket_object(
+    store: &Store,
+    account_id: &str,
+    bucket: &str,
+    key: &str,
+    data: &[u8],
+) -> Result<(), StoreError> {
+    let keyring = store.keyring()?;
+    let default = keyring
+        .provider()
+        .default_key(account_id, keyring.region())
+        .await?;
+    let sealed = carillon_kms::object::seal_object(
+        keyring.provider(),
+        &default.arn,
+        &object_context(bucket, key),
+        data,
+    )
+    .await?;
+    store.put_s3_object(bucket, key, Bytes::from(sealed)).await
+}
+
+/// The plaintext of object `key` of `bucket` written by [`put_bucket_object`], `None` when
+/// there is no such object.
+///
+/// Errors: `Encryption` when the object does not open; key provider and blob store failures.
+pub async fn read_bucket_object(
+    store: &Store,
+    bucket: &str,
+    key: &str,
+) -> Result<Option<Bytes>, StoreError> {
+    let Some(sealed) = store.s3_object(bucket, key).await? else {
+        return Ok(None);
+    };
+    let keyring = store.keyring()?;
+    let plain = carillon_kms::object::open_object(
+        keyring.provider(),
+        &object_context(bucket, key),
+        &sealed,
+    )
+    .await?;
+    Ok(Some(Bytes::from(plain)))
+}
+
 /// Checks that `content` is an RFC 5322 message and returns it with CRLF line ends (a bare LF,
 /// as Python's `email` writes, becomes CRLF). Rules: not empty, at most 40 MB; a header
 /// section of `name: value` fields (continuation lines start with a space or tab) ended by an
@@ -247,9 +302,7 @@ impl WorkMailMessageFlowApi for MessageFlow {
                 "the bucket is not versioned, so objectVersion names no object".to_string(),
             ));
         }
-        let content = self
-            .store
-            .s3_object(&reference.bucket, &reference.key)
+        let content = read_bucket_object(&self.store, &reference.bucket, &reference.key)
             .await
             .map_err(internal)?
             .ok_or_else(|| location("no such key".to_string()))?;

@@ -6,7 +6,9 @@
 //! only (`/<bucket>` and `/<bucket>/<key>`; boto3: `Config(s3={"addressing_style": "path"})`).
 //! Operations: CreateBucket (`PUT /<bucket>`), PutObject (`PUT`), GetObject (`GET`),
 //! HeadObject (`HEAD`) and DeleteObject (`DELETE`) on `/<bucket>/<key>`; anything else is
-//! `501 NotImplemented`. Objects live in the blob store under `buckets/<bucket>/<key>`.
+//! `501 NotImplemented`. Objects live in the blob store under `buckets/<bucket>/<key>`,
+//! sealed like S3 SSE-KMS under the owning account's default key
+//! ([`carillon_mail::messageflow::put_bucket_object`]).
 //!
 //! - Tenant isolation: a bucket belongs to the account that created it (names are global, as
 //!   in S3); another account's bucket is `403 AccessDenied` for object operations and
@@ -340,17 +342,21 @@ async fn run(
                     ));
                 }
             }
-            store
-                .put_s3_object(bucket, key, body)
-                .await
-                .map_err(internal)?;
+            carillon_mail::messageflow::put_bucket_object(
+                store,
+                &caller.account_id,
+                bucket,
+                key,
+                &body,
+            )
+            .await
+            .map_err(internal)?;
             let mut response = empty(StatusCode::OK);
             set_etag(&mut response, &hex::encode(digest));
             Ok(response)
         }
         Operation::GetObject | Operation::HeadObject => {
-            let data = store
-                .s3_object(bucket, key)
+            let data = carillon_mail::messageflow::read_bucket_object(store, bucket, key)
                 .await
                 .map_err(internal)?
                 .ok_or_else(|| {
