@@ -153,6 +153,16 @@ fn mailbox_export_matches_the_mailbox() {
     run_script("export.py", &[]);
 }
 
+/// Issue 3 §9 (workmail.md §5.3, §2.6): keys through Carillon's admin API, an organization
+/// created with one (bogus KmsKeyArns refused), messages in by the MX, submission (local and
+/// foreign), IMAP APPEND and journaling read back unchanged with imaplib (also after a
+/// restart), an export sealed under the key; then no marker of any message in any file of
+/// the data directory.
+#[test]
+fn encryption_at_rest_leaves_no_plaintext() {
+    run_script("encryption.py", &[]);
+}
+
 /// Issue 3 §6 (workmail.md §2.12): a retention policy put with the aws CLI; the retention job
 /// (every second here) moves aged INBOX items to Deleted Items and expunges aged junk over
 /// IMAP, while younger items stay.
