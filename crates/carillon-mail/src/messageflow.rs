@@ -312,7 +312,8 @@ impl WorkMailMessageFlowApi for MessageFlow {
                 format!("The new content is not a valid RFC 5322 message: {why}."),
             )
         })?;
-        let blob_key = format!("transit/{message_id}/{}", carillon_core::ids::new_uuid());
+        // A sibling of the original (`transit/<id>` is a file, not a directory).
+        let blob_key = format!("transit/{message_id}-{}", carillon_core::ids::new_uuid());
         let message_key =
             transit::write_transit_blob(&self.store, &message.organization_id, &blob_key, &content)
                 .await
