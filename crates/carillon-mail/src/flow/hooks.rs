@@ -34,7 +34,6 @@
 //! [`apply_response`]. Anything else (timeout, other status, oversize or malformed body) is a
 //! failed invocation.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -44,6 +43,7 @@ use serde_json::Value;
 use sha2::Sha256;
 
 use super::rules::{FlowAction, FlowDirection};
+use crate::https::HttpsError;
 
 /// `summaryVersion` of the event (§4.5).
 pub const SUMMARY_VERSION: &str = "2018-10-10";
@@ -412,54 +412,19 @@ pub struct HookClient {
     http: reqwest::Client,
 }
 
-/// Why a [`HookClient`] could not be built.
-#[derive(Debug, thiserror::Error)]
-pub enum HookClientError {
-    /// The extra CA bundle could not be read or holds no usable certificate.
-    #[error("hook CA bundle: {0}")]
-    CaBundle(String),
-    /// The TLS or HTTP client could not be set up.
-    #[error("hook HTTPS client: {0}")]
-    Client(String),
-}
-
 impl HookClient {
     /// A client trusting the system roots and every certificate of the PEM bundle
-    /// `extra_ca_pem` (when given).
+    /// `extra_ca_pem` (when given), through [`crate::https::client_config`].
     ///
     /// Errors: `CaBundle` when the bundle is unreadable or empty; `Client` otherwise.
-    pub fn new(extra_ca_pem: Option<&[u8]>) -> Result<HookClient, HookClientError> {
-        let mut roots = rustls::RootCertStore::empty();
-        let native = rustls_native_certs::load_native_certs();
-        roots.add_parsable_certificates(native.certs);
-        if let Some(pem) = extra_ca_pem {
-            let certs: Vec<_> = rustls_pemfile::certs(&mut &pem[..])
-                .collect::<Result<_, _>>()
-                .map_err(|e| HookClientError::CaBundle(e.to_string()))?;
-            if certs.is_empty() {
-                return Err(HookClientError::CaBundle(
-                    "no PEM certificate in the bundle".to_string(),
-                ));
-            }
-            for cert in certs {
-                roots
-                    .add(cert)
-                    .map_err(|e| HookClientError::CaBundle(e.to_string()))?;
-            }
-        }
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
-            .map_err(|e| HookClientError::Client(e.to_string()))?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+    pub fn new(extra_ca_pem: Option<&[u8]>) -> Result<HookClient, HttpsError> {
         let http = reqwest::Client::builder()
-            .use_preconfigured_tls(tls)
+            .use_preconfigured_tls(crate::https::client_config(extra_ca_pem)?)
             .https_only(true)
             .redirect(reqwest::redirect::Policy::none())
             .timeout(SYNC_TIMEOUT)
             .build()
-            .map_err(|e| HookClientError::Client(e.to_string()))?;
+            .map_err(|e| HttpsError::Client(e.to_string()))?;
         Ok(HookClient { http })
     }
 
