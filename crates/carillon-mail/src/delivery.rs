@@ -81,6 +81,9 @@ pub enum RecipientStatus {
     /// Accepted, but an email flow rule bounces it: not delivered (sent); the sender gets a
     /// bounce. Spec: workmail.md §2.9.
     RuleBounced,
+    /// Accepted and held for an email flow rule's synchronous hook, whose worker delivers it
+    /// once the hook answered (or its fallback applied). Spec: workmail.md §2.10.
+    HeldForHook,
 }
 
 /// Per-recipient result of a delivery, in envelope order.
@@ -103,13 +106,15 @@ pub struct DeliveryOutcome {
 
 impl DeliveryOutcome {
     /// Whether the message is accepted: at least one recipient was delivered or queued, or
-    /// an email flow rule took it (dropped or bounced).
+    /// an email flow rule took it (dropped, bounced or held for a hook).
     pub fn accepted(&self) -> bool {
         self.blob_key.is_some()
             || self.recipients.iter().any(|r| {
                 matches!(
                     r.status,
-                    RecipientStatus::Dropped | RecipientStatus::RuleBounced
+                    RecipientStatus::Dropped
+                        | RecipientStatus::RuleBounced
+                        | RecipientStatus::HeldForHook
                 )
             })
     }
@@ -337,6 +342,9 @@ async fn inbound(
             status,
         });
     }
+    flows
+        .defer(store, &envelope.mail_from, &message, None)
+        .await?;
     if plan.mailboxes.is_empty() {
         count_incoming_bounces(store, &results).await;
         let log = EventLog::new(envelope, &message, carillon_core::ids::new_uuid());
@@ -348,6 +356,7 @@ async fn inbound(
                 &message,
                 &log.trace_id,
                 flow::QUEUE_LIFETIME,
+                None,
             )
             .await;
         return Ok(DeliveryOutcome {
@@ -408,6 +417,7 @@ async fn inbound(
             &message,
             &log.trace_id,
             flow::QUEUE_LIFETIME,
+            None,
         )
         .await;
     Ok(DeliveryOutcome {
@@ -503,10 +513,13 @@ async fn submission(
             status,
         });
     }
+    flows
+        .defer(store, &envelope.mail_from, &message, Some(user))
+        .await?;
     let taken_by_rules = results.iter().any(|r| {
         matches!(
             r.status,
-            RecipientStatus::Dropped | RecipientStatus::RuleBounced
+            RecipientStatus::Dropped | RecipientStatus::RuleBounced | RecipientStatus::HeldForHook
         )
     });
     if plan.mailboxes.is_empty() && foreign.is_empty() && !(sent_copy && taken_by_rules) {
@@ -518,6 +531,7 @@ async fn submission(
                 &message,
                 &trace_id,
                 queue_lifetime,
+                Some(user),
             )
             .await;
         return Ok(DeliveryOutcome {
@@ -590,6 +604,7 @@ async fn submission(
             &message,
             &log.trace_id,
             queue_lifetime,
+            Some(user),
         )
         .await;
     Ok(DeliveryOutcome {

@@ -10,12 +10,15 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use bytes::Bytes;
 use carillon_store::{LocalMailbox, Store, StoreError};
 
 use super::dsn::{send_bounce, Bounce, FailedRecipient};
-use super::{domain_of, RecipientStatus, INBOX, JUNK_EMAIL};
+use super::{domain_of, DeliveryError, Envelope, RecipientStatus, INBOX, JUNK_EMAIL};
+use crate::auth::MailUser;
 use crate::events::{self, EmailEvent, RuleAction};
-use crate::flow::rules::{self, FlowAction, FlowDirection, FlowRule, RuleOutcome};
+use crate::flow::rules::{self, FlowAction, FlowDirection, FlowRule, HookTarget, RuleOutcome};
+use crate::flow::transit;
 
 /// Queue lifetime of what delivery queues outside an SMTP session (rule bounces of inbound
 /// mail, messages delivered after a hook answered): the SMTP queue's default, 5 days
@@ -53,7 +56,7 @@ pub(crate) enum OutboundRoute {
     Normal,
     /// Queued for the organization's SMTP gateway.
     Gateway(String),
-    /// Not sent: `Dropped` or `RuleBounced`.
+    /// Not sent now: `Dropped`, `RuleBounced` or `HeldForHook`.
     Stopped(RecipientStatus),
 }
 
@@ -66,6 +69,17 @@ pub(crate) struct FlowApplier<'a> {
     /// (organization, recipient, text) of the recipients to bounce.
     bounced: Vec<(String, String, Option<String>)>,
     applied: Vec<Applied>,
+    /// Recipients held for synchronous hooks, per organization and rule.
+    deferred: Vec<HookCall>,
+    /// Recipients asynchronous hooks are told about, per organization and rule.
+    fired: Vec<HookCall>,
+}
+
+/// The recipients of one organization a hook rule matched.
+struct HookCall {
+    organization_id: String,
+    hook: HookTarget,
+    recipients: Vec<String>,
 }
 
 impl<'a> FlowApplier<'a> {
@@ -98,20 +112,23 @@ impl<'a> FlowApplier<'a> {
             folders: HashMap::new(),
             bounced: Vec::new(),
             applied: Vec::new(),
+            deferred: Vec::new(),
+            fired: Vec::new(),
         }
     }
 
     /// The final action for `recipient` under `organization_id`'s rules (or the given
     /// actions), and the deciding rule.
     ///
-    /// A Run hook rule is applied as its hook's fallback action when synchronous and as
-    /// `Default` when asynchronous (an asynchronous hook never changes delivery).
+    /// `None`: a synchronous Run hook rule holds the recipient for its hook
+    /// ([`FlowApplier::defer`]); an asynchronous one is `Default` (the hook is told in
+    /// [`FlowApplier::finish`] and never changes delivery).
     async fn decide(
         &mut self,
         store: &Store,
         organization_id: &str,
         recipient: &str,
-    ) -> Result<FlowAction, StoreError> {
+    ) -> Result<Option<FlowAction>, StoreError> {
         let direction = self.direction;
         let (rule_name, outcome) = match &mut self.source {
             Source::Given(rule_name, actions) => {
@@ -132,8 +149,29 @@ impl<'a> FlowApplier<'a> {
         };
         let action = match outcome {
             RuleOutcome::Action(action) => action,
-            RuleOutcome::RunHook(hook) if hook.synchronous => hook.fallback,
-            RuleOutcome::RunHook(_) => FlowAction::Default,
+            RuleOutcome::RunHook(hook) => {
+                let synchronous = hook.synchronous;
+                let calls = if synchronous {
+                    &mut self.deferred
+                } else {
+                    &mut self.fired
+                };
+                match calls.iter_mut().find(|c| {
+                    c.organization_id == organization_id && c.hook.rule_name == hook.rule_name
+                }) {
+                    Some(call) => call.recipients.push(recipient.to_string()),
+                    None => calls.push(HookCall {
+                        organization_id: organization_id.to_string(),
+                        hook,
+                        recipients: vec![recipient.to_string()],
+                    }),
+                }
+                if synchronous {
+                    return Ok(None);
+                }
+                // An asynchronous hook runs alongside: delivery goes on as Default.
+                return Ok(Some(FlowAction::Default));
+            }
         };
         let action = if action.allowed_for(direction) {
             action
@@ -148,11 +186,12 @@ impl<'a> FlowApplier<'a> {
                 recipient: recipient.to_string(),
             });
         }
-        Ok(action)
+        Ok(Some(action))
     }
 
     /// Decides an inbound recipient reaching `mailboxes` (non-empty, one organization).
-    /// `Some(status)` when it is not delivered (`Dropped`, `RuleBounced`); `None` when it
+    /// `Some(status)` when it is not delivered now (`Dropped`, `RuleBounced`,
+    /// `HeldForHook`); `None` when it
     /// is, its mailboxes' folder remembered for [`FlowApplier::folder`].
     pub(crate) async fn inbound(
         &mut self,
@@ -163,7 +202,9 @@ impl<'a> FlowApplier<'a> {
         let Some(organization_id) = mailboxes.first().map(|m| m.organization_id.clone()) else {
             return Ok(None);
         };
-        let action = self.decide(store, &organization_id, recipient).await?;
+        let Some(action) = self.decide(store, &organization_id, recipient).await? else {
+            return Ok(Some(RecipientStatus::HeldForHook));
+        };
         let folder = match action {
             FlowAction::Drop => return Ok(Some(RecipientStatus::Dropped)),
             FlowAction::Bounce { message } => {
@@ -190,7 +231,9 @@ impl<'a> FlowApplier<'a> {
         organization_id: &str,
         recipient: &str,
     ) -> Result<OutboundRoute, StoreError> {
-        let action = self.decide(store, organization_id, recipient).await?;
+        let Some(action) = self.decide(store, organization_id, recipient).await? else {
+            return Ok(OutboundRoute::Stopped(RecipientStatus::HeldForHook));
+        };
         Ok(match action {
             FlowAction::Drop => OutboundRoute::Stopped(RecipientStatus::Dropped),
             FlowAction::Bounce { message } => {
@@ -205,13 +248,45 @@ impl<'a> FlowApplier<'a> {
         })
     }
 
+    /// Before the delivery is committed: hands the recipients held for synchronous hooks to
+    /// the hook worker ([`transit::defer_sync`], durable when this returns), one in-transit
+    /// message per organization and rule. `submitter`: the sending user (outbound).
+    ///
+    /// Errors: `Store` (answer a temporary failure: nothing is committed yet).
+    pub(crate) async fn defer(
+        &self,
+        store: &Store,
+        mail_from: &str,
+        message: &Bytes,
+        submitter: Option<&MailUser>,
+    ) -> Result<(), DeliveryError> {
+        for call in &self.deferred {
+            let envelope = Envelope {
+                mail_from: mail_from.to_string(),
+                recipients: call.recipients.clone(),
+            };
+            transit::defer_sync(
+                store,
+                &call.organization_id,
+                self.direction,
+                &envelope,
+                message.clone(),
+                &call.hook,
+                submitter,
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
     /// The folder of `user_id`'s copy: a rule's (Deliver to junk, Never deliver to junk)
     /// over `otherwise` (the INBOX, or Junk E-mail under a DMARC quarantine).
     pub(crate) fn folder(&self, user_id: &str, otherwise: &'static str) -> &'static str {
         self.folders.get(user_id).copied().unwrap_or(otherwise)
     }
 
-    /// After the delivery is committed: sends the bounces of the `RuleBounced` recipients to
+    /// After the delivery is committed: tells the asynchronous hooks
+    /// ([`transit::fire_async`]), sends the bounces of the `RuleBounced` recipients to
     /// `envelope_from` (one DSN per organization; never for a null reverse-path) and logs
     /// `RULE_APPLIED` per rule and action (workmail.md §4.1) under `trace_id`. Failures are
     /// logged: the message is already accepted.
@@ -222,11 +297,32 @@ impl<'a> FlowApplier<'a> {
         &'f self,
         store: &'f Store,
         envelope_from: &'f str,
-        message: &'f [u8],
+        message: &'f Bytes,
         trace_id: &'f str,
         queue_lifetime: Duration,
+        submitter: Option<&'f MailUser>,
     ) -> Finishing<'f> {
         Box::pin(async move {
+            for call in &self.fired {
+                let envelope = Envelope {
+                    mail_from: envelope_from.to_string(),
+                    recipients: call.recipients.clone(),
+                };
+                if let Err(e) = transit::fire_async(
+                    store,
+                    &call.organization_id,
+                    self.direction,
+                    &envelope,
+                    message.clone(),
+                    &call.hook,
+                    submitter,
+                )
+                .await
+                {
+                    tracing::warn!(rule = %call.hook.rule_name, error = %e,
+                        "could not tell an asynchronous hook about a message");
+                }
+            }
             let mut organizations: Vec<&str> = Vec::new();
             for (organization, _, _) in &self.bounced {
                 if !organizations.contains(&organization.as_str()) {
