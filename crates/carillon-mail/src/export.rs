@@ -264,6 +264,22 @@ impl Run<'_> {
     async fn export(&mut self) -> Result<bool, String> {
         let start = now_millis();
         let user = &self.job.entity_id;
+        // Every file is sealed under the job's key: it must still exist (workmail.md §5.3).
+        let keyring = self.store.keyring().map_err(describe)?;
+        match keyring
+            .provider()
+            .describe_key(&self.job.account_id, &self.job.kms_key_arn)
+            .await
+        {
+            Ok(_) => {}
+            Err(carillon_kms::KmsError::NotFound(_)) => {
+                return Err(format!(
+                    "KmsKeyArn {} is not a key of account {}",
+                    self.job.kms_key_arn, self.job.account_id
+                ))
+            }
+            Err(e) => return Err(describe(e.into())),
+        }
         if self
             .store
             .mailbox_size(user)

@@ -298,3 +298,59 @@ async fn queued_mail_is_sealed_under_the_transit_key() {
         ));
     }
 }
+
+#[tokio::test]
+async fn an_export_whose_key_is_gone_fails_naming_it() {
+    for env in envs().await {
+        let ctx = env.account().await;
+        let (org, alias) = env.organization(&ctx).await;
+        let user = env.user(&ctx, &org, "alice").await;
+        env.register(&ctx, &org, &user, &format!("alice@{alias}.localhost"))
+            .await
+            .unwrap();
+        // A job recorded before keys were checked at StartMailboxExportJob.
+        let missing = format!(
+            "arn:aws:kms:us-east-1:{}:key/00000000-0000-4000-8000-000000000000",
+            ctx.account_id
+        );
+        let job_id = carillon_core::ids::new_uuid();
+        let admission = env
+            .store
+            .start_export_job(
+                &carillon_store::NewExportJob {
+                    job_id: job_id.clone(),
+                    account_id: ctx.account_id.clone(),
+                    organization_id: org.clone(),
+                    entity_id: user,
+                    description: None,
+                    role_arn: "arn:aws:iam::111122223333:role/r".to_string(),
+                    kms_key_arn: missing.clone(),
+                    s3_bucket_name: "b".to_string(),
+                    s3_prefix: "p".to_string(),
+                    s3_path: format!("p/{job_id}"),
+                    client_token: job_id.clone(),
+                    start_time: carillon_core::time::now_millis(),
+                },
+                10,
+                0,
+            )
+            .await
+            .unwrap();
+        assert_eq!(admission, carillon_store::ExportAdmission::Started);
+        carillon_mail::export::run_due_jobs(&env.store, "node-1").await;
+        let job = env
+            .store
+            .export_job(&ctx.account_id, &org, &job_id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(job.state, "FAILED", "{}", env.backend);
+        assert_eq!(
+            job.error_info,
+            Some(format!(
+                "KmsKeyArn {missing} is not a key of account {}",
+                ctx.account_id
+            ))
+        );
+    }
+}
