@@ -63,12 +63,6 @@ impl Keyring {
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
         cache.insert(id.to_string(), (key.clone(), Instant::now()));
     }
-
-    /// Drops `id` from the cache (its key was deleted).
-    pub fn forget(&self, id: &str) {
-        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-        cache.remove(id);
-    }
 }
 
 #[cfg(test)]
@@ -86,9 +80,6 @@ mod tests {
         assert_eq!(ring.cached("mailbox-1").unwrap().expose(), key.expose());
         assert!(ring.cached("mailbox-2").is_none());
         std::thread::sleep(Duration::from_millis(80));
-        assert!(ring.cached("mailbox-1").is_none());
-        ring.remember("mailbox-1", &key);
-        ring.forget("mailbox-1");
         assert!(ring.cached("mailbox-1").is_none());
         let capped = Keyring::with_ttl(provider, "us-east-1", Duration::from_secs(3600));
         assert_eq!(capped.ttl, KEY_CACHE_TTL);

@@ -202,8 +202,11 @@ fn context(record: &EncryptionKeyRecord) -> Result<EncryptionContext, StoreError
     )))
 }
 
-/// The unwrapped mailbox or transit key of `owner_id`: from the keyring's cache, else its
-/// stored wrapping unwrapped by the provider, else made now (and stored once, whoever races).
+/// The unwrapped mailbox or transit key of `owner_id`: its stored wrapping (made now when
+/// there is none, stored once whoever races), unwrapped by the provider unless the keyring
+/// unwrapped that same wrapping less than a minute ago. The cache is keyed by the wrapping
+/// read from the store, so a key deleted (mailbox purged) and made anew is never confused
+/// with a cached predecessor.
 async fn owner_key(
     store: &Store,
     kind: &str,
@@ -211,13 +214,14 @@ async fn owner_key(
     organization_id: Option<&str>,
 ) -> Result<DataKey, StoreError> {
     let keyring = store.keyring()?;
-    if let Some(key) = keyring.cached(owner_id) {
-        return Ok(key);
-    }
     let record = match store.encryption_key(owner_id).await? {
         Some(record) => record,
         None => make_owner_key(store, kind, owner_id, organization_id).await?,
     };
+    let cache_id = format!("{owner_id}/{}", record.wrapped_key);
+    if let Some(key) = keyring.cached(&cache_id) {
+        return Ok(key);
+    }
     let wrapped = base64::engine::general_purpose::STANDARD
         .decode(&record.wrapped_key)
         .map_err(|_| StoreError::Encryption(format!("stored key of {owner_id} is not base64")))?;
@@ -225,7 +229,7 @@ async fn owner_key(
         .provider()
         .decrypt(&record.kms_key_arn, &context(&record)?, &wrapped)
         .await?;
-    keyring.remember(owner_id, &key);
+    keyring.remember(&cache_id, &key);
     Ok(key)
 }
 

@@ -354,3 +354,69 @@ async fn an_export_whose_key_is_gone_fails_naming_it() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_purged_mailbox_gets_a_new_key_even_while_the_old_one_is_cached() {
+    for env in envs().await {
+        let ctx = env.account().await;
+        let (org, alias) = env.organization(&ctx).await;
+        let user = env.user(&ctx, &org, "carol").await;
+        let address = format!("carol@{alias}.localhost");
+        env.register(&ctx, &org, &user, &address).await.unwrap();
+        let deliver = |body: &'static str| {
+            let (store, address) = (env.store.clone(), address.clone());
+            async move {
+                delivery::deliver_inbound(
+                    &store,
+                    &Envelope {
+                        mail_from: "p@remote.test".to_string(),
+                        recipients: vec![address],
+                    },
+                    Bytes::from(format!("Subject: x\r\n\r\n{body}\r\n")),
+                )
+                .await
+                .unwrap();
+            }
+        };
+        deliver("before").await;
+        let old = env.store.encryption_key(&user).await.unwrap().unwrap();
+        env.wm
+            .deregister_from_work_mail(
+                &ctx,
+                DeregisterFromWorkMailRequest {
+                    organization_id: org.clone(),
+                    entity_id: user.clone(),
+                },
+            )
+            .await
+            .unwrap();
+        let later = carillon_core::time::now_millis() + 1;
+        assert!(env
+            .store
+            .purge_mailbox(&user, later)
+            .await
+            .unwrap()
+            .is_some());
+        assert_eq!(env.store.encryption_key(&user).await.unwrap(), None);
+        env.register(&ctx, &org, &user, &address).await.unwrap();
+        deliver("after").await;
+        let new = env.store.encryption_key(&user).await.unwrap().unwrap();
+        assert_ne!(new.wrapped_key, old.wrapped_key, "{}", env.backend);
+        let folder = env.store.folder(&user, "INBOX").await.unwrap().unwrap();
+        let copies = env
+            .store
+            .list_messages(&user, &folder.folder_id)
+            .await
+            .unwrap();
+        assert_eq!(copies.len(), 1);
+        let text = crypto::read_mailbox_copy(
+            &env.store,
+            &user,
+            &copies[0].blob_key,
+            copies[0].message_key.as_deref(),
+        )
+        .await
+        .unwrap();
+        assert!(text.ends_with(b"after\r\n"));
+    }
+}
