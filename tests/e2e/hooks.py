@@ -13,7 +13,8 @@ Checks: every hook request carries a valid HMAC-SHA256 signature under the organ
 internal BCC recipient, and the rewritten message is what arrives; a hook slower than 15 s, an
 oversize (> 256 KB) answer and a malformed answer each end in the rule's fallback action
 (MOVE_TO_JUNK: the message is in Junk E-mail, nothing lost); an asynchronous hook hears of a
-message already delivered; PutRawMessageContent refuses a malformed message (MessageRejected),
+message already delivered; an outbound synchronous hook sees the authorized user as mailFrom and
+the on-behalf `sender`, and its BOUNCE reaches the sender with its bounceMessage; PutRawMessageContent refuses a malformed message (MessageRejected),
 a missing object (InvalidContentLocation) and a finished message (MessageFrozen), and another
 account sees neither the message (ResourceNotFoundException) nor the bucket (AccessDenied).
 
@@ -115,6 +116,9 @@ class Hook:
             return b'{"actions": [], "padding": "' + b"x" * (300 * 1024) + b'"}'
         if path == "/malformed":
             return b"this is not JSON"
+        if path == "/bounce":
+            return json.dumps({"actions": [{"action": {"type": "BOUNCE", "parameters": {
+                "bounceMessage": "Blocked by the hook's policy."}}, "allRecipients": True}]}).encode()
         if path == "/async":
             workmail, _ = self.clients()
             raw = workmail.get_raw_message_content(messageId=event["messageId"])
@@ -271,9 +275,9 @@ def run(server, cert, key, tmp):
     s3.delete_object(Bucket=BUCKET, Key="probe")
 
     # --- Rules: one Run hook rule per sender --------------------------------------------------
-    def rule(name, sender, path, synchronous=True, fallback="MOVE_TO_JUNK", timeout=0):
+    def rule(name, sender, path, synchronous=True, fallback="MOVE_TO_JUNK", timeout=0, direction="INBOUND"):
         status, _, body = carillon_call(server, admin, "POST", f"/carillon/v1/organizations/{org}/email-flow-rules", {
-            "Name": name, "Direction": "INBOUND", "Action": "RUN_HOOK", "SenderPatterns": [sender],
+            "Name": name, "Direction": direction, "Action": "RUN_HOOK", "SenderPatterns": [sender],
             "DestinationPatterns": ["*"], "HookEndpoint": hook.url + path, "RunSynchronously": synchronous,
             "FallbackAction": fallback, "RuleTimeoutMinutes": timeout})
         check(status == 200, f"rule {name} created ({status} {body})")
@@ -283,6 +287,7 @@ def run(server, cert, key, tmp):
     rule("oversize", "oversize@sender.test", "/oversize")
     rule("malformed", "malformed@sender.test", "/malformed")
     rule("async", "async@sender.test", "/async", synchronous=False)
+    rule("outbound", f"carol@{DOMAIN}", "/bounce", fallback="DEFAULT", direction="OUTBOUND")
 
     # --- A synchronous hook rewriting the subject (the guide's example) -----------------------
     send(server, "rewrite@sender.test", "Original subject")
@@ -357,6 +362,27 @@ def run(server, cert, key, tmp):
                           ("Slow hook", "a hook slower than 15 s (rule timeout 0)")):
         check(wait_for(server, f"alice@{DOMAIN}", "Junk E-mail", subject, 45),
               f"{what} ends in the fallback action (in Junk E-mail, not lost)")
+    # --- An outbound synchronous hook: alice sends on behalf of carol; the hook bounces ------
+    outbound = (f"From: carol@{DOMAIN}\r\nTo: partner@remote.test\r\nSubject: On behalf\r\n"
+                f"Date: {email.utils.formatdate()}\r\n\r\nSent by alice for carol.\r\n").encode()
+    tls = ssl.create_default_context(cafile=os.path.join(server.data_dir, "tls", "cert.pem"))
+    with smtplib.SMTP(*server.addrs["submission"]) as sub:
+        sub.starttls(context=tls)
+        sub.login(f"alice@{DOMAIN}", PASSWORD)
+        sub.sendmail(f"alice@{DOMAIN}", ["partner@remote.test"], outbound)
+    _, signed, event, _ = hook.next_event("/bounce")
+    check(signed and event["flowDirection"] == "OUTBOUND"
+          and event["envelope"] == {"mailFrom": {"address": f"alice@{DOMAIN}"},
+                                    "recipients": [{"address": "partner@remote.test"}]},
+          "the outbound event names the authorized user as mailFrom and the external recipient")
+    check(event.get("sender") == {"address": f"carol@{DOMAIN}"}, "sender is set for an on-behalf send")
+    deadline, bounced = time.time() + 30, False
+    while time.time() < deadline and not bounced:
+        imap = imap_connect(server, f"alice@{DOMAIN}")
+        bounced = any(b"Blocked by the hook's policy." in m for m in fetch_all(imap, "INBOX"))
+        imap.logout()
+        time.sleep(0.5)
+    check(bounced, "the hook's BOUNCE reaches the sender with its bounceMessage")
     hook.server.shutdown()
 
 
