@@ -109,6 +109,8 @@ class Hook:
     def behave(self, path, event):
         if path == "/rewrite":
             return self.rewrite(event)
+        if path == "/badput":
+            return self.bad_put(event)
         if path == "/slow":
             time.sleep(17)
             return b'{"actions": [{"action": {"type": "DEFAULT"}, "allRecipients": true}]}'
@@ -128,8 +130,23 @@ class Hook:
             return b"{}"
         return b"{}"
 
+    def bad_put(self, event):
+        """PutRawMessageContent with a malformed message and with a missing object; then the
+        original is delivered unchanged (DEFAULT)."""
+        workmail, s3 = self.clients()
+        bad_key = str(uuid.uuid4())
+        s3.put_object(Body=b"this is not a message\nat all\n", Bucket=BUCKET, Key=bad_key)
+        for name, content in (("malformed", {"s3Reference": {"bucket": BUCKET, "key": bad_key}}),
+                              ("missing", {"s3Reference": {"bucket": BUCKET, "key": "no-such-key"}})):
+            try:
+                workmail.put_raw_message_content(messageId=event["messageId"], content=content)
+                self.results[name] = ("accepted", "")
+            except botocore.exceptions.ClientError as e:
+                self.results[name] = (e.response["Error"]["Code"], e.response["Error"].get("Message", ""))
+        return b'{"actions": [{"action": {"type": "DEFAULT"}, "allRecipients": true}]}'
+
     def rewrite(self, event):
-        """The guide's example (§2.10), then a malformed message and a missing object."""
+        """The guide's example (§2.10), answering DEFAULT and adding two recipients."""
         workmail, s3 = self.clients()
         msg_id = event["messageId"]
         raw_msg = workmail.get_raw_message_content(messageId=msg_id)
@@ -139,15 +156,6 @@ class Hook:
         s3.put_object(Body=parsed_msg.as_bytes(), Bucket=BUCKET, Key=key)
         head = s3.head_object(Bucket=BUCKET, Key=key)
         self.results["etag"] = (head["ETag"], '"%s"' % hashlib.md5(parsed_msg.as_bytes()).hexdigest())
-        bad_key = str(uuid.uuid4())
-        s3.put_object(Body=b"this is not a message\nat all\n", Bucket=BUCKET, Key=bad_key)
-        for name, content in (("malformed", {"s3Reference": {"bucket": BUCKET, "key": bad_key}}),
-                              ("missing", {"s3Reference": {"bucket": BUCKET, "key": "no-such-key"}})):
-            try:
-                workmail.put_raw_message_content(messageId=msg_id, content=content)
-                self.results[name] = "accepted"
-            except botocore.exceptions.ClientError as e:
-                self.results[name] = (e.response["Error"]["Code"], e.response["Error"].get("Message", ""))
         workmail.put_raw_message_content(messageId=msg_id, content={"s3Reference": {"bucket": BUCKET, "key": key}})
         self.results["rewritten_id"] = msg_id
         return json.dumps({"actions": [
@@ -287,6 +295,7 @@ def run(server, cert, key, tmp):
     rule("oversize", "oversize@sender.test", "/oversize")
     rule("malformed", "malformed@sender.test", "/malformed")
     rule("async", "async@sender.test", "/async", synchronous=False)
+    rule("badput", "badput@sender.test", "/badput", fallback="BOUNCE")
     rule("outbound", f"carol@{DOMAIN}", "/bounce", fallback="DEFAULT", direction="OUTBOUND")
 
     # --- A synchronous hook rewriting the subject (the guide's example) -----------------------
@@ -309,12 +318,6 @@ def run(server, cert, key, tmp):
           "a recipient the hook added inside the organization gets it as BCC")
     etag, md5 = hook.results.get("etag", (None, None))
     check(etag == md5, "S3 HeadObject's ETag is the content's MD5")
-    code, text = hook.results.get("malformed", ("", ""))
-    check(code == "MessageRejected" and "RFC 5322" in text,
-          f"a malformed message given to PutRawMessageContent is MessageRejected with the reason ({text})")
-    check(hook.results.get("missing", ("",))[0] == "InvalidContentLocation",
-          "a missing object is InvalidContentLocation")
-
     msg_id = hook.results.get("rewritten_id", "00000000-0000-0000-0000-000000000000")
     workmail, _ = hook.clients()
     raw = workmail.get_raw_message_content(messageId=msg_id)["messageContent"].read()
@@ -333,6 +336,18 @@ def run(server, cert, key, tmp):
             check(False, f"{label} is not readable")
         except botocore.exceptions.ClientError as e:
             check(e.response["Error"]["Code"] == "ResourceNotFoundException", f"{label} is ResourceNotFoundException")
+
+    # --- Bad content for PutRawMessageContent: the model's errors, the original delivered ------
+    send(server, "badput@sender.test", "Kept original")
+    hook.next_event("/badput")
+    # Delivery follows the hook's answer, so once the message is in, the hook's calls are done.
+    check(wait_for(server, f"alice@{DOMAIN}", "INBOX", "Kept original", 30),
+          "after the refused updates the original message is delivered unchanged")
+    code, text = hook.results.get("malformed", ("", ""))
+    check(code == "MessageRejected" and "RFC 5322" in text,
+          f"a malformed message given to PutRawMessageContent is MessageRejected with the reason ({text})")
+    check(hook.results.get("missing", ("",))[0] == "InvalidContentLocation",
+          "a missing object is InvalidContentLocation")
 
     # --- An asynchronous hook: delivery does not wait ----------------------------------------
     started = time.time()
