@@ -426,8 +426,12 @@ impl HookWorker {
                 worker.purge(now).await;
             }
             loop {
-                let Ok(permit) = permits.clone().acquire_owned().await else {
-                    return;
+                let permit = tokio::select! {
+                    _ = &mut shutdown => return,
+                    permit = permits.clone().acquire_owned() => match permit {
+                        Ok(permit) => permit,
+                        Err(_) => return,
+                    },
                 };
                 let leased = worker
                     .store
