@@ -28,6 +28,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import smtplib
 import ssl
 import subprocess
@@ -174,6 +175,15 @@ class Hook:
                 if time.time() >= deadline:
                     raise AssertionError(f"no hook request on {path} within {timeout} s")
                 self.arrived.wait(timeout=max(0.1, deadline - time.time()))
+
+
+def account_of(creds_file):
+    """The account ID a credentials file names in its header comment ("(account N)")."""
+    with open(creds_file) as f:
+        match = re.search(r"\(account (\d{12})\)", f.read())
+    if not match:
+        raise AssertionError(f"no account ID in {creds_file}")
+    return match.group(1)
 
 
 def make_certificate(tmp):
@@ -327,6 +337,18 @@ def run(server, cert, key, tmp):
         check(False, "a message whose hook answered cannot be updated")
     except botocore.exceptions.ClientError as e:
         check(e.response["Error"]["Code"] == "MessageFrozen", "a message whose hook answered is MessageFrozen")
+    readonly = os.path.join(tmp, "readonly-credentials")
+    server.cli("keys", "create", "--policy", "AmazonWorkMailReadOnlyAccess", "--credentials-out", readonly)
+    r_key, r_secret = credentials(readonly)
+    readonly_flow = boto3.client("workmailmessageflow", endpoint_url=server.endpoint, region_name=REGION,
+                                 aws_access_key_id=r_key, aws_secret_access_key=r_secret)
+    arn = f"arn:aws:workmailmessageflow:{REGION}:{account_of(admin)}:message/{org}/incoming/{msg_id}"
+    try:
+        readonly_flow.get_raw_message_content(messageId=msg_id)
+        check(False, "a principal without workmailmessageflow permissions cannot read the message")
+    except botocore.exceptions.ClientError as e:
+        check(e.response["Error"]["Code"] == "AccessDeniedException" and arn in e.response["Error"]["Message"],
+              f"IAM decides workmailmessageflow:GetRawMessageContent on the §4.10 ARN ({e.response['Error']['Message']})")
     other_flow = boto3.client("workmailmessageflow", endpoint_url=server.endpoint, region_name=REGION,
                               aws_access_key_id=o_key, aws_secret_access_key=o_secret)
     for label, client, mid in (("another account's message", other_flow, msg_id),
