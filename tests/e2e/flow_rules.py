@@ -15,7 +15,7 @@ what really happened; a removed rule no longer applying; RULE_APPLIED in the eve
 gateway password never returned; bad input answered with the model's error codes naming the
 member.
 
-Usage: flow_rules.py --carillon PATH
+Usage: flow_rules.py --carillon PATH [--database-url postgres://…]
 """
 
 import argparse
@@ -90,6 +90,7 @@ def make_certificates(tmp):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--carillon", required=True)
+    parser.add_argument("--database-url", help="PostgreSQL metadata store (default: SQLite)")
     args = parser.parse_args()
 
     tmp = tempfile.mkdtemp(prefix="carillon-e2e-flowrules-")
@@ -113,7 +114,7 @@ def main():
     gw.start()
     extra = ["--dns-resolver", f"127.0.0.1:{dns.server.server_address[1]}",
              "--smarthost", f"127.0.0.1:{peer_port}", "--gateway-ca-file", ca]
-    server = Carillon(args.carillon, os.path.join(tmp, "data"), extra)
+    server = Carillon(args.carillon, os.path.join(tmp, "data"), extra, database_url=args.database_url)
     try:
         run(server, collector, gateway, gateway_port)
     finally:

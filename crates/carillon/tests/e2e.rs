@@ -146,6 +146,27 @@ fn flow_rules_apply_every_action() {
     run_script("flow_rules.py", &[]);
 }
 
+/// The flow rules script again with the metadata in PostgreSQL, when
+/// `CARILLON_TEST_DATABASE_URL` names a server.
+#[tokio::test(flavor = "multi_thread")]
+async fn flow_rules_on_postgresql() {
+    if std::env::var_os(carillon_store::testing::TEST_DATABASE_URL_VAR).is_none() {
+        eprintln!(
+            "SKIPPED: CARILLON_TEST_DATABASE_URL is not set (the SQLite run covers the rest)"
+        );
+        return;
+    }
+    let postgres = carillon_store::testing::test_stores()
+        .await
+        .into_iter()
+        .find(|s| s.label == "postgres")
+        .expect("a PostgreSQL test store");
+    let args = ["--database-url".into(), postgres.database_url().into()];
+    tokio::task::spawn_blocking(move || run_script("flow_rules.py", &args))
+        .await
+        .expect("flow rules on PostgreSQL");
+}
+
 /// Issue 3 §8 (workmail.md §2.22, §4.8): a mailbox exported through the aws CLI; every
 /// exported message equals what IMAP returns, with the output log, checksums and limits.
 #[test]
