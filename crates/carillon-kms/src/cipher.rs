@@ -88,12 +88,6 @@ fn chunk_nonce(prefix: &[u8], index: usize, last: bool) -> KmsResult<[u8; NONCE_
     Ok(nonce)
 }
 
-/// Whether `data` starts like a sealed blob (the magic). Only a hint for tools: readers know
-/// from their metadata whether a blob is sealed.
-pub fn looks_sealed(data: &[u8]) -> bool {
-    data.starts_with(MAGIC)
-}
-
 /// Seals `plaintext` under `key` (layout in the module docs). Use each key for one blob only.
 ///
 /// Errors: `InvalidCiphertext` only for a plaintext of over 2^32 chunks (256 TiB).
@@ -209,7 +203,7 @@ mod tests {
         ] {
             let plain: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
             let sealed = seal(&key, &plain).unwrap();
-            assert!(looks_sealed(&sealed));
+            assert!(sealed.starts_with(MAGIC));
             let expected_chunks = len.div_ceil(CHUNK_BYTES).max(1);
             assert_eq!(
                 sealed.len(),

@@ -110,14 +110,6 @@ impl KeyArn {
             key_id: key_id.to_string(),
         })
     }
-
-    /// The ARN text.
-    pub fn arn(&self) -> String {
-        format!(
-            "arn:aws:kms:{}:{}:key/{}",
-            self.region, self.account_id, self.key_id
-        )
-    }
 }
 
 /// Whether `s` can be an account ID: 1 to 64 ASCII letters and digits (Carillon's are 12
@@ -199,7 +191,8 @@ mod tests {
         let arn = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
         let parsed = KeyArn::parse(arn).unwrap();
         assert_eq!(parsed.account_id, "111122223333");
-        assert_eq!(parsed.arn(), arn);
+        assert_eq!(parsed.region, "us-east-1");
+        assert_eq!(parsed.key_id, "1234abcd-12ab-34cd-56ef-1234567890ab");
         for bad in [
             "arn:aws:kms:us-east-1:111122223333:alias/aws/workmail",
             "arn:aws:s3:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
