@@ -261,7 +261,8 @@ pub async fn deliver_inbound_authenticated(
 /// `submitter` the sending user — except the `Sent Items` copy, made when the message was
 /// submitted — and `Route to SMTP gateway` queuing the recipient for that gateway; queue
 /// rows and bounces live 5 days.
-/// Inbound messages are delivered with no DMARC disposition (it was applied at receipt).
+/// Inbound messages keep the DMARC quarantine recorded in their topmost
+/// `Authentication-Results` field (a reject never reached a hook).
 /// Spec: workmail.md §2.9, §2.10.
 ///
 /// Errors: as [`deliver_inbound`] and [`submit`]; an outbound delivery without
@@ -281,7 +282,10 @@ pub async fn deliver_with_actions(
         (FlowDirection::Outbound, Some(user)) => {
             submission(store, user, envelope, message, queue_lifetime, flows, false).await
         }
-        _ => inbound(store, envelope, message, DmarcDisposition::Deliver, flows).await,
+        _ => {
+            let dmarc = flow::recorded_dmarc(&message);
+            inbound(store, envelope, message, dmarc, flows).await
+        }
     }
 }
 

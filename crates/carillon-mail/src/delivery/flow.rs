@@ -16,6 +16,7 @@ use carillon_store::{LocalMailbox, Store, StoreError};
 use super::dsn::{send_bounce, Bounce, FailedRecipient};
 use super::{domain_of, DeliveryError, Envelope, RecipientStatus, INBOX, JUNK_EMAIL};
 use crate::auth::MailUser;
+use crate::authentication::DmarcDisposition;
 use crate::events::{self, EmailEvent, RuleAction};
 use crate::flow::rules::{self, FlowAction, FlowDirection, FlowRule, HookTarget, RuleOutcome};
 use crate::flow::transit;
@@ -35,6 +36,40 @@ enum Source<'a> {
     /// Actions already decided (by the answer of the synchronous hook of rule `.0`), per
     /// recipient.
     Given(&'a str, &'a [(String, FlowAction)]),
+}
+
+/// The DMARC disposition recorded in a received message held for a synchronous hook: its
+/// topmost `Authentication-Results` field (Carillon's own, prepended at receipt) saying
+/// `dmarc=fail` under `policy.dmarc=quarantine` is `Quarantine` (so `Default` still files it
+/// in Junk E-mail after the hook answered), anything else `Deliver` (a `reject` never got
+/// this far). Spec: workmail.md §2.25.
+pub(crate) fn recorded_dmarc(message: &[u8]) -> DmarcDisposition {
+    let text = String::from_utf8_lossy(message);
+    let mut lines = text
+        .split('\n')
+        .map(|l| l.trim_end_matches('\r'))
+        .take_while(|l| !l.is_empty());
+    let mut results = String::new();
+    if let Some(first) = lines.by_ref().find(|l| {
+        l.get(..23)
+            .is_some_and(|n| n.eq_ignore_ascii_case("authentication-results:"))
+    }) {
+        results.push_str(&first[23..]);
+        // Its continuation lines start with white space.
+        for line in lines.take_while(|l| l.starts_with([' ', '\t'])) {
+            results.push(' ');
+            results.push_str(line);
+        }
+    }
+    let results = results.to_ascii_lowercase();
+    let tokens: Vec<&str> = results
+        .split(|c: char| c == ';' || c.is_whitespace())
+        .collect();
+    if tokens.contains(&"dmarc=fail") && tokens.contains(&"policy.dmarc=quarantine") {
+        DmarcDisposition::Quarantine
+    } else {
+        DmarcDisposition::Deliver
+    }
 }
 
 /// The future of [`FlowApplier::finish`].
@@ -402,5 +437,25 @@ impl<'a> FlowApplier<'a> {
             };
             events::emit(store, &entry.organization_id, trace_id, event).await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_recorded_dmarc_quarantine_is_read_from_the_topmost_results() {
+        let quarantined = b"Authentication-Results: mx;\r\n\tspf=fail smtp.mailfrom=a@shady.test;\r\n\tdkim=none;\r\n\tdmarc=fail header.from=shady.test policy.dmarc=quarantine\r\nFrom: a@shady.test\r\n\r\nbody\r\n";
+        assert_eq!(recorded_dmarc(quarantined), DmarcDisposition::Quarantine);
+        let passed = b"Authentication-Results: mx; dmarc=pass header.from=ok.test policy.dmarc=quarantine\r\n\r\nx";
+        assert_eq!(recorded_dmarc(passed), DmarcDisposition::Deliver);
+        // Only the topmost field counts: one further down may be forged.
+        let forged = b"Authentication-Results: mx; dmarc=none\r\nAuthentication-Results: mx; dmarc=fail policy.dmarc=quarantine\r\n\r\nx";
+        assert_eq!(recorded_dmarc(forged), DmarcDisposition::Deliver);
+        assert_eq!(
+            recorded_dmarc(b"Subject: none\r\n\r\nx"),
+            DmarcDisposition::Deliver
+        );
     }
 }
