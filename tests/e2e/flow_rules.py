@@ -4,7 +4,7 @@ driven by clients nobody here wrote: the organization through the `aws` CLI, rul
 gateways through Carillon's own admin API (SigV4 service `carillon`, signed by botocore),
 mail in with smtplib (MX and submission), mailboxes read with imaplib. aiosmtpd stands in for
 the remote MX (smarthost) and for an SMTP gateway speaking STARTTLS with a certificate of a
-test CA (given to Carillon with --gateway-ca-file) and AUTH PLAIN/LOGIN.
+test CA (given to Carillon with --trusted-ca-file) and AUTH PLAIN/LOGIN.
 
 Checks: every inbound action (Drop, Bounce, Deliver to junk, Default — a DMARC quarantine
 still goes to Junk —, Never deliver to junk) and every outbound action (Default, Drop,
@@ -113,7 +113,7 @@ def main():
                     authenticator=gateway.authenticate, auth_require_tls=True)
     gw.start()
     extra = ["--dns-resolver", f"127.0.0.1:{dns.server.server_address[1]}",
-             "--smarthost", f"127.0.0.1:{peer_port}", "--gateway-ca-file", ca]
+             "--smarthost", f"127.0.0.1:{peer_port}", "--trusted-ca-file", ca]
     server = Carillon(args.carillon, os.path.join(tmp, "data"), extra, database_url=args.database_url)
     try:
         run(server, collector, gateway, gateway_port)

@@ -4,7 +4,7 @@
 rules and the hook secret through Carillon's admin API (SigV4 service `carillon`), mail in with
 smtplib, mailboxes read with imaplib, and the guide's Python example run unchanged but for the
 endpoint URL inside an HTTPS hook written with the standard library (http.server + ssl, a
-self-signed certificate made with the openssl CLI and given to Carillon with --hook-ca-file):
+self-signed certificate made with the openssl CLI and given to Carillon with --trusted-ca-file):
 boto3 `workmailmessageflow.get_raw_message_content`, `s3.put_object` to Carillon's S3
 endpoint, `workmailmessageflow.put_raw_message_content`.
 
@@ -203,7 +203,7 @@ def main():
     args = parser.parse_args()
     tmp = tempfile.mkdtemp(prefix="carillon-e2e-hooks-")
     cert, key = make_certificate(tmp)
-    server = Carillon(args.carillon, os.path.join(tmp, "data"), ["--hook-ca-file", cert])
+    server = Carillon(args.carillon, os.path.join(tmp, "data"), ["--trusted-ca-file", cert])
     try:
         run(server, cert, key, tmp)
     finally:

@@ -23,7 +23,7 @@ fn config(node: &str) -> OutboundConfig {
         queue_lifetime: Duration::from_secs(3600),
         retry_base: Duration::from_millis(50),
         node_id: node.to_string(),
-        gateway_ca_pem: None,
+        extra_ca_pem: None,
     }
 }
 

@@ -33,7 +33,7 @@ fn config(smarthost: String, node: &str, queue_lifetime: Duration) -> OutboundCo
         queue_lifetime,
         retry_base: Duration::from_millis(50),
         node_id: node.to_string(),
-        gateway_ca_pem: None,
+        extra_ca_pem: None,
     }
 }
 

@@ -82,14 +82,11 @@ pub struct ServeArgs {
     /// mailboxes disabled for more than 30 days; default 3600).
     #[arg(long)]
     pub retention_interval_secs: Option<u64>,
-    /// PEM bundle of extra CA certificates SMTP gateways (email flow rules' "Route to SMTP
-    /// gateway") are trusted with, on top of the system roots.
+    /// PEM bundle of extra CA certificates Carillon's outgoing verified TLS trusts on top of
+    /// the system roots: SMTP gateways (flow rules' "Route to SMTP gateway"), flow-rule hook
+    /// endpoints and audit-log HTTP endpoints (a private CA, or a test's self-signed one).
     #[arg(long)]
-    pub gateway_ca_file: Option<PathBuf>,
-    /// PEM bundle of extra CA certificates flow-rule hook endpoints are trusted with, on top
-    /// of the system roots (a hook behind a private CA, or a test's self-signed one).
-    #[arg(long)]
-    pub hook_ca_file: Option<PathBuf>,
+    pub trusted_ca_file: Option<PathBuf>,
 }
 
 /// The file form of the configuration: every key optional, same names as the flags.
@@ -114,8 +111,7 @@ struct FileConfig {
     queue_lifetime_secs: Option<u64>,
     queue_retry_secs: Option<u64>,
     retention_interval_secs: Option<u64>,
-    gateway_ca_file: Option<PathBuf>,
-    hook_ca_file: Option<PathBuf>,
+    trusted_ca_file: Option<PathBuf>,
 }
 
 /// Where the metadata and blobs live.
@@ -145,10 +141,9 @@ pub struct Config {
     pub queue_lifetime: Duration,
     pub queue_retry: Duration,
     pub retention_interval: Duration,
-    /// Extra CA bundle for SMTP gateway TLS (`--gateway-ca-file`).
-    pub gateway_ca_file: Option<PathBuf>,
-    /// Extra CA bundle for flow-rule hook HTTPS clients (`--hook-ca-file`).
-    pub hook_ca_file: Option<PathBuf>,
+    /// Extra CA bundle of outgoing verified TLS (`--trusted-ca-file`): SMTP gateways, hooks,
+    /// audit-log HTTP delivery.
+    pub trusted_ca_file: Option<PathBuf>,
 }
 
 fn read_file_config(path: Option<&Path>) -> Result<FileConfig> {
@@ -266,8 +261,7 @@ impl ServeArgs {
                     .unwrap_or(carillon_mail::retention::DEFAULT_INTERVAL_SECS)
                     .max(1),
             ),
-            gateway_ca_file: self.gateway_ca_file.or(file.gateway_ca_file),
-            hook_ca_file: self.hook_ca_file.or(file.hook_ca_file),
+            trusted_ca_file: self.trusted_ca_file.or(file.trusted_ca_file),
         })
     }
 }

@@ -130,8 +130,14 @@ pub async fn run(config: Config) -> Result<()> {
         messageflow,
     });
     carillon_mail::events::install(&config.store.data_dir, &config.region);
-    let audit_client =
-        carillon_mail::https::client(None).context("the audit-log HTTP delivery client")?;
+    let trusted_ca = match &config.trusted_ca_file {
+        Some(path) => {
+            Some(std::fs::read(path).with_context(|| format!("reading {}", path.display()))?)
+        }
+        None => None,
+    };
+    let audit_client = carillon_mail::https::client(trusted_ca.as_deref())
+        .context("the audit-log HTTP delivery client")?;
     carillon_mail::audit::install(&config.store.data_dir, &config.region, audit_client);
     let metrics = metrics_handle()?;
     let app = axum::Router::new()
@@ -212,12 +218,7 @@ pub async fn run(config: Config) -> Result<()> {
             queue_lifetime: config.queue_lifetime,
             retry_base: config.queue_retry,
             node_id: node_id(&config.store.data_dir)?,
-            gateway_ca_pem: match &config.gateway_ca_file {
-                Some(path) => Some(
-                    std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
-                ),
-                None => None,
-            },
+            extra_ca_pem: trusted_ca.clone(),
         };
         let (store, token) = (store.clone(), shutdown.clone());
         tasks.spawn(async move {
@@ -240,7 +241,8 @@ pub async fn run(config: Config) -> Result<()> {
         let worker = carillon_mail::flow::transit::HookWorker::new(
             store.clone(),
             node_id(&config.store.data_dir)?,
-            hook_client(config.hook_ca_file.as_deref())?,
+            carillon_mail::flow::hooks::HookClient::new(trusted_ca.as_deref())
+                .context("hook HTTPS client")?,
         );
         let token = shutdown.clone();
         tasks.spawn(async move {
@@ -286,19 +288,6 @@ pub async fn run(config: Config) -> Result<()> {
         Some(e) => Err(e),
         None => Ok(()),
     }
-}
-
-/// The HTTPS client of flow-rule hooks: the system roots plus the `--hook-ca-file` bundle.
-fn hook_client(
-    ca_file: Option<&std::path::Path>,
-) -> Result<carillon_mail::flow::hooks::HookClient> {
-    let pem = match ca_file {
-        Some(path) => {
-            Some(std::fs::read(path).with_context(|| format!("reading {}", path.display()))?)
-        }
-        None => None,
-    };
-    carillon_mail::flow::hooks::HookClient::new(pem.as_deref()).context("hook HTTPS client")
 }
 
 /// This node's stable identity (`<data-dir>/node-id`, created on first start): a restarted

@@ -406,7 +406,7 @@ pub fn apply_response(
 }
 
 /// The HTTPS client hooks are invoked with: the platform's trusted roots plus an optional
-/// extra CA bundle (`--hook-ca-file`), TLS 1.2 or later, no redirects. Cheap to clone.
+/// extra CA bundle (`--trusted-ca-file`), TLS 1.2 or later, no redirects. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct HookClient {
     http: reqwest::Client,

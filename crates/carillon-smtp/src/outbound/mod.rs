@@ -48,7 +48,7 @@ pub struct OutboundConfig {
     pub node_id: String,
     /// PEM bundle of extra CA certificates SMTP gateways are trusted with, on top of the
     /// system roots (a gateway behind a private CA, or a test's).
-    pub gateway_ca_pem: Option<Vec<u8>>,
+    pub extra_ca_pem: Option<Vec<u8>>,
 }
 
 /// Longest delay between two attempts.
@@ -90,7 +90,7 @@ pub async fn run_outbound_queue(
         store.clone(),
         config.node_id.clone(),
     )));
-    let gateway_tls = match verified_tls(config.gateway_ca_pem.as_deref()) {
+    let gateway_tls = match verified_tls(config.extra_ca_pem.as_deref()) {
         Ok(tls) => Some(tls),
         Err(e) => {
             tracing::error!(error = %e, "no SMTP gateway TLS client: gateway mail is deferred");

@@ -31,27 +31,8 @@ pub(super) fn opportunistic_tls() -> TlsConnector {
 ///
 /// Errors: the bundle is unparsable or holds no certificate (the message says which).
 pub(super) fn verified_tls(extra_ca_pem: Option<&[u8]>) -> Result<TlsConnector, String> {
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
-    if let Some(pem) = extra_ca_pem {
-        let certs: Vec<_> = rustls_pemfile::certs(&mut &pem[..])
-            .collect::<Result<_, _>>()
-            .map_err(|e| format!("gateway CA bundle: {e}"))?;
-        if certs.is_empty() {
-            return Err("gateway CA bundle: no PEM certificate".to_string());
-        }
-        for cert in certs {
-            roots
-                .add(cert)
-                .map_err(|e| format!("gateway CA bundle: {e}"))?;
-        }
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
-        .map_err(|e| e.to_string())?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+    let config = carillon_mail::https::client_config(extra_ca_pem)
+        .map_err(|e| format!("gateway TLS: {e}"))?;
     Ok(TlsConnector::from(Arc::new(config)))
 }
 
