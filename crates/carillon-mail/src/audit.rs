@@ -23,7 +23,6 @@
 //!   providers (§2.5) exist.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
@@ -335,7 +334,7 @@ pub async fn emit(store: &Store, organization_id: &str, records: Vec<AuditRecord
                 text.push('\n');
                 let result = {
                     let _guard = sink.write.lock().unwrap_or_else(|e| e.into_inner());
-                    append(&path, text.as_bytes())
+                    crate::events::append(&path, text.as_bytes())
                 };
                 if let Err(e) = result {
                     tracing::warn!(organization_id, file = %path.display(), error = %e, "audit records dropped");
@@ -343,17 +342,6 @@ pub async fn emit(store: &Store, organization_id: &str, records: Vec<AuditRecord
             }
         }
     }
-}
-
-fn append(path: &Path, data: &[u8]) -> std::io::Result<()> {
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
-    std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)?
-        .write_all(data)
 }
 
 /// The HTTP delivery task: POSTs each batch, retrying after 1 s and 2 s.

@@ -249,7 +249,9 @@ pub async fn emit(store: &Store, organization_id: &str, trace_id: &str, event: E
     }
 }
 
-fn append(path: &Path, line: &[u8]) -> std::io::Result<()> {
+/// Appends `data` (whole lines) to the JSON-lines file `path`, creating it and its directory
+/// as needed. Also the file sink of [`crate::audit`].
+pub(crate) fn append(path: &Path, data: &[u8]) -> std::io::Result<()> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent)?;
     }
@@ -257,7 +259,7 @@ fn append(path: &Path, line: &[u8]) -> std::io::Result<()> {
         .create(true)
         .append(true)
         .open(path)?
-        .write_all(line)
+        .write_all(data)
 }
 
 /// The header facts of a message the events report.

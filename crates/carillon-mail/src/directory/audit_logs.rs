@@ -16,26 +16,14 @@ use http::Method;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::common::{codes, err, internal};
+use super::common::{
+    codes, err, internal, rfc3339, ORGANIZATION_ERRORS, ORGANIZATION_RESOURCE as RESOURCE,
+};
 use super::WorkMail;
 use crate::audit::{self, AuditLogType};
 
 const COLLECTION: &str = "/carillon/v1/organizations/{OrganizationId}/audit-log-deliveries";
 const ITEM: &str = "/carillon/v1/organizations/{OrganizationId}/audit-log-deliveries/{LogType}";
-const RESOURCE: &str = "arn:aws:workmail:{region}:{account}:organization/{OrganizationId}";
-
-const ORGANIZATION_ERRORS: [ErrorSpec; 2] = [
-    ErrorSpec {
-        code: codes::ORGANIZATION_NOT_FOUND,
-        status: 400,
-        doc: "No such organization in the caller's account.",
-    },
-    ErrorSpec {
-        code: codes::ORGANIZATION_STATE,
-        status: 400,
-        doc: "The organization is not Active.",
-    },
-];
 
 /// The pattern of the `LogType` path label: one of the four audit-log types (§4.2).
 const LOG_TYPE_PATTERN: &str = "^(WORKMAIL_MAILBOX_ACCESS_LOGS|ACCESS_CONTROL_LOGS|AUTHENTICATION_LOGS|WORKMAIL_AVAILABILITY_PROVIDER_LOGS)$";
@@ -252,8 +240,7 @@ impl CarillonOperation for ListAuditLogDeliveries {
                 log_type: d.log_type,
                 destination_type: d.destination_type,
                 endpoint: d.endpoint,
-                date_modified: carillon_core::time::millis_to_datetime(d.updated_at)
-                    .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                date_modified: rfc3339(d.updated_at),
             })
             .collect();
         Ok(ListAuditLogDeliveriesOutput { deliveries })

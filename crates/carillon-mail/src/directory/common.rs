@@ -1,6 +1,7 @@
 //! What every WorkMail operation shares: the model's error codes, tenant-scoped organization
 //! and entity lookups, pagination, timestamps and address checks.
 
+use carillon_adminapi::ErrorSpec;
 use carillon_awsapi::types::Timestamp;
 use carillon_core::arn::Arn;
 use carillon_core::time::millis_to_datetime;
@@ -12,6 +13,33 @@ use carillon_store::{
 
 use super::dns::{Verification, VerificationStatus};
 use super::WorkMail;
+
+/// The IAM resource of Carillon admin operations on an organization: its ARN, with the
+/// `OrganizationId` path label.
+pub(super) const ORGANIZATION_RESOURCE: &str =
+    "arn:aws:workmail:{region}:{account}:organization/{OrganizationId}";
+
+/// `OrganizationNotFoundException` as Carillon admin operations declare it.
+pub(super) const ORG_NOT_FOUND: ErrorSpec = ErrorSpec {
+    code: codes::ORGANIZATION_NOT_FOUND,
+    status: 400,
+    doc: "No such organization in the caller's account.",
+};
+
+/// `OrganizationStateException` as Carillon admin operations declare it.
+pub(super) const ORG_STATE: ErrorSpec = ErrorSpec {
+    code: codes::ORGANIZATION_STATE,
+    status: 400,
+    doc: "The organization is not Active.",
+};
+
+/// The errors of every Carillon admin operation on an organization.
+pub(super) const ORGANIZATION_ERRORS: [ErrorSpec; 2] = [ORG_NOT_FOUND, ORG_STATE];
+
+/// Epoch milliseconds as the RFC 3339 timestamps of Carillon's admin API (UTC, milliseconds).
+pub(super) fn rfc3339(millis: i64) -> String {
+    millis_to_datetime(millis).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
 
 /// Error shape names of the WorkMail model used by the directory operations.
 pub mod codes {

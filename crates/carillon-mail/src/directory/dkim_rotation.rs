@@ -17,7 +17,10 @@ use http::Method;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::common::{codes, dkim_failure, err, internal};
+use super::common::{
+    codes, dkim_failure, err, internal, rfc3339, ORGANIZATION_RESOURCE as RESOURCE, ORG_NOT_FOUND,
+    ORG_STATE,
+};
 use super::dns::new_dkim_selectors;
 use super::WorkMail;
 
@@ -25,7 +28,6 @@ const PATH: &str =
     "/carillon/v1/organizations/{OrganizationId}/mail-domains/{DomainName}/dkim-rotation";
 const KEYS_PATH: &str =
     "/carillon/v1/organizations/{OrganizationId}/mail-domains/{DomainName}/dkim-keys";
-const RESOURCE: &str = "arn:aws:workmail:{region}:{account}:organization/{OrganizationId}";
 
 /// Input of RotateDkimKeys and ListDkimKeys.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -94,16 +96,8 @@ pub fn register(registry: &mut Registry, workmail: &WorkMail) {
 }
 
 static ERRORS: [ErrorSpec; 4] = [
-    ErrorSpec {
-        code: codes::ORGANIZATION_NOT_FOUND,
-        status: 400,
-        doc: "No such organization in the caller's account.",
-    },
-    ErrorSpec {
-        code: codes::ORGANIZATION_STATE,
-        status: 400,
-        doc: "The organization is not Active.",
-    },
+    ORG_NOT_FOUND,
+    ORG_STATE,
     ErrorSpec {
         code: codes::MAIL_DOMAIN_NOT_FOUND,
         status: 400,
@@ -178,8 +172,7 @@ impl CarillonOperation for ListDkimKeys {
                 selector: k.selector,
                 algorithm: k.algorithm,
                 state: k.state,
-                date_created: carillon_core::time::millis_to_datetime(k.created_at)
-                    .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                date_created: rfc3339(k.created_at),
             })
             .collect();
         Ok(ListDkimKeysOutput { keys })

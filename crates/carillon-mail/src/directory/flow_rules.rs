@@ -19,7 +19,9 @@ use http::Method;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::common::{codes, err, internal};
+use super::common::{
+    codes, err, internal, rfc3339, ORGANIZATION_RESOURCE as RESOURCE, ORG_NOT_FOUND, ORG_STATE,
+};
 use super::WorkMail;
 use crate::flow::rules::{
     self, FlowAction, FlowDirection, RuleOutcome, MAX_RULE_TIMEOUT_MINUTES,
@@ -31,18 +33,7 @@ const RULE: &str = "/carillon/v1/organizations/{OrganizationId}/email-flow-rules
 const TESTS: &str = "/carillon/v1/organizations/{OrganizationId}/email-flow-rule-tests";
 const GATEWAYS: &str = "/carillon/v1/organizations/{OrganizationId}/smtp-gateways";
 const GATEWAY: &str = "/carillon/v1/organizations/{OrganizationId}/smtp-gateways/{SmtpGatewayId}";
-const RESOURCE: &str = "arn:aws:workmail:{region}:{account}:organization/{OrganizationId}";
 
-const ORG_NOT_FOUND: ErrorSpec = ErrorSpec {
-    code: codes::ORGANIZATION_NOT_FOUND,
-    status: 400,
-    doc: "No such organization in the caller's account.",
-};
-const ORG_STATE: ErrorSpec = ErrorSpec {
-    code: codes::ORGANIZATION_STATE,
-    status: 400,
-    doc: "The organization is not Active.",
-};
 const INVALID: ErrorSpec = ErrorSpec {
     code: codes::INVALID_PARAMETER,
     status: 400,
@@ -409,11 +400,6 @@ pub fn register(registry: &mut Registry, workmail: &WorkMail) {
         .register(ListSmtpGateways(workmail.clone()))
         .register(UpdateSmtpGateway(workmail.clone()))
         .register(DeleteSmtpGateway(workmail.clone()));
-}
-
-fn rfc3339(millis: i64) -> String {
-    carillon_core::time::millis_to_datetime(millis)
-        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 fn invalid(message: String) -> ApiError {

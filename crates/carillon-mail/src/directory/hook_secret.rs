@@ -8,31 +8,17 @@
 //! first hook invocation). The IAM actions carry the `workmail:` prefix; the resource is the
 //! organization ARN. Another account's organization is `OrganizationNotFoundException`.
 
-use carillon_adminapi::{CarillonOperation, ErrorSpec, OperationSpec, Registry};
+use carillon_adminapi::{CarillonOperation, OperationSpec, Registry};
 use carillon_core::{ApiResult, RequestContext};
 use http::Method;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::common::{codes, internal};
+use super::common::{internal, ORGANIZATION_ERRORS as ERRORS, ORGANIZATION_RESOURCE as RESOURCE};
 use super::WorkMail;
 use crate::flow::hooks;
 
 const PATH: &str = "/carillon/v1/organizations/{OrganizationId}/flow-hook-secret";
-const RESOURCE: &str = "arn:aws:workmail:{region}:{account}:organization/{OrganizationId}";
-
-const ERRORS: [ErrorSpec; 2] = [
-    ErrorSpec {
-        code: codes::ORGANIZATION_NOT_FOUND,
-        status: 400,
-        doc: "No such organization in the caller's account.",
-    },
-    ErrorSpec {
-        code: codes::ORGANIZATION_STATE,
-        status: 400,
-        doc: "The organization is not Active.",
-    },
-];
 
 /// Input of GetFlowHookSecret and RotateFlowHookSecret.
 #[derive(Debug, Deserialize, JsonSchema)]

@@ -17,25 +17,13 @@ use http::Method;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::common::{codes, err, internal};
+use super::common::{
+    codes, err, internal, rfc3339, ORGANIZATION_ERRORS, ORGANIZATION_RESOURCE as RESOURCE,
+};
 use super::WorkMail;
 use crate::delivery::journal::is_reserved_journal_sender;
 
 const PATH: &str = "/carillon/v1/organizations/{OrganizationId}/journaling-configuration";
-const RESOURCE: &str = "arn:aws:workmail:{region}:{account}:organization/{OrganizationId}";
-
-const ORGANIZATION_ERRORS: [ErrorSpec; 2] = [
-    ErrorSpec {
-        code: codes::ORGANIZATION_NOT_FOUND,
-        status: 400,
-        doc: "No such organization in the caller's account.",
-    },
-    ErrorSpec {
-        code: codes::ORGANIZATION_STATE,
-        status: 400,
-        doc: "The organization is not Active.",
-    },
-];
 
 /// Input of PutJournalingConfiguration.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -221,8 +209,7 @@ impl CarillonOperation for GetJournalingConfiguration {
             organization_id: config.organization_id,
             journaling_email_address: config.journaling_address,
             report_email_address: config.report_address,
-            date_modified: carillon_core::time::millis_to_datetime(config.updated_at)
-                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            date_modified: rfc3339(config.updated_at),
         })
     }
 }
