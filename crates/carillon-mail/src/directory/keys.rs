@@ -16,7 +16,7 @@ use http::Method;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::common::{codes, err, internal};
+use super::common::{codes, err, internal, rfc3339};
 use super::WorkMail;
 
 const KEYS_PATH: &str = "/carillon/v1/keys";
@@ -71,8 +71,7 @@ impl From<KeyMetadata> for KeyMetadataOutput {
             arn: key.arn,
             aws_account_id: key.account_id,
             description: key.description,
-            creation_date: carillon_core::time::millis_to_datetime(key.creation_date)
-                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            creation_date: rfc3339(key.creation_date),
             key_manager: match key.key_manager {
                 KeyManager::Aws => "AWS",
                 KeyManager::Customer => "CUSTOMER",
