@@ -48,8 +48,7 @@ impl SealedBlob {
         store: &Store,
         user_id: &str,
     ) -> Result<String, StoreError> {
-        let key = owner_key(store, KEY_KIND_MAILBOX, user_id, None).await?;
-        Ok(wrap_message_key(&key, &self.key, &self.message_key))
+        self.wrap_for(store, Owner::Mailbox(user_id)).await
     }
 
     /// The message key wrapped for a reference outside any mailbox owned by
@@ -61,14 +60,15 @@ impl SealedBlob {
         store: &Store,
         organization_id: &str,
     ) -> Result<String, StoreError> {
-        let key = owner_key(
-            store,
-            KEY_KIND_TRANSIT,
-            organization_id,
-            Some(organization_id),
-        )
-        .await?;
-        Ok(wrap_message_key(&key, &self.key, &self.message_key))
+        self.wrap_for(store, Owner::Organization(organization_id))
+            .await
+    }
+
+    async fn wrap_for(&self, store: &Store, owner: Owner<'_>) -> Result<String, StoreError> {
+        let key = owner.key(store).await?;
+        let aad = message_key_aad(&self.key);
+        let wrapped = cipher::wrap_key(&key, &aad, &self.message_key);
+        Ok(base64::engine::general_purpose::STANDARD.encode(wrapped))
     }
 }
 
@@ -138,12 +138,7 @@ pub async fn read_mailbox_copy(
     blob_key: &str,
     message_key: Option<&str>,
 ) -> Result<Bytes, StoreError> {
-    let raw = store.blobs().get(blob_key).await?;
-    let Some(wrapped) = message_key else {
-        return Ok(raw);
-    };
-    let key = owner_key(store, KEY_KIND_MAILBOX, user_id, None).await?;
-    open_with(&key, blob_key, wrapped, &raw)
+    read_sealed(store, Owner::Mailbox(user_id), blob_key, message_key).await
 }
 
 /// The plaintext of a blob referenced outside any mailbox by `organization_id` (a queue
@@ -156,40 +151,53 @@ pub async fn read_organization_blob(
     blob_key: &str,
     message_key: Option<&str>,
 ) -> Result<Bytes, StoreError> {
+    read_sealed(
+        store,
+        Owner::Organization(organization_id),
+        blob_key,
+        message_key,
+    )
+    .await
+}
+
+/// Whose data key wraps a message key: a mailbox's or an organization's transit key.
+#[derive(Clone, Copy)]
+enum Owner<'a> {
+    /// The mailbox of this user ID.
+    Mailbox(&'a str),
+    /// This organization (its transit key).
+    Organization(&'a str),
+}
+
+impl Owner<'_> {
+    async fn key(self, store: &Store) -> Result<DataKey, StoreError> {
+        match self {
+            Owner::Mailbox(user_id) => owner_key(store, KEY_KIND_MAILBOX, user_id, None).await,
+            Owner::Organization(id) => owner_key(store, KEY_KIND_TRANSIT, id, Some(id)).await,
+        }
+    }
+}
+
+async fn read_sealed(
+    store: &Store,
+    owner: Owner<'_>,
+    blob_key: &str,
+    message_key: Option<&str>,
+) -> Result<Bytes, StoreError> {
     let raw = store.blobs().get(blob_key).await?;
     let Some(wrapped) = message_key else {
         return Ok(raw);
     };
-    let key = owner_key(
-        store,
-        KEY_KIND_TRANSIT,
-        organization_id,
-        Some(organization_id),
-    )
-    .await?;
-    open_with(&key, blob_key, wrapped, &raw)
+    let key = owner.key(store).await?;
+    let wrapped = base64::engine::general_purpose::STANDARD
+        .decode(wrapped)
+        .map_err(|_| StoreError::Encryption(format!("wrapped key of {blob_key} is not base64")))?;
+    let message_key = cipher::unwrap_key(&key, &message_key_aad(blob_key), &wrapped)?;
+    Ok(Bytes::from(cipher::open(&message_key, &raw)?))
 }
 
 fn message_key_aad(blob_key: &str) -> Vec<u8> {
     format!("carillon:message-key:{blob_key}").into_bytes()
-}
-
-fn wrap_message_key(owner: &DataKey, blob_key: &str, message_key: &DataKey) -> String {
-    let wrapped = cipher::wrap_key(owner, &message_key_aad(blob_key), message_key);
-    base64::engine::general_purpose::STANDARD.encode(wrapped)
-}
-
-fn open_with(
-    owner: &DataKey,
-    blob_key: &str,
-    wrapped: &str,
-    raw: &[u8],
-) -> Result<Bytes, StoreError> {
-    let wrapped = base64::engine::general_purpose::STANDARD
-        .decode(wrapped)
-        .map_err(|_| StoreError::Encryption(format!("wrapped key of {blob_key} is not base64")))?;
-    let message_key = cipher::unwrap_key(owner, &message_key_aad(blob_key), &wrapped)?;
-    Ok(Bytes::from(cipher::open(&message_key, raw)?))
 }
 
 /// The organization ARN of the encryption context: in the region of its key-encryption key
