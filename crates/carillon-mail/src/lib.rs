@@ -2,8 +2,8 @@
 //! operations (`directory`), authentication of mail users (`auth`), and the delivery pipeline
 //! into mailboxes (`delivery`). Protocol edges (SMTP, IMAP, the admin API) call into it.
 
-pub mod auth;
 pub mod audit;
+pub mod auth;
 pub mod authentication;
 pub mod crypto;
 pub mod delivery;
