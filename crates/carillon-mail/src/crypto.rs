@@ -189,11 +189,45 @@ async fn read_sealed(
         return Ok(raw);
     };
     let key = owner.key(store).await?;
+    open_blob(&key, blob_key, wrapped, &raw)
+}
+
+/// `raw`, the sealed blob `blob_key`, opened with its message key `wrapped` under `key`.
+fn open_blob(
+    key: &DataKey,
+    blob_key: &str,
+    wrapped: &str,
+    raw: &[u8],
+) -> Result<Bytes, StoreError> {
     let wrapped = base64::engine::general_purpose::STANDARD
         .decode(wrapped)
         .map_err(|_| StoreError::Encryption(format!("wrapped key of {blob_key} is not base64")))?;
-    let message_key = cipher::unwrap_key(&key, &message_key_aad(blob_key), &wrapped)?;
-    Ok(Bytes::from(cipher::open(&message_key, &raw)?))
+    let message_key = cipher::unwrap_key(key, &message_key_aad(blob_key), &wrapped)?;
+    Ok(Bytes::from(cipher::open(&message_key, raw)?))
+}
+
+/// The unwrapped mailbox key of `user_id`, for reading many of its copies with
+/// [`read_mailbox_copy_with`] (an IMAP FETCH) without looking the key up per message.
+///
+/// Errors: as [`read_mailbox_copy`].
+pub async fn mailbox_key(store: &Store, user_id: &str) -> Result<DataKey, StoreError> {
+    Owner::Mailbox(user_id).key(store).await
+}
+
+/// [`read_mailbox_copy`] with the mailbox key already at hand ([`mailbox_key`]).
+///
+/// Errors: as [`read_mailbox_copy`].
+pub async fn read_mailbox_copy_with(
+    store: &Store,
+    key: &DataKey,
+    blob_key: &str,
+    message_key: Option<&str>,
+) -> Result<Bytes, StoreError> {
+    let raw = store.blobs().get(blob_key).await?;
+    match message_key {
+        Some(wrapped) => open_blob(key, blob_key, wrapped, &raw),
+        None => Ok(raw),
+    }
 }
 
 fn message_key_aad(blob_key: &str) -> Vec<u8> {
