@@ -11,6 +11,7 @@
 
 mod audit_logs;
 mod blob;
+mod chime_accounts;
 mod db;
 mod dkim;
 mod error;
@@ -33,6 +34,7 @@ mod workmail;
 
 pub use audit_logs::AuditLogDeliveryRecord;
 pub use blob::BlobStore;
+pub use chime_accounts::{ChimeAccountFilter, ChimeAccountRecord};
 pub use db::{Backend, Store};
 pub use dkim::{DkimKeyRecord, DKIM_ACTIVE, DKIM_PENDING, DKIM_RETIRING};
 pub use error::{StoreError, StoreResult};
