@@ -257,14 +257,11 @@ impl SenderAuthenticator {
     }
 }
 
-/// The organizational domain of `domain` (RFC 7489 §3.2) approximated as its last two labels:
-/// Carillon ships no Public Suffix List, so relaxed alignment under multi-label public
-/// suffixes (`example.co.uk`) compares `co.uk` and is stricter than the RFC.
+/// The organizational domain of `domain` (RFC 7489 §3.2): its registrable domain under the
+/// Public Suffix List (`mail.example.co.uk` → `example.co.uk`), or the domain itself when it is
+/// a public suffix or has no registrable part.
 fn organizational_domain(domain: &str) -> &str {
-    match domain.rmatch_indices('.').nth(1) {
-        Some((index, _)) => &domain[index + 1..],
-        None => domain,
-    }
+    psl::domain_str(domain).unwrap_or(domain)
 }
 
 #[cfg(test)]
@@ -272,9 +269,15 @@ mod tests {
     use super::organizational_domain;
 
     #[test]
-    fn organizational_domain_keeps_the_last_two_labels() {
+    fn organizational_domains_follow_the_public_suffix_list() {
         assert_eq!(organizational_domain("mail.example.com"), "example.com");
         assert_eq!(organizational_domain("example.com"), "example.com");
+        // Two labels are not enough under a multi-label suffix: relaxed alignment must not
+        // treat every *.co.uk sender as one organization.
+        assert_eq!(organizational_domain("a.example.co.uk"), "example.co.uk");
+        assert_eq!(organizational_domain("b.evil.co.uk"), "evil.co.uk");
+        assert_eq!(organizational_domain("co.uk"), "co.uk");
+        assert_eq!(organizational_domain("signer.test"), "signer.test");
         assert_eq!(organizational_domain("localhost"), "localhost");
     }
 }
