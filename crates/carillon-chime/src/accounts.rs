@@ -1,0 +1,368 @@
+//! Chime accounts: CreateAccount, GetAccount, ListAccounts, UpdateAccount, DeleteAccount,
+//! GetAccountSettings, UpdateAccountSettings. Spec: chime-zh.md §1.2, §2.3, §2.4, §2.5.
+//!
+//! Lifecycle: an account is created `Team` and `Active`. DeleteAccount disables it: it turns
+//! `Suspended`, leaves ListAccounts and refuses changes, but GetAccount still shows it for
+//! [`DISABLED_RETENTION_MS`] (90 days, the guide's "Disabled accounts" list); then it is
+//! removed for good and reads as `NotFoundException`.
+
+use carillon_awsapi::generated::chime::*;
+use carillon_core::time::{millis_to_datetime, now_millis};
+use carillon_core::{ApiError, ApiResult, RequestContext};
+use carillon_store::{ChimeAccountFilter, ChimeAccountRecord, StoreError};
+
+use crate::Chime;
+
+/// Error shape names of the Chime model used here.
+mod codes {
+    pub const BAD_REQUEST: &str = "BadRequestException";
+    pub const NOT_FOUND: &str = "NotFoundException";
+}
+
+/// `AccountType` of a new account (§2.3 step 1).
+pub const TEAM: &str = "Team";
+/// `AccountStatus` of a live account.
+pub const ACTIVE: &str = "Active";
+/// `AccountStatus` of a deleted (disabled) account.
+pub const SUSPENDED: &str = "Suspended";
+/// `DefaultLicense` of a new account: registered users get Pro (§2.3 step 3).
+pub const DEFAULT_LICENSE: &str = "Pro";
+/// `SupportedLicenses` of every account; `DefaultLicense` must be one of them.
+pub const SUPPORTED_LICENSES: [&str; 2] = ["Basic", "Pro"];
+/// How long a deleted account stays readable as `Suspended`: 90 days, in milliseconds.
+pub const DISABLED_RETENTION_MS: i64 = 90 * 24 * 60 * 60 * 1000;
+/// Default and largest `MaxResults` of ListAccounts (model `ProfileServiceMaxResults`, 1–200).
+const DEFAULT_PAGE: i64 = 100;
+const MAX_PAGE: i64 = 200;
+/// Longest account name (model `AccountName`).
+const MAX_NAME: usize = 100;
+
+fn bad_request(message: impl Into<String>) -> ApiError {
+    ApiError::new(codes::BAD_REQUEST, message)
+}
+
+fn not_found(chime_account_id: &str) -> ApiError {
+    ApiError::new(
+        codes::NOT_FOUND,
+        format!("Chime account {chime_account_id} was not found"),
+    )
+}
+
+/// A store failure as an internal error; the detail goes to the log, not to the caller.
+fn internal(e: StoreError) -> ApiError {
+    tracing::error!(error = %e, "Chime account store failure");
+    ApiError::internal("The Chime store failed; see the server log")
+}
+
+/// Checks an `AccountName` in `member`: 1–100 characters, not only white space.
+///
+/// Errors: `BadRequestException` naming `member`.
+fn check_name(member: &str, name: &str) -> ApiResult<()> {
+    let length = name.chars().count();
+    if length == 0 || length > MAX_NAME || name.trim().is_empty() {
+        return Err(bad_request(format!(
+            "{member} must be 1 to {MAX_NAME} characters and not only white space"
+        )));
+    }
+    Ok(())
+}
+
+/// Checks the `AccountId` path member.
+///
+/// Errors: `BadRequestException` naming `AccountId` when it is blank.
+fn check_account_id(chime_account_id: &str) -> ApiResult<()> {
+    if chime_account_id.trim().is_empty() {
+        return Err(bad_request("AccountId must not be empty"));
+    }
+    Ok(())
+}
+
+/// The model's `Account` for a stored account.
+fn account_shape(record: &ChimeAccountRecord) -> Account {
+    Account {
+        account_id: record.chime_account_id.clone(),
+        account_status: Some(record.account_status.clone()),
+        account_type: Some(record.account_type.clone()),
+        aws_account_id: record.account_id.clone(),
+        created_timestamp: Some(millis_to_datetime(record.created_at).into()),
+        default_license: Some(record.default_license.clone()),
+        name: record.name.clone(),
+        signin_delegate_groups: Some(Vec::new()),
+        supported_licenses: Some(SUPPORTED_LICENSES.iter().map(|l| l.to_string()).collect()),
+    }
+}
+
+impl Chime {
+    /// The caller's Chime account `chime_account_id`, live or still inside its disabled
+    /// window.
+    ///
+    /// Errors: `BadRequestException` for a blank ID; `NotFoundException` when it is not the
+    /// caller's or was purged.
+    async fn account(
+        &self,
+        ctx: &RequestContext,
+        chime_account_id: &str,
+    ) -> ApiResult<ChimeAccountRecord> {
+        check_account_id(chime_account_id)?;
+        self.store
+            .chime_account(
+                &ctx.account_id,
+                chime_account_id,
+                now_millis() - DISABLED_RETENTION_MS,
+            )
+            .await
+            .map_err(internal)?
+            .ok_or_else(|| not_found(chime_account_id))
+    }
+
+    /// The caller's live (not deleted) Chime account.
+    ///
+    /// Errors: as [`Chime::account`]; `NotFoundException` also for a deleted account.
+    async fn live_account(
+        &self,
+        ctx: &RequestContext,
+        chime_account_id: &str,
+    ) -> ApiResult<ChimeAccountRecord> {
+        let account = self.account(ctx, chime_account_id).await?;
+        if account.deleted_at.is_some() {
+            return Err(ApiError::new(
+                codes::NOT_FOUND,
+                format!("Chime account {chime_account_id} was deleted and is disabled"),
+            ));
+        }
+        Ok(account)
+    }
+
+    async fn save(&self, account: &ChimeAccountRecord) -> ApiResult<()> {
+        let found = self
+            .store
+            .update_chime_account(account)
+            .await
+            .map_err(internal)?;
+        if !found {
+            return Err(not_found(&account.chime_account_id));
+        }
+        Ok(())
+    }
+}
+
+/// `CreateAccount`: a new `Team`, `Active` account named `Name`, default license Pro,
+/// remote control allowed and dial-out on (§2.5 policies on). Spec: chime-zh.md §2.3 step 1.
+///
+/// Errors: `BadRequestException` naming `Name`.
+pub(crate) async fn create(
+    chime: &Chime,
+    ctx: &RequestContext,
+    input: CreateAccountRequest,
+) -> ApiResult<CreateAccountResponse> {
+    check_name("Name", &input.name)?;
+    let record = ChimeAccountRecord {
+        chime_account_id: carillon_core::ids::new_uuid(),
+        account_id: ctx.account_id.clone(),
+        name: input.name,
+        account_type: TEAM.to_string(),
+        account_status: ACTIVE.to_string(),
+        default_license: DEFAULT_LICENSE.to_string(),
+        disable_remote_control: false,
+        enable_dial_out: true,
+        created_at: now_millis(),
+        deleted_at: None,
+    };
+    chime
+        .store
+        .create_chime_account(&record)
+        .await
+        .map_err(internal)?;
+    Ok(CreateAccountResponse {
+        account: Some(account_shape(&record)),
+    })
+}
+
+/// `GetAccount`: the account, `Suspended` while a deleted account is in its disabled window.
+///
+/// Errors: `NotFoundException`; `BadRequestException` naming `AccountId`.
+pub(crate) async fn get(
+    chime: &Chime,
+    ctx: &RequestContext,
+    input: GetAccountRequest,
+) -> ApiResult<GetAccountResponse> {
+    let account = chime.account(ctx, &input.account_id).await?;
+    Ok(GetAccountResponse {
+        account: Some(account_shape(&account)),
+    })
+}
+
+/// `ListAccounts`: the caller's live accounts by ID, `Name` a case-sensitive name prefix,
+/// `MaxResults` 1–200 (default 100), `NextToken` bound to the tenant and the filters. No
+/// Chime user exists yet (issue 4 point 2), so a `UserEmail` filter matches no account.
+///
+/// Errors: `BadRequestException` naming `MaxResults`, `Name`, `UserEmail` or `NextToken`.
+pub(crate) async fn list(
+    chime: &Chime,
+    ctx: &RequestContext,
+    input: ListAccountsRequest,
+) -> ApiResult<ListAccountsResponse> {
+    let limit = input.max_results.map_or(DEFAULT_PAGE, i64::from);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(bad_request(format!(
+            "MaxResults must be between 1 and {MAX_PAGE}"
+        )));
+    }
+    if let Some(name) = &input.name {
+        check_name("Name", name)?;
+    }
+    if let Some(email) = &input.user_email {
+        let valid = email
+            .split_once('@')
+            .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'));
+        if !valid {
+            return Err(bad_request("UserEmail must be an email address"));
+        }
+    }
+    let scope = format!(
+        "ListAccounts\0{}\0{}\0{}",
+        ctx.account_id,
+        input.name.as_deref().unwrap_or_default(),
+        input.user_email.as_deref().unwrap_or_default()
+    );
+    let after = match &input.next_token {
+        None => None,
+        Some(token) => Some(
+            chime
+                .tokens
+                .decode(&scope, token)
+                .ok_or_else(|| bad_request("NextToken is not valid for this request"))?,
+        ),
+    };
+    chime
+        .store
+        .purge_chime_accounts(&ctx.account_id, now_millis() - DISABLED_RETENTION_MS)
+        .await
+        .map_err(internal)?;
+    if input.user_email.is_some() {
+        return Ok(ListAccountsResponse {
+            accounts: Some(Vec::new()),
+            next_token: None,
+        });
+    }
+    let mut accounts = chime
+        .store
+        .list_chime_accounts(
+            &ctx.account_id,
+            &ChimeAccountFilter {
+                name_prefix: input.name,
+                after,
+                limit: limit + 1,
+            },
+        )
+        .await
+        .map_err(internal)?;
+    let page = usize::try_from(limit).unwrap_or(usize::MAX);
+    let next_token = if accounts.len() > page {
+        accounts.truncate(page);
+        accounts
+            .last()
+            .map(|last| chime.tokens.encode(&scope, &last.chime_account_id))
+    } else {
+        None
+    };
+    Ok(ListAccountsResponse {
+        accounts: Some(accounts.iter().map(account_shape).collect()),
+        next_token,
+    })
+}
+
+/// `UpdateAccount`: renames the account and/or sets its `DefaultLicense` (Basic or Pro).
+/// Spec: chime-zh.md §2.4 "Rename account".
+///
+/// Errors: `NotFoundException` (also for a deleted account); `BadRequestException` naming
+/// `Name` or `DefaultLicense`.
+pub(crate) async fn update(
+    chime: &Chime,
+    ctx: &RequestContext,
+    input: UpdateAccountRequest,
+) -> ApiResult<UpdateAccountResponse> {
+    if let Some(name) = &input.name {
+        check_name("Name", name)?;
+    }
+    if let Some(license) = &input.default_license {
+        if !SUPPORTED_LICENSES.contains(&license.as_str()) {
+            return Err(bad_request(format!(
+                "DefaultLicense must be one of the account's supported licenses: {}",
+                SUPPORTED_LICENSES.join(", ")
+            )));
+        }
+    }
+    let mut account = chime.live_account(ctx, &input.account_id).await?;
+    if let Some(name) = input.name {
+        account.name = name;
+    }
+    if let Some(license) = input.default_license {
+        account.default_license = license;
+    }
+    chime.save(&account).await?;
+    Ok(UpdateAccountResponse {
+        account: Some(account_shape(&account)),
+    })
+}
+
+/// `DeleteAccount`: disables the account (`Suspended`, gone from ListAccounts, readable
+/// for 90 days, then purged). A Team account must have no users and an Enterprise account
+/// no claimed domain (§2.4); neither Chime users nor domain claims exist yet (issue 4 points
+/// 1–2), so every account meets its precondition today. Deleting a disabled account again
+/// changes nothing.
+///
+/// Errors: `NotFoundException`; `BadRequestException` naming `AccountId`.
+pub(crate) async fn delete(
+    chime: &Chime,
+    ctx: &RequestContext,
+    input: DeleteAccountRequest,
+) -> ApiResult<DeleteAccountResponse> {
+    let mut account = chime.account(ctx, &input.account_id).await?;
+    if account.deleted_at.is_none() {
+        account.account_status = SUSPENDED.to_string();
+        account.deleted_at = Some(now_millis());
+        chime.save(&account).await?;
+    }
+    Ok(DeleteAccountResponse {})
+}
+
+/// `GetAccountSettings`: the meeting policies (§2.5).
+///
+/// Errors: `NotFoundException` (also for a deleted account); `BadRequestException` naming
+/// `AccountId`.
+pub(crate) async fn get_settings(
+    chime: &Chime,
+    ctx: &RequestContext,
+    input: GetAccountSettingsRequest,
+) -> ApiResult<GetAccountSettingsResponse> {
+    let account = chime.live_account(ctx, &input.account_id).await?;
+    Ok(GetAccountSettingsResponse {
+        account_settings: Some(AccountSettings {
+            disable_remote_control: Some(account.disable_remote_control),
+            enable_dial_out: Some(account.enable_dial_out),
+        }),
+    })
+}
+
+/// `UpdateAccountSettings`: sets the meeting policies given; an absent member is unchanged.
+/// Spec: chime-zh.md §2.3 step 2b, §2.5.
+///
+/// Errors: `NotFoundException` (also for a deleted account); `BadRequestException` naming
+/// `AccountId`.
+pub(crate) async fn update_settings(
+    chime: &Chime,
+    ctx: &RequestContext,
+    input: UpdateAccountSettingsRequest,
+) -> ApiResult<UpdateAccountSettingsResponse> {
+    let mut account = chime.live_account(ctx, &input.account_id).await?;
+    let settings = input.account_settings;
+    if let Some(disable) = settings.disable_remote_control {
+        account.disable_remote_control = disable;
+    }
+    if let Some(dial_out) = settings.enable_dial_out {
+        account.enable_dial_out = dial_out;
+    }
+    chime.save(&account).await?;
+    Ok(UpdateAccountSettingsResponse {})
+}
