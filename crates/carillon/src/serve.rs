@@ -112,9 +112,13 @@ pub async fn run(config: Config) -> Result<()> {
         carillon_adminapi::Engine::new(iam.clone(), config.region.clone(), carillon_operations);
     let messageflow =
         carillon_mail::messageflow::MessageFlow::new(store.clone(), config.region.clone());
+    let chime = carillon_chime::Chime::new(store.clone())
+        .await
+        .context("starting the Chime service")?;
     let services = Services {
         workmail: Arc::new(workmail),
         messageflow: Arc::new(messageflow.clone()),
+        chime: Arc::new(chime),
         ..Services::not_implemented()
     };
     let admin_state = Arc::new(AdminState {

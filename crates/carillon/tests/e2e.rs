@@ -225,3 +225,11 @@ fn audit_logs_to_files_and_http() {
 fn flow_hooks_and_message_flow() {
     run_script("hooks.py", &[]);
 }
+
+/// Issue 4 §1 (chime-zh.md §1.2, §2.3–§2.5): Chime accounts with the real `aws chime` CLI:
+/// create (Team, Active, Pro), get, list with the Name filter paged by the CLI, update,
+/// settings, bad input, tenant isolation, a read-only key, and the delete lifecycle.
+#[test]
+fn chime_accounts_with_the_aws_cli() {
+    run_script("chime_accounts.py", &[]);
+}
