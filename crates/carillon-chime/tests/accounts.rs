@@ -434,3 +434,46 @@ async fn bad_input_is_a_bad_request_naming_the_member() {
         );
     }
 }
+
+#[tokio::test]
+async fn deleted_account_is_gone_for_good_after_90_days() {
+    for env in envs().await {
+        let ctx = env.tenant().await;
+        let id = env.create(&ctx, "Old").await.account_id;
+        env.chime
+            .delete_account(
+                &ctx,
+                DeleteAccountRequest {
+                    account_id: id.clone(),
+                },
+            )
+            .await
+            .unwrap();
+        // Back-date the deletion past the 90-day disabled window (90 days + 1 ms).
+        env.test
+            .exec(
+                "UPDATE chime_accounts SET deleted_at = deleted_at - 7776000001 \
+                 WHERE chime_account_id = $1",
+                &[&id],
+            )
+            .await;
+        assert_eq!(
+            code(env.get(&ctx, &id).await),
+            "NotFoundException",
+            "{}",
+            env.test.label
+        );
+        let delete_again = DeleteAccountRequest {
+            account_id: id.clone(),
+        };
+        assert_eq!(
+            code(env.chime.delete_account(&ctx, delete_again).await),
+            "NotFoundException"
+        );
+        let (listed, _) = env
+            .list(&ctx, ListAccountsRequest::default())
+            .await
+            .unwrap();
+        assert!(listed.is_empty());
+    }
+}
