@@ -160,6 +160,49 @@ pub async fn read_organization_blob(
     .await
 }
 
+/// Prefix of a secret sealed by [`seal_secret`] (what follows is base64).
+const SEALED_SECRET_PREFIX: &str = "sealed:v1:";
+
+/// `secret` (an SMTP gateway password, a DKIM private key, the hook signing secret) sealed
+/// under `organization_id`'s transit key for the metadata database, as
+/// `sealed:v1:<base64>`; read it back with [`open_secret`]. Spec: workmail.md §5.3 (no
+/// customer data stored in plaintext).
+///
+/// Errors: `NotFound` for an unknown organization; `Encryption`, `Config`, `Database`.
+pub async fn seal_secret(
+    store: &Store,
+    organization_id: &str,
+    secret: &str,
+) -> Result<String, StoreError> {
+    let key = Owner::Organization(organization_id).key(store).await?;
+    let sealed = cipher::seal(&key, secret.as_bytes())?;
+    Ok(format!(
+        "{SEALED_SECRET_PREFIX}{}",
+        base64::engine::general_purpose::STANDARD.encode(sealed)
+    ))
+}
+
+/// The plaintext of a secret stored by [`seal_secret`]; a value without the prefix was stored
+/// before secrets were sealed and is returned as it is.
+///
+/// Errors: `Encryption` when it does not open under the organization's transit key;
+/// `NotFound`, `Config`, `Database`.
+pub async fn open_secret(
+    store: &Store,
+    organization_id: &str,
+    stored: &str,
+) -> Result<String, StoreError> {
+    let Some(encoded) = stored.strip_prefix(SEALED_SECRET_PREFIX) else {
+        return Ok(stored.to_string());
+    };
+    let sealed = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .map_err(|_| StoreError::Encryption("sealed secret is not base64".to_string()))?;
+    let key = Owner::Organization(organization_id).key(store).await?;
+    String::from_utf8(cipher::open(&key, &sealed)?)
+        .map_err(|_| StoreError::Encryption("sealed secret is not UTF-8".to_string()))
+}
+
 /// Whose data key wraps a message key: a mailbox's or an organization's transit key.
 #[derive(Clone, Copy)]
 enum Owner<'a> {

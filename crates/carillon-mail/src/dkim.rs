@@ -105,8 +105,29 @@ pub async fn create_domain_keys(
     let keys = tokio::task::spawn_blocking(move || generate_keys(&domain_owned, &selectors, now))
         .await
         .map_err(crypto)??;
+    let keys = seal_private_keys(store, domain, keys).await?;
     store.replace_dkim_keys(domain, &keys).await?;
     Ok(())
+}
+
+/// `keys` with their private keys sealed under the key of the organization owning `domain`
+/// ([`crate::crypto::seal_secret`]): the metadata database holds no private key in clear.
+///
+/// Errors: `Store` (`NotFound` when the domain is not registered).
+async fn seal_private_keys(
+    store: &Store,
+    domain: &str,
+    mut keys: Vec<DkimKeyRecord>,
+) -> Result<Vec<DkimKeyRecord>, DkimError> {
+    let organization_id = store
+        .mail_domain_owner(domain)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("mail domain {domain}")))?;
+    for key in &mut keys {
+        key.private_key =
+            crate::crypto::seal_secret(store, &organization_id, &key.private_key).await?;
+    }
+    Ok(keys)
 }
 
 /// Starts a key rotation of `domain` (workmail.md §1.3, issue 3 point 1): a new Ed25519 and
@@ -127,6 +148,7 @@ pub async fn rotate_domain_keys(
     let keys = tokio::task::spawn_blocking(move || generate_keys(&domain_owned, &selectors, now))
         .await
         .map_err(crypto)??;
+    let keys = seal_private_keys(store, domain, keys).await?;
     Ok(store.add_pending_dkim_keys(domain, &keys).await?)
 }
 
@@ -160,9 +182,21 @@ pub fn txt_record_matches(published: &str, key: &DkimKeyRecord) -> bool {
 ///
 /// Errors: `Store`, `Crypto` (a stored key does not decode, or signing failed).
 pub async fn sign(store: &Store, domain: &str, message: &[u8]) -> Result<String, DkimError> {
-    let mut keys = store.dkim_keys(&domain.to_ascii_lowercase()).await?;
+    let domain = domain.to_ascii_lowercase();
+    let mut keys = store.dkim_keys(&domain).await?;
     // Pending keys are not published yet and retiring ones are on their way out.
     keys.retain(|k| k.state == DKIM_ACTIVE);
+    if keys.is_empty() {
+        return Ok(String::new());
+    }
+    let organization_id = store
+        .mail_domain_owner(&domain)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("mail domain {domain}")))?;
+    for key in &mut keys {
+        key.private_key =
+            crate::crypto::open_secret(store, &organization_id, &key.private_key).await?;
+    }
     // RSA first: verifiers that check only the first signature (dkimpy's default) and know
     // no Ed25519 still pass.
     keys.sort_by_key(|k| k.algorithm != RSA);

@@ -10,7 +10,8 @@
 //!
 //! IAM actions are `workmail:<Operation>` on the organization ARN. Changes apply to the
 //! next message: delivery reads the rules from the store for every message. A gateway's
-//! password is kept for its AUTH and never returned or logged.
+//! password is kept for its AUTH, sealed under the organization's key
+//! ([`crate::crypto::seal_secret`]), and never returned or logged.
 
 use carillon_adminapi::{CarillonOperation, ErrorSpec, OperationSpec, Registry};
 use carillon_core::{ApiError, ApiResult, RequestContext};
@@ -971,6 +972,9 @@ impl CarillonOperation for CreateSmtpGateway {
         let address = input.address.trim().to_ascii_lowercase();
         check_address(&address)?;
         check_password(&input.password)?;
+        let password = crate::crypto::seal_secret(&wm.store, &org.organization_id, &input.password)
+            .await
+            .map_err(internal)?;
         let now = carillon_core::time::now_millis();
         let record = SmtpGatewayRecord {
             gateway_id: format!("gw-{}", carillon_core::ids::new_uuid().replace('-', "")),
@@ -979,7 +983,7 @@ impl CarillonOperation for CreateSmtpGateway {
             address,
             port: i64::from(input.port),
             username: input.username,
-            password: input.password,
+            password,
             created_at: now,
             updated_at: now,
         };
@@ -1119,16 +1123,24 @@ impl CarillonOperation for UpdateSmtpGateway {
             .ok_or_else(|| gateway_not_found(&input.smtp_gateway_id))?;
         let address = input.address.trim().to_ascii_lowercase();
         check_address(&address)?;
-        if let Some(password) = &input.password {
-            check_password(password)?;
-        }
+        let password = match &input.password {
+            Some(password) => {
+                check_password(password)?;
+                let sealed =
+                    crate::crypto::seal_secret(&wm.store, &gateway.organization_id, password)
+                        .await
+                        .map_err(internal)?;
+                Some(sealed)
+            }
+            None => None,
+        };
         gateway.address = address;
         gateway.port = i64::from(input.port);
         gateway.username = input.username;
         gateway.updated_at = carillon_core::time::now_millis();
         match wm
             .store
-            .update_smtp_gateway(&ctx.account_id, &gateway, input.password.as_deref())
+            .update_smtp_gateway(&ctx.account_id, &gateway, password.as_deref())
             .await
         {
             Ok(()) => Ok(EmptyOutput {}),

@@ -124,11 +124,14 @@ impl CarillonOperation for RotateFlowHookSecret {
         let wm = &self.0;
         let org = wm.active_organization(ctx, &input.organization_id).await?;
         let secret = hooks::new_secret();
+        let sealed = crate::crypto::seal_secret(&wm.store, &org.organization_id, &secret)
+            .await
+            .map_err(internal)?;
         wm.store
             .set_hook_secret(
                 &ctx.account_id,
                 &org.organization_id,
-                &secret,
+                &sealed,
                 carillon_core::time::now_millis(),
             )
             .await

@@ -238,7 +238,7 @@ fn actions_from_json(text: &str) -> Vec<(String, FlowAction)> {
 }
 
 /// The signing secret of `account_id`'s organization `organization_id`'s hooks, made on
-/// first use.
+/// first use (stored sealed, [`crate::crypto::seal_secret`]).
 ///
 /// Errors: store failures (`NotFound` when the organization is another account's).
 pub async fn hook_secret(
@@ -246,14 +246,17 @@ pub async fn hook_secret(
     account_id: &str,
     organization_id: &str,
 ) -> Result<String, StoreError> {
-    store
+    let candidate =
+        crate::crypto::seal_secret(store, organization_id, &hooks::new_secret()).await?;
+    let stored = store
         .ensure_hook_secret(
             account_id,
             organization_id,
-            &hooks::new_secret(),
+            &candidate,
             carillon_core::time::now_millis(),
         )
-        .await
+        .await?;
+    crate::crypto::open_secret(store, organization_id, &stored).await
 }
 
 /// Stores the in-transit copy and its row; returns the message ID.

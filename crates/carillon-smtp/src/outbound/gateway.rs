@@ -41,7 +41,7 @@ impl Worker {
         row: &QueuedOutbound,
         message: &[u8],
     ) -> Result<String, Failure> {
-        let gateway = match self.store.smtp_gateway_for_delivery(gateway_id).await {
+        let mut gateway = match self.store.smtp_gateway_for_delivery(gateway_id).await {
             Ok(Some(gateway)) => gateway,
             Ok(None) => {
                 return Err(Failure::Permanent {
@@ -52,6 +52,14 @@ impl Worker {
             }
             Err(e) => return Err(transient(format!("store: {e}"), None)),
         };
+        // The password is stored sealed under the organization's key.
+        gateway.password = carillon_mail::crypto::open_secret(
+            &self.store,
+            &gateway.organization_id,
+            &gateway.password,
+        )
+        .await
+        .map_err(|e| transient(format!("the gateway password: {e}"), None))?;
         let Some(tls) = &self.gateway_tls else {
             return Err(transient("the gateway TLS client is not available", None));
         };
