@@ -82,22 +82,14 @@ fn main_job_on_real_input() {
     run_script("main_job.py", &["--corpus".into(), corpus.into_os_string()]);
 }
 
-/// The main job again with the metadata in PostgreSQL (the scale-out store), when
-/// `CARILLON_TEST_DATABASE_URL` names a server: the binary, its subcommands and migrations on
-/// a fresh schema.
-#[tokio::test(flavor = "multi_thread")]
-async fn main_job_on_postgresql() {
-    let corpus = workspace_root().join("../shared/corpora/mail");
+/// Runs `script` with `args` and the metadata in a fresh PostgreSQL schema, when
+/// `CARILLON_TEST_DATABASE_URL` names a server (skipped otherwise: the SQLite run covers the
+/// rest). The schema lives until the script ends.
+async fn run_script_on_postgresql(script: &'static str, mut args: Vec<OsString>) {
     if std::env::var_os(carillon_store::testing::TEST_DATABASE_URL_VAR).is_none() {
         eprintln!(
             "SKIPPED: CARILLON_TEST_DATABASE_URL is not set (the SQLite run covers the rest)"
         );
-        return;
-    }
-    if !prerequisite(
-        corpus.join("default").is_dir(),
-        &format!("corpus not found at {}", corpus.display()),
-    ) {
         return;
     }
     let postgres = carillon_store::testing::test_stores()
@@ -105,15 +97,28 @@ async fn main_job_on_postgresql() {
         .into_iter()
         .find(|s| s.label == "postgres")
         .expect("a PostgreSQL test store");
-    let args = [
-        "--corpus".into(),
-        corpus.into_os_string(),
-        "--database-url".into(),
-        postgres.database_url().into(),
-    ];
-    tokio::task::spawn_blocking(move || run_script("main_job.py", &args))
+    args.extend(["--database-url".into(), postgres.database_url().into()]);
+    tokio::task::spawn_blocking(move || run_script(script, &args))
         .await
-        .expect("main job on PostgreSQL");
+        .unwrap_or_else(|e| panic!("{script} on PostgreSQL: {e}"));
+}
+
+/// The main job again with the metadata in PostgreSQL (the scale-out store): the binary, its
+/// subcommands and migrations on a fresh schema.
+#[tokio::test(flavor = "multi_thread")]
+async fn main_job_on_postgresql() {
+    let corpus = workspace_root().join("../shared/corpora/mail");
+    if !prerequisite(
+        corpus.join("default").is_dir(),
+        &format!("corpus not found at {}", corpus.display()),
+    ) {
+        return;
+    }
+    run_script_on_postgresql(
+        "main_job.py",
+        vec!["--corpus".into(), corpus.into_os_string()],
+    )
+    .await;
 }
 
 /// Issue 2 §9: kill -9 during delivery, restart: nothing acknowledged lost, nothing partial
@@ -146,25 +151,10 @@ fn flow_rules_apply_every_action() {
     run_script("flow_rules.py", &[]);
 }
 
-/// The flow rules script again with the metadata in PostgreSQL, when
-/// `CARILLON_TEST_DATABASE_URL` names a server.
+/// The flow rules script again with the metadata in PostgreSQL.
 #[tokio::test(flavor = "multi_thread")]
 async fn flow_rules_on_postgresql() {
-    if std::env::var_os(carillon_store::testing::TEST_DATABASE_URL_VAR).is_none() {
-        eprintln!(
-            "SKIPPED: CARILLON_TEST_DATABASE_URL is not set (the SQLite run covers the rest)"
-        );
-        return;
-    }
-    let postgres = carillon_store::testing::test_stores()
-        .await
-        .into_iter()
-        .find(|s| s.label == "postgres")
-        .expect("a PostgreSQL test store");
-    let args = ["--database-url".into(), postgres.database_url().into()];
-    tokio::task::spawn_blocking(move || run_script("flow_rules.py", &args))
-        .await
-        .expect("flow rules on PostgreSQL");
+    run_script_on_postgresql("flow_rules.py", Vec::new()).await;
 }
 
 /// Issue 3 §8 (workmail.md §2.22, §4.8): a mailbox exported through the aws CLI; every
