@@ -26,6 +26,7 @@ mod monitoring;
 mod organizations;
 pub mod password;
 mod retention;
+pub mod smtp_gateways;
 mod tags;
 mod users;
 
@@ -49,6 +50,7 @@ pub fn register_carillon_operations(registry: &mut Registry, workmail: &WorkMail
     dkim_rotation::register(registry, workmail);
     hook_secret::register(registry, workmail);
     flow_rules::register(registry, workmail);
+    smtp_gateways::register(registry, workmail);
 }
 
 /// The WorkMail admin operations over one store.

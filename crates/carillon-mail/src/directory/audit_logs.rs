@@ -17,7 +17,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::common::{
-    codes, err, internal, rfc3339, ORGANIZATION_ERRORS, ORGANIZATION_RESOURCE as RESOURCE,
+    codes, err, internal, rfc3339, OrganizationInput, ORGANIZATION_ERRORS,
+    ORGANIZATION_RESOURCE as RESOURCE,
 };
 use super::WorkMail;
 use crate::audit::{self, AuditLogType};
@@ -69,15 +70,6 @@ pub struct PutAuditLogDeliveryInput {
 /// Output of PutAuditLogDelivery (empty).
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct PutAuditLogDeliveryOutput {}
-
-/// Input of ListAuditLogDeliveries.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(rename_all = "PascalCase", deny_unknown_fields)]
-pub struct ListAuditLogDeliveriesInput {
-    /// The organization (`m-` and 32 hexadecimal digits).
-    #[schemars(pattern(r"^m-[0-9a-f]{32}$"))]
-    pub organization_id: String,
-}
 
 /// One delivery.
 #[derive(Debug, Serialize, JsonSchema)]
@@ -207,7 +199,7 @@ pub struct ListAuditLogDeliveries(pub WorkMail);
 
 #[async_trait::async_trait]
 impl CarillonOperation for ListAuditLogDeliveries {
-    type Input = ListAuditLogDeliveriesInput;
+    type Input = OrganizationInput;
     type Output = ListAuditLogDeliveriesOutput;
 
     fn spec(&self) -> OperationSpec {
@@ -226,7 +218,7 @@ impl CarillonOperation for ListAuditLogDeliveries {
     async fn call(
         &self,
         ctx: &RequestContext,
-        input: ListAuditLogDeliveriesInput,
+        input: OrganizationInput,
     ) -> ApiResult<ListAuditLogDeliveriesOutput> {
         let wm = &self.0;
         let org = wm.active_organization(ctx, &input.organization_id).await?;

@@ -36,6 +36,19 @@ pub(super) const ORG_STATE: ErrorSpec = ErrorSpec {
 /// The errors of every Carillon admin operation on an organization.
 pub(super) const ORGANIZATION_ERRORS: [ErrorSpec; 2] = [ORG_NOT_FOUND, ORG_STATE];
 
+/// Input of Carillon admin operations on an organization as a whole (List*).
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct OrganizationInput {
+    /// The organization (`m-` and 32 hexadecimal digits).
+    #[schemars(pattern(r"^m-[0-9a-f]{32}$"))]
+    pub organization_id: String,
+}
+
+/// The empty output of Carillon admin operations that return nothing.
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+pub struct EmptyOutput {}
+
 /// Epoch milliseconds as the RFC 3339 timestamps of Carillon's admin API (UTC, milliseconds).
 pub(super) fn rfc3339(millis: i64) -> String {
     millis_to_datetime(millis).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)

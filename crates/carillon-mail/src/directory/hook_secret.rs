@@ -12,22 +12,15 @@ use carillon_adminapi::{CarillonOperation, OperationSpec, Registry};
 use carillon_core::{ApiResult, RequestContext};
 use http::Method;
 use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-use super::common::{internal, ORGANIZATION_ERRORS as ERRORS, ORGANIZATION_RESOURCE as RESOURCE};
+use super::common::{
+    internal, OrganizationInput, ORGANIZATION_ERRORS as ERRORS, ORGANIZATION_RESOURCE as RESOURCE,
+};
 use super::WorkMail;
 use crate::flow::hooks;
 
 const PATH: &str = "/carillon/v1/organizations/{OrganizationId}/flow-hook-secret";
-
-/// Input of GetFlowHookSecret and RotateFlowHookSecret.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(rename_all = "PascalCase", deny_unknown_fields)]
-pub struct FlowHookSecretInput {
-    /// The organization (`m-` and 32 hexadecimal digits).
-    #[schemars(pattern(r"^m-[0-9a-f]{32}$"))]
-    pub organization_id: String,
-}
 
 /// Output of GetFlowHookSecret and RotateFlowHookSecret.
 #[derive(Debug, Serialize, JsonSchema)]
@@ -64,7 +57,7 @@ pub struct GetFlowHookSecret(pub WorkMail);
 
 #[async_trait::async_trait]
 impl CarillonOperation for GetFlowHookSecret {
-    type Input = FlowHookSecretInput;
+    type Input = OrganizationInput;
     type Output = FlowHookSecretOutput;
 
     fn spec(&self) -> OperationSpec {
@@ -83,7 +76,7 @@ impl CarillonOperation for GetFlowHookSecret {
     async fn call(
         &self,
         ctx: &RequestContext,
-        input: FlowHookSecretInput,
+        input: OrganizationInput,
     ) -> ApiResult<FlowHookSecretOutput> {
         let wm = &self.0;
         let org = wm.active_organization(ctx, &input.organization_id).await?;
@@ -100,7 +93,7 @@ pub struct RotateFlowHookSecret(pub WorkMail);
 
 #[async_trait::async_trait]
 impl CarillonOperation for RotateFlowHookSecret {
-    type Input = FlowHookSecretInput;
+    type Input = OrganizationInput;
     type Output = FlowHookSecretOutput;
 
     fn spec(&self) -> OperationSpec {
@@ -119,7 +112,7 @@ impl CarillonOperation for RotateFlowHookSecret {
     async fn call(
         &self,
         ctx: &RequestContext,
-        input: FlowHookSecretInput,
+        input: OrganizationInput,
     ) -> ApiResult<FlowHookSecretOutput> {
         let wm = &self.0;
         let org = wm.active_organization(ctx, &input.organization_id).await?;
