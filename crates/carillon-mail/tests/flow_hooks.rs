@@ -171,7 +171,7 @@ async fn defer(f: &TestStore, hook: &HookTarget) -> String {
         mail_from: "sender@remote.test".to_string(),
         recipients: vec![format!("alice@{DOMAIN}"), format!("bob@{DOMAIN}")],
     };
-    transit::defer_sync(
+    transit::hold(
         &f.store,
         ORG,
         FlowDirection::Inbound,

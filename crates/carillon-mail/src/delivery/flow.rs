@@ -284,7 +284,7 @@ impl<'a> FlowApplier<'a> {
     }
 
     /// Before the delivery is committed: hands the recipients held for synchronous hooks to
-    /// the hook worker ([`transit::defer_sync`], durable when this returns), one in-transit
+    /// the hook worker ([`transit::hold`], durable when this returns), one in-transit
     /// message per organization and rule. `submitter`: the sending user (outbound).
     ///
     /// Errors: `Store` (answer a temporary failure: nothing is committed yet).
@@ -300,7 +300,7 @@ impl<'a> FlowApplier<'a> {
                 mail_from: mail_from.to_string(),
                 recipients: call.recipients.clone(),
             };
-            transit::defer_sync(
+            transit::hold(
                 store,
                 &call.organization_id,
                 self.direction,
@@ -321,7 +321,7 @@ impl<'a> FlowApplier<'a> {
     }
 
     /// After the delivery is committed: tells the asynchronous hooks
-    /// ([`transit::fire_async`]), sends the bounces of the `RuleBounced` recipients to
+    /// ([`transit::hold`]), sends the bounces of the `RuleBounced` recipients to
     /// `envelope_from` (one DSN per organization; never for a null reverse-path) and logs
     /// `RULE_APPLIED` per rule and action (workmail.md §4.1) under `trace_id`. Failures are
     /// logged: the message is already accepted.
@@ -343,7 +343,7 @@ impl<'a> FlowApplier<'a> {
                     mail_from: envelope_from.to_string(),
                     recipients: call.recipients.clone(),
                 };
-                if let Err(e) = transit::fire_async(
+                if let Err(e) = transit::hold(
                     store,
                     &call.organization_id,
                     self.direction,

@@ -3,12 +3,14 @@
 //! and readable (and, for synchronous hooks, replaceable) through the message-flow API for
 //! 24 hours.
 //!
-//! - [`defer_sync`]: delivery of the recipients a synchronous hook decides for waits: the
+//! [`hold`] stores a message for its hook:
+//!
+//! - synchronous hooks: delivery of the recipients a synchronous hook decides for waits: the
 //!   message and its envelope become a `PENDING` row; the worker ([`HookWorker`]) posts the
 //!   event, retries failures with exponential backoff until the rule timeout (0 = no retry),
 //!   then delivers the (possibly replaced) content with the answer's actions, or with the
 //!   fallback action for every recipient when the hook kept failing.
-//! - [`fire_async`]: an asynchronous hook only hears of the message; delivery goes on at
+//! - asynchronous hooks: the hook only hears of the message; delivery goes on at
 //!   once (the caller delivers with `Default`). The worker posts the event (up to
 //!   [`ASYNC_ATTEMPTS`] tries) and keeps the copy for GetRawMessageContent.
 //!
@@ -259,8 +261,20 @@ pub async fn hook_secret(
     crate::crypto::open_secret(store, organization_id, &stored).await
 }
 
-/// Stores the in-transit copy and its row; returns the message ID.
-async fn insert(
+/// Holds a message for `hook` (the rule of `organization_id`; `submitter` is the sending user
+/// of outbound mail) and returns the message-flow API's `messageId`. Spec: workmail.md §2.10,
+/// §4.5.
+///
+/// - A synchronous hook decides for the recipients of `envelope`: their delivery waits. The
+///   content and envelope are durable when this returns, so the caller may answer SMTP `250`;
+///   the [`HookWorker`] runs the hook and delivers.
+/// - An asynchronous hook only hears of the message, which the caller delivers at once (with
+///   `Default`): the copy is kept for GetRawMessageContent (24 hours) and the worker posts the
+///   event in the background.
+///
+/// Errors: `DeliveryError::Store` (nothing was kept). For a synchronous hook the caller answers
+/// a temporary failure; for an asynchronous one it logs it and delivers anyway.
+pub async fn hold(
     store: &Store,
     organization_id: &str,
     direction: FlowDirection,
@@ -316,61 +330,6 @@ async fn insert(
     }
     WAKE.notify_one();
     Ok(message_id)
-}
-
-/// Holds a message for a synchronous hook: its content and `envelope` (the recipients the
-/// hook decides for) are durable when this returns, so the caller may answer SMTP `250`.
-/// The [`HookWorker`] then runs the hook and delivers. `organization_id` is the organization
-/// whose rule runs the hook; `submitter` the sending user (outbound). Returns the
-/// message-flow API's `messageId`. Spec: workmail.md §2.10, §4.5.
-///
-/// Errors: `DeliveryError::Store` (nothing was kept: answer a temporary failure).
-pub async fn defer_sync(
-    store: &Store,
-    organization_id: &str,
-    direction: FlowDirection,
-    envelope: &Envelope,
-    message: Bytes,
-    hook: &HookTarget,
-    submitter: Option<&MailUser>,
-) -> Result<String, DeliveryError> {
-    insert(
-        store,
-        organization_id,
-        direction,
-        envelope,
-        message,
-        hook,
-        submitter,
-    )
-    .await
-}
-
-/// Tells an asynchronous hook about a message the caller delivers at once (with `Default`):
-/// keeps a copy for GetRawMessageContent (24 hours) and lets the [`HookWorker`] post the
-/// event in the background. Returns the `messageId`. Spec: workmail.md §2.10.
-///
-/// Errors: `DeliveryError::Store`; the caller logs it and delivers anyway (an asynchronous
-/// hook never changes delivery).
-pub async fn fire_async(
-    store: &Store,
-    organization_id: &str,
-    direction: FlowDirection,
-    envelope: &Envelope,
-    message: Bytes,
-    hook: &HookTarget,
-    submitter: Option<&MailUser>,
-) -> Result<String, DeliveryError> {
-    insert(
-        store,
-        organization_id,
-        direction,
-        envelope,
-        message,
-        hook,
-        submitter,
-    )
-    .await
 }
 
 /// Delay before try `attempt + 1` of a failing hook: [`RETRY_BASE`] doubled per earlier
