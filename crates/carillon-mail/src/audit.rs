@@ -28,7 +28,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
-use carillon_store::Store;
+use carillon_store::{AuditLogDeliveryRecord, Store};
 use serde::Serialize;
 use tokio::sync::mpsc;
 
@@ -280,18 +280,24 @@ pub fn install(data_dir: &Path, region: &str, client: reqwest::Client) {
 /// Emits `records` of `organization_id` to the sinks configured for their types. Failures
 /// are traced, never returned.
 pub async fn emit(store: &Store, organization_id: &str, records: Vec<AuditRecord>) {
-    let Some(sink) = SINK.get() else {
-        return;
-    };
-    if records.is_empty() {
+    if SINK.get().is_none() || records.is_empty() {
         return;
     }
-    let deliveries = match store.audit_log_deliveries(organization_id).await {
-        Ok(d) => d,
-        Err(e) => {
-            tracing::warn!(organization_id, error = %e, "audit records dropped");
-            return;
-        }
+    match store.audit_log_deliveries(organization_id).await {
+        Ok(deliveries) => emit_to(&deliveries, organization_id, records),
+        Err(e) => tracing::warn!(organization_id, error = %e, "audit records dropped"),
+    }
+}
+
+/// [`emit`] with the organization's deliveries already read (`Store::audit_log_deliveries`),
+/// for a caller that looked them up to decide whether to make records at all.
+pub fn emit_to(
+    deliveries: &[AuditLogDeliveryRecord],
+    organization_id: &str,
+    records: Vec<AuditRecord>,
+) {
+    let Some(sink) = SINK.get() else {
+        return;
     };
     let mut by_type: BTreeMap<AuditLogType, Vec<String>> = BTreeMap::new();
     for mut record in records {

@@ -2,8 +2,9 @@
 //! `WORKMAIL_MAILBOX_ACCESS_LOGS`), through `carillon_mail::audit`.
 //!
 //! Before a command runs, [`Connection::audit_plan`] notes what it will touch (nothing when
-//! the organization does not deliver mailbox-access records, so an unaudited session pays one
-//! query per command); after it completed, [`Connection::audit_done`] emits one record per
+//! the organization does not deliver mailbox-access records: one query per command that
+//! touches mail, whose result the records then reuse); after it completed,
+//! [`Connection::audit_done`] emits one record per
 //! folder or message, with `action_allowed` true for an `OK` completion and false otherwise.
 //!
 //! Commands → actions: SELECT, EXAMINE, STATUS `read_summary` (folder); LIST, LSUB
@@ -14,6 +15,7 @@
 //! folder); EXPUNGE, UID EXPUNGE and CLOSE `delete` (the messages marked `\Deleted`).
 
 use carillon_mail::audit::{self, AuditLogType, ClientInfo, MailboxAction, MailboxItem};
+use carillon_store::AuditLogDeliveryRecord;
 use imap_codec::imap_types::command::CommandBody;
 use imap_codec::imap_types::fetch::{MacroOrMessageDataItemNames, MessageDataItemName};
 use imap_codec::imap_types::flag::Flag;
@@ -23,8 +25,14 @@ use imap_codec::imap_types::response::{Code, StatusKind};
 use super::response::Reply;
 use super::{mailbox_name, Connection, Fail};
 
+/// What a command is about to touch, and where the organization's records go.
+pub(super) struct Audit {
+    planned: Planned,
+    deliveries: Vec<AuditLogDeliveryRecord>,
+}
+
 /// What a command is about to touch.
-pub(super) enum Planned {
+enum Planned {
     /// A folder known by name (its ID is looked up when missing).
     Folder {
         action: MailboxAction,
@@ -54,7 +62,7 @@ impl Connection {
     }
 
     /// What `body` will touch, when the user's organization delivers mailbox-access records.
-    pub(super) async fn audit_plan(&self, body: &CommandBody<'_>) -> Result<Option<Planned>, Fail> {
+    pub(super) async fn audit_plan(&self, body: &CommandBody<'_>) -> Result<Option<Audit>, Fail> {
         let Some(user) = &self.user else {
             return Ok(None);
         };
@@ -175,7 +183,7 @@ impl Connection {
             return Ok(None);
         }
         // A folder that goes away or changes its name is looked up while it still has it.
-        Ok(match planned {
+        let planned = match planned {
             Some(Planned::Folder {
                 action: action @ (MailboxAction::Delete | MailboxAction::Update),
                 name,
@@ -193,7 +201,11 @@ impl Connection {
                 })
             }
             other => other,
-        })
+        };
+        Ok(planned.map(|planned| Audit {
+            planned,
+            deliveries,
+        }))
     }
 
     fn planned_messages(
@@ -213,7 +225,11 @@ impl Connection {
     }
 
     /// Emits the records of `planned` now that the command completed with `reply`.
-    pub(super) async fn audit_done(&self, planned: Planned, reply: &Reply) -> Result<(), Fail> {
+    pub(super) async fn audit_done(&self, audit: Audit, reply: &Reply) -> Result<(), Fail> {
+        let Audit {
+            planned,
+            deliveries,
+        } = audit;
         let Some(user) = &self.user else {
             return Ok(());
         };
@@ -297,7 +313,7 @@ impl Connection {
                 )
             })
             .collect();
-        audit::emit(&self.store, &user.organization_id, records).await;
+        audit::emit_to(&deliveries, &user.organization_id, records);
         Ok(())
     }
 }

@@ -514,8 +514,8 @@ impl Connection {
             other => Ok(Reply::bad(format!("{} is not supported", other.name()))),
         };
         let reply = match (reply, audit) {
-            (Ok(reply), Ok(Some(planned))) => {
-                if let Err(Fail::Store(error)) = self.audit_done(planned, &reply).await {
+            (Ok(reply), Ok(Some(audit))) => {
+                if let Err(Fail::Store(error)) = self.audit_done(audit, &reply).await {
                     tracing::warn!(peer = %self.peer, %error, "imap audit records dropped");
                 }
                 Ok(reply)
