@@ -366,3 +366,25 @@ pub(crate) async fn update_settings(
     chime.save(&account).await?;
     Ok(UpdateAccountSettingsResponse {})
 }
+
+pub(crate) async fn associate_signin_delegate_groups_with_account(
+    chime: &Chime,
+    ctx: &RequestContext,
+    input: AssociateSigninDelegateGroupsWithAccountRequest,
+) -> ApiResult<AssociateSigninDelegateGroupsWithAccountResponse> {
+    let _ = (chime, ctx, input);
+    Err(ApiError::not_implemented(
+        "AssociateSigninDelegateGroupsWithAccount",
+    ))
+}
+
+pub(crate) async fn disassociate_signin_delegate_groups_from_account(
+    chime: &Chime,
+    ctx: &RequestContext,
+    input: DisassociateSigninDelegateGroupsFromAccountRequest,
+) -> ApiResult<DisassociateSigninDelegateGroupsFromAccountResponse> {
+    let _ = (chime, ctx, input);
+    Err(ApiError::not_implemented(
+        "DisassociateSigninDelegateGroupsFromAccount",
+    ))
+}

@@ -11,6 +11,7 @@
 
 mod audit_logs;
 mod blob;
+pub mod chime;
 mod chime_accounts;
 mod db;
 mod dkim;

@@ -87,6 +87,14 @@ pub struct ServeArgs {
     /// endpoints and audit-log HTTP endpoints (a private CA, or a test's self-signed one).
     #[arg(long)]
     pub trusted_ca_file: Option<PathBuf>,
+    /// The base URL clients reach the HTTP listener at, used in links Carillon hands out
+    /// (Chime invitation links, incoming-webhook URLs, bot reply URLs); default
+    /// `http://<bound HTTP address>`.
+    #[arg(long)]
+    pub public_url: Option<String>,
+    /// Seconds between passes of the Chime chat retention job (default 86400, daily).
+    #[arg(long)]
+    pub chime_retention_interval_secs: Option<u64>,
 }
 
 /// The file form of the configuration: every key optional, same names as the flags.
@@ -112,6 +120,8 @@ struct FileConfig {
     queue_retry_secs: Option<u64>,
     retention_interval_secs: Option<u64>,
     trusted_ca_file: Option<PathBuf>,
+    public_url: Option<String>,
+    chime_retention_interval_secs: Option<u64>,
 }
 
 /// Where the metadata and blobs live.
@@ -144,6 +154,10 @@ pub struct Config {
     /// Extra CA bundle of outgoing verified TLS (`--trusted-ca-file`): SMTP gateways, hooks,
     /// audit-log HTTP delivery.
     pub trusted_ca_file: Option<PathBuf>,
+    /// Base URL of links handed out (`--public-url`); `None`: from the bound HTTP address.
+    pub public_url: Option<String>,
+    /// Interval of the Chime chat retention job.
+    pub chime_retention_interval: Duration,
 }
 
 fn read_file_config(path: Option<&Path>) -> Result<FileConfig> {
@@ -262,6 +276,16 @@ impl ServeArgs {
                     .max(1),
             ),
             trusted_ca_file: self.trusted_ca_file.or(file.trusted_ca_file),
+            public_url: self
+                .public_url
+                .or(file.public_url)
+                .map(|url| url.trim_end_matches('/').to_string()),
+            chime_retention_interval: Duration::from_secs(
+                self.chime_retention_interval_secs
+                    .or(file.chime_retention_interval_secs)
+                    .unwrap_or(24 * 3600)
+                    .max(1),
+            ),
         })
     }
 }

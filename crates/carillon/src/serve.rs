@@ -108,17 +108,37 @@ pub async fn run(config: Config) -> Result<()> {
     .await?;
     let mut carillon_operations = carillon_adminapi::Registry::new();
     carillon_mail::directory::register_carillon_operations(&mut carillon_operations, &workmail);
-    let carillon =
-        carillon_adminapi::Engine::new(iam.clone(), config.region.clone(), carillon_operations);
     let messageflow =
         carillon_mail::messageflow::MessageFlow::new(store.clone(), config.region.clone());
-    let chime = carillon_chime::Chime::new(store.clone())
+    let http = bind("http", config.http_addr).await?;
+    let trusted_ca = match &config.trusted_ca_file {
+        Some(path) => {
+            Some(std::fs::read(path).with_context(|| format!("reading {}", path.display()))?)
+        }
+        None => None,
+    };
+    let chime_config = carillon_chime::ChimeConfig {
+        region: config.region.clone(),
+        public_url: config
+            .public_url
+            .clone()
+            .unwrap_or(format!("http://{}", http.local_addr()?)),
+        hostname: config.hostname.clone(),
+        dns_resolver: config.dns_resolver,
+        mailer: None,
+        trusted_ca_pem: trusted_ca.clone(),
+        retention_interval: config.chime_retention_interval,
+    };
+    let chime = carillon_chime::Chime::with_config(store.clone(), chime_config)
         .await
         .context("starting the Chime service")?;
+    carillon_chime::register_carillon_operations(&mut carillon_operations, &chime);
+    let carillon =
+        carillon_adminapi::Engine::new(iam.clone(), config.region.clone(), carillon_operations);
     let services = Services {
         workmail: Arc::new(workmail),
         messageflow: Arc::new(messageflow.clone()),
-        chime: Arc::new(chime),
+        chime: Arc::new(chime.clone()),
         ..Services::not_implemented()
     };
     let admin_state = Arc::new(AdminState {
@@ -134,12 +154,6 @@ pub async fn run(config: Config) -> Result<()> {
         messageflow,
     });
     carillon_mail::events::install(&config.store.data_dir, &config.region);
-    let trusted_ca = match &config.trusted_ca_file {
-        Some(path) => {
-            Some(std::fs::read(path).with_context(|| format!("reading {}", path.display()))?)
-        }
-        None => None,
-    };
     let audit_client = carillon_mail::https::client(trusted_ca.as_deref())
         .context("the audit-log HTTP delivery client")?;
     carillon_mail::audit::install(&config.store.data_dir, &config.region, audit_client);
@@ -151,9 +165,9 @@ pub async fn run(config: Config) -> Result<()> {
             axum::routing::get(move || std::future::ready(metrics_response(&metrics))),
         )
         .fallback(admin::handle)
-        .with_state(admin_state);
+        .with_state(admin_state)
+        .merge(carillon_chime_client::router(chime.clone()));
 
-    let http = bind("http", config.http_addr).await?;
     let smtp = bind("smtp", config.smtp_addr).await?;
     let submission = bind("submission", config.submission_addr).await?;
     let imap = bind("imap", config.imap_addr).await?;
@@ -251,6 +265,13 @@ pub async fn run(config: Config) -> Result<()> {
         let token = shutdown.clone();
         tasks.spawn(async move {
             worker.run(token.cancelled_owned()).await;
+            Ok(())
+        });
+    }
+    {
+        let (chime, token) = (chime.clone(), shutdown.clone());
+        tasks.spawn(async move {
+            carillon_chime::jobs::run(chime, token).await;
             Ok(())
         });
     }

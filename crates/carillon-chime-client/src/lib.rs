@@ -1,0 +1,15 @@
+//! The Chime client edge: HTTP endpoints for what is not an admin call. Spec: chime-zh.md
+//! §1.10, §1.16–§1.18, §3.2, §3.3.
+//!
+//! Owns the wire (paths, JSON bodies, bearer sessions, WebSocket frames) and nothing else:
+//! every rule is an operation of `carillon-chime`, every row goes through its store. The
+//! binary merges [`router`] into its HTTP listener beside the admin APIs.
+
+use axum::Router;
+use carillon_chime::Chime;
+
+/// The client routes, each over `chime`.
+pub fn router(chime: Chime) -> Router {
+    let _ = chime;
+    Router::new()
+}

@@ -1,0 +1,18 @@
+//! The Chime system's background work, run by `carillon serve` until shutdown.
+//!
+//! Each job coordinates across nodes through the store (leases), so every node runs
+//! [`run`]. A job is an `async fn(Chime, CancellationToken)` of its module, spawned here.
+
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::Chime;
+
+/// Runs every Chime background job until `shutdown` is cancelled, then waits for each to
+/// finish its current step.
+pub async fn run(chime: Chime, shutdown: CancellationToken) {
+    let mut jobs: JoinSet<()> = JoinSet::new();
+    drop(chime);
+    shutdown.cancelled().await;
+    while jobs.join_next().await.is_some() {}
+}

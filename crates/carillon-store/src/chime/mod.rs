@@ -1,0 +1,10 @@
+//! The Chime system's tables beyond accounts (`crate::chime_accounts`): one module per
+//! object family. Tenant-owned rows carry `account_id`, and every query filters on it.
+//! The schema shared by these modules is `migrations/0016_chime_core.sql`.
+
+pub mod bots;
+pub mod chat;
+pub mod phone_numbers;
+pub mod reports;
+pub mod retention;
+pub mod users;
