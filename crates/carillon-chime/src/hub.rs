@@ -5,8 +5,14 @@
 //! transaction commits. Subscribers — the WebSocket connections of the client edge and the
 //! bot event dispatcher — filter what concerns them. A subscriber that falls more than
 //! [`CAPACITY`] events behind is told it lagged and must resynchronise over REST.
+//!
+//! The hub also counts each user's live client connections on this node (presence): a
+//! user is present while at least one of their WebSocket streams is open. `@Present`
+//! mentions and Online/Offline events read it. Presence is per node: a deployment of
+//! several nodes sees only the connections each node holds.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use tokio::sync::broadcast;
 
@@ -135,6 +141,8 @@ pub enum ChatEvent {
 #[derive(Debug, Clone)]
 pub struct Hub {
     sender: broadcast::Sender<Arc<ChatEvent>>,
+    /// Open client connections per user ID (users with none are absent).
+    connections: Arc<Mutex<HashMap<String, usize>>>,
 }
 
 impl Default for Hub {
@@ -147,7 +155,10 @@ impl Hub {
     /// A hub with no subscriber.
     pub fn new() -> Hub {
         let (sender, _) = broadcast::channel(CAPACITY);
-        Hub { sender }
+        Hub {
+            sender,
+            connections: Arc::default(),
+        }
     }
 
     /// Publishes `event` to every current subscriber (none is not an error).
@@ -158,5 +169,44 @@ impl Hub {
     /// A new subscription receiving every event published from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<ChatEvent>> {
         self.sender.subscribe()
+    }
+
+    /// Counts a new client connection of `user_id`; returns whether it is the user's first
+    /// (the user just came online).
+    pub fn connect(&self, user_id: &str) -> bool {
+        let mut connections = self.lock();
+        let count = connections.entry(user_id.to_string()).or_default();
+        *count += 1;
+        *count == 1
+    }
+
+    /// Forgets one client connection of `user_id`; returns whether it was the user's last
+    /// (the user just went offline).
+    pub fn disconnect(&self, user_id: &str) -> bool {
+        let mut connections = self.lock();
+        match connections.get_mut(user_id) {
+            Some(count) if *count > 1 => {
+                *count -= 1;
+                false
+            }
+            Some(_) => {
+                connections.remove(user_id);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Whether `user_id` has a live client connection on this node.
+    pub fn is_present(&self, user_id: &str) -> bool {
+        self.lock().contains_key(user_id)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, usize>> {
+        // The map stays consistent across a panic in another holder (each step is one
+        // insert or remove), so a poisoned lock is still usable.
+        self.connections
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }

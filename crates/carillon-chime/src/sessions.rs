@@ -1,0 +1,233 @@
+//! Chat client sessions: sign-in with email and password, bearer authentication, sign-out.
+//! Spec: chime-zh.md §1.3 (who may sign in), §1.10.
+//!
+//! A session is a random 32-byte bearer token (64 hex characters) given to the client once;
+//! the store keeps only its SHA-256, so a leaked table cannot be replayed. Sessions last
+//! [`SESSION_LIFETIME_MS`] (24 hours). Only a `Registered` user with a license, in a live
+//! Chime account, signs in; a `Suspended` user is refused (§1.3), and every request checks
+//! the same rules again, so suspending a user or deleting the account ends their sessions
+//! at once even before LogoutUser deletes the rows. A failed sign-in costs the same Argon2
+//! work whether or not the email names a user, so timing does not reveal who exists.
+
+use std::sync::OnceLock;
+
+use argon2::password_hash::rand_core::{OsRng, RngCore};
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use carillon_core::time::now_millis;
+use carillon_core::{ApiError, ApiResult};
+use carillon_store::chime::chat::{ChatSessionRecord, ChatUserRecord};
+use sha2::{Digest, Sha256};
+
+use crate::messages::store_failure;
+use crate::Chime;
+
+/// How long a session lasts: 24 hours, in milliseconds.
+pub const SESSION_LIFETIME_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// Model error code of a missing, unknown or expired session, and of a wrong email or
+/// password (HTTP 401).
+pub const UNAUTHORIZED: &str = "UnauthorizedClientException";
+/// Model error code of a user who exists but may not sign in (HTTP 403).
+pub const FORBIDDEN: &str = "ForbiddenException";
+
+/// A signed-in chat user, as every client route sees the caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionUser {
+    /// The user ID.
+    pub user_id: String,
+    /// The Carillon account (tenant) of the user's Chime account.
+    pub account_id: String,
+    /// The user's Chime account.
+    pub chime_account_id: String,
+    /// The user's primary email (lower-case).
+    pub email: String,
+    /// The user's display name, if set.
+    pub display_name: Option<String>,
+    /// When the session ends (epoch ms).
+    pub expires_at: i64,
+}
+
+impl SessionUser {
+    /// How the user is shown as a message sender: the display name, else the email.
+    pub fn shown_name(&self) -> String {
+        self.display_name
+            .clone()
+            .filter(|name| !name.trim().is_empty())
+            .unwrap_or_else(|| self.email.clone())
+    }
+}
+
+/// A new session given to a client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedIn {
+    /// The bearer token (64 hex characters); shown once, never stored.
+    pub token: String,
+    /// The session's user.
+    pub user: SessionUser,
+}
+
+fn unauthorized(message: &str) -> ApiError {
+    ApiError::new(UNAUTHORIZED, message)
+}
+
+/// The hex SHA-256 of a bearer token: the session's name in the store.
+fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// A hash of a random password, verified against when the email names no user with a
+/// password, so the failure path does the Argon2 work of the success path.
+fn decoy_hash() -> &'static str {
+    static DECOY: OnceLock<String> = OnceLock::new();
+    DECOY.get_or_init(|| {
+        let salt = SaltString::generate(&mut OsRng);
+        Argon2::default()
+            .hash_password(salt.as_str().as_bytes(), &salt)
+            .map(|hash| hash.to_string())
+            .unwrap_or_default()
+    })
+}
+
+/// Whether `password` matches the PHC string `hash` (a malformed hash never matches).
+fn verify(hash: &str, password: &str) -> bool {
+    PasswordHash::new(hash).is_ok_and(|parsed| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok()
+    })
+}
+
+/// Why `user` may not sign in now, if anything stops them: not registered, suspended, no
+/// license, or no live Chime account (§1.3).
+fn refusal(user: &ChatUserRecord) -> Option<&'static str> {
+    if user.registration_status == "Suspended" {
+        Some("The user is suspended and cannot sign in")
+    } else if user.registration_status != "Registered" {
+        Some("The user has not registered")
+    } else if user.license_type.is_none() || user.account_id.is_none() {
+        Some("The user has no license in a Chime account and cannot sign in")
+    } else if !user.account_live {
+        Some("The user's Chime account is deleted")
+    } else {
+        None
+    }
+}
+
+fn session_user(user: ChatUserRecord, expires_at: i64) -> ApiResult<SessionUser> {
+    match (user.account_id, user.chime_account_id) {
+        (Some(account_id), Some(chime_account_id)) => Ok(SessionUser {
+            user_id: user.user_id,
+            account_id,
+            chime_account_id,
+            email: user.primary_email,
+            display_name: user.display_name,
+            expires_at,
+        }),
+        _ => Err(unauthorized("The session's user has no Chime account")),
+    }
+}
+
+/// Signs `email` (case-insensitive) in with `password`: a new 24-hour session.
+///
+/// Errors: `UnauthorizedClientException` for an unknown email or a wrong password (the same
+/// message for both); `ForbiddenException` for a user with the right password who may not
+/// sign in (suspended, unregistered, unlicensed, account deleted); `BadRequestException`
+/// naming `Email` or `Password` when blank.
+pub async fn sign_in(chime: &Chime, email: &str, password: &str) -> ApiResult<SignedIn> {
+    if email.trim().is_empty() {
+        return Err(ApiError::new(
+            "BadRequestException",
+            "Email must not be empty",
+        ));
+    }
+    if password.is_empty() {
+        return Err(ApiError::new(
+            "BadRequestException",
+            "Password must not be empty",
+        ));
+    }
+    let user = chime
+        .store
+        .chat_user_by_email(email.trim())
+        .await
+        .map_err(store_failure)?;
+    let hash = user
+        .as_ref()
+        .and_then(|u| u.password_hash.clone())
+        .unwrap_or_else(|| decoy_hash().to_string());
+    let candidate = password.to_string();
+    let matches = tokio::task::spawn_blocking(move || verify(&hash, &candidate))
+        .await
+        .map_err(|_| ApiError::internal("Password verification failed"))?;
+    let user = match user {
+        Some(user) if matches && user.password_hash.is_some() => user,
+        _ => return Err(unauthorized("The email or password is not correct")),
+    };
+    if let Some(reason) = refusal(&user) {
+        return Err(ApiError::new(FORBIDDEN, reason));
+    }
+    let mut secret = [0u8; 32];
+    OsRng.fill_bytes(&mut secret);
+    let token = hex::encode(secret);
+    let now = now_millis();
+    let record = ChatSessionRecord {
+        session_hash: token_hash(&token),
+        user_id: user.user_id.clone(),
+        created_at: now,
+        expires_at: now + SESSION_LIFETIME_MS,
+    };
+    chime
+        .store
+        .create_chat_session(&record)
+        .await
+        .map_err(store_failure)?;
+    Ok(SignedIn {
+        token,
+        user: session_user(user, record.expires_at)?,
+    })
+}
+
+/// The user of the live session named by `bearer` (the token a sign-in gave).
+///
+/// Errors: `UnauthorizedClientException` when the token is empty, unknown or expired, or
+/// its user may no longer sign in (suspended, unlicensed, account deleted).
+pub async fn authenticate(chime: &Chime, bearer: &str) -> ApiResult<SessionUser> {
+    let bearer = bearer.trim();
+    if bearer.is_empty() {
+        return Err(unauthorized("A session token is required"));
+    }
+    let session = chime
+        .store
+        .chat_session(&token_hash(bearer), now_millis())
+        .await
+        .map_err(store_failure)?
+        .ok_or_else(|| unauthorized("The session token is not valid or has expired"))?;
+    let user = chime
+        .store
+        .chat_user(&session.user_id)
+        .await
+        .map_err(store_failure)?
+        .ok_or_else(|| unauthorized("The session's user no longer exists"))?;
+    if let Some(reason) = refusal(&user) {
+        return Err(unauthorized(reason));
+    }
+    session_user(user, session.expires_at)
+}
+
+/// Ends the session named by `bearer`.
+///
+/// Errors: `UnauthorizedClientException` when there is no such session.
+pub async fn sign_out(chime: &Chime, bearer: &str) -> ApiResult<()> {
+    let found = chime
+        .store
+        .delete_chat_session(&token_hash(bearer.trim()))
+        .await
+        .map_err(store_failure)?;
+    if !found {
+        return Err(unauthorized(
+            "The session token is not valid or has expired",
+        ));
+    }
+    Ok(())
+}
