@@ -18,13 +18,12 @@
 
 mod accounts;
 mod bots;
-pub mod chat_retention_job;
 pub mod hub;
 pub mod jobs;
 pub mod mentions;
 pub mod messages;
 mod phone_numbers;
-pub mod retention;
+mod retention;
 mod rooms;
 pub mod sessions;
 mod users;
@@ -73,8 +72,6 @@ pub struct ChimeConfig {
     pub trusted_ca_pem: Option<Vec<u8>>,
     /// How often the retention job runs (default daily).
     pub retention_interval: Duration,
-    /// This node's stable identity, the holder of the jobs' leases (default: a fresh UUID).
-    pub node_id: String,
 }
 
 impl std::fmt::Debug for ChimeConfig {
@@ -87,7 +84,6 @@ impl std::fmt::Debug for ChimeConfig {
             .field("mailer", &self.mailer.is_some())
             .field("trusted_ca_pem", &self.trusted_ca_pem.is_some())
             .field("retention_interval", &self.retention_interval)
-            .field("node_id", &self.node_id)
             .finish()
     }
 }
@@ -104,7 +100,6 @@ impl Default for ChimeConfig {
             mailer: None,
             trusted_ca_pem: None,
             retention_interval: Duration::from_secs(24 * 60 * 60),
-            node_id: carillon_core::ids::new_uuid(),
         }
     }
 }
