@@ -12,6 +12,7 @@ use crate::Chime;
 /// finish its current step.
 pub async fn run(chime: Chime, shutdown: CancellationToken) {
     let mut jobs: JoinSet<()> = JoinSet::new();
+    jobs.spawn(crate::bot_events::dispatch(chime.clone(), shutdown.clone()));
     drop(chime);
     shutdown.cancelled().await;
     while jobs.join_next().await.is_some() {}

@@ -17,7 +17,8 @@
 //! runs in [`jobs::run`].
 
 mod accounts;
-mod bots;
+mod bot_events;
+pub mod bots;
 pub mod hub;
 pub mod jobs;
 pub mod mentions;
@@ -27,6 +28,7 @@ mod retention;
 mod rooms;
 pub mod sessions;
 mod users;
+pub mod webhooks;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -155,7 +157,7 @@ impl Chime {
 /// Adds the Chime operations of Carillon's own admin API (what the original offered only in
 /// its console) to `registry`.
 pub fn register_carillon_operations(registry: &mut carillon_adminapi::Registry, chime: &Chime) {
-    let _ = (registry, chime);
+    webhooks::register(registry, chime);
 }
 
 #[async_trait::async_trait]

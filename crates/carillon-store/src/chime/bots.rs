@@ -1,1 +1,654 @@
 //! Chat bots, their events configuration, and incoming webhooks. Spec: chime-zh.md §1.16–§1.18.
+//!
+//! Tables: `chime_bots` (0016) and `chime_webhooks` (0019); a bot or a webhook in a room is a
+//! `chime_room_memberships` row (member type `Bot` with the bot's user ID, `Webhook` with the
+//! webhook ID). Every tenant-owned query filters on `account_id`; the two lookups by URL
+//! ([`Store::chime_webhook_by_url`]) and by bot user ID for event delivery take the tenant
+//! from the caller too. The rules (limits, who may post) live in carillon-chime.
+
+use crate::error::StoreResult;
+use crate::Store;
+
+/// A chat bot as stored.
+#[derive(Clone, PartialEq, Eq)]
+pub struct BotRecord {
+    /// The bot ID (UUID).
+    pub bot_id: String,
+    /// Its member ID in rooms (UUID).
+    pub user_id: String,
+    /// The tenant.
+    pub account_id: String,
+    /// The Enterprise Chime account.
+    pub chime_account_id: String,
+    /// `DisplayName` (≤ 55 characters, immutable).
+    pub display_name: String,
+    /// `<display name>-chimebot@<domain>`, immutable, unique.
+    pub bot_email: String,
+    /// Disabled by UpdateBot.
+    pub disabled: bool,
+    /// The SecurityToken as sealed by carillon-chime (never the plaintext).
+    pub security_token: String,
+    /// The events configuration's HTTPS endpoint, if any.
+    pub outbound_events_endpoint: Option<String>,
+    /// Epoch milliseconds.
+    pub created_at: i64,
+    /// Epoch milliseconds.
+    pub updated_at: i64,
+}
+
+impl std::fmt::Debug for BotRecord {
+    /// Everything but the sealed token.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BotRecord")
+            .field("bot_id", &self.bot_id)
+            .field("user_id", &self.user_id)
+            .field("account_id", &self.account_id)
+            .field("chime_account_id", &self.chime_account_id)
+            .field("display_name", &self.display_name)
+            .field("bot_email", &self.bot_email)
+            .field("disabled", &self.disabled)
+            .field("outbound_events_endpoint", &self.outbound_events_endpoint)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What [`Store::create_chime_bot`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BotCreation {
+    /// The bot was stored.
+    Created,
+    /// The Chime account already has the maximum number of bots.
+    LimitReached,
+    /// Another bot already has this email.
+    EmailTaken,
+    /// The Chime account does not exist in the tenant (or is deleted).
+    AccountGone,
+}
+
+/// An incoming webhook as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookRecord {
+    /// The webhook ID (UUID), its member ID in the room.
+    pub webhook_id: String,
+    /// The tenant.
+    pub account_id: String,
+    /// The Chime account of the room.
+    pub chime_account_id: String,
+    /// Its room.
+    pub room_id: String,
+    /// The name shown (followed by " (Webhook)").
+    pub name: String,
+    /// The ID in the current URL.
+    pub url_id: String,
+    /// SHA-256 (hex) of the current URL's token.
+    pub token_hash: String,
+    /// Epoch milliseconds.
+    pub created_at: i64,
+    /// Epoch milliseconds.
+    pub updated_at: i64,
+}
+
+/// What [`Store::create_chime_webhook`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WebhookCreation {
+    /// The webhook and its membership were stored.
+    Created,
+    /// The room already has the maximum number of webhooks.
+    LimitReached,
+    /// No such room in the tenant's Chime account.
+    RoomGone,
+}
+
+type BotRow = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    i64,
+    String,
+    Option<String>,
+    i64,
+    i64,
+);
+
+const BOT_COLUMNS: &str = "bot_id, user_id, account_id, chime_account_id, display_name, \
+     bot_email, disabled, security_token, outbound_events_endpoint, created_at, updated_at";
+
+fn bot(row: BotRow) -> BotRecord {
+    let (
+        bot_id,
+        user_id,
+        account_id,
+        chime_account_id,
+        display_name,
+        bot_email,
+        disabled,
+        security_token,
+        outbound_events_endpoint,
+        created_at,
+        updated_at,
+    ) = row;
+    BotRecord {
+        bot_id,
+        user_id,
+        account_id,
+        chime_account_id,
+        display_name,
+        bot_email,
+        disabled: disabled != 0,
+        security_token,
+        outbound_events_endpoint,
+        created_at,
+        updated_at,
+    }
+}
+
+type WebhookRow = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    i64,
+    i64,
+);
+
+const WEBHOOK_COLUMNS: &str = "webhook_id, account_id, chime_account_id, room_id, name, url_id, \
+     token_hash, created_at, updated_at";
+
+fn webhook(row: WebhookRow) -> WebhookRecord {
+    let (
+        webhook_id,
+        account_id,
+        chime_account_id,
+        room_id,
+        name,
+        url_id,
+        token_hash,
+        created_at,
+        updated_at,
+    ) = row;
+    WebhookRecord {
+        webhook_id,
+        account_id,
+        chime_account_id,
+        room_id,
+        name,
+        url_id,
+        token_hash,
+        created_at,
+        updated_at,
+    }
+}
+
+impl Store {
+    /// Stores `bot` unless its Chime account (live, in the tenant) already has `limit` bots
+    /// or its email is taken. The account row is locked for the count, so two concurrent
+    /// creations cannot both take the last place.
+    ///
+    /// Errors: `Database`.
+    pub async fn create_chime_bot(&self, bot: &BotRecord, limit: i64) -> StoreResult<BotCreation> {
+        let mut tx = self.begin_write().await?;
+        let locked = sqlx::query(
+            "UPDATE chime_accounts SET chime_account_id = chime_account_id \
+             WHERE account_id = $1 AND chime_account_id = $2 AND deleted_at IS NULL",
+        )
+        .bind(&bot.account_id)
+        .bind(&bot.chime_account_id)
+        .execute(&mut *tx)
+        .await?;
+        if locked.rows_affected() == 0 {
+            return Ok(BotCreation::AccountGone);
+        }
+        let count: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM chime_bots WHERE account_id = $1 AND chime_account_id = $2",
+        )
+        .bind(&bot.account_id)
+        .bind(&bot.chime_account_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        if count >= limit {
+            return Ok(BotCreation::LimitReached);
+        }
+        let taken: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM chime_bots WHERE LOWER(bot_email) = LOWER($1)",
+        )
+        .bind(&bot.bot_email)
+        .fetch_one(&mut *tx)
+        .await?;
+        if taken > 0 {
+            return Ok(BotCreation::EmailTaken);
+        }
+        sqlx::query(&format!(
+            "INSERT INTO chime_bots ({BOT_COLUMNS}) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+        ))
+        .bind(&bot.bot_id)
+        .bind(&bot.user_id)
+        .bind(&bot.account_id)
+        .bind(&bot.chime_account_id)
+        .bind(&bot.display_name)
+        .bind(&bot.bot_email)
+        .bind(i64::from(bot.disabled))
+        .bind(&bot.security_token)
+        .bind(&bot.outbound_events_endpoint)
+        .bind(bot.created_at)
+        .bind(bot.updated_at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(BotCreation::Created)
+    }
+
+    /// The bot `bot_id` of the tenant's Chime account.
+    ///
+    /// Errors: `Database`.
+    pub async fn chime_bot(
+        &self,
+        account_id: &str,
+        chime_account_id: &str,
+        bot_id: &str,
+    ) -> StoreResult<Option<BotRecord>> {
+        let row: Option<BotRow> = sqlx::query_as(&format!(
+            "SELECT {BOT_COLUMNS} FROM chime_bots \
+             WHERE account_id = $1 AND chime_account_id = $2 AND bot_id = $3"
+        ))
+        .bind(account_id)
+        .bind(chime_account_id)
+        .bind(bot_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(bot))
+    }
+
+    /// The tenant's bot whose room member ID is `user_id` (event delivery, bot posts).
+    ///
+    /// Errors: `Database`.
+    pub async fn chime_bot_by_user(
+        &self,
+        account_id: &str,
+        user_id: &str,
+    ) -> StoreResult<Option<BotRecord>> {
+        let row: Option<BotRow> = sqlx::query_as(&format!(
+            "SELECT {BOT_COLUMNS} FROM chime_bots WHERE account_id = $1 AND user_id = $2"
+        ))
+        .bind(account_id)
+        .bind(user_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(bot))
+    }
+
+    /// The tenant's bot `bot_id`, whatever its Chime account (a bot's post names only the
+    /// bot and the room).
+    ///
+    /// Errors: `Database`.
+    pub async fn chime_bot_by_id(
+        &self,
+        account_id: &str,
+        bot_id: &str,
+    ) -> StoreResult<Option<BotRecord>> {
+        let row: Option<BotRow> = sqlx::query_as(&format!(
+            "SELECT {BOT_COLUMNS} FROM chime_bots WHERE account_id = $1 AND bot_id = $2"
+        ))
+        .bind(account_id)
+        .bind(bot_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(bot))
+    }
+
+    /// The bots of the tenant's Chime account with an ID greater than `after`, by ID, at
+    /// most `limit`.
+    ///
+    /// Errors: `Database`.
+    pub async fn list_chime_bots(
+        &self,
+        account_id: &str,
+        chime_account_id: &str,
+        after: Option<&str>,
+        limit: i64,
+    ) -> StoreResult<Vec<BotRecord>> {
+        let rows: Vec<BotRow> = sqlx::query_as(&format!(
+            "SELECT {BOT_COLUMNS} FROM chime_bots \
+             WHERE account_id = $1 AND chime_account_id = $2 AND bot_id > $3 \
+             ORDER BY bot_id LIMIT $4"
+        ))
+        .bind(account_id)
+        .bind(chime_account_id)
+        .bind(after.unwrap_or_default())
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(bot).collect())
+    }
+
+    /// The tenant's bots that are members of `room_id` (the bots a message there may
+    /// mention).
+    ///
+    /// Errors: `Database`.
+    pub async fn chime_bots_in_room(
+        &self,
+        account_id: &str,
+        room_id: &str,
+    ) -> StoreResult<Vec<BotRecord>> {
+        let columns = BOT_COLUMNS
+            .split(", ")
+            .map(|c| format!("b.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let rows: Vec<BotRow> = sqlx::query_as(&format!(
+            "SELECT {columns} FROM chime_bots b JOIN chime_room_memberships m \
+             ON m.member_id = b.user_id AND m.member_type = 'Bot' \
+             WHERE b.account_id = $1 AND m.room_id = $2 ORDER BY b.bot_id"
+        ))
+        .bind(account_id)
+        .bind(room_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(bot).collect())
+    }
+
+    /// Saves the mutable parts of `bot` (disabled, sealed token, endpoint, updated time).
+    /// Returns whether the bot exists in the tenant.
+    ///
+    /// Errors: `Database`.
+    pub async fn update_chime_bot(&self, bot: &BotRecord) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE chime_bots SET disabled = $1, security_token = $2, \
+             outbound_events_endpoint = $3, updated_at = $4 \
+             WHERE account_id = $5 AND chime_account_id = $6 AND bot_id = $7",
+        )
+        .bind(i64::from(bot.disabled))
+        .bind(&bot.security_token)
+        .bind(&bot.outbound_events_endpoint)
+        .bind(bot.updated_at)
+        .bind(&bot.account_id)
+        .bind(&bot.chime_account_id)
+        .bind(&bot.bot_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Whether `domain_name` (lower-case) is a `Verified` claimed domain of the tenant's
+    /// Chime account (table `chime_domains`).
+    ///
+    /// Errors: `Database`.
+    pub async fn chime_domain_verified(
+        &self,
+        account_id: &str,
+        chime_account_id: &str,
+        domain_name: &str,
+    ) -> StoreResult<bool> {
+        let count: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM chime_domains WHERE account_id = $1 \
+             AND chime_account_id = $2 AND domain_name = $3 AND status = 'Verified'",
+        )
+        .bind(account_id)
+        .bind(chime_account_id)
+        .bind(domain_name)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(count > 0)
+    }
+
+    /// The member type and role of `member_id` in the tenant's room `room_id`, if a member.
+    ///
+    /// Errors: `Database`.
+    pub async fn chime_room_member(
+        &self,
+        account_id: &str,
+        room_id: &str,
+        member_id: &str,
+    ) -> StoreResult<Option<(String, String)>> {
+        Ok(sqlx::query_as(
+            "SELECT member_type, role FROM chime_room_memberships \
+             WHERE account_id = $1 AND room_id = $2 AND member_id = $3",
+        )
+        .bind(account_id)
+        .bind(room_id)
+        .bind(member_id)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// How many users (member type `User`) are members of the tenant's room `room_id`.
+    ///
+    /// Errors: `Database`.
+    pub async fn chime_room_user_count(&self, account_id: &str, room_id: &str) -> StoreResult<i64> {
+        Ok(sqlx::query_scalar(
+            "SELECT COUNT(*) FROM chime_room_memberships \
+             WHERE account_id = $1 AND room_id = $2 AND member_type = 'User'",
+        )
+        .bind(account_id)
+        .bind(room_id)
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    /// The primary email of the Chime user `user_id`, if the user exists.
+    ///
+    /// Errors: `Database`.
+    pub async fn chime_user_email(&self, user_id: &str) -> StoreResult<Option<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT primary_email FROM chime_users WHERE user_id = $1")
+                .bind(user_id)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    /// Stores `webhook` and makes it a `Member` of its room (member type `Webhook`), unless
+    /// the room (in the tenant's Chime account) is gone or already has `limit` webhooks. The
+    /// room row is locked for the count.
+    ///
+    /// Errors: `Database`.
+    pub async fn create_chime_webhook(
+        &self,
+        webhook: &WebhookRecord,
+        limit: i64,
+    ) -> StoreResult<WebhookCreation> {
+        let mut tx = self.begin_write().await?;
+        let locked = sqlx::query(
+            "UPDATE chime_rooms SET room_id = room_id \
+             WHERE account_id = $1 AND chime_account_id = $2 AND room_id = $3",
+        )
+        .bind(&webhook.account_id)
+        .bind(&webhook.chime_account_id)
+        .bind(&webhook.room_id)
+        .execute(&mut *tx)
+        .await?;
+        if locked.rows_affected() == 0 {
+            return Ok(WebhookCreation::RoomGone);
+        }
+        let count: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM chime_webhooks WHERE account_id = $1 AND room_id = $2",
+        )
+        .bind(&webhook.account_id)
+        .bind(&webhook.room_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        if count >= limit {
+            return Ok(WebhookCreation::LimitReached);
+        }
+        sqlx::query(&format!(
+            "INSERT INTO chime_webhooks ({WEBHOOK_COLUMNS}) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+        ))
+        .bind(&webhook.webhook_id)
+        .bind(&webhook.account_id)
+        .bind(&webhook.chime_account_id)
+        .bind(&webhook.room_id)
+        .bind(&webhook.name)
+        .bind(&webhook.url_id)
+        .bind(&webhook.token_hash)
+        .bind(webhook.created_at)
+        .bind(webhook.updated_at)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO chime_room_memberships \
+             (room_id, member_id, account_id, member_type, role, invited_by, updated_at) \
+             VALUES ($1, $2, $3, 'Webhook', 'Member', NULL, $4)",
+        )
+        .bind(&webhook.room_id)
+        .bind(&webhook.webhook_id)
+        .bind(&webhook.account_id)
+        .bind(webhook.created_at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(WebhookCreation::Created)
+    }
+
+    /// The webhooks of the tenant's room with an ID greater than `after`, by ID, at most
+    /// `limit`.
+    ///
+    /// Errors: `Database`.
+    pub async fn list_chime_webhooks(
+        &self,
+        account_id: &str,
+        chime_account_id: &str,
+        room_id: &str,
+        after: Option<&str>,
+        limit: i64,
+    ) -> StoreResult<Vec<WebhookRecord>> {
+        let rows: Vec<WebhookRow> = sqlx::query_as(&format!(
+            "SELECT {WEBHOOK_COLUMNS} FROM chime_webhooks \
+             WHERE account_id = $1 AND chime_account_id = $2 AND room_id = $3 \
+             AND webhook_id > $4 ORDER BY webhook_id LIMIT $5"
+        ))
+        .bind(account_id)
+        .bind(chime_account_id)
+        .bind(room_id)
+        .bind(after.unwrap_or_default())
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(webhook).collect())
+    }
+
+    /// The tenant's webhook `webhook_id` of room `room_id`.
+    ///
+    /// Errors: `Database`.
+    pub async fn chime_webhook(
+        &self,
+        account_id: &str,
+        chime_account_id: &str,
+        room_id: &str,
+        webhook_id: &str,
+    ) -> StoreResult<Option<WebhookRecord>> {
+        let row: Option<WebhookRow> = sqlx::query_as(&format!(
+            "SELECT {WEBHOOK_COLUMNS} FROM chime_webhooks WHERE account_id = $1 \
+             AND chime_account_id = $2 AND room_id = $3 AND webhook_id = $4"
+        ))
+        .bind(account_id)
+        .bind(chime_account_id)
+        .bind(room_id)
+        .bind(webhook_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(webhook))
+    }
+
+    /// The webhook whose current URL carries `url_id` (an incoming post; the token in the
+    /// URL is the credential, checked by the caller).
+    ///
+    /// Errors: `Database`.
+    pub async fn chime_webhook_by_url(&self, url_id: &str) -> StoreResult<Option<WebhookRecord>> {
+        let row: Option<WebhookRow> = sqlx::query_as(&format!(
+            "SELECT {WEBHOOK_COLUMNS} FROM chime_webhooks WHERE url_id = $1"
+        ))
+        .bind(url_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(webhook))
+    }
+
+    /// Gives the tenant's webhook a new URL (`url_id`, `token_hash`); the old one stops at
+    /// once. Returns whether the webhook exists.
+    ///
+    /// Errors: `Database`.
+    pub async fn regenerate_chime_webhook_url(&self, webhook: &WebhookRecord) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE chime_webhooks SET url_id = $1, token_hash = $2, updated_at = $3 \
+             WHERE account_id = $4 AND chime_account_id = $5 AND room_id = $6 \
+             AND webhook_id = $7",
+        )
+        .bind(&webhook.url_id)
+        .bind(&webhook.token_hash)
+        .bind(webhook.updated_at)
+        .bind(&webhook.account_id)
+        .bind(&webhook.chime_account_id)
+        .bind(&webhook.room_id)
+        .bind(&webhook.webhook_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Deletes the tenant's webhook and its room membership. Returns whether it existed.
+    ///
+    /// Errors: `Database`.
+    pub async fn delete_chime_webhook(
+        &self,
+        account_id: &str,
+        chime_account_id: &str,
+        room_id: &str,
+        webhook_id: &str,
+    ) -> StoreResult<bool> {
+        let mut tx = self.begin_write().await?;
+        let done = sqlx::query(
+            "DELETE FROM chime_webhooks WHERE account_id = $1 AND chime_account_id = $2 \
+             AND room_id = $3 AND webhook_id = $4",
+        )
+        .bind(account_id)
+        .bind(chime_account_id)
+        .bind(room_id)
+        .bind(webhook_id)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        sqlx::query(
+            "DELETE FROM chime_room_memberships WHERE account_id = $1 AND room_id = $2 \
+             AND member_id = $3 AND member_type = 'Webhook'",
+        )
+        .bind(account_id)
+        .bind(room_id)
+        .bind(webhook_id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Takes the webhook's posting slot at `now` (epoch ms) unless a post was accepted less
+    /// than `min_interval_ms` ago; one atomic update, so the limit holds across nodes.
+    /// Returns whether the slot was taken.
+    ///
+    /// Errors: `Database`.
+    pub async fn take_chime_webhook_slot(
+        &self,
+        webhook_id: &str,
+        now: i64,
+        min_interval_ms: i64,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE chime_webhooks SET last_post_at = $1 WHERE webhook_id = $2 \
+             AND (last_post_at IS NULL OR last_post_at <= $3 OR last_post_at > $1)",
+        )
+        .bind(now)
+        .bind(webhook_id)
+        .bind(now - min_interval_ms)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+}
