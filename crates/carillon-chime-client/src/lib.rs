@@ -5,11 +5,15 @@
 //! every rule is an operation of `carillon-chime`, every row goes through its store. The
 //! binary merges [`router`] into its HTTP listener beside the admin APIs.
 
+mod bots;
+mod webhooks;
+
 use axum::Router;
 use carillon_chime::Chime;
 
 /// The client routes, each over `chime`.
 pub fn router(chime: Chime) -> Router {
-    let _ = chime;
     Router::new()
+        .merge(bots::routes(chime.clone()))
+        .merge(webhooks::routes(chime.clone()))
 }
