@@ -6,6 +6,7 @@
 //! binary merges [`router`] into its HTTP listener beside the admin APIs.
 
 mod bots;
+pub mod register;
 mod webhooks;
 
 use axum::Router;
@@ -14,6 +15,7 @@ use carillon_chime::Chime;
 /// The client routes, each over `chime`.
 pub fn router(chime: Chime) -> Router {
     Router::new()
+        .merge(register::routes(chime.clone()))
         .merge(bots::routes(chime.clone()))
         .merge(webhooks::routes(chime.clone()))
 }

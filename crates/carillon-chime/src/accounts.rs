@@ -1,5 +1,7 @@
 //! Chime accounts: CreateAccount, GetAccount, ListAccounts, UpdateAccount, DeleteAccount,
-//! GetAccountSettings, UpdateAccountSettings. Spec: chime-zh.md §1.2, §2.3, §2.4, §2.5.
+//! GetAccountSettings, UpdateAccountSettings, AssociateSigninDelegateGroupsWithAccount,
+//! DisassociateSigninDelegateGroupsFromAccount. Spec: chime-zh.md §1.2, §1.6, §2.3, §2.4,
+//! §2.5.
 //!
 //! Lifecycle: an account is created `Team` and `Active`. DeleteAccount disables it: it turns
 //! `Suspended`, leaves ListAccounts and refuses changes, but GetAccount still shows it for
@@ -9,14 +11,18 @@
 use carillon_awsapi::generated::chime::*;
 use carillon_core::time::{millis_to_datetime, now_millis};
 use carillon_core::{ApiError, ApiResult, RequestContext};
+use carillon_store::chime::users::ChimeDelegateGroupRecord;
 use carillon_store::{ChimeAccountFilter, ChimeAccountRecord, StoreError};
 
 use crate::Chime;
 
 /// Error shape names of the Chime model used here.
-mod codes {
+pub(crate) mod codes {
     pub const BAD_REQUEST: &str = "BadRequestException";
     pub const NOT_FOUND: &str = "NotFoundException";
+    pub const CONFLICT: &str = "ConflictException";
+    pub const FORBIDDEN: &str = "ForbiddenException";
+    pub const UNPROCESSABLE: &str = "UnprocessableEntityException";
 }
 
 /// `AccountType` of a new account (§2.3 step 1).
@@ -37,11 +43,11 @@ const MAX_PAGE: i64 = 200;
 /// Longest account name (model `AccountName`).
 const MAX_NAME: usize = 100;
 
-fn bad_request(message: impl Into<String>) -> ApiError {
+pub(crate) fn bad_request(message: impl Into<String>) -> ApiError {
     ApiError::new(codes::BAD_REQUEST, message)
 }
 
-fn not_found(chime_account_id: &str) -> ApiError {
+pub(crate) fn not_found(chime_account_id: &str) -> ApiError {
     ApiError::new(
         codes::NOT_FOUND,
         format!("Chime account {chime_account_id} was not found"),
@@ -49,7 +55,7 @@ fn not_found(chime_account_id: &str) -> ApiError {
 }
 
 /// A store failure as an internal error; the detail goes to the log, not to the caller.
-fn internal(e: StoreError) -> ApiError {
+pub(crate) fn internal(e: StoreError) -> ApiError {
     tracing::error!(error = %e, "Chime account store failure");
     ApiError::internal("The Chime store failed; see the server log")
 }
@@ -70,15 +76,15 @@ fn check_name(member: &str, name: &str) -> ApiResult<()> {
 /// Checks the `AccountId` path member.
 ///
 /// Errors: `BadRequestException` naming `AccountId` when it is blank.
-fn check_account_id(chime_account_id: &str) -> ApiResult<()> {
+pub(crate) fn check_account_id(chime_account_id: &str) -> ApiResult<()> {
     if chime_account_id.trim().is_empty() {
         return Err(bad_request("AccountId must not be empty"));
     }
     Ok(())
 }
 
-/// The model's `Account` for a stored account.
-fn account_shape(record: &ChimeAccountRecord) -> Account {
+/// The model's `Account` for a stored account with its sign-in delegate group names.
+fn account_shape(record: &ChimeAccountRecord, groups: &[ChimeDelegateGroupRecord]) -> Account {
     Account {
         account_id: record.chime_account_id.clone(),
         account_status: Some(record.account_status.clone()),
@@ -87,18 +93,35 @@ fn account_shape(record: &ChimeAccountRecord) -> Account {
         created_timestamp: Some(millis_to_datetime(record.created_at).into()),
         default_license: Some(record.default_license.clone()),
         name: record.name.clone(),
-        signin_delegate_groups: Some(Vec::new()),
+        signin_delegate_groups: Some(
+            groups
+                .iter()
+                .map(|g| SigninDelegateGroup {
+                    group_name: Some(g.group_name.clone()),
+                })
+                .collect(),
+        ),
         supported_licenses: Some(SUPPORTED_LICENSES.iter().map(|l| l.to_string()).collect()),
     }
 }
 
 impl Chime {
+    /// The model's `Account` for `record`, with its delegate groups read from the store.
+    async fn account_view(&self, record: &ChimeAccountRecord) -> ApiResult<Account> {
+        let groups = self
+            .store
+            .chime_delegate_groups(&record.account_id, &record.chime_account_id)
+            .await
+            .map_err(internal)?;
+        Ok(account_shape(record, &groups))
+    }
+
     /// The caller's Chime account `chime_account_id`, live or still inside its disabled
     /// window.
     ///
     /// Errors: `BadRequestException` for a blank ID; `NotFoundException` when it is not the
     /// caller's or was purged.
-    async fn account(
+    pub(crate) async fn account(
         &self,
         ctx: &RequestContext,
         chime_account_id: &str,
@@ -118,7 +141,7 @@ impl Chime {
     /// The caller's live (not deleted) Chime account.
     ///
     /// Errors: as [`Chime::account`]; `NotFoundException` also for a deleted account.
-    async fn live_account(
+    pub(crate) async fn live_account(
         &self,
         ctx: &RequestContext,
         chime_account_id: &str,
@@ -174,7 +197,7 @@ pub(crate) async fn create(
         .await
         .map_err(internal)?;
     Ok(CreateAccountResponse {
-        account: Some(account_shape(&record)),
+        account: Some(account_shape(&record, &[])),
     })
 }
 
@@ -188,13 +211,13 @@ pub(crate) async fn get(
 ) -> ApiResult<GetAccountResponse> {
     let account = chime.account(ctx, &input.account_id).await?;
     Ok(GetAccountResponse {
-        account: Some(account_shape(&account)),
+        account: Some(chime.account_view(&account).await?),
     })
 }
 
 /// `ListAccounts`: the caller's live accounts by ID, `Name` a case-sensitive name prefix,
-/// `MaxResults` 1–200 (default 100), `NextToken` bound to the tenant and the filters. No
-/// Chime user exists yet (issue 4 point 2), so a `UserEmail` filter matches no account.
+/// `MaxResults` 1–200 (default 100), `NextToken` bound to the tenant and the filters.
+/// `UserEmail` (case-insensitive) keeps only the account that user belongs to.
 ///
 /// Errors: `BadRequestException` naming `MaxResults`, `Name`, `UserEmail` or `NextToken`.
 pub(crate) async fn list(
@@ -211,19 +234,16 @@ pub(crate) async fn list(
     if let Some(name) = &input.name {
         check_name("Name", name)?;
     }
-    if let Some(email) = &input.user_email {
-        let valid = email
-            .split_once('@')
-            .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'));
-        if !valid {
-            return Err(bad_request("UserEmail must be an email address"));
-        }
-    }
+    let user_email = input
+        .user_email
+        .as_deref()
+        .map(|e| crate::users::check_email("UserEmail", e))
+        .transpose()?;
     let scope = format!(
         "ListAccounts\0{}\0{}\0{}",
         ctx.account_id,
         input.name.as_deref().unwrap_or_default(),
-        input.user_email.as_deref().unwrap_or_default()
+        user_email.as_deref().unwrap_or_default()
     );
     let after = match &input.next_token {
         None => None,
@@ -239,24 +259,45 @@ pub(crate) async fn list(
         .purge_chime_accounts(&ctx.account_id, now_millis() - DISABLED_RETENTION_MS)
         .await
         .map_err(internal)?;
-    if input.user_email.is_some() {
-        return Ok(ListAccountsResponse {
-            accounts: Some(Vec::new()),
-            next_token: None,
-        });
-    }
-    let mut accounts = chime
-        .store
-        .list_chime_accounts(
-            &ctx.account_id,
-            &ChimeAccountFilter {
-                name_prefix: input.name,
-                after,
-                limit: limit + 1,
-            },
-        )
-        .await
-        .map_err(internal)?;
+    let mut accounts = match user_email {
+        Some(email) => {
+            let member_of = chime
+                .store
+                .chime_user_by_email(&email)
+                .await
+                .map_err(internal)?
+                .filter(|u| u.account_id.as_deref() == Some(ctx.account_id.as_str()))
+                .and_then(|u| u.chime_account_id);
+            let mut found = Vec::new();
+            if let Some(id) = member_of {
+                let account = chime
+                    .store
+                    .chime_account(&ctx.account_id, &id, i64::MAX)
+                    .await
+                    .map_err(internal)?;
+                found.extend(account.filter(|a| {
+                    a.deleted_at.is_none()
+                        && after
+                            .as_deref()
+                            .is_none_or(|after| a.chime_account_id.as_str() > after)
+                        && input.name.as_deref().is_none_or(|p| a.name.starts_with(p))
+                }));
+            }
+            found
+        }
+        None => chime
+            .store
+            .list_chime_accounts(
+                &ctx.account_id,
+                &ChimeAccountFilter {
+                    name_prefix: input.name,
+                    after,
+                    limit: limit + 1,
+                },
+            )
+            .await
+            .map_err(internal)?,
+    };
     let page = usize::try_from(limit).unwrap_or(usize::MAX);
     let next_token = if accounts.len() > page {
         accounts.truncate(page);
@@ -266,8 +307,12 @@ pub(crate) async fn list(
     } else {
         None
     };
+    let mut shapes = Vec::with_capacity(accounts.len());
+    for account in &accounts {
+        shapes.push(chime.account_view(account).await?);
+    }
     Ok(ListAccountsResponse {
-        accounts: Some(accounts.iter().map(account_shape).collect()),
+        accounts: Some(shapes),
         next_token,
     })
 }
@@ -302,17 +347,19 @@ pub(crate) async fn update(
     }
     chime.save(&account).await?;
     Ok(UpdateAccountResponse {
-        account: Some(account_shape(&account)),
+        account: Some(chime.account_view(&account).await?),
     })
 }
 
 /// `DeleteAccount`: disables the account (`Suspended`, gone from ListAccounts, readable
-/// for 90 days, then purged). A Team account must have no users and an Enterprise account
-/// no claimed domain (§2.4); neither Chime users nor domain claims exist yet (issue 4 points
-/// 1–2), so every account meets its precondition today. Deleting a disabled account again
-/// changes nothing.
+/// for 90 days, then purged). A Team account must have no users left (remove them with
+/// BatchSuspendUser) and an Enterprise account no claimed domain (§2.4, chime-ko.md §1.2);
+/// users an Enterprise account still lists (released or suspended by domain removals)
+/// become identities of no account, keeping their status, and the account's invitations
+/// and delegate groups go. Deleting a disabled account again changes nothing.
 ///
-/// Errors: `NotFoundException`; `BadRequestException` naming `AccountId`.
+/// Errors: `NotFoundException`; `BadRequestException` naming `AccountId`;
+/// `UnprocessableEntityException` while the precondition does not hold.
 pub(crate) async fn delete(
     chime: &Chime,
     ctx: &RequestContext,
@@ -320,8 +367,43 @@ pub(crate) async fn delete(
 ) -> ApiResult<DeleteAccountResponse> {
     let mut account = chime.account(ctx, &input.account_id).await?;
     if account.deleted_at.is_none() {
+        let (id, tenant) = (&account.chime_account_id, &account.account_id);
+        if account.account_type == TEAM {
+            let users = chime
+                .store
+                .count_chime_users(tenant, id)
+                .await
+                .map_err(internal)?;
+            if users > 0 {
+                return Err(ApiError::new(
+                    codes::UNPROCESSABLE,
+                    format!("Remove the account's {users} users before deleting a Team account"),
+                ));
+            }
+        } else {
+            let domains = chime
+                .store
+                .count_chime_domains(tenant, id)
+                .await
+                .map_err(internal)?;
+            if domains > 0 {
+                return Err(ApiError::new(
+                    codes::UNPROCESSABLE,
+                    format!(
+                        "Remove the account's {domains} claimed domains before deleting an \
+                         Enterprise account"
+                    ),
+                ));
+            }
+        }
+        let now = now_millis();
+        chime
+            .store
+            .detach_chime_account_users(tenant, id, now)
+            .await
+            .map_err(internal)?;
         account.account_status = SUSPENDED.to_string();
-        account.deleted_at = Some(now_millis());
+        account.deleted_at = Some(now);
         chime.save(&account).await?;
     }
     Ok(DeleteAccountResponse {})
@@ -367,24 +449,98 @@ pub(crate) async fn update_settings(
     Ok(UpdateAccountSettingsResponse {})
 }
 
+/// Checks a directory group name: 1–256 characters, not only white space.
+fn check_group_name(member: &str, name: &str) -> ApiResult<()> {
+    if name.trim().is_empty() || name.chars().count() > 256 {
+        return Err(bad_request(format!(
+            "{member} must be 1 to 256 characters and not only white space"
+        )));
+    }
+    Ok(())
+}
+
+/// `AssociateSigninDelegateGroupsWithAccount`: the named directory groups become the
+/// account's sign-in delegate groups. Each group gives its members the license that is the
+/// account's `DefaultLicense` when it is associated (the model's `SigninDelegateGroup`
+/// carries only `GroupName`): associate the Pro groups while the default is Pro and the
+/// Basic groups after UpdateAccount sets it to Basic; re-associating a group updates its
+/// license. The directory is the tenant's WorkMail directory: a user is a member of a group
+/// when the enabled WorkMail user owning their address is a direct member of an enabled
+/// WorkMail group of that name in one of the tenant's organizations. From then on, members
+/// of a Pro group get Pro, members of only Basic groups Basic, and users in no group
+/// cannot sign in; licenses are no longer assigned by UpdateUser. Spec: chime-zh.md §1.6,
+/// §2.8.
+///
+/// Errors: `NotFoundException` (also for a deleted account); `BadRequestException` naming
+/// `SigninDelegateGroups` or `GroupName`.
 pub(crate) async fn associate_signin_delegate_groups_with_account(
     chime: &Chime,
     ctx: &RequestContext,
     input: AssociateSigninDelegateGroupsWithAccountRequest,
 ) -> ApiResult<AssociateSigninDelegateGroupsWithAccountResponse> {
-    let _ = (chime, ctx, input);
-    Err(ApiError::not_implemented(
-        "AssociateSigninDelegateGroupsWithAccount",
-    ))
+    if input.signin_delegate_groups.is_empty() {
+        return Err(bad_request(
+            "SigninDelegateGroups must name at least one group",
+        ));
+    }
+    let mut names = Vec::new();
+    for group in &input.signin_delegate_groups {
+        let name = group
+            .group_name
+            .as_deref()
+            .ok_or_else(|| bad_request("GroupName is required in every SigninDelegateGroup"))?;
+        check_group_name("GroupName", name)?;
+        names.push(name.to_string());
+    }
+    let account = chime.live_account(ctx, &input.account_id).await?;
+    let groups: Vec<ChimeDelegateGroupRecord> = names
+        .into_iter()
+        .map(|group_name| ChimeDelegateGroupRecord {
+            group_name,
+            license: account.default_license.clone(),
+        })
+        .collect();
+    chime
+        .store
+        .put_chime_delegate_groups(
+            &account.account_id,
+            &account.chime_account_id,
+            &groups,
+            now_millis(),
+        )
+        .await
+        .map_err(internal)?;
+    crate::users::relicense_users(chime, &account).await?;
+    Ok(AssociateSigninDelegateGroupsWithAccountResponse {})
 }
 
+/// `DisassociateSigninDelegateGroupsFromAccount`: removes the named groups (names not
+/// associated are ignored). When none is left, licenses are assigned by administrators
+/// again and users without one get the account's default license. Spec: chime-zh.md §1.6.
+///
+/// Errors: `NotFoundException` (also for a deleted account); `BadRequestException` naming
+/// `GroupNames`.
 pub(crate) async fn disassociate_signin_delegate_groups_from_account(
     chime: &Chime,
     ctx: &RequestContext,
     input: DisassociateSigninDelegateGroupsFromAccountRequest,
 ) -> ApiResult<DisassociateSigninDelegateGroupsFromAccountResponse> {
-    let _ = (chime, ctx, input);
-    Err(ApiError::not_implemented(
-        "DisassociateSigninDelegateGroupsFromAccount",
-    ))
+    if input.group_names.is_empty() {
+        return Err(bad_request("GroupNames must name at least one group"));
+    }
+    for name in &input.group_names {
+        check_group_name("GroupNames", name)?;
+    }
+    let account = chime.live_account(ctx, &input.account_id).await?;
+    chime
+        .store
+        .delete_chime_delegate_groups(
+            &account.account_id,
+            &account.chime_account_id,
+            &input.group_names,
+        )
+        .await
+        .map_err(internal)?;
+    crate::users::relicense_users(chime, &account).await?;
+    Ok(DisassociateSigninDelegateGroupsFromAccountResponse {})
 }

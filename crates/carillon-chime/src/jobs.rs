@@ -13,6 +13,7 @@ use crate::Chime;
 pub async fn run(chime: Chime, shutdown: CancellationToken) {
     let mut jobs: JoinSet<()> = JoinSet::new();
     jobs.spawn(crate::bot_events::dispatch(chime.clone(), shutdown.clone()));
+    jobs.spawn(crate::domains::verification_job(chime.clone(), shutdown.clone()));
     drop(chime);
     shutdown.cancelled().await;
     while jobs.join_next().await.is_some() {}

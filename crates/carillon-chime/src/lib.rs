@@ -19,6 +19,7 @@
 mod accounts;
 mod bot_events;
 pub mod bots;
+pub mod domains;
 pub mod hub;
 pub mod jobs;
 pub mod mentions;
@@ -27,7 +28,7 @@ mod phone_numbers;
 mod retention;
 mod rooms;
 pub mod sessions;
-mod users;
+pub mod users;
 pub mod webhooks;
 
 use std::net::SocketAddr;
@@ -158,6 +159,7 @@ impl Chime {
 /// its console) to `registry`.
 pub fn register_carillon_operations(registry: &mut carillon_adminapi::Registry, chime: &Chime) {
     webhooks::register(registry, chime);
+    domains::register(registry, chime);
 }
 
 #[async_trait::async_trait]
