@@ -60,6 +60,38 @@ pub(crate) fn not_found(message: impl Into<String>) -> ApiError {
     ApiError::new("NotFoundException", message)
 }
 
+/// The position a page token of `scope` resumes after (empty: the first page).
+///
+/// Errors: `BadRequestException` naming `NextToken` when it was not made for `scope` or was
+/// altered.
+pub(crate) fn decode_after(chime: &Chime, scope: &str, token: Option<&str>) -> ApiResult<String> {
+    match token {
+        None => Ok(String::new()),
+        Some(token) => chime
+            .tokens
+            .decode(scope, token)
+            .ok_or_else(|| bad_request("NextToken is not valid for this request")),
+    }
+}
+
+/// Cuts `rows` (fetched `limit + 1`) to `limit` and gives the token of the next page, which
+/// resumes after `key` of the last row kept; `None` when this is the last page.
+pub(crate) fn cut_page<T>(
+    chime: &Chime,
+    scope: &str,
+    rows: &mut Vec<T>,
+    limit: i64,
+    key: impl Fn(&T) -> String,
+) -> Option<String> {
+    let page = usize::try_from(limit).unwrap_or(usize::MAX);
+    if rows.len() <= page {
+        return None;
+    }
+    rows.truncate(page);
+    rows.last()
+        .map(|last| chime.tokens.encode(scope, &key(last)))
+}
+
 /// A room or conversation with what posting and reading need of it.
 #[derive(Debug, Clone)]
 pub(crate) struct ContainerState {
@@ -377,34 +409,25 @@ pub async fn history(
     member_state(chime, user, &container).await?;
     let (kind, container_id) = container_parts(&container);
     let scope = format!("ChatHistory\0{}\0{kind}\0{container_id}", user.user_id);
-    let before = match next_token {
-        None => None,
-        Some(token) => {
-            let bad = || bad_request("NextToken is not valid for this request");
-            let decoded = chime.tokens.decode(&scope, token).ok_or_else(bad)?;
-            let (at, id) = decoded.split_once('|').ok_or_else(bad)?;
-            Some(MessageCursor {
-                created_at: at.parse().map_err(|_| bad())?,
-                message_id: id.to_string(),
-            })
-        }
+    let after = decode_after(chime, &scope, next_token)?;
+    let before = match after.split_once('|') {
+        _ if after.is_empty() => None,
+        Some((at, id)) => Some(MessageCursor {
+            created_at: at
+                .parse()
+                .map_err(|_| bad_request("NextToken is not valid for this request"))?,
+            message_id: id.to_string(),
+        }),
+        None => return Err(bad_request("NextToken is not valid for this request")),
     };
     let mut records = chime
         .store
         .list_chat_messages(container_id, before.as_ref(), limit + 1)
         .await
         .map_err(store_failure)?;
-    let page = usize::try_from(limit).unwrap_or(usize::MAX);
-    let next_token = if records.len() > page {
-        records.truncate(page);
-        records.last().map(|last| {
-            chime
-                .tokens
-                .encode(&scope, &format!("{}|{}", last.created_at, last.message_id))
-        })
-    } else {
-        None
-    };
+    let next_token = cut_page(chime, &scope, &mut records, limit, |last| {
+        format!("{}|{}", last.created_at, last.message_id)
+    });
     Ok(HistoryPage {
         messages: records.into_iter().map(view).collect(),
         next_token,

@@ -7,3 +7,8 @@ CREATE UNIQUE INDEX chime_conversations_by_pair ON chime_conversations (pair_key
 
 -- A member's rooms in room ID order (ListRooms' MemberId filter, a client's room list).
 CREATE INDEX chime_room_memberships_by_member_room ON chime_room_memberships (member_id, room_id);
+
+-- CreateRoom's ClientRequestToken: a retried request with the same token gets the room it
+-- created the first time instead of a second room.
+ALTER TABLE chime_rooms ADD COLUMN client_request_token TEXT;
+CREATE UNIQUE INDEX chime_rooms_by_request_token ON chime_rooms (chime_account_id, client_request_token);

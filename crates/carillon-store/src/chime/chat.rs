@@ -85,6 +85,8 @@ pub struct ChatRoomRecord {
     pub created_at: i64,
     /// Epoch milliseconds.
     pub updated_at: i64,
+    /// CreateRoom's idempotency token, if the request gave one.
+    pub client_request_token: Option<String>,
 }
 
 /// A room membership with what is known of its member.
@@ -227,13 +229,23 @@ fn user_record(row: UserRow) -> ChatUserRecord {
     }
 }
 
-type RoomRow = (String, String, String, String, Option<String>, i64, i64);
+type RoomRow = (
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    i64,
+    i64,
+    Option<String>,
+);
 
-const ROOM_COLUMNS: &str =
-    "room_id, account_id, chime_account_id, name, created_by, created_at, updated_at";
+const ROOM_COLUMNS: &str = "room_id, account_id, chime_account_id, name, created_by, \
+     created_at, updated_at, client_request_token";
 
 fn room_record(row: RoomRow) -> ChatRoomRecord {
-    let (room_id, account_id, chime_account_id, name, created_by, created_at, updated_at) = row;
+    let (room_id, account_id, chime_account_id, name, created_by, created_at, updated_at, token) =
+        row;
     ChatRoomRecord {
         room_id,
         account_id,
@@ -242,6 +254,7 @@ fn room_record(row: RoomRow) -> ChatRoomRecord {
         created_by,
         created_at,
         updated_at,
+        client_request_token: token,
     }
 }
 
@@ -453,7 +466,8 @@ impl Store {
         Ok(done.rows_affected() > 0)
     }
 
-    /// The bot of `chime_account_id` whose bot ID or user ID is `id`.
+    /// The bot of `chime_account_id` whose bot ID, user ID or email (case-insensitive) is
+    /// `id`.
     ///
     /// Errors: `Database`.
     pub async fn chat_bot(
@@ -465,10 +479,12 @@ impl Store {
             sqlx::query_as(
                 "SELECT bot_id, user_id, account_id, chime_account_id, display_name, bot_email, \
                  disabled, CASE WHEN outbound_events_endpoint IS NULL THEN 0 ELSE 1 END \
-                 FROM chime_bots WHERE chime_account_id = $1 AND (bot_id = $2 OR user_id = $2)",
+                 FROM chime_bots WHERE chime_account_id = $1 \
+                 AND (bot_id = $2 OR user_id = $2 OR LOWER(bot_email) = $3)",
             )
             .bind(chime_account_id)
             .bind(id)
+            .bind(id.to_lowercase())
             .fetch_optional(&self.pool)
             .await?;
         Ok(row.map(
@@ -497,7 +513,7 @@ impl Store {
     ) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
         sqlx::query(&format!(
-            "INSERT INTO chime_rooms ({ROOM_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+            "INSERT INTO chime_rooms ({ROOM_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
         ))
         .bind(&room.room_id)
         .bind(&room.account_id)
@@ -506,6 +522,7 @@ impl Store {
         .bind(&room.created_by)
         .bind(room.created_at)
         .bind(room.updated_at)
+        .bind(&room.client_request_token)
         .execute(&mut *tx)
         .await?;
         if let Some(membership) = creator {
@@ -528,6 +545,28 @@ impl Store {
         ))
         .bind(account_id)
         .bind(room_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(room_record))
+    }
+
+    /// The room of `chime_account_id` (of tenant `account_id`) created with
+    /// `client_request_token`.
+    ///
+    /// Errors: `Database`.
+    pub async fn chat_room_by_request_token(
+        &self,
+        account_id: &str,
+        chime_account_id: &str,
+        client_request_token: &str,
+    ) -> StoreResult<Option<ChatRoomRecord>> {
+        let row: Option<RoomRow> = sqlx::query_as(&format!(
+            "SELECT {ROOM_COLUMNS} FROM chime_rooms WHERE account_id = $1 \
+             AND chime_account_id = $2 AND client_request_token = $3"
+        ))
+        .bind(account_id)
+        .bind(chime_account_id)
+        .bind(client_request_token)
         .fetch_optional(&self.pool)
         .await?;
         Ok(row.map(room_record))
@@ -559,11 +598,11 @@ impl Store {
         limit: i64,
     ) -> StoreResult<Vec<ChatRoomRecord>> {
         let rows: Vec<RoomRow> = sqlx::query_as(&format!(
-            "SELECT {ROOM_COLUMNS} FROM chime_rooms r WHERE r.account_id = $1 \
-             AND r.chime_account_id = $2 AND r.room_id > $3 \
-             AND ($4 = '' OR EXISTS (SELECT 1 FROM chime_room_memberships m \
-                  WHERE m.room_id = r.room_id AND m.member_id = $4)) \
-             ORDER BY r.room_id LIMIT $5"
+            "SELECT {ROOM_COLUMNS} FROM chime_rooms WHERE account_id = $1 \
+             AND chime_account_id = $2 AND room_id > $3 \
+             AND ($4 = '' OR room_id IN (SELECT m.room_id FROM chime_room_memberships m \
+                  WHERE m.member_id = $4)) \
+             ORDER BY room_id LIMIT $5"
         ))
         .bind(account_id)
         .bind(chime_account_id)
@@ -586,7 +625,7 @@ impl Store {
     ) -> StoreResult<Vec<ChatRoomRecord>> {
         let rows: Vec<RoomRow> = sqlx::query_as(
             "SELECT r.room_id, r.account_id, r.chime_account_id, r.name, r.created_by, \
-             r.created_at, r.updated_at FROM chime_room_memberships m \
+             r.created_at, r.updated_at, r.client_request_token FROM chime_room_memberships m \
              JOIN chime_rooms r ON r.room_id = m.room_id \
              WHERE m.member_id = $1 AND m.room_id > $2 ORDER BY m.room_id LIMIT $3",
         )
