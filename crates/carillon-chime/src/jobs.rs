@@ -14,6 +14,8 @@ pub async fn run(chime: Chime, shutdown: CancellationToken) {
     let mut jobs: JoinSet<()> = JoinSet::new();
     jobs.spawn(crate::bot_events::dispatch(chime.clone(), shutdown.clone()));
     jobs.spawn(crate::domains::verification_job(chime.clone(), shutdown.clone()));
+    jobs.spawn(crate::chat_retention_job::run(chime.clone(), shutdown.clone()));
+    jobs.spawn(crate::reports::run(chime.clone(), shutdown.clone()));
     drop(chime);
     shutdown.cancelled().await;
     while jobs.join_next().await.is_some() {}

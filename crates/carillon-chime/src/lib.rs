@@ -27,7 +27,9 @@ pub mod mentions;
 pub mod messages;
 pub mod presence;
 mod phone_numbers;
-mod retention;
+pub mod chat_retention_job;
+pub mod reports;
+pub mod retention;
 pub mod rooms;
 pub mod sessions;
 pub mod users;
@@ -77,6 +79,8 @@ pub struct ChimeConfig {
     pub trusted_ca_pem: Option<Vec<u8>>,
     /// How often the retention job runs (default daily).
     pub retention_interval: Duration,
+    /// This node's stable identity, the holder of the jobs' leases (default: a fresh UUID).
+    pub node_id: String,
 }
 
 impl std::fmt::Debug for ChimeConfig {
@@ -89,6 +93,7 @@ impl std::fmt::Debug for ChimeConfig {
             .field("mailer", &self.mailer.is_some())
             .field("trusted_ca_pem", &self.trusted_ca_pem.is_some())
             .field("retention_interval", &self.retention_interval)
+            .field("node_id", &self.node_id)
             .finish()
     }
 }
@@ -105,6 +110,7 @@ impl Default for ChimeConfig {
             mailer: None,
             trusted_ca_pem: None,
             retention_interval: Duration::from_secs(24 * 60 * 60),
+            node_id: carillon_core::ids::new_uuid(),
         }
     }
 }
@@ -162,6 +168,7 @@ impl Chime {
 pub fn register_carillon_operations(registry: &mut carillon_adminapi::Registry, chime: &Chime) {
     webhooks::register(registry, chime);
     domains::register(registry, chime);
+    reports::register(registry, chime);
 }
 
 #[async_trait::async_trait]

@@ -128,6 +128,7 @@ pub async fn run(config: Config) -> Result<()> {
         mailer: None,
         trusted_ca_pem: trusted_ca.clone(),
         retention_interval: config.chime_retention_interval,
+        node_id: node_id(&config.store.data_dir)?,
     };
     let chime = carillon_chime::Chime::with_config(store.clone(), chime_config)
         .await
