@@ -17,7 +17,7 @@
 //! runs in [`jobs::run`].
 
 mod accounts;
-mod bot_events;
+pub mod bot_events;
 pub mod bots;
 pub mod domains;
 pub mod conversations;
