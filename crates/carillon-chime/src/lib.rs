@@ -26,7 +26,10 @@ pub mod jobs;
 pub mod mentions;
 pub mod messages;
 pub mod presence;
-mod phone_numbers;
+pub mod carrier;
+pub mod countries;
+pub mod phone_numbers;
+pub mod porting;
 pub mod chat_retention_job;
 pub mod reports;
 pub mod retention;
@@ -122,6 +125,7 @@ pub struct Chime {
     tokens: TokenCodec,
     config: Arc<ChimeConfig>,
     hub: hub::Hub,
+    carrier: Arc<dyn carrier::Carrier>,
 }
 
 impl Chime {
@@ -140,11 +144,18 @@ impl Chime {
     pub async fn with_config(store: Store, config: ChimeConfig) -> Result<Chime, StoreError> {
         let tokens = TokenCodec::new(store.server_secret("pagination").await?);
         Ok(Chime {
+            carrier: Arc::new(carrier::PoolCarrier::new(store.clone())),
             store,
             tokens,
             config: Arc::new(config),
             hub: hub::Hub::new(),
         })
+    }
+
+    /// The same service with phone numbers from `carrier` instead of the built-in pool.
+    pub fn with_carrier(mut self, carrier: Arc<dyn carrier::Carrier>) -> Chime {
+        self.carrier = carrier;
+        self
     }
 
     /// The store (for the client edge and the binary's jobs).
@@ -169,6 +180,7 @@ pub fn register_carillon_operations(registry: &mut carillon_adminapi::Registry, 
     webhooks::register(registry, chime);
     domains::register(registry, chime);
     reports::register(registry, chime);
+    porting::register(registry, chime);
 }
 
 #[async_trait::async_trait]

@@ -7,6 +7,7 @@
 
 mod admin;
 mod config;
+mod phone_numbers;
 mod s3;
 mod serve;
 mod tls;
@@ -48,6 +49,9 @@ enum Command {
         #[command(subcommand)]
         command: ExportsCommand,
     },
+    /// Manage the operator's Chime phone numbers (the pool tenants order from).
+    #[command(subcommand)]
+    PhoneNumbers(phone_numbers::PhoneNumbersCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -114,6 +118,7 @@ async fn main() -> Result<()> {
         .init();
     match Cli::parse().command {
         Command::Serve(args) => serve::run(args.resolve()?).await,
+        Command::PhoneNumbers(command) => phone_numbers::run(command).await,
         Command::Accounts {
             command:
                 AccountsCommand::Create {

@@ -1,1 +1,1459 @@
-//! Phone numbers, orders, porting orders, and phone-number and global settings. Spec: chime-zh.md §1.12, §2.13, §4.
+//! Phone numbers, orders, porting orders, and phone-number and global settings. Spec:
+//! chime-zh.md §1.12, §2.13, §2.14, §4; chime-ja.md §4.
+//!
+//! Tables of migration `0020_chime_phone_numbers.sql`: the operator's pool (numbers the
+//! built-in carrier adapter serves; `account_id` names the tenant holding one), each tenant's
+//! inventory, number orders with their numbers, porting orders with their numbers and
+//! documents, and per-tenant settings. The store keeps rows; the rules (product types,
+//! countries, throttles, the deletion queue, porting transitions) live in carillon-chime.
+//! Every tenant-owned query filters on `account_id`.
+
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use crate::error::{StoreError, StoreResult};
+use crate::Store;
+
+/// Model `PhoneNumberStatus` values the store itself writes.
+pub mod status {
+    /// Ordered, being provisioned (Orders/Pending).
+    pub const ACQUIRE_IN_PROGRESS: &str = "AcquireInProgress";
+    /// The carrier could not provide it.
+    pub const ACQUIRE_FAILED: &str = "AcquireFailed";
+    /// In the inventory, not assigned.
+    pub const UNASSIGNED: &str = "Unassigned";
+    /// In the inventory, assigned to a user.
+    pub const ASSIGNED: &str = "Assigned";
+    /// In the 7-day deletion queue.
+    pub const DELETE_IN_PROGRESS: &str = "DeleteInProgress";
+}
+
+/// Model `OrderedPhoneNumberStatus` and `PhoneNumberOrderStatus` values.
+pub mod order_status {
+    /// Order or number still being provisioned.
+    pub const PROCESSING: &str = "Processing";
+    /// Number provisioned.
+    pub const ACQUIRED: &str = "Acquired";
+    /// Number, or every number of the order, not provisioned.
+    pub const FAILED: &str = "Failed";
+    /// Every number of the order provisioned.
+    pub const SUCCESSFUL: &str = "Successful";
+    /// Some numbers of the order provisioned, some not.
+    pub const PARTIAL: &str = "Partial";
+}
+
+/// What a number can carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Capabilities {
+    /// Inbound and outbound calls.
+    pub voice: bool,
+    /// Inbound and outbound SMS.
+    pub sms: bool,
+    /// Inbound and outbound MMS.
+    pub mms: bool,
+}
+
+impl Capabilities {
+    fn read(row: &AnyRow) -> Result<Capabilities, sqlx::Error> {
+        Ok(Capabilities {
+            voice: row.try_get::<i64, _>("voice")? != 0,
+            sms: row.try_get::<i64, _>("sms")? != 0,
+            mms: row.try_get::<i64, _>("mms")? != 0,
+        })
+    }
+}
+
+/// A number of the operator's pool.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolNumber {
+    /// E.164 with the leading `+`.
+    pub e164: String,
+    /// ISO 3166 alpha-2.
+    pub country: String,
+    /// `Local` or `TollFree`.
+    pub number_type: String,
+    /// What it carries.
+    pub capabilities: Capabilities,
+    /// City, for SearchAvailablePhoneNumbers' `City` filter.
+    pub city: Option<String>,
+    /// State or region, for the `State` filter.
+    pub state: Option<String>,
+    /// The tenant holding it; `None` while available.
+    pub account_id: Option<String>,
+    /// `Import` or `PortIn`.
+    pub source: String,
+}
+
+/// What [`Store::import_pool_number`] did with one number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportOutcome {
+    /// New in the pool.
+    Inserted,
+    /// Known, its description changed.
+    Updated,
+    /// Known with the same description.
+    Unchanged,
+    /// Known with another description but held by a tenant: left as it is.
+    Held,
+}
+
+/// Which available numbers a search returns.
+#[derive(Debug, Clone, Default)]
+pub struct PoolQuery {
+    /// ISO 3166 alpha-2.
+    pub country: String,
+    /// `Local` or `TollFree`, if filtered.
+    pub number_type: Option<String>,
+    /// Only numbers starting with this (E.164 prefix, e.g. `+1206` or `+1800`).
+    pub e164_prefix: Option<String>,
+    /// Exact city (case-insensitive).
+    pub city: Option<String>,
+    /// Exact state (case-insensitive).
+    pub state: Option<String>,
+    /// Only numbers after this one (the previous page's last).
+    pub after: Option<String>,
+    /// At most this many.
+    pub limit: i64,
+}
+
+/// A number of a tenant's inventory (or its Orders/Pending list, or deletion queue).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PhoneNumberRecord {
+    /// The tenant.
+    pub account_id: String,
+    /// E.164 with the leading `+` (also the PhoneNumberId).
+    pub e164: String,
+    /// ISO 3166 alpha-2.
+    pub country: String,
+    /// `Local` or `TollFree`.
+    pub number_type: String,
+    /// Model `PhoneNumberProductType`.
+    pub product_type: String,
+    /// Model `PhoneNumberStatus`.
+    pub status: String,
+    /// What it carries.
+    pub capabilities: Capabilities,
+    /// The unique outbound calling name.
+    pub calling_name: Option<String>,
+    /// When the calling name was last set, epoch ms.
+    pub calling_name_updated_at: Option<i64>,
+    /// The assigned user.
+    pub user_id: Option<String>,
+    /// The assigned user's Chime account.
+    pub chime_account_id: Option<String>,
+    /// When it was assigned, epoch ms.
+    pub associated_at: Option<i64>,
+    /// The number order or porting order that brought it.
+    pub order_id: String,
+    /// When it entered the deletion queue, epoch ms.
+    pub deletion_at: Option<i64>,
+    /// Creation, epoch ms.
+    pub created_at: i64,
+    /// Last change, epoch ms.
+    pub updated_at: i64,
+}
+
+const NUMBER_COLUMNS: &str = "account_id, e164, country, number_type, product_type, status, \
+     voice, sms, mms, calling_name, calling_name_updated_at, user_id, chime_account_id, \
+     associated_at, order_id, deletion_at, created_at, updated_at";
+
+fn number_record(row: &AnyRow) -> Result<PhoneNumberRecord, sqlx::Error> {
+    Ok(PhoneNumberRecord {
+        account_id: row.try_get("account_id")?,
+        e164: row.try_get("e164")?,
+        country: row.try_get("country")?,
+        number_type: row.try_get("number_type")?,
+        product_type: row.try_get("product_type")?,
+        status: row.try_get("status")?,
+        capabilities: Capabilities::read(row)?,
+        calling_name: row.try_get("calling_name")?,
+        calling_name_updated_at: row.try_get("calling_name_updated_at")?,
+        user_id: row.try_get("user_id")?,
+        chime_account_id: row.try_get("chime_account_id")?,
+        associated_at: row.try_get("associated_at")?,
+        order_id: row.try_get("order_id")?,
+        deletion_at: row.try_get("deletion_at")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+/// Which inventory numbers a listing returns.
+#[derive(Debug, Clone, Default)]
+pub struct PhoneNumberFilter {
+    /// Model `PhoneNumberStatus`.
+    pub status: Option<String>,
+    /// Model `PhoneNumberProductType`.
+    pub product_type: Option<String>,
+    /// Only numbers assigned to this user.
+    pub user_id: Option<String>,
+    /// Only numbers assigned to users of this Chime account.
+    pub chime_account_id: Option<String>,
+    /// Only numbers after this one.
+    pub after: Option<String>,
+    /// At most this many.
+    pub limit: i64,
+}
+
+/// A number order with its numbers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderRecord {
+    /// Order ID (UUID).
+    pub order_id: String,
+    /// The tenant.
+    pub account_id: String,
+    /// Model `PhoneNumberProductType`.
+    pub product_type: String,
+    /// Model `PhoneNumberOrderStatus`.
+    pub status: String,
+    /// The ordered numbers with their `OrderedPhoneNumberStatus`, by number.
+    pub numbers: Vec<(String, String)>,
+    /// Creation, epoch ms.
+    pub created_at: i64,
+    /// Last change, epoch ms.
+    pub updated_at: i64,
+}
+
+/// A new number order: the order and, per number, its inventory row to create
+/// (`AcquireInProgress`).
+#[derive(Debug, Clone)]
+pub struct NewOrder {
+    /// The order (status `Processing`, `numbers` all `Processing`).
+    pub order: OrderRecord,
+    /// One inventory row per ordered number.
+    pub inventory: Vec<PhoneNumberRecord>,
+}
+
+/// The phone-number and global settings of a tenant.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PhoneSettingsRecord {
+    /// The default outbound calling name.
+    pub calling_name: Option<String>,
+    /// When it was last set, epoch ms.
+    pub calling_name_updated_at: Option<i64>,
+    /// Business Calling CDR bucket.
+    pub business_calling_cdr_bucket: Option<String>,
+    /// Voice Connector CDR bucket.
+    pub voice_connector_cdr_bucket: Option<String>,
+}
+
+/// What [`Store::associate_phone_number`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AssociateOutcome {
+    /// The number is now the user's.
+    Associated,
+    /// The number is not `Unassigned` in the tenant's inventory (any more).
+    NumberUnavailable,
+    /// The user already has a number.
+    UserHasNumber,
+    /// No such user in that Chime account of the tenant.
+    NoUser,
+}
+
+/// A port-in or port-out order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortingOrderRecord {
+    /// Porting order ID (UUID).
+    pub porting_order_id: String,
+    /// The tenant.
+    pub account_id: String,
+    /// `PortIn` or `PortOut`.
+    pub direction: String,
+    /// Model `PhoneNumberProductType`.
+    pub product_type: String,
+    /// ISO 3166 alpha-2.
+    pub country: String,
+    /// `Local` or `TollFree`.
+    pub number_type: String,
+    /// One of the eight §4.4 statuses.
+    pub status: String,
+    /// JSON object of the request's description fields.
+    pub details: String,
+    /// Port-out: Argon2id PHC string of the PIN.
+    pub pin_hash: Option<String>,
+    /// Why the status last changed.
+    pub status_message: Option<String>,
+    /// FOC date and time, epoch ms.
+    pub foc_at: Option<i64>,
+    /// End of the document-upload window, epoch ms.
+    pub upload_expires_at: Option<i64>,
+    /// The numbers, E.164, sorted.
+    pub numbers: Vec<String>,
+    /// Creation, epoch ms.
+    pub created_at: i64,
+    /// Last change, epoch ms.
+    pub updated_at: i64,
+}
+
+/// A document of a porting order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortingDocumentRecord {
+    /// The porting order.
+    pub porting_order_id: String,
+    /// File name, unique in the order.
+    pub name: String,
+    /// MIME type.
+    pub content_type: String,
+    /// Bytes.
+    pub size: i64,
+    /// SHA-256 of the content, hex.
+    pub sha256: String,
+    /// Where the content is in the blob store.
+    pub blob_key: String,
+    /// Upload time, epoch ms.
+    pub uploaded_at: i64,
+}
+
+const PORTING_COLUMNS: &str = "porting_order_id, account_id, direction, product_type, country, \
+     number_type, status, details, pin_hash, status_message, foc_at, upload_expires_at, \
+     created_at, updated_at";
+
+fn porting_record(row: &AnyRow) -> Result<PortingOrderRecord, sqlx::Error> {
+    Ok(PortingOrderRecord {
+        porting_order_id: row.try_get("porting_order_id")?,
+        account_id: row.try_get("account_id")?,
+        direction: row.try_get("direction")?,
+        product_type: row.try_get("product_type")?,
+        country: row.try_get("country")?,
+        number_type: row.try_get("number_type")?,
+        status: row.try_get("status")?,
+        details: row.try_get("details")?,
+        pin_hash: row.try_get("pin_hash")?,
+        status_message: row.try_get("status_message")?,
+        foc_at: row.try_get("foc_at")?,
+        upload_expires_at: row.try_get("upload_expires_at")?,
+        numbers: Vec::new(),
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+fn pool_number(row: &AnyRow) -> Result<PoolNumber, sqlx::Error> {
+    Ok(PoolNumber {
+        e164: row.try_get("e164")?,
+        country: row.try_get("country")?,
+        number_type: row.try_get("number_type")?,
+        capabilities: Capabilities::read(row)?,
+        city: row.try_get("city")?,
+        state: row.try_get("state")?,
+        account_id: row.try_get("account_id")?,
+        source: row.try_get("source")?,
+    })
+}
+
+const POOL_COLUMNS: &str =
+    "e164, country, number_type, voice, sms, mms, city, state, account_id, source";
+
+async fn insert_number(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    n: &PhoneNumberRecord,
+) -> StoreResult<()> {
+    sqlx::query(&format!(
+        "INSERT INTO chime_phone_numbers ({NUMBER_COLUMNS}) VALUES \
+         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
+    ))
+    .bind(&n.account_id)
+    .bind(&n.e164)
+    .bind(&n.country)
+    .bind(&n.number_type)
+    .bind(&n.product_type)
+    .bind(&n.status)
+    .bind(i64::from(n.capabilities.voice))
+    .bind(i64::from(n.capabilities.sms))
+    .bind(i64::from(n.capabilities.mms))
+    .bind(&n.calling_name)
+    .bind(n.calling_name_updated_at)
+    .bind(&n.user_id)
+    .bind(&n.chime_account_id)
+    .bind(n.associated_at)
+    .bind(&n.order_id)
+    .bind(n.deletion_at)
+    .bind(n.created_at)
+    .bind(n.updated_at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+impl Store {
+    /// Adds `number` to the operator's pool, or updates its description (country, type,
+    /// capabilities, city, state) when it is known and no tenant holds it. Idempotent.
+    ///
+    /// Errors: `Database`.
+    pub async fn import_pool_number(
+        &self,
+        number: &PoolNumber,
+        now: i64,
+    ) -> StoreResult<ImportOutcome> {
+        let mut tx = self.begin_write().await?;
+        let existing = sqlx::query(&format!(
+            "SELECT {POOL_COLUMNS} FROM chime_phone_number_pool WHERE e164 = $1"
+        ))
+        .bind(&number.e164)
+        .fetch_optional(&mut *tx)
+        .await?
+        .map(|row| pool_number(&row))
+        .transpose()?;
+        let outcome = match existing {
+            None => {
+                sqlx::query(
+                    "INSERT INTO chime_phone_number_pool (e164, country, number_type, voice, sms, \
+                     mms, city, state, source, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'Import', $9, $9)",
+                )
+                .bind(&number.e164)
+                .bind(&number.country)
+                .bind(&number.number_type)
+                .bind(i64::from(number.capabilities.voice))
+                .bind(i64::from(number.capabilities.sms))
+                .bind(i64::from(number.capabilities.mms))
+                .bind(&number.city)
+                .bind(&number.state)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                ImportOutcome::Inserted
+            }
+            Some(old)
+                if old.country == number.country
+                    && old.number_type == number.number_type
+                    && old.capabilities == number.capabilities
+                    && old.city == number.city
+                    && old.state == number.state =>
+            {
+                ImportOutcome::Unchanged
+            }
+            Some(old) if old.account_id.is_some() => ImportOutcome::Held,
+            Some(_) => {
+                sqlx::query(
+                    "UPDATE chime_phone_number_pool SET country = $2, number_type = $3, \
+                     voice = $4, sms = $5, mms = $6, city = $7, state = $8, updated_at = $9 \
+                     WHERE e164 = $1 AND account_id IS NULL",
+                )
+                .bind(&number.e164)
+                .bind(&number.country)
+                .bind(&number.number_type)
+                .bind(i64::from(number.capabilities.voice))
+                .bind(i64::from(number.capabilities.sms))
+                .bind(i64::from(number.capabilities.mms))
+                .bind(&number.city)
+                .bind(&number.state)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                ImportOutcome::Updated
+            }
+        };
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    /// The pool's number `e164`, held or not.
+    ///
+    /// Errors: `Database`.
+    pub async fn pool_number(&self, e164: &str) -> StoreResult<Option<PoolNumber>> {
+        let row = sqlx::query(&format!(
+            "SELECT {POOL_COLUMNS} FROM chime_phone_number_pool WHERE e164 = $1"
+        ))
+        .bind(e164)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|row| pool_number(&row)).transpose()?)
+    }
+
+    /// Pool numbers no tenant holds matching `query`, by number.
+    ///
+    /// Errors: `Database`.
+    pub async fn available_pool_numbers(&self, query: &PoolQuery) -> StoreResult<Vec<PoolNumber>> {
+        let prefix = query.e164_prefix.clone().unwrap_or_default();
+        let prefix_len = i64::try_from(prefix.chars().count()).unwrap_or(i64::MAX);
+        let rows = sqlx::query(&format!(
+            "SELECT {POOL_COLUMNS} FROM chime_phone_number_pool \
+             WHERE account_id IS NULL AND country = $1 \
+             AND ($2 = '' OR number_type = $2) \
+             AND ($3 = 0 OR substr(e164, 1, CAST($3 AS INTEGER)) = $4) \
+             AND ($5 = '' OR lower(city) = lower($5)) \
+             AND ($6 = '' OR lower(state) = lower($6)) \
+             AND e164 > $7 ORDER BY e164 LIMIT $8"
+        ))
+        .bind(&query.country)
+        .bind(query.number_type.clone().unwrap_or_default())
+        .bind(prefix_len)
+        .bind(prefix)
+        .bind(query.city.clone().unwrap_or_default())
+        .bind(query.state.clone().unwrap_or_default())
+        .bind(query.after.clone().unwrap_or_default())
+        .bind(query.limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(pool_number)
+            .collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// Gives pool number `e164` to `account_id` unless another tenant holds it; returns
+    /// whether `account_id` holds it now (already holding it counts).
+    ///
+    /// Errors: `Database`.
+    pub async fn hold_pool_number(
+        &self,
+        e164: &str,
+        account_id: &str,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE chime_phone_number_pool SET account_id = $2, held_at = $3, updated_at = $3 \
+             WHERE e164 = $1 AND (account_id IS NULL OR account_id = $2)",
+        )
+        .bind(e164)
+        .bind(account_id)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Makes pool number `e164` available again if `account_id` holds it; returns whether
+    /// it did.
+    ///
+    /// Errors: `Database`.
+    pub async fn release_pool_number(
+        &self,
+        e164: &str,
+        account_id: &str,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE chime_phone_number_pool SET account_id = NULL, held_at = NULL, updated_at = $3 \
+             WHERE e164 = $1 AND account_id = $2",
+        )
+        .bind(e164)
+        .bind(account_id)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Adds ported-in `numbers` to the pool held by `account_id` (source `PortIn`); a
+    /// number already there must be available or held by `account_id`.
+    ///
+    /// Errors: `Conflict` naming a number another tenant holds (nothing is written);
+    /// `Database`.
+    pub async fn port_in_pool_numbers(
+        &self,
+        account_id: &str,
+        numbers: &[PoolNumber],
+        now: i64,
+    ) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        for n in numbers {
+            let holder: Option<Option<String>> = sqlx::query_scalar(
+                "SELECT account_id FROM chime_phone_number_pool WHERE e164 = $1",
+            )
+            .bind(&n.e164)
+            .fetch_optional(&mut *tx)
+            .await?;
+            match holder {
+                Some(Some(other)) if other != account_id => {
+                    return Err(StoreError::Conflict(format!(
+                        "{} is held by another account",
+                        n.e164
+                    )));
+                }
+                Some(_) => {
+                    sqlx::query(
+                        "UPDATE chime_phone_number_pool SET account_id = $2, held_at = $3, \
+                         updated_at = $3 WHERE e164 = $1",
+                    )
+                    .bind(&n.e164)
+                    .bind(account_id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                None => {
+                    sqlx::query(
+                        "INSERT INTO chime_phone_number_pool (e164, country, number_type, voice, \
+                         sms, mms, city, state, account_id, held_at, source, created_at, \
+                         updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'PortIn', \
+                         $10, $10)",
+                    )
+                    .bind(&n.e164)
+                    .bind(&n.country)
+                    .bind(&n.number_type)
+                    .bind(i64::from(n.capabilities.voice))
+                    .bind(i64::from(n.capabilities.sms))
+                    .bind(i64::from(n.capabilities.mms))
+                    .bind(&n.city)
+                    .bind(&n.state)
+                    .bind(account_id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Removes `numbers` held by `account_id` from the pool (ported out to another carrier).
+    ///
+    /// Errors: `Database`.
+    pub async fn remove_pool_numbers(
+        &self,
+        account_id: &str,
+        numbers: &[String],
+    ) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        for e164 in numbers {
+            sqlx::query("DELETE FROM chime_phone_number_pool WHERE e164 = $1 AND account_id = $2")
+                .bind(e164)
+                .bind(account_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Records a new number order: the order, its numbers and their `AcquireInProgress`
+    /// inventory rows, replacing the tenant's `AcquireFailed` rows of the same numbers.
+    ///
+    /// Errors: `Conflict` when a number is already in the tenant's inventory in another
+    /// status (nothing is written); `Database`.
+    pub async fn create_phone_number_order(&self, new: &NewOrder) -> StoreResult<()> {
+        let order = &new.order;
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO chime_phone_number_orders (order_id, account_id, product_type, status, \
+             created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&order.order_id)
+        .bind(&order.account_id)
+        .bind(&order.product_type)
+        .bind(&order.status)
+        .bind(order.created_at)
+        .bind(order.updated_at)
+        .execute(&mut *tx)
+        .await?;
+        for (e164, status) in &order.numbers {
+            sqlx::query(
+                "INSERT INTO chime_phone_number_order_numbers (order_id, e164, status) \
+                 VALUES ($1, $2, $3)",
+            )
+            .bind(&order.order_id)
+            .bind(e164)
+            .bind(status)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for n in &new.inventory {
+            sqlx::query(
+                "DELETE FROM chime_phone_numbers WHERE account_id = $1 AND e164 = $2 \
+                 AND status = $3",
+            )
+            .bind(&n.account_id)
+            .bind(&n.e164)
+            .bind(status::ACQUIRE_FAILED)
+            .execute(&mut *tx)
+            .await?;
+            insert_number(&mut tx, n).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Settles one number of a `Processing` order: `Acquired` (its inventory row becomes
+    /// `Unassigned`) or `Failed` (`AcquireFailed`); once no number is `Processing`, the
+    /// order becomes `Successful`, `Partial` or `Failed`. A number already settled is left
+    /// as it is (another node got there first).
+    ///
+    /// Errors: `Database`.
+    pub async fn settle_ordered_number(
+        &self,
+        account_id: &str,
+        order_id: &str,
+        e164: &str,
+        acquired: bool,
+        now: i64,
+    ) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        let (number_status, inventory_status) = if acquired {
+            (order_status::ACQUIRED, status::UNASSIGNED)
+        } else {
+            (order_status::FAILED, status::ACQUIRE_FAILED)
+        };
+        let done = sqlx::query(
+            "UPDATE chime_phone_number_order_numbers SET status = $3 \
+             WHERE order_id = $1 AND e164 = $2 AND status = $4 \
+             AND order_id IN (SELECT order_id FROM chime_phone_number_orders WHERE account_id = $5)",
+        )
+        .bind(order_id)
+        .bind(e164)
+        .bind(number_status)
+        .bind(order_status::PROCESSING)
+        .bind(account_id)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Ok(());
+        }
+        sqlx::query(
+            "UPDATE chime_phone_numbers SET status = $4, updated_at = $5 \
+             WHERE account_id = $1 AND e164 = $2 AND order_id = $3 AND status = $6",
+        )
+        .bind(account_id)
+        .bind(e164)
+        .bind(order_id)
+        .bind(inventory_status)
+        .bind(now)
+        .bind(status::ACQUIRE_IN_PROGRESS)
+        .execute(&mut *tx)
+        .await?;
+        let statuses: Vec<String> = sqlx::query_scalar(
+            "SELECT status FROM chime_phone_number_order_numbers WHERE order_id = $1",
+        )
+        .bind(order_id)
+        .fetch_all(&mut *tx)
+        .await?;
+        let order = if statuses.iter().any(|s| s == order_status::PROCESSING) {
+            order_status::PROCESSING
+        } else if statuses.iter().all(|s| s == order_status::ACQUIRED) {
+            order_status::SUCCESSFUL
+        } else if statuses.iter().all(|s| s == order_status::FAILED) {
+            order_status::FAILED
+        } else {
+            order_status::PARTIAL
+        };
+        sqlx::query(
+            "UPDATE chime_phone_number_orders SET status = $2, updated_at = $3 WHERE order_id = $1",
+        )
+        .bind(order_id)
+        .bind(order)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Every `Processing` order of every tenant, as (tenant, order ID), oldest first.
+    ///
+    /// Errors: `Database`.
+    pub async fn processing_phone_number_orders(&self) -> StoreResult<Vec<(String, String)>> {
+        Ok(sqlx::query_as(
+            "SELECT account_id, order_id FROM chime_phone_number_orders WHERE status = $1 \
+             ORDER BY created_at, order_id",
+        )
+        .bind(order_status::PROCESSING)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn order_numbers(&self, order_id: &str) -> StoreResult<Vec<(String, String)>> {
+        Ok(sqlx::query_as(
+            "SELECT e164, status FROM chime_phone_number_order_numbers WHERE order_id = $1 \
+             ORDER BY e164",
+        )
+        .bind(order_id)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// `account_id`'s number order `order_id` with its numbers.
+    ///
+    /// Errors: `Database`.
+    pub async fn phone_number_order(
+        &self,
+        account_id: &str,
+        order_id: &str,
+    ) -> StoreResult<Option<OrderRecord>> {
+        let row: Option<(String, String, String, String, i64, i64)> = sqlx::query_as(
+            "SELECT order_id, account_id, product_type, status, created_at, updated_at \
+             FROM chime_phone_number_orders WHERE account_id = $1 AND order_id = $2",
+        )
+        .bind(account_id)
+        .bind(order_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some((order_id, account_id, product_type, status, created_at, updated_at)) = row else {
+            return Ok(None);
+        };
+        let numbers = self.order_numbers(&order_id).await?;
+        Ok(Some(OrderRecord {
+            order_id,
+            account_id,
+            product_type,
+            status,
+            numbers,
+            created_at,
+            updated_at,
+        }))
+    }
+
+    /// `account_id`'s number orders by ID, after `after`, at most `limit`.
+    ///
+    /// Errors: `Database`.
+    pub async fn list_phone_number_orders(
+        &self,
+        account_id: &str,
+        after: Option<&str>,
+        limit: i64,
+    ) -> StoreResult<Vec<OrderRecord>> {
+        let ids: Vec<String> = sqlx::query_scalar(
+            "SELECT order_id FROM chime_phone_number_orders WHERE account_id = $1 \
+             AND order_id > $2 ORDER BY order_id LIMIT $3",
+        )
+        .bind(account_id)
+        .bind(after.unwrap_or_default())
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(order) = self.phone_number_order(account_id, &id).await? {
+                out.push(order);
+            }
+        }
+        Ok(out)
+    }
+
+    /// `account_id`'s inventory number `e164` (any status).
+    ///
+    /// Errors: `Database`.
+    pub async fn phone_number(
+        &self,
+        account_id: &str,
+        e164: &str,
+    ) -> StoreResult<Option<PhoneNumberRecord>> {
+        let row = sqlx::query(&format!(
+            "SELECT {NUMBER_COLUMNS} FROM chime_phone_numbers WHERE account_id = $1 AND e164 = $2"
+        ))
+        .bind(account_id)
+        .bind(e164)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|row| number_record(&row)).transpose()?)
+    }
+
+    /// `account_id`'s inventory numbers matching `filter`, by number.
+    ///
+    /// Errors: `Database`.
+    pub async fn list_phone_numbers(
+        &self,
+        account_id: &str,
+        filter: &PhoneNumberFilter,
+    ) -> StoreResult<Vec<PhoneNumberRecord>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {NUMBER_COLUMNS} FROM chime_phone_numbers WHERE account_id = $1 \
+             AND ($2 = '' OR status = $2) AND ($3 = '' OR product_type = $3) \
+             AND ($4 = '' OR user_id = $4) AND ($5 = '' OR chime_account_id = $5) \
+             AND e164 > $6 ORDER BY e164 LIMIT $7"
+        ))
+        .bind(account_id)
+        .bind(filter.status.clone().unwrap_or_default())
+        .bind(filter.product_type.clone().unwrap_or_default())
+        .bind(filter.user_id.clone().unwrap_or_default())
+        .bind(filter.chime_account_id.clone().unwrap_or_default())
+        .bind(filter.after.clone().unwrap_or_default())
+        .bind(filter.limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(number_record)
+            .collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// How many numbers `account_id` has in its inventory and its Orders/Pending list (what
+    /// counts against its quota; failed acquisitions and the deletion queue do not).
+    ///
+    /// Errors: `Database`.
+    pub async fn count_phone_numbers(&self, account_id: &str) -> StoreResult<i64> {
+        Ok(sqlx::query_scalar(
+            "SELECT COUNT(*) FROM chime_phone_numbers WHERE account_id = $1 \
+             AND status <> $2 AND status <> $3",
+        )
+        .bind(account_id)
+        .bind(status::ACQUIRE_FAILED)
+        .bind(status::DELETE_IN_PROGRESS)
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    /// Drops `account_id`'s `AcquireFailed` row of `e164` (it holds nothing); returns
+    /// whether there was one.
+    ///
+    /// Errors: `Database`.
+    pub async fn remove_failed_phone_number(
+        &self,
+        account_id: &str,
+        e164: &str,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "DELETE FROM chime_phone_numbers WHERE account_id = $1 AND e164 = $2 AND status = $3",
+        )
+        .bind(account_id)
+        .bind(e164)
+        .bind(status::ACQUIRE_FAILED)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Writes the mutable fields of `number` (product type, status, calling name, deletion
+    /// time) if its row is still in status `expected`; returns whether it was.
+    ///
+    /// Errors: `Database`.
+    pub async fn update_phone_number(
+        &self,
+        number: &PhoneNumberRecord,
+        expected: &str,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE chime_phone_numbers SET product_type = $3, status = $4, calling_name = $5, \
+             calling_name_updated_at = $6, deletion_at = $7, updated_at = $8 \
+             WHERE account_id = $1 AND e164 = $2 AND status = $9",
+        )
+        .bind(&number.account_id)
+        .bind(&number.e164)
+        .bind(&number.product_type)
+        .bind(&number.status)
+        .bind(&number.calling_name)
+        .bind(number.calling_name_updated_at)
+        .bind(number.deletion_at)
+        .bind(number.updated_at)
+        .bind(expected)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Assigns `account_id`'s `Unassigned` number `e164` to user `user_id` of Chime account
+    /// `chime_account_id` and sets the user's `primary_provisioned_number`, in one
+    /// transaction.
+    ///
+    /// Errors: `Database`.
+    pub async fn associate_phone_number(
+        &self,
+        account_id: &str,
+        chime_account_id: &str,
+        user_id: &str,
+        e164: &str,
+        now: i64,
+    ) -> StoreResult<AssociateOutcome> {
+        let mut tx = self.begin_write().await?;
+        let user: Option<Option<String>> = sqlx::query_scalar(
+            "SELECT primary_provisioned_number FROM chime_users \
+             WHERE user_id = $1 AND account_id = $2 AND chime_account_id = $3",
+        )
+        .bind(user_id)
+        .bind(account_id)
+        .bind(chime_account_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let outcome = match user {
+            None => AssociateOutcome::NoUser,
+            Some(Some(_)) => AssociateOutcome::UserHasNumber,
+            Some(None) => {
+                let held: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM chime_phone_numbers WHERE account_id = $1 AND user_id = $2",
+                )
+                .bind(account_id)
+                .bind(user_id)
+                .fetch_one(&mut *tx)
+                .await?;
+                let done = if held > 0 {
+                    0
+                } else {
+                    sqlx::query(
+                        "UPDATE chime_phone_numbers SET status = $3, user_id = $4, \
+                         chime_account_id = $5, associated_at = $6, updated_at = $6 \
+                         WHERE account_id = $1 AND e164 = $2 AND status = $7",
+                    )
+                    .bind(account_id)
+                    .bind(e164)
+                    .bind(status::ASSIGNED)
+                    .bind(user_id)
+                    .bind(chime_account_id)
+                    .bind(now)
+                    .bind(status::UNASSIGNED)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected()
+                };
+                if held > 0 {
+                    AssociateOutcome::UserHasNumber
+                } else if done == 0 {
+                    AssociateOutcome::NumberUnavailable
+                } else {
+                    sqlx::query(
+                        "UPDATE chime_users SET primary_provisioned_number = $2, updated_at = $3 \
+                         WHERE user_id = $1",
+                    )
+                    .bind(user_id)
+                    .bind(e164)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                    AssociateOutcome::Associated
+                }
+            }
+        };
+        if outcome == AssociateOutcome::Associated {
+            tx.commit().await?;
+        }
+        Ok(outcome)
+    }
+
+    /// Whether user `user_id` is in Chime account `chime_account_id` of `account_id`.
+    ///
+    /// Errors: `Database`.
+    pub async fn chime_user_exists(
+        &self,
+        account_id: &str,
+        chime_account_id: &str,
+        user_id: &str,
+    ) -> StoreResult<bool> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM chime_users WHERE user_id = $1 AND account_id = $2 \
+             AND chime_account_id = $3",
+        )
+        .bind(user_id)
+        .bind(account_id)
+        .bind(chime_account_id)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(n > 0)
+    }
+
+    /// Takes user `user_id`'s number back (it becomes `Unassigned`) and clears the user's
+    /// `primary_provisioned_number`; returns the number, `None` when the user had none.
+    ///
+    /// Errors: `Database`.
+    pub async fn disassociate_phone_number(
+        &self,
+        account_id: &str,
+        user_id: &str,
+        now: i64,
+    ) -> StoreResult<Option<String>> {
+        let mut tx = self.begin_write().await?;
+        let e164: Option<String> = sqlx::query_scalar(
+            "SELECT e164 FROM chime_phone_numbers WHERE account_id = $1 AND user_id = $2",
+        )
+        .bind(account_id)
+        .bind(user_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(e164) = &e164 {
+            sqlx::query(
+                "UPDATE chime_phone_numbers SET status = $3, user_id = NULL, \
+                 chime_account_id = NULL, associated_at = NULL, updated_at = $4 \
+                 WHERE account_id = $1 AND e164 = $2",
+            )
+            .bind(account_id)
+            .bind(e164)
+            .bind(status::UNASSIGNED)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query(
+            "UPDATE chime_users SET primary_provisioned_number = NULL, updated_at = $3 \
+             WHERE user_id = $1 AND account_id = $2 AND primary_provisioned_number IS NOT NULL",
+        )
+        .bind(user_id)
+        .bind(account_id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(e164)
+    }
+
+    /// Numbers of every tenant in the deletion queue since `cutoff` or earlier, as (tenant,
+    /// number).
+    ///
+    /// Errors: `Database`.
+    pub async fn due_phone_number_deletions(
+        &self,
+        cutoff: i64,
+    ) -> StoreResult<Vec<(String, String)>> {
+        Ok(sqlx::query_as(
+            "SELECT account_id, e164 FROM chime_phone_numbers WHERE status = $1 \
+             AND deletion_at <= $2 ORDER BY deletion_at",
+        )
+        .bind(status::DELETE_IN_PROGRESS)
+        .bind(cutoff)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Removes `account_id`'s number `e164` from its deletion queue for good if it entered
+    /// it at or before `cutoff`; returns whether it did.
+    ///
+    /// Errors: `Database`.
+    pub async fn remove_deleted_phone_number(
+        &self,
+        account_id: &str,
+        e164: &str,
+        cutoff: i64,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "DELETE FROM chime_phone_numbers WHERE account_id = $1 AND e164 = $2 \
+             AND status = $3 AND deletion_at <= $4",
+        )
+        .bind(account_id)
+        .bind(e164)
+        .bind(status::DELETE_IN_PROGRESS)
+        .bind(cutoff)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// `account_id`'s phone-number and global settings (defaults when never set).
+    ///
+    /// Errors: `Database`.
+    pub async fn phone_settings(&self, account_id: &str) -> StoreResult<PhoneSettingsRecord> {
+        let row: Option<(Option<String>, Option<i64>, Option<String>, Option<String>)> =
+            sqlx::query_as(
+                "SELECT calling_name, calling_name_updated_at, business_calling_cdr_bucket, \
+                 voice_connector_cdr_bucket FROM chime_phone_settings WHERE account_id = $1",
+            )
+            .bind(account_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row
+            .map(|(calling_name, at, bc, vc)| PhoneSettingsRecord {
+                calling_name,
+                calling_name_updated_at: at,
+                business_calling_cdr_bucket: bc,
+                voice_connector_cdr_bucket: vc,
+            })
+            .unwrap_or_default())
+    }
+
+    /// Writes `account_id`'s phone-number and global settings.
+    ///
+    /// Errors: `Database`.
+    pub async fn put_phone_settings(
+        &self,
+        account_id: &str,
+        settings: &PhoneSettingsRecord,
+        now: i64,
+    ) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query("DELETE FROM chime_phone_settings WHERE account_id = $1")
+            .bind(account_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO chime_phone_settings (account_id, calling_name, calling_name_updated_at, \
+             business_calling_cdr_bucket, voice_connector_cdr_bucket, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(account_id)
+        .bind(&settings.calling_name)
+        .bind(settings.calling_name_updated_at)
+        .bind(&settings.business_calling_cdr_bucket)
+        .bind(&settings.voice_connector_cdr_bucket)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Records a new porting order with its numbers.
+    ///
+    /// Errors: `Database`.
+    pub async fn create_porting_order(&self, order: &PortingOrderRecord) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query(&format!(
+            "INSERT INTO chime_porting_orders ({PORTING_COLUMNS}) VALUES \
+             ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+        ))
+        .bind(&order.porting_order_id)
+        .bind(&order.account_id)
+        .bind(&order.direction)
+        .bind(&order.product_type)
+        .bind(&order.country)
+        .bind(&order.number_type)
+        .bind(&order.status)
+        .bind(&order.details)
+        .bind(&order.pin_hash)
+        .bind(&order.status_message)
+        .bind(order.foc_at)
+        .bind(order.upload_expires_at)
+        .bind(order.created_at)
+        .bind(order.updated_at)
+        .execute(&mut *tx)
+        .await?;
+        for e164 in &order.numbers {
+            sqlx::query(
+                "INSERT INTO chime_porting_order_numbers (porting_order_id, e164) VALUES ($1, $2)",
+            )
+            .bind(&order.porting_order_id)
+            .bind(e164)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// `account_id`'s porting order `porting_order_id` with its numbers.
+    ///
+    /// Errors: `Database`.
+    pub async fn porting_order(
+        &self,
+        account_id: &str,
+        porting_order_id: &str,
+    ) -> StoreResult<Option<PortingOrderRecord>> {
+        let row = sqlx::query(&format!(
+            "SELECT {PORTING_COLUMNS} FROM chime_porting_orders \
+             WHERE account_id = $1 AND porting_order_id = $2"
+        ))
+        .bind(account_id)
+        .bind(porting_order_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let mut order = porting_record(&row)?;
+        order.numbers = sqlx::query_scalar(
+            "SELECT e164 FROM chime_porting_order_numbers WHERE porting_order_id = $1 ORDER BY e164",
+        )
+        .bind(porting_order_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(Some(order))
+    }
+
+    /// `account_id`'s porting orders by ID, after `after`, at most `limit`.
+    ///
+    /// Errors: `Database`.
+    pub async fn list_porting_orders(
+        &self,
+        account_id: &str,
+        after: Option<&str>,
+        limit: i64,
+    ) -> StoreResult<Vec<PortingOrderRecord>> {
+        let ids: Vec<String> = sqlx::query_scalar(
+            "SELECT porting_order_id FROM chime_porting_orders WHERE account_id = $1 \
+             AND porting_order_id > $2 ORDER BY porting_order_id LIMIT $3",
+        )
+        .bind(account_id)
+        .bind(after.unwrap_or_default())
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(order) = self.porting_order(account_id, &id).await? {
+                out.push(order);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Writes `order`'s status, status message, FOC time, upload window and update time if
+    /// its status is still `expected`; returns whether it was.
+    ///
+    /// Errors: `Database`.
+    pub async fn update_porting_order(
+        &self,
+        order: &PortingOrderRecord,
+        expected: &str,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE chime_porting_orders SET status = $3, status_message = $4, foc_at = $5, \
+             upload_expires_at = $6, updated_at = $7 \
+             WHERE account_id = $1 AND porting_order_id = $2 AND status = $8",
+        )
+        .bind(&order.account_id)
+        .bind(&order.porting_order_id)
+        .bind(&order.status)
+        .bind(&order.status_message)
+        .bind(order.foc_at)
+        .bind(order.upload_expires_at)
+        .bind(order.updated_at)
+        .bind(expected)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Completes a port-in: `order` becomes `COMPLETED` (if still `expected`) and
+    /// `inventory` rows (`Unassigned`) join its tenant's inventory, replacing rows of the
+    /// same numbers in `AcquireFailed`; returns whether the order was still `expected`.
+    ///
+    /// Errors: `Conflict` when a number is already in the inventory (nothing is written);
+    /// `Database`.
+    pub async fn complete_port_in(
+        &self,
+        order: &PortingOrderRecord,
+        expected: &str,
+        inventory: &[PhoneNumberRecord],
+    ) -> StoreResult<bool> {
+        let mut tx = self.begin_write().await?;
+        let done = sqlx::query(
+            "UPDATE chime_porting_orders SET status = $3, status_message = $4, updated_at = $5 \
+             WHERE account_id = $1 AND porting_order_id = $2 AND status = $6",
+        )
+        .bind(&order.account_id)
+        .bind(&order.porting_order_id)
+        .bind(&order.status)
+        .bind(&order.status_message)
+        .bind(order.updated_at)
+        .bind(expected)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        for n in inventory {
+            sqlx::query(
+                "DELETE FROM chime_phone_numbers WHERE account_id = $1 AND e164 = $2 AND status = $3",
+            )
+            .bind(&n.account_id)
+            .bind(&n.e164)
+            .bind(status::ACQUIRE_FAILED)
+            .execute(&mut *tx)
+            .await?;
+            insert_number(&mut tx, n).await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Completes a port-out: `order` becomes `COMPLETED` (if still `expected`), its numbers
+    /// leave the tenant's inventory and their users lose them; returns whether the order was
+    /// still `expected`.
+    ///
+    /// Errors: `Database`.
+    pub async fn complete_port_out(
+        &self,
+        order: &PortingOrderRecord,
+        expected: &str,
+    ) -> StoreResult<bool> {
+        let mut tx = self.begin_write().await?;
+        let done = sqlx::query(
+            "UPDATE chime_porting_orders SET status = $3, status_message = $4, updated_at = $5 \
+             WHERE account_id = $1 AND porting_order_id = $2 AND status = $6",
+        )
+        .bind(&order.account_id)
+        .bind(&order.porting_order_id)
+        .bind(&order.status)
+        .bind(&order.status_message)
+        .bind(order.updated_at)
+        .bind(expected)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        for e164 in &order.numbers {
+            sqlx::query(
+                "UPDATE chime_users SET primary_provisioned_number = NULL, updated_at = $3 \
+                 WHERE account_id = $1 AND primary_provisioned_number = $2",
+            )
+            .bind(&order.account_id)
+            .bind(e164)
+            .bind(order.updated_at)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("DELETE FROM chime_phone_numbers WHERE account_id = $1 AND e164 = $2")
+                .bind(&order.account_id)
+                .bind(e164)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Stores `data` as document `doc` of a porting order of `account_id` (replacing one of
+    /// the same name): the content sealed like an SSE-KMS object under the account's
+    /// default key (context: the blob key), durable in the blob store before the row is
+    /// written.
+    ///
+    /// Errors: `Config` (no keyring), the key provider's, `Blob`, `Database`.
+    pub async fn put_porting_document(
+        &self,
+        account_id: &str,
+        doc: &PortingDocumentRecord,
+        data: &[u8],
+    ) -> StoreResult<()> {
+        let keyring = self.keyring()?;
+        let key = keyring
+            .provider()
+            .default_key(account_id, keyring.region())
+            .await?;
+        let context = carillon_kms::EncryptionContext::s3(&doc.blob_key);
+        let sealed =
+            carillon_kms::object::seal_object(keyring.provider(), &key.arn, &context, data).await?;
+        self.blobs()
+            .put(&doc.blob_key, bytes::Bytes::from(sealed))
+            .await?;
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "DELETE FROM chime_porting_documents WHERE porting_order_id = $1 AND name = $2",
+        )
+        .bind(&doc.porting_order_id)
+        .bind(&doc.name)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO chime_porting_documents (porting_order_id, name, content_type, size, \
+             sha256, blob_key, uploaded_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&doc.porting_order_id)
+        .bind(&doc.name)
+        .bind(&doc.content_type)
+        .bind(doc.size)
+        .bind(&doc.sha256)
+        .bind(&doc.blob_key)
+        .bind(doc.uploaded_at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The documents of porting order `porting_order_id`, by name. The caller has checked
+    /// the order is the tenant's.
+    ///
+    /// Errors: `Database`.
+    pub async fn porting_documents(
+        &self,
+        porting_order_id: &str,
+    ) -> StoreResult<Vec<PortingDocumentRecord>> {
+        let rows: Vec<(String, String, String, i64, String, String, i64)> = sqlx::query_as(
+            "SELECT porting_order_id, name, content_type, size, sha256, blob_key, uploaded_at \
+             FROM chime_porting_documents WHERE porting_order_id = $1 ORDER BY name",
+        )
+        .bind(porting_order_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(porting_order_id, name, content_type, size, sha256, blob_key, uploaded_at)| {
+                    PortingDocumentRecord {
+                        porting_order_id,
+                        name,
+                        content_type,
+                        size,
+                        sha256,
+                        blob_key,
+                        uploaded_at,
+                    }
+                },
+            )
+            .collect())
+    }
+}
