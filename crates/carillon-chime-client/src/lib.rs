@@ -6,7 +6,9 @@
 //! binary merges [`router`] into its HTTP listener beside the admin APIs.
 
 mod bots;
+mod chat;
 pub mod register;
+mod stream;
 mod webhooks;
 
 use axum::Router;
@@ -18,4 +20,6 @@ pub fn router(chime: Chime) -> Router {
         .merge(register::routes(chime.clone()))
         .merge(bots::routes(chime.clone()))
         .merge(webhooks::routes(chime.clone()))
+        .merge(chat::routes(chime.clone()))
+        .merge(stream::routes(chime.clone()))
 }
