@@ -6,6 +6,7 @@
 //! mailbox export file decrypted.
 
 mod admin;
+mod chime_mail;
 mod config;
 mod phone_numbers;
 mod s3;

@@ -125,7 +125,10 @@ pub async fn run(config: Config) -> Result<()> {
             .unwrap_or(format!("http://{}", http.local_addr()?)),
         hostname: config.hostname.clone(),
         dns_resolver: config.dns_resolver,
-        mailer: None,
+        mailer: Some(Arc::new(crate::chime_mail::ChimeMailer::new(
+            store.clone(),
+            config.hostname.clone(),
+        ))),
         trusted_ca_pem: trusted_ca.clone(),
         retention_interval: config.chime_retention_interval,
         node_id: node_id(&config.store.data_dir)?,
