@@ -41,7 +41,7 @@ pub async fn create(
     others: &[String],
 ) -> ApiResult<(ConversationView, bool)> {
     let mut members: Vec<(String, Option<String>)> =
-        vec![(user.user_id.clone(), Some(user.chime_account_id.clone()))];
+        vec![(user.user_id.clone(), user.chime_account_id.clone())];
     for reference in others {
         let reference = reference.trim();
         let found = if reference.contains('@') {

@@ -888,17 +888,23 @@ async fn administered_room(
 
 /// A room `user` creates in their Chime account; they become its Administrator.
 ///
-/// Errors: `BadRequestException` naming `Name`; `NotFoundException` when the user's
-/// account is gone.
+/// Errors: `BadRequestException` naming `Name`; `ForbiddenException` for an unmanaged
+/// user (no account); `NotFoundException` when the user's account is gone.
 pub async fn create_for_user(
     chime: &Chime,
     user: &SessionUser,
     name: String,
 ) -> ApiResult<ChatRoomRecord> {
     check_name(&name)?;
+    let (Some(account_id), Some(chime_account_id)) = (&user.account_id, &user.chime_account_id)
+    else {
+        return Err(forbidden(
+            "Only users of a Chime account create rooms; you have none",
+        ));
+    };
     let account = chime
         .store
-        .chime_account(&user.account_id, &user.chime_account_id, i64::MAX)
+        .chime_account(account_id, chime_account_id, i64::MAX)
         .await
         .map_err(store_failure)?
         .filter(|a| a.deleted_at.is_none())

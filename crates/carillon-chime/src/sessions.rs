@@ -3,8 +3,9 @@
 //!
 //! A session is a random 32-byte bearer token (64 hex characters) given to the client once;
 //! the store keeps only its SHA-256, so a leaked table cannot be replayed. Sessions last
-//! [`SESSION_LIFETIME_MS`] (24 hours). Only a `Registered` user with a license, in a live
-//! Chime account, signs in; a `Suspended` user is refused (§1.3), and every request checks
+//! [`SESSION_LIFETIME_MS`] (24 hours). Who signs in is decided by
+//! [`crate::users::may_sign_in`]: a `Registered` user with a license in a live Chime account
+//! (or an unmanaged identity); a `Suspended` user is refused (§1.3). Every request checks
 //! the same rules again, so suspending a user or deleting the account ends their sessions
 //! at once even before LogoutUser deletes the rows. A failed sign-in costs the same Argon2
 //! work whether or not the email names a user, so timing does not reveal who exists.
@@ -36,10 +37,11 @@ pub const FORBIDDEN: &str = "ForbiddenException";
 pub struct SessionUser {
     /// The user ID.
     pub user_id: String,
-    /// The Carillon account (tenant) of the user's Chime account.
-    pub account_id: String,
-    /// The user's Chime account.
-    pub chime_account_id: String,
+    /// The Carillon account (tenant) of the user's Chime account; `None` for an unmanaged
+    /// identity (a user removed from a Team account keeps chat sign-in, §1.3).
+    pub account_id: Option<String>,
+    /// The user's Chime account; `None` for an unmanaged identity.
+    pub chime_account_id: Option<String>,
     /// The user's primary email (lower-case).
     pub email: String,
     /// The user's display name, if set.
@@ -98,33 +100,28 @@ fn verify(hash: &str, password: &str) -> bool {
     })
 }
 
-/// Why `user` may not sign in now, if anything stops them: not registered, suspended, no
-/// license, or no live Chime account (§1.3).
-fn refusal(user: &ChatUserRecord) -> Option<&'static str> {
-    if user.registration_status == "Suspended" {
-        Some("The user is suspended and cannot sign in")
-    } else if user.registration_status != "Registered" {
-        Some("The user has not registered")
-    } else if user.license_type.is_none() || user.account_id.is_none() {
-        Some("The user has no license in a Chime account and cannot sign in")
-    } else if !user.account_live {
-        Some("The user's Chime account is deleted")
-    } else {
-        None
+/// Why `user` may not sign in now, if anything stops them. The rules are
+/// [`crate::users::may_sign_in`]'s (registered, not suspended or released, a license in a
+/// live account or an unmanaged identity, sign-in delegate groups); this names the reason.
+async fn refusal(chime: &Chime, user: &ChatUserRecord) -> ApiResult<Option<&'static str>> {
+    if crate::users::may_sign_in(chime, &user.user_id).await? {
+        return Ok(None);
     }
+    Ok(Some(match user.registration_status.as_str() {
+        "Suspended" => "The user is suspended and cannot sign in",
+        "Registered" => "The user has no license in a live Chime account and cannot sign in",
+        _ => "The user has not registered and cannot sign in",
+    }))
 }
 
-fn session_user(user: ChatUserRecord, expires_at: i64) -> ApiResult<SessionUser> {
-    match (user.account_id, user.chime_account_id) {
-        (Some(account_id), Some(chime_account_id)) => Ok(SessionUser {
-            user_id: user.user_id,
-            account_id,
-            chime_account_id,
-            email: user.primary_email,
-            display_name: user.display_name,
-            expires_at,
-        }),
-        _ => Err(unauthorized("The session's user has no Chime account")),
+fn session_user(user: ChatUserRecord, expires_at: i64) -> SessionUser {
+    SessionUser {
+        user_id: user.user_id,
+        account_id: user.account_id,
+        chime_account_id: user.chime_account_id,
+        email: user.primary_email,
+        display_name: user.display_name,
+        expires_at,
     }
 }
 
@@ -164,7 +161,7 @@ pub async fn sign_in(chime: &Chime, email: &str, password: &str) -> ApiResult<Si
         Some(user) if matches && user.password_hash.is_some() => user,
         _ => return Err(unauthorized("The email or password is not correct")),
     };
-    if let Some(reason) = refusal(&user) {
+    if let Some(reason) = refusal(chime, &user).await? {
         return Err(ApiError::new(FORBIDDEN, reason));
     }
     let mut secret = [0u8; 32];
@@ -184,7 +181,7 @@ pub async fn sign_in(chime: &Chime, email: &str, password: &str) -> ApiResult<Si
         .map_err(store_failure)?;
     Ok(SignedIn {
         token,
-        user: session_user(user, record.expires_at)?,
+        user: session_user(user, record.expires_at),
     })
 }
 
@@ -209,10 +206,10 @@ pub async fn authenticate(chime: &Chime, bearer: &str) -> ApiResult<SessionUser>
         .await
         .map_err(store_failure)?
         .ok_or_else(|| unauthorized("The session's user no longer exists"))?;
-    if let Some(reason) = refusal(&user) {
+    if let Some(reason) = refusal(chime, &user).await? {
         return Err(unauthorized(reason));
     }
-    session_user(user, session.expires_at)
+    Ok(session_user(user, session.expires_at))
 }
 
 /// Ends the session named by `bearer`.
