@@ -1,0 +1,457 @@
+//! Domain claims (Carillon operations) against a local DNS stub, on SQLite and (when
+//! `CARILLON_TEST_DATABASE_URL` is set) PostgreSQL: TXT verification on GetDomain and by the
+//! polling job, the account becoming Enterprise, conflicts, suspension in an Enterprise
+//! account, joining the claiming account at registration, and domain removal releasing
+//! users. Spec: chime-zh.md §1.2–§1.4, §2.4, §2.7, §2.12.
+
+mod users_env;
+
+use std::time::Duration;
+
+use carillon_adminapi::CarillonOperation;
+use carillon_awsapi::generated::chime::*;
+use carillon_chime::domains::{
+    verification_job, AccountInput, ClaimDomain, ClaimDomainInput, DeleteDomain, DomainInput,
+    GetDomain, ListDomains,
+};
+use carillon_chime::hub::ChatEvent;
+use carillon_chime::users::{may_sign_in, register};
+use carillon_core::{ApiError, RequestContext};
+use tokio_util::sync::CancellationToken;
+use users_env::{envs, Env};
+
+fn code(result: Result<impl std::fmt::Debug, ApiError>) -> String {
+    result.expect_err("an error").code.to_string()
+}
+
+async fn claim(
+    env: &Env,
+    ctx: &RequestContext,
+    account: &str,
+    domain: &str,
+) -> Result<carillon_chime::domains::DomainOutput, ApiError> {
+    ClaimDomain(env.chime.clone())
+        .call(
+            ctx,
+            ClaimDomainInput {
+                account_id: account.to_string(),
+                domain_name: domain.to_string(),
+            },
+        )
+        .await
+}
+
+async fn get(
+    env: &Env,
+    ctx: &RequestContext,
+    account: &str,
+    domain: &str,
+) -> Result<carillon_chime::domains::DomainOutput, ApiError> {
+    GetDomain(env.chime.clone())
+        .call(
+            ctx,
+            DomainInput {
+                account_id: account.to_string(),
+                domain_name: domain.to_string(),
+            },
+        )
+        .await
+}
+
+async fn account_type(env: &Env, ctx: &RequestContext, account: &str) -> String {
+    env.chime
+        .get_account(
+            ctx,
+            GetAccountRequest {
+                account_id: account.to_string(),
+            },
+        )
+        .await
+        .unwrap()
+        .account
+        .unwrap()
+        .account_type
+        .unwrap()
+}
+
+/// Claims `domain` for `account` and publishes its TXT record so it verifies.
+async fn verified(env: &Env, ctx: &RequestContext, account: &str, domain: &str) {
+    let record = claim(env, ctx, account, domain)
+        .await
+        .unwrap()
+        .domain
+        .verification_record;
+    env.dns.zone.txt(&record.name, &record.value);
+    let domain = get(env, ctx, account, domain).await.unwrap().domain;
+    assert_eq!(domain.status, "Verified");
+}
+
+#[tokio::test]
+async fn a_claim_verifies_through_dns_and_makes_the_account_enterprise() {
+    for env in envs().await {
+        let ctx = env.tenant().await;
+        let account = env.account(&ctx, "Corp").await;
+        let claimed = claim(&env, &ctx, &account, "Example.COM.")
+            .await
+            .unwrap()
+            .domain;
+        assert_eq!(claimed.domain_name, "example.com");
+        assert_eq!(claimed.status, "PendingVerification");
+        assert_eq!(
+            claimed.verification_record.name,
+            "_carillon-chime.example.com"
+        );
+        assert_eq!(claimed.verification_record.r#type, "TXT");
+        assert!(claimed
+            .verification_record
+            .value
+            .starts_with("carillon-chime-verification="));
+        assert_eq!(
+            code(claim(&env, &ctx, &account, "example.com").await),
+            "ConflictException"
+        );
+        assert_eq!(
+            code(claim(&env, &ctx, &account, "not a domain").await),
+            "BadRequestException"
+        );
+        assert_eq!(
+            code(claim(&env, &ctx, &account, "localhost").await),
+            "BadRequestException"
+        );
+
+        // Nothing published yet, or a wrong value: still pending, still Team.
+        env.dns.zone.txt(
+            &claimed.verification_record.name,
+            "carillon-chime-verification=wrong",
+        );
+        let pending = get(&env, &ctx, &account, "example.com")
+            .await
+            .unwrap()
+            .domain;
+        assert_eq!(pending.status, "PendingVerification");
+        assert_eq!(account_type(&env, &ctx, &account).await, "Team");
+
+        env.dns.zone.txt(
+            &claimed.verification_record.name,
+            &claimed.verification_record.value,
+        );
+        let done = get(&env, &ctx, &account, "example.com")
+            .await
+            .unwrap()
+            .domain;
+        assert_eq!(done.status, "Verified");
+        assert!(done.verified_timestamp.is_some());
+        assert_eq!(account_type(&env, &ctx, &account).await, "EnterpriseLWA");
+
+        let listed = ListDomains(env.chime.clone())
+            .call(
+                &ctx,
+                AccountInput {
+                    account_id: account.clone(),
+                },
+            )
+            .await
+            .unwrap()
+            .domains;
+        assert_eq!(listed.len(), 1);
+
+        // Another tenant can neither see the claim nor claim the verified domain.
+        let other = env.tenant().await;
+        let theirs = env.account(&other, "Theirs").await;
+        assert_eq!(
+            code(get(&env, &other, &account, "example.com").await),
+            "NotFoundException"
+        );
+        assert_eq!(
+            code(get(&env, &other, &theirs, "example.com").await),
+            "NotFoundException"
+        );
+        assert_eq!(
+            code(claim(&env, &other, &theirs, "example.com").await),
+            "ConflictException"
+        );
+        // A subdomain is a claim of its own.
+        claim(&env, &other, &theirs, "sub.example.com")
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn the_job_verifies_pending_claims() {
+    for env in envs().await {
+        let ctx = env.tenant().await;
+        let account = env.account(&ctx, "Corp").await;
+        let record = claim(&env, &ctx, &account, "polled.example")
+            .await
+            .unwrap()
+            .domain
+            .verification_record;
+        env.dns.zone.txt(&record.name, &record.value);
+        let shutdown = CancellationToken::new();
+        let job = tokio::spawn(verification_job(env.chime.clone(), shutdown.clone()));
+        let mut verified = false;
+        for _ in 0..100 {
+            let domains = env
+                .test
+                .store
+                .list_chime_domains(&ctx.account_id, &account)
+                .await
+                .unwrap();
+            if domains[0].status == "Verified" {
+                verified = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        shutdown.cancel();
+        job.await.unwrap();
+        assert!(verified, "the job verified the claim");
+        assert_eq!(account_type(&env, &ctx, &account).await, "EnterpriseLWA");
+    }
+}
+
+#[tokio::test]
+async fn enterprise_users_are_suspended_and_unsuspended() {
+    for env in envs().await {
+        let ctx = env.tenant().await;
+        let account = env.account(&ctx, "Corp").await;
+        verified(&env, &ctx, &account, "corp.example").await;
+        let user = env.registered(&ctx, &account, "mary@corp.example").await;
+        env.session(&user.user_id).await;
+        let mut events = env.chime.hub().subscribe();
+        let errors = env
+            .chime
+            .batch_suspend_user(
+                &ctx,
+                BatchSuspendUserRequest {
+                    account_id: account.clone(),
+                    user_id_list: vec![user.user_id.clone(), "nobody".to_string()],
+                },
+            )
+            .await
+            .unwrap()
+            .user_errors
+            .unwrap();
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].error_code.as_deref(), Some("NotFound"));
+        assert_eq!(env.sessions(&user.user_id).await, 0);
+        assert_eq!(
+            *events.recv().await.unwrap(),
+            ChatEvent::SessionsRevoked {
+                user_id: user.user_id.clone()
+            }
+        );
+        let suspended = env.user_by_email(&ctx, &account, "mary@corp.example").await;
+        assert_eq!(
+            suspended.user_registration_status.as_deref(),
+            Some("Suspended")
+        );
+        assert!(!may_sign_in(&env.chime, &user.user_id).await.unwrap());
+        let again = env
+            .chime
+            .batch_suspend_user(
+                &ctx,
+                BatchSuspendUserRequest {
+                    account_id: account.clone(),
+                    user_id_list: vec![user.user_id.clone()],
+                },
+            )
+            .await
+            .unwrap()
+            .user_errors
+            .unwrap();
+        assert_eq!(again[0].error_code.as_deref(), Some("Conflict"));
+
+        let errors = env
+            .chime
+            .batch_unsuspend_user(
+                &ctx,
+                BatchUnsuspendUserRequest {
+                    account_id: account.clone(),
+                    user_id_list: vec![user.user_id.clone()],
+                },
+            )
+            .await
+            .unwrap()
+            .user_errors
+            .unwrap();
+        assert!(errors.is_empty());
+        let back = env.user_by_email(&ctx, &account, "mary@corp.example").await;
+        assert_eq!(back.user_registration_status.as_deref(), Some("Registered"));
+        assert!(may_sign_in(&env.chime, &user.user_id).await.unwrap());
+        let not_suspended = env
+            .chime
+            .batch_unsuspend_user(
+                &ctx,
+                BatchUnsuspendUserRequest {
+                    account_id: account.clone(),
+                    user_id_list: vec![user.user_id.clone()],
+                },
+            )
+            .await
+            .unwrap()
+            .user_errors
+            .unwrap();
+        assert_eq!(not_suspended[0].error_code.as_deref(), Some("BadRequest"));
+        let too_many = env
+            .chime
+            .batch_suspend_user(
+                &ctx,
+                BatchSuspendUserRequest {
+                    account_id: account.clone(),
+                    user_id_list: (0..51).map(|i| i.to_string()).collect(),
+                },
+            )
+            .await;
+        assert_eq!(code(too_many), "BadRequestException");
+    }
+}
+
+#[tokio::test]
+async fn claimed_domain_users_join_the_enterprise_account() {
+    for env in envs().await {
+        let ctx = env.tenant().await;
+        let team = env.account(&ctx, "Team").await;
+        let corp = env.account(&ctx, "Corp").await;
+        // Invited by the Team account before Corp verified the domain...
+        env.invite(&ctx, &team, &["ann@corp.example"]).await;
+        let token = env.mailer.token_for("ann@corp.example");
+        verified(&env, &ctx, &corp, "corp.example").await;
+        // ...a claimed address can no longer be invited or created elsewhere...
+        let refused = env.invite(&ctx, &team, &["bob@corp.example"]).await;
+        assert_eq!(refused[0].status.as_deref(), Some("Failed"));
+        assert_eq!(refused[0].email_status.as_deref(), Some("NotSent"));
+        let created = env
+            .chime
+            .create_user(
+                &ctx,
+                CreateUserRequest {
+                    account_id: team.clone(),
+                    email: Some("carl@corp.example".to_string()),
+                    ..CreateUserRequest::default()
+                },
+            )
+            .await;
+        assert_eq!(code(created), "ConflictException");
+        // ...and registering joins the Enterprise account.
+        let done = register(&env.chime, &token, "long enough", "Ann")
+            .await
+            .unwrap();
+        assert_eq!(done.chime_account_id, corp);
+        env.user_by_email(&ctx, &corp, "ann@corp.example").await;
+    }
+}
+
+#[tokio::test]
+async fn removing_a_domain_releases_its_users() {
+    for env in envs().await {
+        let ctx = env.tenant().await;
+        let account = env.account(&ctx, "Corp").await;
+        verified(&env, &ctx, &account, "corp.example").await;
+        let mary = env.registered(&ctx, &account, "mary@corp.example").await;
+        let sam = env.registered(&ctx, &account, "sam@corp.example").await;
+        let other = env
+            .registered(&ctx, &account, "olga@elsewhere.example")
+            .await;
+        env.chime
+            .batch_suspend_user(
+                &ctx,
+                BatchSuspendUserRequest {
+                    account_id: account.clone(),
+                    user_id_list: vec![sam.user_id.clone()],
+                },
+            )
+            .await
+            .unwrap();
+        env.session(&mary.user_id).await;
+
+        let blocked = env
+            .chime
+            .delete_account(
+                &ctx,
+                DeleteAccountRequest {
+                    account_id: account.clone(),
+                },
+            )
+            .await;
+        assert_eq!(code(blocked), "UnprocessableEntityException");
+
+        let mut events = env.chime.hub().subscribe();
+        let remove = |ctx: RequestContext, domain: &str| {
+            let (chime, account, domain) = (env.chime.clone(), account.clone(), domain.to_string());
+            async move {
+                DeleteDomain(chime)
+                    .call(
+                        &ctx,
+                        DomainInput {
+                            account_id: account,
+                            domain_name: domain,
+                        },
+                    )
+                    .await
+            }
+        };
+        let stranger = env.tenant().await;
+        assert_eq!(
+            code(remove(stranger, "corp.example").await),
+            "NotFoundException"
+        );
+        remove(ctx.clone(), "corp.example").await.unwrap();
+        assert_eq!(
+            code(remove(ctx.clone(), "corp.example").await),
+            "NotFoundException"
+        );
+        let mut revoked = Vec::new();
+        while let Ok(event) = events.try_recv() {
+            if let ChatEvent::SessionsRevoked { user_id } = &*event {
+                revoked.push(user_id.clone());
+            }
+        }
+        revoked.sort();
+        let mut expected = vec![mary.user_id.clone(), sam.user_id.clone()];
+        expected.sort();
+        assert_eq!(revoked, expected);
+        assert_eq!(env.sessions(&mary.user_id).await, 0);
+
+        let mary = env.user_by_email(&ctx, &account, "mary@corp.example").await;
+        assert_eq!(mary.user_registration_status.as_deref(), Some("Released"));
+        assert_eq!(mary.license_type, None);
+        assert!(!may_sign_in(&env.chime, &mary.user_id).await.unwrap());
+        let sam = env.user_by_email(&ctx, &account, "sam@corp.example").await;
+        assert_eq!(sam.user_registration_status.as_deref(), Some("Suspended"));
+        let olga = env
+            .user_by_email(&ctx, &account, "olga@elsewhere.example")
+            .await;
+        assert_eq!(olga.user_registration_status.as_deref(), Some("Registered"));
+        assert_eq!(other.user_id, olga.user_id);
+        assert_eq!(account_type(&env, &ctx, &account).await, "EnterpriseLWA");
+
+        // A released user may join another account; a suspended one may not.
+        let next = env.account(&ctx, "Next").await;
+        let invites = env
+            .invite(&ctx, &next, &["mary@corp.example", "sam@corp.example"])
+            .await;
+        assert_eq!(invites[0].status.as_deref(), Some("Pending"));
+        assert_eq!(invites[1].status.as_deref(), Some("Failed"));
+
+        env.chime
+            .delete_account(
+                &ctx,
+                DeleteAccountRequest {
+                    account_id: account.clone(),
+                },
+            )
+            .await
+            .unwrap();
+        let detached = env
+            .test
+            .store
+            .chime_user_by_email("sam@corp.example")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(detached.chime_account_id, None);
+        assert_eq!(detached.registration_status, "Suspended");
+    }
+}

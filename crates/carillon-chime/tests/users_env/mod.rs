@@ -1,0 +1,309 @@
+//! Shared fixtures of the users and domains tests: a Chime service per test store wired to
+//! a recording [`Mailer`] and a local DNS stub, tenants with request contexts, and helpers
+//! reading the registration link out of a recorded invitation.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use carillon_awsapi::generated::chime::*;
+use carillon_chime::{Chime, ChimeConfig, Mailer};
+use carillon_core::RequestContext;
+use carillon_store::testing::{create_account, test_stores, TestStore};
+use hickory_resolver::proto::op::{Message, MessageType, ResponseCode};
+use hickory_resolver::proto::rr::rdata::TXT;
+use hickory_resolver::proto::rr::{RData, Record, RecordType};
+use tokio::net::UdpSocket;
+
+/// The public URL of the service in the tests.
+pub const PUBLIC_URL: &str = "https://chime.carillon.test";
+
+/// One message the [`RecordingMailer`] accepted.
+#[derive(Debug, Clone)]
+pub struct Sent {
+    pub from: String,
+    pub to: String,
+    pub message: String,
+}
+
+/// A mail path that records what it is given and refuses recipients of `fail.test`.
+#[derive(Default, Clone)]
+pub struct RecordingMailer(pub Arc<Mutex<Vec<Sent>>>);
+
+#[async_trait::async_trait]
+impl Mailer for RecordingMailer {
+    async fn send(&self, from: &str, to: &str, message: Vec<u8>) -> Result<(), String> {
+        if to.ends_with("@fail.test") {
+            return Err("550 5.1.1 no such user".to_string());
+        }
+        self.0.lock().unwrap().push(Sent {
+            from: from.to_string(),
+            to: to.to_string(),
+            message: String::from_utf8(message).unwrap(),
+        });
+        Ok(())
+    }
+}
+
+impl RecordingMailer {
+    /// The last message sent to `to`.
+    pub fn last_to(&self, to: &str) -> Sent {
+        self.0
+            .lock()
+            .unwrap()
+            .iter()
+            .rev()
+            .find(|s| s.to == to)
+            .cloned()
+            .unwrap_or_else(|| panic!("no message to {to}"))
+    }
+
+    /// The registration token of the last invitation to `to`.
+    pub fn token_for(&self, to: &str) -> String {
+        // The body is quoted-printable (the link line is long): undo soft breaks and `=3D`.
+        let message = self
+            .last_to(to)
+            .message
+            .replace("=\r\n", "")
+            .replace("=3D", "=");
+        let start = message
+            .find("/chat/v1/register?token=")
+            .expect("registration link in the message")
+            + "/chat/v1/register?token=".len();
+        message[start..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+            .collect()
+    }
+}
+
+/// TXT records served by [`DnsStub`], by lower-case owner name.
+#[derive(Clone, Default)]
+pub struct Zone(Arc<Mutex<HashMap<String, Vec<String>>>>);
+
+impl Zone {
+    /// Publishes a TXT record.
+    pub fn txt(&self, name: &str, value: &str) {
+        self.0
+            .lock()
+            .unwrap()
+            .entry(name.trim_end_matches('.').to_ascii_lowercase())
+            .or_default()
+            .push(value.to_string());
+    }
+}
+
+/// A tiny authoritative DNS server on 127.0.0.1 UDP answering TXT queries from a [`Zone`].
+pub struct DnsStub {
+    pub addr: SocketAddr,
+    pub zone: Zone,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for DnsStub {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl DnsStub {
+    pub async fn start() -> DnsStub {
+        let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let addr = socket.local_addr().unwrap();
+        let zone = Zone::default();
+        let served = zone.clone();
+        let task = tokio::spawn(async move {
+            let mut buf = vec![0u8; 4096];
+            loop {
+                let Ok((len, peer)) = socket.recv_from(&mut buf).await else {
+                    return;
+                };
+                let Ok(query) = Message::from_vec(&buf[..len]) else {
+                    continue;
+                };
+                let mut reply = Message::new();
+                reply
+                    .set_id(query.id())
+                    .set_message_type(MessageType::Response)
+                    .set_op_code(query.op_code())
+                    .set_recursion_desired(query.recursion_desired())
+                    .set_recursion_available(true)
+                    .set_authoritative(true);
+                let records = served.0.lock().unwrap().clone();
+                let mut found = false;
+                for q in query.queries() {
+                    reply.add_query(q.clone());
+                    let name = q
+                        .name()
+                        .to_ascii()
+                        .trim_end_matches('.')
+                        .to_ascii_lowercase();
+                    if let Some(values) = records.get(&name) {
+                        found = true;
+                        if q.query_type() == RecordType::TXT {
+                            for value in values {
+                                reply.add_answer(Record::from_rdata(
+                                    q.name().clone(),
+                                    60,
+                                    RData::TXT(TXT::new(vec![value.clone()])),
+                                ));
+                            }
+                        }
+                    }
+                }
+                if !found {
+                    reply.set_response_code(ResponseCode::NXDomain);
+                }
+                let _ = socket.send_to(&reply.to_vec().unwrap(), peer).await;
+            }
+        });
+        DnsStub { addr, zone, task }
+    }
+}
+
+/// A Chime service over one test store, its mailer and DNS stub.
+pub struct Env {
+    pub chime: Chime,
+    pub mailer: RecordingMailer,
+    pub dns: DnsStub,
+    pub test: TestStore,
+}
+
+pub async fn envs() -> Vec<Env> {
+    let mut out = Vec::new();
+    for test in test_stores().await {
+        let mailer = RecordingMailer::default();
+        let dns = DnsStub::start().await;
+        let config = ChimeConfig {
+            public_url: PUBLIC_URL.to_string(),
+            hostname: "carillon.test".to_string(),
+            dns_resolver: Some(dns.addr),
+            mailer: Some(Arc::new(mailer.clone())),
+            ..ChimeConfig::default()
+        };
+        let chime = Chime::with_config(test.store.clone(), config)
+            .await
+            .unwrap();
+        out.push(Env {
+            chime,
+            mailer,
+            dns,
+            test,
+        });
+    }
+    out
+}
+
+impl Env {
+    /// A new Carillon account (tenant) and a request context of its admin.
+    pub async fn tenant(&self) -> RequestContext {
+        let account_id = create_account(&self.test.store).await;
+        RequestContext {
+            principal_arn: format!("arn:aws:iam::{account_id}:user/admin"),
+            account_id,
+            access_key_id: "AKIATEST".to_string(),
+            region: "us-east-1".to_string(),
+            request_id: carillon_core::ids::new_uuid(),
+            source_ip: "127.0.0.1".to_string(),
+        }
+    }
+
+    /// A new Team account of `ctx` named `name`; returns its ID.
+    pub async fn account(&self, ctx: &RequestContext, name: &str) -> String {
+        self.chime
+            .create_account(
+                ctx,
+                CreateAccountRequest {
+                    name: name.to_string(),
+                },
+            )
+            .await
+            .unwrap()
+            .account
+            .unwrap()
+            .account_id
+    }
+
+    /// Invites `emails` to `account`; returns the invites.
+    pub async fn invite(
+        &self,
+        ctx: &RequestContext,
+        account: &str,
+        emails: &[&str],
+    ) -> Vec<Invite> {
+        self.chime
+            .invite_users(
+                ctx,
+                InviteUsersRequest {
+                    account_id: account.to_string(),
+                    user_email_list: emails.iter().map(|e| e.to_string()).collect(),
+                    user_type: None,
+                },
+            )
+            .await
+            .unwrap()
+            .invites
+            .unwrap()
+    }
+
+    /// The user of `account` with `email`.
+    pub async fn user_by_email(&self, ctx: &RequestContext, account: &str, email: &str) -> User {
+        let users = self
+            .chime
+            .list_users(
+                ctx,
+                ListUsersRequest {
+                    account_id: account.to_string(),
+                    user_email: Some(email.to_string()),
+                    ..ListUsersRequest::default()
+                },
+            )
+            .await
+            .unwrap()
+            .users
+            .unwrap();
+        assert_eq!(users.len(), 1, "one user {email}");
+        users.into_iter().next().unwrap()
+    }
+
+    /// Invites `email` to `account` and registers it from the link; returns the user.
+    pub async fn registered(&self, ctx: &RequestContext, account: &str, email: &str) -> User {
+        self.invite(ctx, account, &[email]).await;
+        let token = self.mailer.token_for(email);
+        carillon_chime::users::register(&self.chime, &token, "correct horse battery", "Mary Major")
+            .await
+            .unwrap();
+        self.user_by_email(ctx, account, email).await
+    }
+
+    /// Adds a chat session row for `user_id` (what sign-in would store).
+    pub async fn session(&self, user_id: &str) -> String {
+        let hash = carillon_core::ids::new_uuid();
+        self.test
+            .exec(
+                "INSERT INTO chime_sessions (session_hash, user_id, created_at, expires_at) \
+                 VALUES ($1, $2, 0, 9999999999999)",
+                &[&hash, user_id],
+            )
+            .await;
+        hash
+    }
+
+    /// How many chat sessions `user_id` has.
+    pub async fn sessions(&self, user_id: &str) -> i64 {
+        sqlx_count(&self.test, user_id).await
+    }
+}
+
+async fn sqlx_count(test: &TestStore, user_id: &str) -> i64 {
+    use sqlx::Row;
+    sqlx::query("SELECT COUNT(*) AS n FROM chime_sessions WHERE user_id = $1")
+        .bind(user_id)
+        .fetch_one(test.pool())
+        .await
+        .unwrap()
+        .try_get::<i64, _>("n")
+        .unwrap()
+}
