@@ -223,3 +223,15 @@ fn flow_hooks_and_message_flow() {
 fn chime_accounts_with_the_aws_cli() {
     run_script("chime_accounts.py", &[]);
 }
+
+/// Issue 4 §1–§2 (chime-zh.md §1.2–§1.4, §2.7, §2.12): `aws chime invite-users` mails an
+/// invitation into a Carillon mailbox (imaplib), registration from its link (urllib: the
+/// form, a weak password refused, single use), `get-user` Registered; create/list/update
+/// users, chat sign-in ended by `logout-user`, PIN reset, settings; a domain claimed and
+/// verified through the DNS stub makes an account Enterprise, whose invitee joins it and is
+/// suspended (sign-in refused) and unsuspended; domain removal releases; another tenant
+/// sees none of it.
+#[test]
+fn chime_users_with_the_aws_cli_imap_and_registration() {
+    run_script("chime_users.py", &[]);
+}
