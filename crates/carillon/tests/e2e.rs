@@ -235,3 +235,15 @@ fn chime_accounts_with_the_aws_cli() {
 fn chime_users_with_the_aws_cli_imap_and_registration() {
     run_script("chime_users.py", &[]);
 }
+
+/// Issue 4 §3 (chime-zh.md §1.10, §2.6): two users invited with `aws chime invite-users`
+/// register from their mailed links and chat in a room the administrator made with
+/// `aws chime create-room` / `create-room-membership`, in real time over the
+/// `/chat/v1/stream` WebSocket (the PyPI `websockets` client): a message within 100 ms, an
+/// @mention, an edit, `redact-room-message` and `redact-conversation-message` seen by the
+/// clients, membership changes, presence, `logout-user` closing a stream, `delete-room`
+/// purging the room; another tenant sees none of it.
+#[test]
+fn chime_chat_in_real_time() {
+    run_script("chime_chat.py", &[]);
+}
