@@ -7,6 +7,7 @@
 
 mod bots;
 mod chat;
+mod exports;
 pub mod register;
 mod stream;
 mod webhooks;
@@ -22,4 +23,5 @@ pub fn router(chime: Chime) -> Router {
         .merge(webhooks::routes(chime.clone()))
         .merge(chat::routes(chime.clone()))
         .merge(stream::routes(chime.clone()))
+        .merge(exports::routes(chime.clone()))
 }

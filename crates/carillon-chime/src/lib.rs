@@ -20,6 +20,7 @@ mod accounts;
 pub mod bot_events;
 pub mod bots;
 pub mod domains;
+pub mod exports;
 pub mod conversations;
 pub mod hub;
 pub mod jobs;

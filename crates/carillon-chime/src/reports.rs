@@ -154,7 +154,7 @@ pub fn object_key(account: &ChimeAccountRecord, week: i64) -> String {
 }
 
 /// One CSV field: quoted (RFC 4180) when it holds a comma, a quote or a line break.
-fn field(value: &str) -> String {
+pub(crate) fn csv_field(value: &str) -> String {
     if value.contains([',', '"', '\r', '\n']) {
         format!("\"{}\"", value.replace('"', "\"\""))
     } else {
@@ -176,11 +176,11 @@ pub fn render_csv(account_name: &str, week: i64, rows: &[UsageRow]) -> String {
             })
             .unwrap_or_default();
         let fields = [
-            field(account_name),
+            csv_field(account_name),
             yyyymmdd(week),
-            field(row.display_name.as_deref().unwrap_or_default()),
-            field(&row.email),
-            field(&row.registration_status),
+            csv_field(row.display_name.as_deref().unwrap_or_default()),
+            csv_field(&row.email),
+            csv_field(&row.registration_status),
             yyyymmdd(row.created_at),
             last_login,
             "0".to_string(),

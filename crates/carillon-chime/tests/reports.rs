@@ -2,13 +2,16 @@
 //! PostgreSQL: the Sunday–Saturday UTC week, the object key, the reporting switch with the
 //! guide's bucket rules and bucket ownership, the CSV (exact header, one row per user,
 //! messages of the week, last login), each past week written once by the job, on-demand
-//! reports, the figures and tenant isolation. Users and messages with old timestamps are
+//! reports, the figures and tenant isolation; the room member-list and personal contacts
+//! exports (chime-ko.md §2.0.6, §2.0.7). Users and messages with old timestamps are
 //! written straight into the core schema (0016). Spec: chime-ko.md §2.0.1, §3.1; chime-zh.md
 //! §2.17.
 
 use carillon_adminapi::CarillonOperation;
 use carillon_awsapi::generated::chime::*;
+use carillon_chime::exports;
 use carillon_chime::reports::*;
+use carillon_chime::sessions::SessionUser;
 use carillon_chime::Chime;
 use carillon_core::time::now_millis;
 use carillon_core::{ApiError, RequestContext};
@@ -121,6 +124,14 @@ impl Env {
                 &[&carillon_core::ids::new_uuid(), sender, &at.to_string()],
             )
             .await;
+    }
+
+    async fn email_of(&self, user_id: &str) -> String {
+        sqlx::query_scalar("SELECT primary_email FROM chime_users WHERE user_id = $1")
+            .bind(user_id)
+            .fetch_one(self.test.pool())
+            .await
+            .unwrap()
     }
 
     /// The plaintext of a report object, as the S3 endpoint's GetObject opens it.
@@ -496,6 +507,155 @@ async fn figures_count_registered_and_active_users_and_messages() {
                 .unwrap_err()
                 .code,
             "NotFoundException"
+        );
+    }
+}
+
+fn session(user_id: &str, ctx: &RequestContext, chime_account_id: &str) -> SessionUser {
+    SessionUser {
+        user_id: user_id.to_string(),
+        account_id: Some(ctx.account_id.clone()),
+        chime_account_id: Some(chime_account_id.to_string()),
+        email: format!("{user_id}@example.com"),
+        display_name: None,
+        expires_at: i64::MAX,
+    }
+}
+
+#[tokio::test]
+async fn room_administrators_export_the_member_list() {
+    for env in envs().await {
+        let ctx = env.tenant().await;
+        let account = env.account(&ctx, "Exports", 0).await;
+        let admin = env
+            .user(&ctx, &account, "Ada, Admin", "Registered", 0)
+            .await;
+        let member = env.user(&ctx, &account, "", "Registered", 0).await;
+        let outsider = env.user(&ctx, &account, "Outsider", "Registered", 0).await;
+        let room = carillon_core::ids::new_uuid();
+        env.test
+            .exec(
+                "INSERT INTO chime_rooms (room_id, account_id, chime_account_id, name, created_at, \
+                 updated_at) VALUES ($1, $2, $3, 'Sales team', 0, 0)",
+                &[&room, &ctx.account_id, &account],
+            )
+            .await;
+        for (id, role) in [(&admin, "Administrator"), (&member, "Member")] {
+            env.test
+                .exec(
+                    "INSERT INTO chime_room_memberships (room_id, member_id, account_id, \
+                     member_type, role, updated_at) VALUES ($1, $2, $3, 'User', $4, 0)",
+                    &[&room, id, &ctx.account_id, role],
+                )
+                .await;
+        }
+        let (name, csv) =
+            exports::room_members_csv(&env.chime, &session(&admin, &ctx, &account), &room)
+                .await
+                .unwrap();
+        assert_eq!(name, "Sales team", "{}", env.test.label);
+        let lines: Vec<&str> = csv.lines().collect();
+        assert_eq!(lines[0], "name,email,role");
+        assert_eq!(lines.len(), 3);
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with("\"Ada, Admin\",\"ada,.admin-")
+                    && l.ends_with(",Administrator")),
+            "{csv}"
+        );
+        // A member without a display name is shown by email.
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with("-") && l.ends_with(",Member")),
+            "{csv}"
+        );
+
+        let err = exports::room_members_csv(&env.chime, &session(&member, &ctx, &account), &room)
+            .await
+            .unwrap_err();
+        assert_eq!(err.code, "ForbiddenException");
+        for (who, room_id) in [(&outsider, room.as_str()), (&admin, "no-such-room")] {
+            let err = exports::room_members_csv(&env.chime, &session(who, &ctx, &account), room_id)
+                .await
+                .unwrap_err();
+            assert_eq!(err.code, "NotFoundException");
+        }
+    }
+}
+
+#[tokio::test]
+async fn personal_contacts_hold_100_and_export_as_csv() {
+    for env in envs().await {
+        let ctx = env.tenant().await;
+        let account = env.account(&ctx, "Contacts", 0).await;
+        let me = env.user(&ctx, &account, "Me", "Registered", 0).await;
+        let diego = env
+            .user(&ctx, &account, "Diego Ramirez", "Registered", 0)
+            .await;
+        env.test
+            .exec(
+                "UPDATE chime_users SET primary_provisioned_number = '+12065550100' WHERE user_id = $1",
+                &[&diego],
+            )
+            .await;
+        let caller = session(&me, &ctx, &account);
+        let diego_email = env.email_of(&diego).await;
+        let listed = exports::add_contact(&env.chime, &caller, &diego_email.to_uppercase())
+            .await
+            .unwrap();
+        assert_eq!(listed.len(), 1, "{}", env.test.label);
+        assert_eq!(
+            exports::add_contact(&env.chime, &caller, &diego_email)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+        let csv = exports::contacts_csv(&env.chime, &caller).await.unwrap();
+        assert_eq!(
+            csv,
+            format!("name,email,phone_number\nDiego Ramirez,{diego_email},+12065550100\n")
+        );
+        assert_eq!(
+            exports::add_contact(&env.chime, &caller, &env.email_of(&me).await)
+                .await
+                .unwrap_err()
+                .code,
+            "BadRequestException"
+        );
+        assert_eq!(
+            exports::add_contact(&env.chime, &caller, "nobody@example.com")
+                .await
+                .unwrap_err()
+                .code,
+            "NotFoundException"
+        );
+        for _ in 0..99 {
+            let other = env.user(&ctx, &account, "Other", "Registered", 0).await;
+            exports::add_contact(&env.chime, &caller, &env.email_of(&other).await)
+                .await
+                .unwrap();
+        }
+        let one_more = env.user(&ctx, &account, "One more", "Registered", 0).await;
+        let err = exports::add_contact(&env.chime, &caller, &env.email_of(&one_more).await)
+            .await
+            .unwrap_err();
+        assert_eq!(err.code, "ResourceLimitExceededException");
+        exports::remove_contact(&env.chime, &caller, &diego)
+            .await
+            .unwrap();
+        assert_eq!(
+            exports::remove_contact(&env.chime, &caller, &diego)
+                .await
+                .unwrap_err()
+                .code,
+            "NotFoundException"
+        );
+        assert_eq!(
+            exports::contacts(&env.chime, &caller).await.unwrap().len(),
+            99
         );
     }
 }

@@ -40,3 +40,11 @@ CREATE TABLE chime_user_sign_ins (
     user_id TEXT PRIMARY KEY,
     last_sign_in_at BIGINT NOT NULL
 );
+
+-- A user's personal contacts (at most 100, chime-ko.md §2.0.7), for the contacts export.
+CREATE TABLE chime_contacts (
+    user_id TEXT NOT NULL REFERENCES chime_users (user_id),
+    contact_user_id TEXT NOT NULL REFERENCES chime_users (user_id),
+    added_at BIGINT NOT NULL,
+    PRIMARY KEY (user_id, contact_user_id)
+);

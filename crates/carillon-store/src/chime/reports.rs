@@ -317,3 +317,185 @@ pub async fn put_report_object(
         .put_s3_object(bucket, key, bytes::Bytes::from(sealed))
         .await
 }
+
+/// A member of a room as the member-list export shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomMemberRow {
+    /// The member ID (user, bot user or webhook).
+    pub member_id: String,
+    /// `User` | `Bot` | `Webhook`.
+    pub member_type: String,
+    /// `Administrator` | `Member`.
+    pub role: String,
+    /// The display name of the user or bot, or the webhook's name.
+    pub name: Option<String>,
+    /// The user's primary email or the bot's email (`None` for a webhook).
+    pub email: Option<String>,
+}
+
+/// The name of room `room_id` and its members (users, bots, webhooks) by member ID; `None`
+/// when the room does not exist.
+///
+/// Errors: `Database`.
+pub async fn room_members(
+    store: &Store,
+    room_id: &str,
+) -> StoreResult<Option<(String, Vec<RoomMemberRow>)>> {
+    let name: Option<String> =
+        sqlx::query_scalar("SELECT name FROM chime_rooms WHERE room_id = $1")
+            .bind(room_id)
+            .fetch_optional(&store.pool)
+            .await?;
+    let Some(name) = name else {
+        return Ok(None);
+    };
+    type Row = (String, String, String, Option<String>, Option<String>);
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT m.member_id, m.member_type, m.role, \
+         COALESCE(u.display_name, b.display_name, w.name), COALESCE(u.primary_email, b.bot_email) \
+         FROM chime_room_memberships m \
+         LEFT JOIN chime_users u ON m.member_type = 'User' AND u.user_id = m.member_id \
+         LEFT JOIN chime_bots b ON m.member_type = 'Bot' AND b.user_id = m.member_id \
+         LEFT JOIN chime_webhooks w ON m.member_type = 'Webhook' AND w.webhook_id = m.member_id \
+         WHERE m.room_id = $1 ORDER BY m.member_id",
+    )
+    .bind(room_id)
+    .fetch_all(&store.pool)
+    .await?;
+    let members = rows
+        .into_iter()
+        .map(
+            |(member_id, member_type, role, name, email)| RoomMemberRow {
+                member_id,
+                member_type,
+                role,
+                name,
+                email,
+            },
+        )
+        .collect();
+    Ok(Some((name, members)))
+}
+
+/// A personal contact with what the contacts export shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContactRow {
+    /// The contact's user ID.
+    pub user_id: String,
+    /// Display name, if set.
+    pub display_name: Option<String>,
+    /// Primary email.
+    pub email: String,
+    /// The Business Calling number assigned to the contact, if any.
+    pub phone_number: Option<String>,
+    /// When the contact was added, epoch ms.
+    pub added_at: i64,
+}
+
+/// What adding a contact did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContactAdded {
+    /// Added.
+    Added,
+    /// It was a contact already (nothing changed).
+    AlreadyThere,
+    /// The user has `max` contacts already.
+    Full,
+}
+
+/// The user ID of the Chime user whose primary email is `email` (case-insensitive).
+///
+/// Errors: `Database`.
+pub async fn user_id_by_email(store: &Store, email: &str) -> StoreResult<Option<String>> {
+    Ok(
+        sqlx::query_scalar("SELECT user_id FROM chime_users WHERE primary_email = $1")
+            .bind(email.trim().to_lowercase())
+            .fetch_optional(&store.pool)
+            .await?,
+    )
+}
+
+/// Adds `contact_user_id` to `user_id`'s personal contacts at `now` (epoch ms) unless the
+/// user has `max` already.
+///
+/// Errors: `Database`.
+pub async fn add_contact(
+    store: &Store,
+    user_id: &str,
+    contact_user_id: &str,
+    now: i64,
+    max: i64,
+) -> StoreResult<ContactAdded> {
+    let mut tx = store.begin_write().await?;
+    let exists: Option<i64> = sqlx::query_scalar(
+        "SELECT added_at FROM chime_contacts WHERE user_id = $1 AND contact_user_id = $2",
+    )
+    .bind(user_id)
+    .bind(contact_user_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if exists.is_some() {
+        return Ok(ContactAdded::AlreadyThere);
+    }
+    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM chime_contacts WHERE user_id = $1")
+        .bind(user_id)
+        .fetch_one(&mut *tx)
+        .await?;
+    if count >= max {
+        return Ok(ContactAdded::Full);
+    }
+    sqlx::query(
+        "INSERT INTO chime_contacts (user_id, contact_user_id, added_at) VALUES ($1, $2, $3)",
+    )
+    .bind(user_id)
+    .bind(contact_user_id)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(ContactAdded::Added)
+}
+
+/// Removes `contact_user_id` from `user_id`'s personal contacts; returns whether it was one.
+///
+/// Errors: `Database`.
+pub async fn remove_contact(
+    store: &Store,
+    user_id: &str,
+    contact_user_id: &str,
+) -> StoreResult<bool> {
+    let done =
+        sqlx::query("DELETE FROM chime_contacts WHERE user_id = $1 AND contact_user_id = $2")
+            .bind(user_id)
+            .bind(contact_user_id)
+            .execute(&store.pool)
+            .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// `user_id`'s personal contacts, by email.
+///
+/// Errors: `Database`.
+pub async fn contacts(store: &Store, user_id: &str) -> StoreResult<Vec<ContactRow>> {
+    type Row = (String, Option<String>, String, Option<String>, i64);
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT u.user_id, u.display_name, u.primary_email, u.primary_provisioned_number, c.added_at \
+         FROM chime_contacts c JOIN chime_users u ON u.user_id = c.contact_user_id \
+         WHERE c.user_id = $1 ORDER BY u.primary_email",
+    )
+    .bind(user_id)
+    .fetch_all(&store.pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(user_id, display_name, email, phone_number, added_at)| ContactRow {
+                user_id,
+                display_name,
+                email,
+                phone_number,
+                added_at,
+            },
+        )
+        .collect())
+}
