@@ -106,6 +106,42 @@ fn account_shape(record: &ChimeAccountRecord, groups: &[ChimeDelegateGroupRecord
 }
 
 impl Chime {
+    /// Where a listing resumes: the key `next_token` carries, checked against `scope` (the
+    /// operation, tenant and filters it was issued for); `None` for the first page.
+    ///
+    /// Errors: `BadRequestException` naming `NextToken` for a token not issued for `scope`
+    /// or tampered with.
+    pub(crate) fn resume_after(
+        &self,
+        scope: &str,
+        next_token: Option<&str>,
+    ) -> ApiResult<Option<String>> {
+        next_token
+            .map(|token| {
+                self.tokens
+                    .decode(scope, token)
+                    .ok_or_else(|| bad_request("NextToken is not valid for this request"))
+            })
+            .transpose()
+    }
+
+    /// Cuts `rows` (read with `limit + 1`) to `limit` and returns the `NextToken` resuming
+    /// after the last kept row's `key` when there was more.
+    pub(crate) fn next_page<T>(
+        &self,
+        scope: &str,
+        rows: &mut Vec<T>,
+        limit: i64,
+        key: impl Fn(&T) -> &str,
+    ) -> Option<String> {
+        let page = usize::try_from(limit).unwrap_or(usize::MAX);
+        if rows.len() <= page {
+            return None;
+        }
+        rows.truncate(page);
+        rows.last().map(|last| self.tokens.encode(scope, key(last)))
+    }
+
     /// The model's `Account` for `record`, with its delegate groups read from the store.
     async fn account_view(&self, record: &ChimeAccountRecord) -> ApiResult<Account> {
         let groups = self
@@ -245,15 +281,7 @@ pub(crate) async fn list(
         input.name.as_deref().unwrap_or_default(),
         user_email.as_deref().unwrap_or_default()
     );
-    let after = match &input.next_token {
-        None => None,
-        Some(token) => Some(
-            chime
-                .tokens
-                .decode(&scope, token)
-                .ok_or_else(|| bad_request("NextToken is not valid for this request"))?,
-        ),
-    };
+    let after = chime.resume_after(&scope, input.next_token.as_deref())?;
     chime
         .store
         .purge_chime_accounts(&ctx.account_id, now_millis() - DISABLED_RETENTION_MS)
@@ -298,15 +326,7 @@ pub(crate) async fn list(
             .await
             .map_err(internal)?,
     };
-    let page = usize::try_from(limit).unwrap_or(usize::MAX);
-    let next_token = if accounts.len() > page {
-        accounts.truncate(page);
-        accounts
-            .last()
-            .map(|last| chime.tokens.encode(&scope, &last.chime_account_id))
-    } else {
-        None
-    };
+    let next_token = chime.next_page(&scope, &mut accounts, limit, |a| &a.chime_account_id);
     let mut shapes = Vec::with_capacity(accounts.len());
     for account in &accounts {
         shapes.push(chime.account_view(account).await?);

@@ -886,15 +886,7 @@ pub(crate) async fn list_users(
         email.as_deref().unwrap_or_default(),
         user_type.as_deref().unwrap_or_default()
     );
-    let after = match &input.next_token {
-        None => None,
-        Some(token) => Some(
-            chime
-                .tokens
-                .decode(&scope, token)
-                .ok_or_else(|| bad_request("NextToken is not valid for this request"))?,
-        ),
-    };
+    let after = chime.resume_after(&scope, input.next_token.as_deref())?;
     let mut users = chime
         .store
         .list_chime_users(
@@ -909,15 +901,7 @@ pub(crate) async fn list_users(
         )
         .await
         .map_err(internal)?;
-    let page = usize::try_from(limit).unwrap_or(usize::MAX);
-    let next_token = if users.len() > page {
-        users.truncate(page);
-        users
-            .last()
-            .map(|last| chime.tokens.encode(&scope, &last.user_id))
-    } else {
-        None
-    };
+    let next_token = chime.next_page(&scope, &mut users, limit, |u| &u.user_id);
     Ok(ListUsersResponse {
         users: Some(users.iter().map(user_shape).collect()),
         next_token,

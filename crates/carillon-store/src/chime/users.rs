@@ -888,83 +888,77 @@ impl Store {
     }
 }
 
+/// `query` with every column of `user` bound in [`USER_COLUMNS`] order ($1–$23).
+fn bind_user<'q>(
+    query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    user: &'q ChimeUserRecord,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    query
+        .bind(&user.user_id)
+        .bind(&user.account_id)
+        .bind(&user.chime_account_id)
+        .bind(user.primary_email.to_lowercase())
+        .bind(&user.display_name)
+        .bind(&user.user_type)
+        .bind(&user.license_type)
+        .bind(&user.registration_status)
+        .bind(&user.invitation_status)
+        .bind(user.invited_at)
+        .bind(user.registered_at)
+        .bind(user.trial_started_at)
+        .bind(&user.personal_pin)
+        .bind(&user.password_hash)
+        .bind(&user.privacy)
+        .bind(i64::from(user.alexa_enabled))
+        .bind(&user.alexa_room_arn)
+        .bind(i64::from(user.inbound_calling))
+        .bind(i64::from(user.outbound_calling))
+        .bind(i64::from(user.sms))
+        .bind(&user.primary_provisioned_number)
+        .bind(user.created_at)
+        .bind(user.updated_at)
+}
+
 async fn insert_user(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     user: &ChimeUserRecord,
 ) -> StoreResult<()> {
-    sqlx::query(&format!(
-        "INSERT INTO chime_users ({USER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, \
-         $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)"
-    ))
-    .bind(&user.user_id)
-    .bind(&user.account_id)
-    .bind(&user.chime_account_id)
-    .bind(user.primary_email.to_lowercase())
-    .bind(&user.display_name)
-    .bind(&user.user_type)
-    .bind(&user.license_type)
-    .bind(&user.registration_status)
-    .bind(&user.invitation_status)
-    .bind(user.invited_at)
-    .bind(user.registered_at)
-    .bind(user.trial_started_at)
-    .bind(&user.personal_pin)
-    .bind(&user.password_hash)
-    .bind(&user.privacy)
-    .bind(i64::from(user.alexa_enabled))
-    .bind(&user.alexa_room_arn)
-    .bind(i64::from(user.inbound_calling))
-    .bind(i64::from(user.outbound_calling))
-    .bind(i64::from(user.sms))
-    .bind(&user.primary_provisioned_number)
-    .bind(user.created_at)
-    .bind(user.updated_at)
-    .execute(&mut **tx)
-    .await
-    .map_err(|e| match StoreError::from(e) {
-        StoreError::Conflict(_) => StoreError::Conflict(format!(
-            "{} already has a Chime identity",
-            user.primary_email
-        )),
-        other => other,
-    })?;
+    let placeholders: Vec<String> = (1..=23).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "INSERT INTO chime_users ({USER_COLUMNS}) VALUES ({})",
+        placeholders.join(", ")
+    );
+    bind_user(sqlx::query(&sql), user)
+        .execute(&mut **tx)
+        .await
+        .map_err(|e| match StoreError::from(e) {
+            StoreError::Conflict(_) => StoreError::Conflict(format!(
+                "{} already has a Chime identity",
+                user.primary_email
+            )),
+            other => other,
+        })?;
     Ok(())
 }
 
+/// Writes every column of `user` (the ID and the address stay what they are).
 async fn update_user(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     user: &ChimeUserRecord,
 ) -> StoreResult<bool> {
-    let done = sqlx::query(
-        "UPDATE chime_users SET account_id = $2, chime_account_id = $3, display_name = $4, \
-         user_type = $5, license_type = $6, registration_status = $7, invitation_status = $8, \
-         invited_at = $9, registered_at = $10, trial_started_at = $11, personal_pin = $12, \
-         password_hash = $13, privacy = $14, alexa_enabled = $15, alexa_room_arn = $16, \
-         inbound_calling = $17, outbound_calling = $18, sms = $19, \
-         primary_provisioned_number = $20, updated_at = $21 WHERE user_id = $1",
-    )
-    .bind(&user.user_id)
-    .bind(&user.account_id)
-    .bind(&user.chime_account_id)
-    .bind(&user.display_name)
-    .bind(&user.user_type)
-    .bind(&user.license_type)
-    .bind(&user.registration_status)
-    .bind(&user.invitation_status)
-    .bind(user.invited_at)
-    .bind(user.registered_at)
-    .bind(user.trial_started_at)
-    .bind(&user.personal_pin)
-    .bind(&user.password_hash)
-    .bind(&user.privacy)
-    .bind(i64::from(user.alexa_enabled))
-    .bind(&user.alexa_room_arn)
-    .bind(i64::from(user.inbound_calling))
-    .bind(i64::from(user.outbound_calling))
-    .bind(i64::from(user.sms))
-    .bind(&user.primary_provisioned_number)
-    .bind(user.updated_at)
-    .execute(&mut **tx)
-    .await?;
+    let assignments: Vec<String> = USER_COLUMNS
+        .split(", ")
+        .enumerate()
+        .skip(1)
+        .filter(|(_, column)| *column != "primary_email" && *column != "created_at")
+        .map(|(i, column)| format!("{column} = ${}", i + 1))
+        .collect();
+    let sql = format!(
+        "UPDATE chime_users SET {} WHERE user_id = $1 AND primary_email = $4",
+        assignments.join(", ")
+    );
+    let done = bind_user(sqlx::query(&sql), user)
+        .execute(&mut **tx)
+        .await?;
     Ok(done.rows_affected() > 0)
 }
