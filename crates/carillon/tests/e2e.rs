@@ -247,3 +247,14 @@ fn chime_users_with_the_aws_cli_imap_and_registration() {
 fn chime_chat_in_real_time() {
     run_script("chime_chat.py", &[]);
 }
+
+/// Issue 4 §5–§6 (chime-zh.md §1.16–§1.18, §2.18, §3.2, §3.3): a bot written with the
+/// standard library (HTTPS, its certificate trusted with `--trusted-ca-file`, checking
+/// `Chime-Signature` itself) registered with `aws chime create-bot` and
+/// `put-events-configuration` on an Enterprise account, receiving Invite, an @mention from a
+/// registered user and Remove, its reply through the reply URL in the room's history; and
+/// each incoming-webhook limit answered with its code.
+#[test]
+fn chime_bots_and_webhooks() {
+    run_script("chime_bots.py", &[]);
+}
