@@ -40,7 +40,6 @@ pub(crate) mod codes {
     pub const NOT_FOUND: &str = "NotFoundException";
     pub const CONFLICT: &str = "ConflictException";
     pub const RESOURCE_LIMIT: &str = "ResourceLimitExceededException";
-    pub const THROTTLED: &str = "ThrottledClientException";
     pub const SERVICE_FAILURE: &str = "ServiceFailureException";
 }
 
@@ -185,7 +184,7 @@ fn number_shape(n: &PhoneNumberRecord, now: i64) -> PhoneNumber {
     if let (Some(user), Some(account)) = (&n.user_id, &n.chime_account_id) {
         let at = n.associated_at.map(timestamp);
         associations.push(PhoneNumberAssociation {
-            associated_timestamp: at.clone(),
+            associated_timestamp: at,
             name: Some("AccountId".to_string()),
             value: Some(account.clone()),
         });
@@ -860,10 +859,7 @@ fn batch_error(id: &str, e: ApiError) -> PhoneNumberError {
         | "BadRequest"
         | "Conflict"
         | "NotFound"
-        | "Forbidden"
-        | "ServiceFailure"
         | "PhoneNumberAssociationsExist" => code.to_string(),
-        "ThrottledClient" => "Throttled".to_string(),
         _ => "ServiceFailure".to_string(),
     };
     PhoneNumberError {
@@ -1168,8 +1164,8 @@ pub(crate) async fn get_phone_number_settings(
 /// `UpdatePhoneNumberSettings`: the default outbound calling name (≤ 15 characters; applies
 /// to every product type; once every 7 days; 72 hours to apply).
 ///
-/// Errors: `BadRequestException` naming `CallingName`; `ThrottledClientException` inside
-/// the 7 days.
+/// Errors: `BadRequestException` naming `CallingName`, or inside the 7 days (not
+/// `ThrottledClientException`, which clients retry at once).
 pub(crate) async fn update_phone_number_settings(
     chime: &Chime,
     ctx: &RequestContext,
@@ -1183,7 +1179,7 @@ pub(crate) async fn update_phone_number_settings(
         .await
         .map_err(internal)?;
     check_calling_name_throttle(
-        codes::THROTTLED,
+        codes::BAD_REQUEST,
         "The default calling name",
         settings.calling_name_updated_at,
         now,

@@ -989,7 +989,7 @@ impl CarillonOperation for UploadPortingDocument {
         let chime = &self.0;
         let order = chime.porting_order(ctx, &input.porting_order_id).await?;
         let now = now_millis();
-        if !order.upload_expires_at.is_some_and(|at| at > now) {
+        if order.upload_expires_at.is_none_or(|at| at <= now) {
             return Err(ApiError::new(
                 "ForbiddenException",
                 "No document-upload link is open for this order (never issued, or its 10 days passed)",

@@ -1006,7 +1006,7 @@ async fn settings_countries_and_global_settings() {
                     .update_phone_number_settings(&ctx, set.clone())
                     .await
             ),
-            "ThrottledClientException"
+            "BadRequestException"
         );
         let too_long = UpdatePhoneNumberSettingsRequest {
             calling_name: "A name of sixteen".to_string(),

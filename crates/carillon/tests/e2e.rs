@@ -236,6 +236,16 @@ fn chime_users_with_the_aws_cli_imap_and_registration() {
     run_script("chime_users.py", &[]);
 }
 
+/// Issue 4 §7 (chime-zh.md §1.12, §2.13, §2.14, §4): phone numbers imported with
+/// `carillon phone-numbers import` (bad lines refused with their line numbers), then with
+/// the real `aws chime` CLI searched, ordered (polled to Successful), listed, renamed (the
+/// 7-day throttle), assigned to a user and unassigned, deleted and restored; settings; a
+/// port-in through the Carillon API; another tenant sees none of it.
+#[test]
+fn chime_phone_numbers_with_the_aws_cli() {
+    run_script("chime_phone_numbers.py", &[]);
+}
+
 /// Issue 4 §3 (chime-zh.md §1.10, §2.6): two users invited with `aws chime invite-users`
 /// register from their mailed links and chat in a room the administrator made with
 /// `aws chime create-room` / `create-room-membership`, in real time over the

@@ -1119,22 +1119,22 @@ impl Store {
     ///
     /// Errors: `Database`.
     pub async fn phone_settings(&self, account_id: &str) -> StoreResult<PhoneSettingsRecord> {
-        let row: Option<(Option<String>, Option<i64>, Option<String>, Option<String>)> =
-            sqlx::query_as(
-                "SELECT calling_name, calling_name_updated_at, business_calling_cdr_bucket, \
-                 voice_connector_cdr_bucket FROM chime_phone_settings WHERE account_id = $1",
-            )
-            .bind(account_id)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(row
-            .map(|(calling_name, at, bc, vc)| PhoneSettingsRecord {
-                calling_name,
-                calling_name_updated_at: at,
-                business_calling_cdr_bucket: bc,
-                voice_connector_cdr_bucket: vc,
-            })
-            .unwrap_or_default())
+        let row = sqlx::query(
+            "SELECT calling_name, calling_name_updated_at, business_calling_cdr_bucket, \
+             voice_connector_cdr_bucket FROM chime_phone_settings WHERE account_id = $1",
+        )
+        .bind(account_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else {
+            return Ok(PhoneSettingsRecord::default());
+        };
+        Ok(PhoneSettingsRecord {
+            calling_name: row.try_get("calling_name")?,
+            calling_name_updated_at: row.try_get("calling_name_updated_at")?,
+            business_calling_cdr_bucket: row.try_get("business_calling_cdr_bucket")?,
+            voice_connector_cdr_bucket: row.try_get("voice_connector_cdr_bucket")?,
+        })
     }
 
     /// Writes `account_id`'s phone-number and global settings.
