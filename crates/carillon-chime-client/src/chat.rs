@@ -42,7 +42,7 @@ use carillon_chime::hub::{Container, MessageView};
 use carillon_chime::sessions::{self, SessionUser};
 use carillon_chime::{messages, rooms, Chime};
 use carillon_core::time::millis_to_datetime;
-use carillon_core::ApiError;
+use carillon_core::{ApiError, ApiResult};
 use http::{HeaderMap, StatusCode};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -116,11 +116,7 @@ pub(crate) fn error(err: &ApiError) -> Response {
         .into_response()
 }
 
-type Answer = Result<Response, Response>;
-
-fn fail(err: ApiError) -> Response {
-    error(&err)
-}
+type Answer = Result<Response, ApiError>;
 
 /// The bearer token of `Authorization: Bearer <token>`, if any.
 pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
@@ -129,17 +125,17 @@ pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
-async fn caller(chime: &Chime, headers: &HeaderMap) -> Result<SessionUser, Response> {
+async fn caller(chime: &Chime, headers: &HeaderMap) -> ApiResult<SessionUser> {
     let token = bearer(headers).unwrap_or_default();
-    sessions::authenticate(chime, token).await.map_err(fail)
+    sessions::authenticate(chime, token).await
 }
 
-fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, Response> {
+fn body<T: DeserializeOwned>(bytes: &Bytes) -> ApiResult<T> {
     serde_json::from_slice(bytes).map_err(|e| {
-        fail(ApiError::new(
+        ApiError::new(
             "BadRequestException",
             format!("The body is not the expected JSON: {e}"),
-        ))
+        )
     })
 }
 
@@ -156,16 +152,14 @@ struct Page {
     token: Option<String>,
 }
 
-fn page(query: &HashMap<String, String>) -> Result<Page, Response> {
-    let limit = match query.get("max-results") {
-        None => None,
-        Some(text) => Some(text.parse::<i32>().map_err(|_| {
-            fail(ApiError::new(
-                "BadRequestException",
-                "max-results must be an integer",
-            ))
-        })?),
-    };
+fn page(query: &HashMap<String, String>) -> ApiResult<Page> {
+    let limit =
+        match query.get("max-results") {
+            None => None,
+            Some(text) => Some(text.parse::<i32>().map_err(|_| {
+                ApiError::new("BadRequestException", "max-results must be an integer")
+            })?),
+        };
     Ok(Page {
         limit,
         token: query.get("next-token").cloned(),
@@ -225,7 +219,7 @@ fn no_content() -> Answer {
 }
 
 fn flatten(answer: Answer) -> Response {
-    answer.unwrap_or_else(|e| e)
+    answer.unwrap_or_else(|e| error(&e))
 }
 
 #[derive(Deserialize)]
@@ -241,9 +235,7 @@ async fn sign_in(State(chime): State<Chime>, bytes: Bytes) -> Response {
     flatten(
         async {
             let request: SignInBody = body(&bytes)?;
-            let signed = sessions::sign_in(&chime, &request.email, &request.password)
-                .await
-                .map_err(fail)?;
+            let signed = sessions::sign_in(&chime, &request.email, &request.password).await?;
             ok(
                 StatusCode::OK,
                 json!({
@@ -264,7 +256,7 @@ async fn sign_out(State(chime): State<Chime>, headers: HeaderMap) -> Response {
     flatten(
         async {
             let token = bearer(&headers).unwrap_or_default();
-            sessions::sign_out(&chime, token).await.map_err(fail)?;
+            sessions::sign_out(&chime, token).await?;
             no_content()
         }
         .await,
@@ -306,9 +298,7 @@ async fn create_conversation(
         async {
             let user = caller(&chime, &headers).await?;
             let request: MembersBody = body(&bytes)?;
-            let (view, created) = conversations::create(&chime, &user, &request.members)
-                .await
-                .map_err(fail)?;
+            let (view, created) = conversations::create(&chime, &user, &request.members).await?;
             let status = if created {
                 StatusCode::CREATED
             } else {
@@ -330,9 +320,7 @@ async fn list_conversations(
             let user = caller(&chime, &headers).await?;
             let page = page(&query)?;
             let (views, next) =
-                conversations::list(&chime, &user, page.limit, page.token.as_deref())
-                    .await
-                    .map_err(fail)?;
+                conversations::list(&chime, &user, page.limit, page.token.as_deref()).await?;
             ok(
                 StatusCode::OK,
                 json!({
@@ -353,7 +341,7 @@ async fn get_conversation(
     flatten(
         async {
             let user = caller(&chime, &headers).await?;
-            let view = conversations::get(&chime, &user, &id).await.map_err(fail)?;
+            let view = conversations::get(&chime, &user, &id).await?;
             ok(
                 StatusCode::OK,
                 json!({ "Conversation": conversation_json(&view) }),
@@ -371,7 +359,7 @@ async fn conversation_members(
     flatten(
         async {
             let user = caller(&chime, &headers).await?;
-            let view = conversations::get(&chime, &user, &id).await.map_err(fail)?;
+            let view = conversations::get(&chime, &user, &id).await?;
             let conversation = conversation_json(&view);
             ok(
                 StatusCode::OK,
@@ -394,9 +382,7 @@ async fn create_room(State(chime): State<Chime>, headers: HeaderMap, bytes: Byte
         async {
             let user = caller(&chime, &headers).await?;
             let request: RoomBody = body(&bytes)?;
-            let room = rooms::create_for_user(&chime, &user, request.name)
-                .await
-                .map_err(fail)?;
+            let room = rooms::create_for_user(&chime, &user, request.name).await?;
             ok(
                 StatusCode::CREATED,
                 json!({ "Room": rooms::room_shape(&room) }),
@@ -416,9 +402,7 @@ async fn list_rooms(
             let user = caller(&chime, &headers).await?;
             let page = page(&query)?;
             let (found, next) =
-                rooms::rooms_of_user(&chime, &user, page.limit, page.token.as_deref())
-                    .await
-                    .map_err(fail)?;
+                rooms::rooms_of_user(&chime, &user, page.limit, page.token.as_deref()).await?;
             ok(
                 StatusCode::OK,
                 json!({
@@ -439,9 +423,7 @@ async fn get_room(
     flatten(
         async {
             let user = caller(&chime, &headers).await?;
-            let room = rooms::room_for_user(&chime, &user, &id)
-                .await
-                .map_err(fail)?;
+            let room = rooms::room_for_user(&chime, &user, &id).await?;
             ok(StatusCode::OK, json!({ "Room": rooms::room_shape(&room) }))
         }
         .await,
@@ -459,8 +441,7 @@ async fn room_members(
         let page = page(&query)?;
         let (members, next) =
             rooms::members_for_user(&chime, &user, &id, page.limit, page.token.as_deref())
-                .await
-                .map_err(fail)?;
+                .await?;
         ok(
             StatusCode::OK,
             json!({
@@ -497,8 +478,7 @@ async fn add_member(
                 &request.member_id,
                 request.role.as_deref(),
             )
-            .await
-            .map_err(fail)?;
+            .await?;
             ok(
                 StatusCode::CREATED,
                 json!({ "RoomMembership": rooms::membership_shape(&added) }),
@@ -525,9 +505,8 @@ async fn set_role(
         async {
             let user = caller(&chime, &headers).await?;
             let request: RoleBody = body(&bytes)?;
-            let updated = rooms::set_role_by_user(&chime, &user, &id, &member, &request.role)
-                .await
-                .map_err(fail)?;
+            let updated =
+                rooms::set_role_by_user(&chime, &user, &id, &member, &request.role).await?;
             ok(
                 StatusCode::OK,
                 json!({ "RoomMembership": rooms::membership_shape(&updated) }),
@@ -545,9 +524,7 @@ async fn remove_member(
     flatten(
         async {
             let user = caller(&chime, &headers).await?;
-            rooms::remove_member_by_user(&chime, &user, &id, &member)
-                .await
-                .map_err(fail)?;
+            rooms::remove_member_by_user(&chime, &user, &id, &member).await?;
             no_content()
         }
         .await,
@@ -558,9 +535,7 @@ async fn leave(State(chime): State<Chime>, headers: HeaderMap, Path(id): Path<St
     flatten(
         async {
             let user = caller(&chime, &headers).await?;
-            rooms::remove_member_by_user(&chime, &user, &id, &user.user_id)
-                .await
-                .map_err(fail)?;
+            rooms::remove_member_by_user(&chime, &user, &id, &user.user_id).await?;
             no_content()
         }
         .await,
@@ -586,9 +561,7 @@ async fn post_message(
             let user = caller(&chime, &headers).await?;
             let target = container(&route, id);
             let request: ContentBody = body(&bytes)?;
-            let message = messages::post_as_user(&chime, &user, target, request.content)
-                .await
-                .map_err(fail)?;
+            let message = messages::post_as_user(&chime, &user, target, request.content).await?;
             ok(
                 StatusCode::CREATED,
                 json!({ "Message": message_json(&message) }),
@@ -617,8 +590,7 @@ async fn history(
                 page.limit.map(i64::from),
                 page.token.as_deref(),
             )
-            .await
-            .map_err(fail)?;
+            .await?;
             ok(
                 StatusCode::OK,
                 json!({
@@ -643,9 +615,8 @@ async fn edit_message(
             let user = caller(&chime, &headers).await?;
             let target = container(&route, id);
             let request: ContentBody = body(&bytes)?;
-            let message = messages::edit(&chime, &user, target, &message_id, request.content)
-                .await
-                .map_err(fail)?;
+            let message =
+                messages::edit(&chime, &user, target, &message_id, request.content).await?;
             ok(StatusCode::OK, json!({ "Message": message_json(&message) }))
         }
         .await,

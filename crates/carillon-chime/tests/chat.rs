@@ -450,14 +450,17 @@ async fn conversations_reuse_the_pair_and_redaction_reaches_their_members() {
             .await;
 
         let (one, created) =
-            conversations::create(&env.chime, &mary.session, &[john.email.clone()])
+            conversations::create(&env.chime, &mary.session, std::slice::from_ref(&john.email))
                 .await
                 .unwrap();
         assert!(created && !one.conversation.is_group);
-        let (again, created) =
-            conversations::create(&env.chime, &john.session, &[mary.user_id.clone()])
-                .await
-                .unwrap();
+        let (again, created) = conversations::create(
+            &env.chime,
+            &john.session,
+            std::slice::from_ref(&mary.user_id),
+        )
+        .await
+        .unwrap();
         assert!(!created, "the pair reuses its conversation");
         assert_eq!(
             again.conversation.conversation_id,
@@ -477,7 +480,10 @@ async fn conversations_reuse_the_pair_and_redaction_reaches_their_members() {
         assert!(created && group.conversation.is_group);
         assert_eq!(group.members.len(), 4);
         assert_eq!(
-            code(conversations::create(&env.chime, &mary.session, &[mary.email.clone()]).await),
+            code(
+                conversations::create(&env.chime, &mary.session, std::slice::from_ref(&mary.email))
+                    .await
+            ),
             "BadRequestException"
         );
         assert_eq!(
@@ -613,9 +619,13 @@ async fn presence_is_announced_to_contacts_on_first_connect_and_last_disconnect(
         let mary = env.user(&ctx, &account, "mary@example.com", "Mary").await;
         let john = env.user(&ctx, &account, "john@example.com", "John").await;
         let loner = env.user(&ctx, &account, "loner@example.com", "Loner").await;
-        conversations::create(&env.chime, &mary.session, &[john.user_id.clone()])
-            .await
-            .unwrap();
+        conversations::create(
+            &env.chime,
+            &mary.session,
+            std::slice::from_ref(&john.user_id),
+        )
+        .await
+        .unwrap();
         let mut events = env.events();
         presence::connected(&env.chime, &mary.user_id)
             .await

@@ -229,6 +229,10 @@ fn user_record(row: UserRow) -> ChatUserRecord {
     }
 }
 
+/// bot_id, user_id, account_id, chime_account_id, display_name, bot_email, disabled,
+/// has an endpoint.
+type BotRow = (String, String, String, String, String, String, i64, i64);
+
 type RoomRow = (
     String,
     String,
@@ -475,18 +479,17 @@ impl Store {
         chime_account_id: &str,
         id: &str,
     ) -> StoreResult<Option<ChatBotRecord>> {
-        let row: Option<(String, String, String, String, String, String, i64, i64)> =
-            sqlx::query_as(
-                "SELECT bot_id, user_id, account_id, chime_account_id, display_name, bot_email, \
+        let row: Option<BotRow> = sqlx::query_as(
+            "SELECT bot_id, user_id, account_id, chime_account_id, display_name, bot_email, \
                  disabled, CASE WHEN outbound_events_endpoint IS NULL THEN 0 ELSE 1 END \
                  FROM chime_bots WHERE chime_account_id = $1 \
                  AND (bot_id = $2 OR user_id = $2 OR LOWER(bot_email) = $3)",
-            )
-            .bind(chime_account_id)
-            .bind(id)
-            .bind(id.to_lowercase())
-            .fetch_optional(&self.pool)
-            .await?;
+        )
+        .bind(chime_account_id)
+        .bind(id)
+        .bind(id.to_lowercase())
+        .fetch_optional(&self.pool)
+        .await?;
         Ok(row.map(
             |(bot_id, user_id, account_id, chime_account_id, display_name, bot_email, d, e)| {
                 ChatBotRecord {
