@@ -4,9 +4,9 @@
 //! `/carillon/v1/chime/accounts/{AccountId}/domains`. Spec: chime-zh.md §1.4, §2.4, §2.7;
 //! chime-ko.md §1.4, §2.0.4, §2.1.2, §2.1.5.
 //!
-//! A claim starts `PendingVerification` with a TXT record to publish (`_carillon-chime.`
-//! + the domain, value `carillon-chime-verification=` + 32 hexadecimal digits). GetDomain
-//! and the [`verification_job`] (every [`VERIFY_INTERVAL`]) look it up through the
+//! A claim starts `PendingVerification` with a TXT record to publish: owner name
+//! `_carillon-chime.<domain>`, value `carillon-chime-verification=<32 hexadecimal digits>`.
+//! GetDomain and the [`verification_job`] (every [`VERIFY_INTERVAL`]) look it up through the
 //! configured resolver (`ChimeConfig::dns_resolver`, no cache); once found the claim is
 //! `Verified` and the first verified domain makes a Team account `EnterpriseLWA`. Any
 //! number of accounts may hold a pending claim of a domain; one holds it verified, and
