@@ -241,3 +241,84 @@ fn frame_for(event: &ChatEvent, user_id: &str) -> Option<Value> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use carillon_chime::hub::{Container, MessageView};
+
+    use super::*;
+
+    fn message(audience: &[&str], change: MessageChange) -> ChatEvent {
+        ChatEvent::Message {
+            account_id: "111122223333".to_string(),
+            change,
+            message: MessageView {
+                message_id: "m1".to_string(),
+                container: Container::Room("r1".to_string()),
+                sender_id: "u1".to_string(),
+                sender_type: "User".to_string(),
+                sender_name: "Mary".to_string(),
+                content: None,
+                mentions: vec![],
+                created_at: 0,
+                edited_at: None,
+            },
+            audience: audience.iter().map(|a| a.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn frames_go_only_to_their_audience() {
+        let redacted = message(&["u1", "u2"], MessageChange::Redacted);
+        let frame = frame_for(&redacted, "u2").expect("u2 is in the audience");
+        assert_eq!(frame["Type"], "Message");
+        assert_eq!(frame["Change"], "Redacted");
+        assert_eq!(frame["Message"]["RoomId"], "r1");
+        assert_eq!(frame["Message"]["Content"], Value::Null);
+        assert_eq!(frame["Message"]["Redacted"], true);
+        assert_eq!(frame_for(&redacted, "u3"), None);
+
+        let removed = ChatEvent::Membership {
+            account_id: "111122223333".to_string(),
+            chime_account_id: "c1".to_string(),
+            room_id: "r1".to_string(),
+            member_id: "u3".to_string(),
+            member_type: "User".to_string(),
+            role: "Member".to_string(),
+            change: MembershipChange::Removed,
+            actor: None,
+            audience: vec!["u1".to_string(), "u3".to_string()],
+        };
+        let frame = frame_for(&removed, "u3").expect("the removed member is told");
+        assert_eq!(frame["Change"], "Removed");
+        assert_eq!(frame["Actor"], Value::Null);
+        assert_eq!(frame_for(&removed, "u2"), None);
+
+        let online = ChatEvent::Presence {
+            user_id: "u1".to_string(),
+            status: "Online".to_string(),
+            audience: vec!["u2".to_string()],
+        };
+        assert_eq!(
+            frame_for(&online, "u2"),
+            Some(json!({ "Type": "Presence", "UserId": "u1", "Status": "Online" }))
+        );
+        let deleted = ChatEvent::RoomDeleted {
+            account_id: "111122223333".to_string(),
+            room_id: "r1".to_string(),
+            audience: vec!["u2".to_string()],
+        };
+        assert_eq!(
+            frame_for(&deleted, "u2"),
+            Some(json!({ "Type": "RoomDeleted", "RoomId": "r1" }))
+        );
+        let revoked = ChatEvent::SessionsRevoked {
+            user_id: "u2".to_string(),
+        };
+        assert_eq!(
+            frame_for(&revoked, "u2"),
+            None,
+            "revocation ends the stream instead"
+        );
+    }
+}
