@@ -5,7 +5,8 @@ resolver.
 
 Checks: `aws chime invite-users` sends an invitation that arrives in a Carillon mailbox (read
 with imaplib) naming the account, with a registration link; the link's form (GET) and
-registration (POST JSON) with a weak password refused, then accepted once; `aws chime
+registration (POST JSON, and the urlencoded form) with a weak password refused, then
+accepted once; `aws chime
 get-user` shows Registered / Accepted; a foreign address is Failed (no organization owns the
 sender's domain to queue it); create/list (UserEmail filter, paging)/update/batch-update
 users; the registered user signs in to chat, and `logout-user` ends the session; reset PIN;
@@ -27,6 +28,7 @@ import sys
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 from dnslib import CNAME, MX, TXT
@@ -125,6 +127,19 @@ def register(server, link, password, name):
     token = link.split("token=", 1)[1]
     return post_json(server.endpoint + "/chat/v1/register",
                      {"Token": token, "Password": password, "DisplayName": name})
+
+
+def post_form(server, link, password, name):
+    """Posts the registration form as a browser does; returns (status, HTML)."""
+    data = urllib.parse.urlencode({"token": link.split("token=", 1)[1], "password": password,
+                                   "display_name": name}).encode()
+    req = urllib.request.Request(server.endpoint + "/chat/v1/register", data=data, method="POST",
+                                 headers={"Content-Type": "application/x-www-form-urlencoded"})
+    try:
+        with urllib.request.urlopen(req) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
 
 
 def sign_in(server, address, password):
@@ -242,8 +257,11 @@ def run(server, zone):
     chime(server, admin, "invite-users", "--account-id", corp, "--user-email-list", f"olga@{CORP}")
     _, text = invitation(server, f"olga@{CORP}")
     olga_link = (re.findall(r"https?://\S+/chat/v1/register\?token=[A-Za-z0-9_-]+", text) or ["x?token=x"])[0]
-    status, _, body = register(server, olga_link, "olga's password", "Olga")
-    check(status == 200 and body.get("AccountId") == corp, f"the claimed-domain user joins Corp: {body}")
+    # This one registers through the HTML form (urlencoded, as a browser posts it).
+    status, page = post_form(server, olga_link, "short", "Olga")
+    check(status == 400 and "8 characters" in page, f"the form refuses a weak password ({status})")
+    status, page = post_form(server, olga_link, "olga's password", "Olga")
+    check(status == 200 and "E2E Corp" in page, f"the claimed-domain user registers and joins Corp ({status})")
     olga = chime(server, admin, "list-users", "--account-id", corp, "--user-email", f"olga@{CORP}")["Users"][0]
     status, _, _ = sign_in(server, f"olga@{CORP}", "olga's password")
     check(status == 200, f"the Enterprise user signs in ({status})")
