@@ -280,11 +280,22 @@ impl Chime {
         id: &str,
     ) -> ApiResult<PhoneNumberRecord> {
         let e164 = e164(member, id)?;
+        self.release_stale_assignments(ctx).await?;
         self.store
             .phone_number(&ctx.account_id, &e164)
             .await
             .map_err(internal)?
             .ok_or_else(|| not_found(format!("Phone number {e164} was not found")))
+    }
+
+    /// Unassigns the caller's numbers whose users no longer hold them (removed from the
+    /// account, a removed domain), so reads and changes see the assignment as it is.
+    async fn release_stale_assignments(&self, ctx: &RequestContext) -> ApiResult<()> {
+        self.store
+            .release_stale_assignments(&ctx.account_id, now_millis())
+            .await
+            .map_err(internal)?;
+        Ok(())
     }
 
     /// Checks that `chime_account_id` is a live Chime account of the caller.
@@ -719,6 +730,7 @@ pub(crate) async fn list_phone_numbers(
         input.filter_value.as_deref().unwrap_or_default()
     );
     filter.after = chime.page_after(&scope, input.next_token.as_deref())?;
+    chime.release_stale_assignments(ctx).await?;
     let mut numbers = if matches_nothing {
         Vec::new()
     } else {
@@ -1322,12 +1334,17 @@ pub(crate) async fn update_global_settings(
     Ok(Unit {})
 }
 
-/// One pass of [`job`]: numbers 7 days in the deletion queue go back to the carrier's pool
-/// and leave the inventory; orders still `Processing` (a node stopped, the carrier failed)
+/// One pass of [`job`]: numbers whose users no longer hold them become `Unassigned`;
+/// numbers 7 days in the deletion queue go back to the carrier's pool and leave the
+/// inventory; orders still `Processing` (a node stopped, the carrier failed)
 /// are provisioned again. Returns how many numbers were released.
 ///
 /// Errors: the store failed (what was done stays done).
 pub async fn run_once(chime: &Chime) -> Result<usize, StoreError> {
+    chime
+        .store
+        .release_stale_assignments("", now_millis())
+        .await?;
     let cutoff = now_millis() - DELETION_QUEUE_MS;
     let mut released = 0;
     for (account_id, e164) in chime.store.due_phone_number_deletions(cutoff).await? {

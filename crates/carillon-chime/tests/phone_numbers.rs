@@ -896,6 +896,19 @@ async fn business_calling_numbers_are_assigned_one_per_user() {
             env.primary_number(&bob).await.as_deref(),
             Some("+12065550100")
         );
+        // Bob leaves the account (a Team removal keeps his identity without the number):
+        // the number is back in the inventory.
+        env.test
+            .exec(
+                "UPDATE chime_users SET account_id = NULL, chime_account_id = NULL, \
+                 primary_provisioned_number = NULL WHERE user_id = $1",
+                &[&bob],
+            )
+            .await;
+        let number = env.get(&ctx, "+12065550100").await.unwrap();
+        assert_eq!(number.status.as_deref(), Some("Unassigned"));
+        assert_eq!(number.associations, Some(vec![]));
+        env.delete(&ctx, "+12065550100").await.unwrap();
     }
 }
 

@@ -1074,6 +1074,31 @@ impl Store {
         Ok(e164)
     }
 
+    /// Takes back (`Unassigned`) the assigned numbers of `account_id` (every tenant when
+    /// empty) whose user no longer holds them: the user left the Chime account, was removed,
+    /// or lost the number another way (a removed domain clears `primary_provisioned_number`,
+    /// chime-ko.md §4.5). Returns how many.
+    ///
+    /// Errors: `Database`.
+    pub async fn release_stale_assignments(&self, account_id: &str, now: i64) -> StoreResult<u64> {
+        let done = sqlx::query(
+            "UPDATE chime_phone_numbers SET status = $3, user_id = NULL, chime_account_id = NULL, \
+             associated_at = NULL, updated_at = $2 \
+             WHERE ($1 = '' OR account_id = $1) AND status = $4 AND NOT EXISTS ( \
+             SELECT 1 FROM chime_users u WHERE u.user_id = chime_phone_numbers.user_id \
+             AND u.account_id = chime_phone_numbers.account_id \
+             AND u.chime_account_id = chime_phone_numbers.chime_account_id \
+             AND u.primary_provisioned_number = chime_phone_numbers.e164)",
+        )
+        .bind(account_id)
+        .bind(now)
+        .bind(status::UNASSIGNED)
+        .bind(status::ASSIGNED)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
     /// Numbers of every tenant in the deletion queue since `cutoff` or earlier, as (tenant,
     /// number).
     ///
