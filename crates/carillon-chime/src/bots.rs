@@ -198,6 +198,65 @@ pub(crate) fn request_timestamp() -> String {
     millis_to_datetime(now_millis()).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
+/// One page of a listing: at most `limit` items after the position `after`.
+pub(crate) struct Page {
+    /// Page size.
+    pub limit: i64,
+    /// Where the page starts (the previous page's last key).
+    pub after: Option<String>,
+}
+
+impl Page {
+    /// The page `MaxResults` (1–`max`, default `default`) and `NextToken` (bound to `scope`:
+    /// operation, tenant, container) ask for.
+    ///
+    /// Errors: `BadRequestException` naming `MaxResults` or `NextToken`.
+    pub(crate) fn start(
+        chime: &Chime,
+        scope: &str,
+        max_results: Option<i32>,
+        default: i64,
+        max: i64,
+        next_token: Option<&str>,
+    ) -> ApiResult<Page> {
+        let limit = max_results.map_or(default, i64::from);
+        if !(1..=max).contains(&limit) {
+            return Err(bad_request(format!(
+                "MaxResults must be between 1 and {max}"
+            )));
+        }
+        let after = match next_token {
+            None => None,
+            Some(token) => Some(
+                chime
+                    .tokens
+                    .decode(scope, token)
+                    .ok_or_else(|| bad_request("NextToken is not valid for this request"))?,
+            ),
+        };
+        Ok(Page { limit, after })
+    }
+
+    /// Trims `items` (fetched with `limit + 1`) to the page and returns the `NextToken`
+    /// resuming after its last item when more remain.
+    pub(crate) fn finish<T>(
+        &self,
+        chime: &Chime,
+        scope: &str,
+        items: &mut Vec<T>,
+        key: impl Fn(&T) -> &str,
+    ) -> Option<String> {
+        let page = usize::try_from(self.limit).unwrap_or(usize::MAX);
+        if items.len() <= page {
+            return None;
+        }
+        items.truncate(page);
+        items
+            .last()
+            .map(|last| chime.tokens.encode(scope, key(last)))
+    }
+}
+
 /// The model's `Bot`; `token` is the SecurityToken when the operation returns it.
 fn bot_shape(bot: &BotRecord, token: Option<String>) -> Bot {
     Bot {
@@ -348,41 +407,27 @@ pub(crate) async fn list_bots(
     ctx: &RequestContext,
     input: ListBotsRequest,
 ) -> ApiResult<ListBotsResponse> {
-    let limit = input.max_results.map_or(DEFAULT_PAGE, i64::from);
-    if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(bad_request(format!(
-            "MaxResults must be between 1 and {MAX_PAGE}"
-        )));
-    }
     let account = live_account(chime, ctx, &input.account_id).await?;
     let scope = format!("ListBots\0{}\0{}", ctx.account_id, account.chime_account_id);
-    let after = match &input.next_token {
-        None => None,
-        Some(token) => Some(
-            chime
-                .tokens
-                .decode(&scope, token)
-                .ok_or_else(|| bad_request("NextToken is not valid for this request"))?,
-        ),
-    };
+    let page = Page::start(
+        chime,
+        &scope,
+        input.max_results,
+        DEFAULT_PAGE,
+        MAX_PAGE,
+        input.next_token.as_deref(),
+    )?;
     let mut bots = chime
         .store
         .list_chime_bots(
             &ctx.account_id,
             &account.chime_account_id,
-            after.as_deref(),
-            limit + 1,
+            page.after.as_deref(),
+            page.limit + 1,
         )
         .await
         .map_err(internal)?;
-    let page = usize::try_from(limit).unwrap_or(usize::MAX);
-    let next_token = if bots.len() > page {
-        bots.truncate(page);
-        bots.last()
-            .map(|last| chime.tokens.encode(&scope, &last.bot_id))
-    } else {
-        None
-    };
+    let next_token = page.finish(chime, &scope, &mut bots, |b| &b.bot_id);
     Ok(ListBotsResponse {
         bots: Some(bots.iter().map(|b| bot_shape(b, None)).collect()),
         next_token,

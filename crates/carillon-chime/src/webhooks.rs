@@ -25,7 +25,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use sha2::Digest;
 
-use crate::bots::{bad_request, codes, internal, live_account};
+use crate::bots::{bad_request, codes, internal, live_account, Page};
 use crate::hub::{ChatEvent, Container, MembershipChange, MessageView};
 use crate::messages::{self, NewPost};
 use crate::Chime;
@@ -546,43 +546,28 @@ impl CarillonOperation for ListWebhooks {
         input: ListWebhooksInput,
     ) -> ApiResult<ListWebhooksOutput> {
         let chime = &self.0;
-        let limit = input.max_results.map_or(MAX_PAGE, i64::from);
-        if !(1..=MAX_PAGE).contains(&limit) {
-            return Err(bad_request(format!(
-                "MaxResults must be between 1 and {MAX_PAGE}"
-            )));
-        }
         let chime_account_id = room_account(chime, ctx, &input.account_id, &input.room_id).await?;
         let scope = format!("ListWebhooks\0{}\0{}", ctx.account_id, input.room_id);
-        let after = match &input.next_token {
-            None => None,
-            Some(token) => Some(
-                chime
-                    .tokens
-                    .decode(&scope, token)
-                    .ok_or_else(|| bad_request("NextToken is not valid for this request"))?,
-            ),
-        };
+        let page = Page::start(
+            chime,
+            &scope,
+            input.max_results,
+            MAX_PAGE,
+            MAX_PAGE,
+            input.next_token.as_deref(),
+        )?;
         let mut webhooks = chime
             .store
             .list_chime_webhooks(
                 &ctx.account_id,
                 &chime_account_id,
                 &input.room_id,
-                after.as_deref(),
-                limit + 1,
+                page.after.as_deref(),
+                page.limit + 1,
             )
             .await
             .map_err(internal)?;
-        let page = usize::try_from(limit).unwrap_or(usize::MAX);
-        let next_token = if webhooks.len() > page {
-            webhooks.truncate(page);
-            webhooks
-                .last()
-                .map(|last| chime.tokens.encode(&scope, &last.webhook_id))
-        } else {
-            None
-        };
+        let next_token = page.finish(chime, &scope, &mut webhooks, |w| &w.webhook_id);
         Ok(ListWebhooksOutput {
             webhooks: webhooks.iter().map(|w| shape(w, None)).collect(),
             next_token,

@@ -296,6 +296,24 @@ impl Env {
             .map(|r| r.bot.unwrap())
     }
 
+    async fn get_bot(
+        &self,
+        ctx: &RequestContext,
+        account: &str,
+        bot_id: &str,
+    ) -> Result<Bot, ApiError> {
+        self.chime
+            .get_bot(
+                ctx,
+                GetBotRequest {
+                    account_id: account.to_string(),
+                    bot_id: bot_id.to_string(),
+                },
+            )
+            .await
+            .map(|r| r.bot.unwrap())
+    }
+
     async fn put_endpoint(
         &self,
         ctx: &RequestContext,
@@ -423,31 +441,10 @@ async fn create_bot_follows_the_guide() {
         .contains("already exists"));
 
         // GetBot returns the token; another tenant does not see the bot.
-        let got = env
-            .chime
-            .get_bot(
-                &ctx,
-                GetBotRequest {
-                    account_id: account.clone(),
-                    bot_id: bot_id.clone(),
-                },
-            )
-            .await
-            .unwrap()
-            .bot
-            .unwrap();
+        let got = env.get_bot(&ctx, &account, &bot_id).await.unwrap();
         assert_eq!(got.security_token.as_deref(), Some(token.as_str()));
         let other = env.tenant().await;
-        let foreign = env
-            .chime
-            .get_bot(
-                &other,
-                GetBotRequest {
-                    account_id: account.clone(),
-                    bot_id: bot_id.clone(),
-                },
-            )
-            .await;
+        let foreign = env.get_bot(&other, &account, &bot_id).await;
         assert_eq!(code(foreign), "NotFoundException");
 
         // Ten bots per account, then ResourceLimitExceededException.
@@ -543,19 +540,7 @@ async fn create_bot_follows_the_guide() {
             .unwrap();
         let new_token = regenerated.security_token.unwrap();
         assert_ne!(new_token, token);
-        let got = env
-            .chime
-            .get_bot(
-                &ctx,
-                GetBotRequest {
-                    account_id: account.clone(),
-                    bot_id: bot_id.clone(),
-                },
-            )
-            .await
-            .unwrap()
-            .bot
-            .unwrap();
+        let got = env.get_bot(&ctx, &account, &bot_id).await.unwrap();
         assert_eq!(got.security_token, Some(new_token));
         assert_eq!(got.disabled, Some(true));
     }
@@ -836,17 +821,8 @@ async fn bot_events_are_signed_and_replies_post_as_the_bot() {
 
         // Removing the bot sends Remove (no endpoint) signed with the new token.
         let token = env
-            .chime
-            .get_bot(
-                &ctx,
-                GetBotRequest {
-                    account_id: account.clone(),
-                    bot_id: bot_id.clone(),
-                },
-            )
+            .get_bot(&ctx, &account, &bot_id)
             .await
-            .unwrap()
-            .bot
             .unwrap()
             .security_token
             .unwrap();

@@ -244,6 +244,23 @@ impl Store {
         Ok(BotCreation::Created)
     }
 
+    /// The tenant's bot whose `column` (`bot_id` or `user_id`) is `value`.
+    async fn chime_bot_where(
+        &self,
+        column: &'static str,
+        account_id: &str,
+        value: &str,
+    ) -> StoreResult<Option<BotRecord>> {
+        let row: Option<BotRow> = sqlx::query_as(&format!(
+            "SELECT {BOT_COLUMNS} FROM chime_bots WHERE account_id = $1 AND {column} = $2"
+        ))
+        .bind(account_id)
+        .bind(value)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(bot))
+    }
+
     /// The bot `bot_id` of the tenant's Chime account.
     ///
     /// Errors: `Database`.
@@ -253,19 +270,13 @@ impl Store {
         chime_account_id: &str,
         bot_id: &str,
     ) -> StoreResult<Option<BotRecord>> {
-        let row: Option<BotRow> = sqlx::query_as(&format!(
-            "SELECT {BOT_COLUMNS} FROM chime_bots \
-             WHERE account_id = $1 AND chime_account_id = $2 AND bot_id = $3"
-        ))
-        .bind(account_id)
-        .bind(chime_account_id)
-        .bind(bot_id)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map(bot))
+        Ok(self
+            .chime_bot_where("bot_id", account_id, bot_id)
+            .await?
+            .filter(|b| b.chime_account_id == chime_account_id))
     }
 
-    /// The tenant's bot whose room member ID is `user_id` (event delivery, bot posts).
+    /// The tenant's bot whose room member ID is `user_id` (event delivery).
     ///
     /// Errors: `Database`.
     pub async fn chime_bot_by_user(
@@ -273,14 +284,7 @@ impl Store {
         account_id: &str,
         user_id: &str,
     ) -> StoreResult<Option<BotRecord>> {
-        let row: Option<BotRow> = sqlx::query_as(&format!(
-            "SELECT {BOT_COLUMNS} FROM chime_bots WHERE account_id = $1 AND user_id = $2"
-        ))
-        .bind(account_id)
-        .bind(user_id)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map(bot))
+        self.chime_bot_where("user_id", account_id, user_id).await
     }
 
     /// The tenant's bot `bot_id`, whatever its Chime account (a bot's post names only the
@@ -292,14 +296,7 @@ impl Store {
         account_id: &str,
         bot_id: &str,
     ) -> StoreResult<Option<BotRecord>> {
-        let row: Option<BotRow> = sqlx::query_as(&format!(
-            "SELECT {BOT_COLUMNS} FROM chime_bots WHERE account_id = $1 AND bot_id = $2"
-        ))
-        .bind(account_id)
-        .bind(bot_id)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map(bot))
+        self.chime_bot_where("bot_id", account_id, bot_id).await
     }
 
     /// The bots of the tenant's Chime account with an ID greater than `after`, by ID, at
