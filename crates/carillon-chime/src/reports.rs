@@ -540,14 +540,18 @@ impl CarillonOperation for DisableUsageReporting {
     }
 }
 
-/// The caller's live Chime account `chime_account_id`.
+/// The caller's live Chime account `chime_account_id` (retention and reports).
 ///
-/// Errors: `NotFoundException` when it is not the caller's or was deleted.
-async fn live_account(
+/// Errors: `BadRequestException` for a blank ID; `NotFoundException` when it is not the
+/// caller's or was deleted.
+pub(crate) async fn live_account(
     chime: &Chime,
     ctx: &RequestContext,
     chime_account_id: &str,
 ) -> ApiResult<ChimeAccountRecord> {
+    if chime_account_id.trim().is_empty() {
+        return Err(bad_request("AccountId must not be empty"));
+    }
     // Every row deleted at or before i64::MAX reads as gone: live accounts only.
     chime
         .store

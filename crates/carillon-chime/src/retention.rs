@@ -265,24 +265,7 @@ async fn enterprise_account(
     ctx: &RequestContext,
     chime_account_id: &str,
 ) -> ApiResult<()> {
-    if chime_account_id.trim().is_empty() {
-        return Err(ApiError::new(
-            "BadRequestException",
-            "AccountId must not be empty",
-        ));
-    }
-    // Only live accounts: every row deleted at or before i64::MAX reads as gone.
-    let account = chime
-        .store
-        .chime_account(&ctx.account_id, chime_account_id, i64::MAX)
-        .await
-        .map_err(internal)?
-        .ok_or_else(|| {
-            ApiError::new(
-                "NotFoundException",
-                format!("Chime account {chime_account_id} was not found"),
-            )
-        })?;
+    let account = crate::reports::live_account(chime, ctx, chime_account_id).await?;
     if account.account_type == TEAM {
         return Err(ApiError::new(
             "ForbiddenException",

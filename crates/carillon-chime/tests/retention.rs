@@ -12,37 +12,13 @@ use carillon_chime::retention::{
 use carillon_chime::{Chime, ChimeConfig};
 use carillon_core::time::now_millis;
 use carillon_core::{ApiError, RequestContext};
-use carillon_store::testing::{create_account, test_stores, TestStore};
+mod reporting_env;
+
+use reporting_env::{envs, Env};
 
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
-struct Env {
-    chime: Chime,
-    test: TestStore,
-}
-
-async fn envs() -> Vec<Env> {
-    let mut out = Vec::new();
-    for test in test_stores().await {
-        let chime = Chime::new(test.store.clone()).await.unwrap();
-        out.push(Env { chime, test });
-    }
-    out
-}
-
 impl Env {
-    async fn tenant(&self) -> RequestContext {
-        let account_id = create_account(&self.test.store).await;
-        RequestContext {
-            principal_arn: format!("arn:aws:iam::{account_id}:user/admin"),
-            account_id,
-            access_key_id: "AKIATEST".to_string(),
-            region: "us-east-1".to_string(),
-            request_id: carillon_core::ids::new_uuid(),
-            source_ip: "127.0.0.1".to_string(),
-        }
-    }
-
     /// A Chime account of `ctx` of `account_type` (`Team`, `EnterpriseLWA`, …).
     async fn account(&self, ctx: &RequestContext, account_type: &str) -> String {
         let account = self
