@@ -214,6 +214,16 @@ fn ok(status: StatusCode, value: Value) -> Answer {
     Ok((status, Json(value)).into_response())
 }
 
+/// A page of a list: `{<key>: [...], "NextToken"}`.
+fn listed<T: serde::Serialize>(
+    key: &str,
+    items: impl Iterator<Item = T>,
+    next: Option<String>,
+) -> Answer {
+    let items: Vec<Value> = items.map(|item| json!(item)).collect();
+    ok(StatusCode::OK, json!({ key: items, "NextToken": next }))
+}
+
 fn no_content() -> Answer {
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -321,13 +331,7 @@ async fn list_conversations(
             let page = page(&query)?;
             let (views, next) =
                 conversations::list(&chime, &user, page.limit, page.token.as_deref()).await?;
-            ok(
-                StatusCode::OK,
-                json!({
-                    "Conversations": views.iter().map(conversation_json).collect::<Vec<_>>(),
-                    "NextToken": next,
-                }),
-            )
+            listed("Conversations", views.iter().map(conversation_json), next)
         }
         .await,
     )
@@ -403,13 +407,7 @@ async fn list_rooms(
             let page = page(&query)?;
             let (found, next) =
                 rooms::rooms_of_user(&chime, &user, page.limit, page.token.as_deref()).await?;
-            ok(
-                StatusCode::OK,
-                json!({
-                    "Rooms": found.iter().map(rooms::room_shape).collect::<Vec<_>>(),
-                    "NextToken": next,
-                }),
-            )
+            listed("Rooms", found.iter().map(rooms::room_shape), next)
         }
         .await,
     )
@@ -436,21 +434,21 @@ async fn room_members(
     Path(id): Path<String>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    flatten(async {
-        let user = caller(&chime, &headers).await?;
-        let page = page(&query)?;
-        let (members, next) =
-            rooms::members_for_user(&chime, &user, &id, page.limit, page.token.as_deref())
-                .await?;
-        ok(
-            StatusCode::OK,
-            json!({
-                "RoomMemberships": members.iter().map(rooms::membership_shape).collect::<Vec<_>>(),
-                "NextToken": next,
-            }),
-        )
-    }
-    .await)
+    flatten(
+        async {
+            let user = caller(&chime, &headers).await?;
+            let page = page(&query)?;
+            let (members, next) =
+                rooms::members_for_user(&chime, &user, &id, page.limit, page.token.as_deref())
+                    .await?;
+            listed(
+                "RoomMemberships",
+                members.iter().map(rooms::membership_shape),
+                next,
+            )
+        }
+        .await,
+    )
 }
 
 #[derive(Deserialize)]
@@ -591,12 +589,10 @@ async fn history(
                 page.token.as_deref(),
             )
             .await?;
-            ok(
-                StatusCode::OK,
-                json!({
-                    "Messages": found.messages.iter().map(message_json).collect::<Vec<_>>(),
-                    "NextToken": found.next_token,
-                }),
+            listed(
+                "Messages",
+                found.messages.iter().map(message_json),
+                found.next_token,
             )
         }
         .await,

@@ -543,14 +543,8 @@ impl Store {
         account_id: &str,
         room_id: &str,
     ) -> StoreResult<Option<ChatRoomRecord>> {
-        let row: Option<RoomRow> = sqlx::query_as(&format!(
-            "SELECT {ROOM_COLUMNS} FROM chime_rooms WHERE account_id = $1 AND room_id = $2"
-        ))
-        .bind(account_id)
-        .bind(room_id)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map(room_record))
+        self.one_room("account_id = $1 AND room_id = $2", &[account_id, room_id])
+            .await
     }
 
     /// The room of `chime_account_id` (of tenant `account_id`) created with
@@ -563,29 +557,32 @@ impl Store {
         chime_account_id: &str,
         client_request_token: &str,
     ) -> StoreResult<Option<ChatRoomRecord>> {
-        let row: Option<RoomRow> = sqlx::query_as(&format!(
-            "SELECT {ROOM_COLUMNS} FROM chime_rooms WHERE account_id = $1 \
-             AND chime_account_id = $2 AND client_request_token = $3"
-        ))
-        .bind(account_id)
-        .bind(chime_account_id)
-        .bind(client_request_token)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map(room_record))
+        self.one_room(
+            "account_id = $1 AND chime_account_id = $2 AND client_request_token = $3",
+            &[account_id, chime_account_id, client_request_token],
+        )
+        .await
     }
 
     /// The room `room_id` whatever its tenant (client calls, which check membership).
     ///
     /// Errors: `Database`.
     pub async fn chat_room_any(&self, room_id: &str) -> StoreResult<Option<ChatRoomRecord>> {
-        let row: Option<RoomRow> = sqlx::query_as(&format!(
-            "SELECT {ROOM_COLUMNS} FROM chime_rooms WHERE room_id = $1"
-        ))
-        .bind(room_id)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map(room_record))
+        self.one_room("room_id = $1", &[room_id]).await
+    }
+
+    /// The room matching `condition`, its placeholders bound to `args` in order.
+    async fn one_room(
+        &self,
+        condition: &str,
+        args: &[&str],
+    ) -> StoreResult<Option<ChatRoomRecord>> {
+        let sql = format!("SELECT {ROOM_COLUMNS} FROM chime_rooms WHERE {condition}");
+        let mut query = sqlx::query_as::<_, RoomRow>(&sql);
+        for arg in args {
+            query = query.bind(arg.to_string());
+        }
+        Ok(query.fetch_optional(&self.pool).await?.map(room_record))
     }
 
     /// Rooms of `chime_account_id` (of tenant `account_id`) by ID after `after`, at most
