@@ -352,6 +352,20 @@ impl Env {
             .unwrap()
     }
 
+    async fn remove_member(&self, ctx: &RequestContext, account: &str, room: &str, member: &str) {
+        self.chime
+            .delete_room_membership(
+                ctx,
+                DeleteRoomMembershipRequest {
+                    account_id: account.to_string(),
+                    member_id: member.to_string(),
+                    room_id: room.to_string(),
+                },
+            )
+            .await
+            .unwrap();
+    }
+
     async fn add_member(&self, ctx: &RequestContext, account: &str, room: &str, member: &str) {
         self.chime
             .create_room_membership(
@@ -827,17 +841,8 @@ async fn bot_events_are_signed_and_replies_post_as_the_bot() {
             .security_token
             .unwrap();
         env.bot.clear();
-        env.chime
-            .delete_room_membership(
-                &ctx,
-                DeleteRoomMembershipRequest {
-                    account_id: account.clone(),
-                    member_id: bot.user_id.clone().unwrap(),
-                    room_id: room.clone(),
-                },
-            )
-            .await
-            .unwrap();
+        env.remove_member(&ctx, &account, &room, bot.user_id.as_deref().unwrap())
+            .await;
         let received = env.bot.wait_for(1).await;
         assert_eq!(received.len(), 1);
         let remove = received[0].json();
@@ -921,17 +926,8 @@ async fn failed_deliveries_are_retried_at_200_and_400_ms() {
         env.bot.clear();
         env.bot
             .answer_with(Arc::new(|_, _| (400, "{}".to_string(), Duration::ZERO)));
-        env.chime
-            .delete_room_membership(
-                &ctx,
-                DeleteRoomMembershipRequest {
-                    account_id: account.clone(),
-                    member_id: bot.user_id.clone().unwrap(),
-                    room_id: room.clone(),
-                },
-            )
-            .await
-            .unwrap();
+        env.remove_member(&ctx, &account, &room, bot.user_id.as_deref().unwrap())
+            .await;
         env.bot.wait_for(1).await;
         tokio::time::sleep(Duration::from_millis(800)).await;
         assert_eq!(env.bot.received().len(), 1, "a 4xx was retried");
