@@ -20,10 +20,11 @@ use carillon_core::time::{millis_to_datetime, now_millis};
 use carillon_core::{ApiError, ApiResult, RequestContext};
 use carillon_kms::EncryptionContext;
 use carillon_store::chime::bots::{BotCreation, BotRecord};
-use carillon_store::{ChimeAccountRecord, StoreError};
+use carillon_store::StoreError;
 use hmac::Mac;
 use rand::RngCore;
 
+use crate::accounts::bad_request;
 use crate::hub::MessageView;
 use crate::webhooks::{self, IncomingError};
 use crate::Chime;
@@ -58,10 +59,6 @@ const SEALED_PREFIX: &str = "kms:v1:";
 
 type HmacSha256 = hmac::Hmac<sha2::Sha256>;
 
-pub(crate) fn bad_request(message: impl Into<String>) -> ApiError {
-    ApiError::new(codes::BAD_REQUEST, message)
-}
-
 fn bot_not_found(bot_id: &str) -> ApiError {
     ApiError::new(codes::NOT_FOUND, format!("Bot {bot_id} was not found"))
 }
@@ -72,34 +69,9 @@ pub(crate) fn internal(e: StoreError) -> ApiError {
     ApiError::internal("The Chime store failed; see the server log")
 }
 
-/// The caller's live Chime account `chime_account_id`.
-///
-/// Errors: `BadRequestException` naming `AccountId` when blank; `NotFoundException` when it
-/// is not the caller's, or deleted.
-pub(crate) async fn live_account(
-    chime: &Chime,
-    ctx: &RequestContext,
-    chime_account_id: &str,
-) -> ApiResult<ChimeAccountRecord> {
-    if chime_account_id.trim().is_empty() {
-        return Err(bad_request("AccountId must not be empty"));
-    }
-    chime
-        .store
-        .chime_account(&ctx.account_id, chime_account_id, now_millis())
-        .await
-        .map_err(internal)?
-        .ok_or_else(|| {
-            ApiError::new(
-                codes::NOT_FOUND,
-                format!("Chime account {chime_account_id} was not found"),
-            )
-        })
-}
-
 /// The caller's bot `bot_id` of the live account `chime_account_id`.
 ///
-/// Errors: as [`live_account`]; `BadRequestException` naming `BotId` when blank;
+/// Errors: as `Chime::live_account`; `BadRequestException` naming `BotId` when blank;
 /// `NotFoundException` for another account's or an unknown bot.
 async fn find_bot(
     chime: &Chime,
@@ -107,7 +79,7 @@ async fn find_bot(
     chime_account_id: &str,
     bot_id: &str,
 ) -> ApiResult<BotRecord> {
-    live_account(chime, ctx, chime_account_id).await?;
+    chime.live_account(ctx, chime_account_id).await?;
     if bot_id.trim().is_empty() {
         return Err(bad_request("BotId must not be empty"));
     }
@@ -198,65 +170,6 @@ pub(crate) fn request_timestamp() -> String {
     millis_to_datetime(now_millis()).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
-/// One page of a listing: at most `limit` items after the position `after`.
-pub(crate) struct Page {
-    /// Page size.
-    pub limit: i64,
-    /// Where the page starts (the previous page's last key).
-    pub after: Option<String>,
-}
-
-impl Page {
-    /// The page `MaxResults` (1–`max`, default `default`) and `NextToken` (bound to `scope`:
-    /// operation, tenant, container) ask for.
-    ///
-    /// Errors: `BadRequestException` naming `MaxResults` or `NextToken`.
-    pub(crate) fn start(
-        chime: &Chime,
-        scope: &str,
-        max_results: Option<i32>,
-        default: i64,
-        max: i64,
-        next_token: Option<&str>,
-    ) -> ApiResult<Page> {
-        let limit = max_results.map_or(default, i64::from);
-        if !(1..=max).contains(&limit) {
-            return Err(bad_request(format!(
-                "MaxResults must be between 1 and {max}"
-            )));
-        }
-        let after = match next_token {
-            None => None,
-            Some(token) => Some(
-                chime
-                    .tokens
-                    .decode(scope, token)
-                    .ok_or_else(|| bad_request("NextToken is not valid for this request"))?,
-            ),
-        };
-        Ok(Page { limit, after })
-    }
-
-    /// Trims `items` (fetched with `limit + 1`) to the page and returns the `NextToken`
-    /// resuming after its last item when more remain.
-    pub(crate) fn finish<T>(
-        &self,
-        chime: &Chime,
-        scope: &str,
-        items: &mut Vec<T>,
-        key: impl Fn(&T) -> &str,
-    ) -> Option<String> {
-        let page = usize::try_from(self.limit).unwrap_or(usize::MAX);
-        if items.len() <= page {
-            return None;
-        }
-        items.truncate(page);
-        items
-            .last()
-            .map(|last| chime.tokens.encode(scope, key(last)))
-    }
-}
-
 /// The model's `Bot`; `token` is the SecurityToken when the operation returns it.
 fn bot_shape(bot: &BotRecord, token: Option<String>) -> Bot {
     Bot {
@@ -318,7 +231,7 @@ pub(crate) async fn create_bot(
         .ok_or_else(|| {
             bad_request("Domain is required: a verified claimed domain of the account")
         })?;
-    let account = live_account(chime, ctx, &input.account_id).await?;
+    let account = chime.live_account(ctx, &input.account_id).await?;
     if account.account_type == crate::accounts::TEAM {
         return Err(ApiError::new(
             codes::FORBIDDEN,
@@ -407,27 +320,21 @@ pub(crate) async fn list_bots(
     ctx: &RequestContext,
     input: ListBotsRequest,
 ) -> ApiResult<ListBotsResponse> {
-    let account = live_account(chime, ctx, &input.account_id).await?;
+    let account = chime.live_account(ctx, &input.account_id).await?;
     let scope = format!("ListBots\0{}\0{}", ctx.account_id, account.chime_account_id);
-    let page = Page::start(
-        chime,
-        &scope,
-        input.max_results,
-        DEFAULT_PAGE,
-        MAX_PAGE,
-        input.next_token.as_deref(),
-    )?;
+    let limit = crate::phone_numbers::page_size(input.max_results, DEFAULT_PAGE, MAX_PAGE)?;
+    let after = chime.page_after(&scope, input.next_token.as_deref())?;
     let mut bots = chime
         .store
         .list_chime_bots(
             &ctx.account_id,
             &account.chime_account_id,
-            page.after.as_deref(),
-            page.limit + 1,
+            after.as_deref(),
+            limit + 1,
         )
         .await
         .map_err(internal)?;
-    let next_token = page.finish(chime, &scope, &mut bots, |b| &b.bot_id);
+    let next_token = chime.next_page(&scope, &mut bots, limit, |b| &b.bot_id);
     Ok(ListBotsResponse {
         bots: Some(bots.iter().map(|b| bot_shape(b, None)).collect()),
         next_token,

@@ -25,7 +25,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use sha2::Digest;
 
-use crate::bots::{bad_request, codes, internal, live_account, Page};
+use crate::accounts::bad_request;
+use crate::bots::{codes, internal};
 use crate::hub::{ChatEvent, Container, MembershipChange, MessageView};
 use crate::messages::{self, NewPost};
 use crate::Chime;
@@ -365,7 +366,7 @@ async fn room_account(
     account: &str,
     room_id: &str,
 ) -> ApiResult<String> {
-    let account = live_account(chime, ctx, account).await?;
+    let account = chime.live_account(ctx, account).await?;
     let owned = chime
         .store
         .chat_room_any(room_id)
@@ -548,26 +549,20 @@ impl CarillonOperation for ListWebhooks {
         let chime = &self.0;
         let chime_account_id = room_account(chime, ctx, &input.account_id, &input.room_id).await?;
         let scope = format!("ListWebhooks\0{}\0{}", ctx.account_id, input.room_id);
-        let page = Page::start(
-            chime,
-            &scope,
-            input.max_results,
-            MAX_PAGE,
-            MAX_PAGE,
-            input.next_token.as_deref(),
-        )?;
+        let limit = crate::phone_numbers::page_size(input.max_results, MAX_PAGE, MAX_PAGE)?;
+        let after = chime.page_after(&scope, input.next_token.as_deref())?;
         let mut webhooks = chime
             .store
             .list_chime_webhooks(
                 &ctx.account_id,
                 &chime_account_id,
                 &input.room_id,
-                page.after.as_deref(),
-                page.limit + 1,
+                after.as_deref(),
+                limit + 1,
             )
             .await
             .map_err(internal)?;
-        let next_token = page.finish(chime, &scope, &mut webhooks, |w| &w.webhook_id);
+        let next_token = chime.next_page(&scope, &mut webhooks, limit, |w| &w.webhook_id);
         Ok(ListWebhooksOutput {
             webhooks: webhooks.iter().map(|w| shape(w, None)).collect(),
             next_token,
