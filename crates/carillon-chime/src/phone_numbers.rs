@@ -269,6 +269,25 @@ impl Chime {
             .transpose()
     }
 
+    /// Cuts `items` (read with `limit + 1`) to `limit` and returns the token of the next
+    /// page, the last kept item's `key` bound to `scope`; `None` on the last page.
+    pub(crate) fn next_page<T>(
+        &self,
+        scope: &str,
+        items: &mut Vec<T>,
+        limit: i64,
+        key: impl Fn(&T) -> &str,
+    ) -> Option<String> {
+        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+        if items.len() <= limit {
+            return None;
+        }
+        items.truncate(limit);
+        items
+            .last()
+            .map(|item| self.tokens.encode(scope, key(item)))
+    }
+
     /// The caller's inventory number `id` (an E.164 number, `+` optional).
     ///
     /// Errors: `BadRequestException` naming `member`; `NotFoundException` when the tenant
@@ -431,12 +450,7 @@ pub(crate) async fn search_available_phone_numbers(
         .search(&ctx.account_id, &query)
         .await
         .map_err(carrier_failure)?;
-    let next_token = if found.len() as i64 > limit {
-        found.truncate(limit as usize);
-        found.last().map(|n| chime.tokens.encode(&scope, &n.e164))
-    } else {
-        None
-    };
+    let next_token = chime.next_page(&scope, &mut found, limit, |n| &n.e164);
     Ok(SearchAvailablePhoneNumbersResponse {
         e164_phone_numbers: Some(found.into_iter().map(|n| n.e164).collect()),
         next_token,
@@ -518,19 +532,7 @@ pub(crate) async fn create_phone_number_order(
         }
         numbers.push((number, order_status::PROCESSING.to_string()));
     }
-    let held = chime
-        .store
-        .count_phone_numbers(&ctx.account_id)
-        .await
-        .map_err(internal)?;
-    if held + inventory.len() as i64 > PHONE_NUMBER_QUOTA {
-        return Err(ApiError::new(
-            codes::RESOURCE_LIMIT,
-            format!(
-                "An account can hold at most {PHONE_NUMBER_QUOTA} phone numbers; it holds {held}"
-            ),
-        ));
-    }
+    check_quota(chime, ctx, inventory.len()).await?;
     numbers.sort();
     let order = OrderRecord {
         order_id: order_id.clone(),
@@ -645,14 +647,7 @@ pub(crate) async fn list_phone_number_orders(
         .list_phone_number_orders(&ctx.account_id, after.as_deref(), limit + 1)
         .await
         .map_err(internal)?;
-    let next_token = if orders.len() as i64 > limit {
-        orders.truncate(limit as usize);
-        orders
-            .last()
-            .map(|o| chime.tokens.encode(&scope, &o.order_id))
-    } else {
-        None
-    };
+    let next_token = chime.next_page(&scope, &mut orders, limit, |o| &o.order_id);
     Ok(ListPhoneNumberOrdersResponse {
         next_token,
         phone_number_orders: Some(orders.iter().map(order_shape).collect()),
@@ -740,12 +735,7 @@ pub(crate) async fn list_phone_numbers(
             .await
             .map_err(internal)?
     };
-    let next_token = if numbers.len() as i64 > limit {
-        numbers.truncate(limit as usize);
-        numbers.last().map(|n| chime.tokens.encode(&scope, &n.e164))
-    } else {
-        None
-    };
+    let next_token = chime.next_page(&scope, &mut numbers, limit, |n| &n.e164);
     let now = now_millis();
     Ok(ListPhoneNumbersResponse {
         next_token,
@@ -825,18 +815,47 @@ async fn update_one(
         number.calling_name_updated_at = Some(now);
     }
     number.updated_at = now;
+    save_number(chime, &number, &expected).await?;
+    Ok(number)
+}
+
+/// Writes `number` if it is still in status `expected`.
+///
+/// Errors: `BadRequestException` when it changed at the same time.
+async fn save_number(chime: &Chime, number: &PhoneNumberRecord, expected: &str) -> ApiResult<()> {
     let saved = chime
         .store
-        .update_phone_number(&number, &expected)
+        .update_phone_number(number, expected)
         .await
         .map_err(internal)?;
-    if !saved {
+    if saved {
+        Ok(())
+    } else {
+        Err(bad_request(format!(
+            "{} changed at the same time (it is no longer {expected}); try again",
+            number.e164
+        )))
+    }
+}
+
+/// Checks that the caller may hold `adding` more numbers.
+///
+/// Errors: `ResourceLimitExceededException` beyond [`PHONE_NUMBER_QUOTA`].
+async fn check_quota(chime: &Chime, ctx: &RequestContext, adding: usize) -> ApiResult<()> {
+    let held = chime
+        .store
+        .count_phone_numbers(&ctx.account_id)
+        .await
+        .map_err(internal)?;
+    if held + adding as i64 > PHONE_NUMBER_QUOTA {
         return Err(ApiError::new(
-            codes::CONFLICT,
-            format!("{} changed at the same time; try again", number.e164),
+            codes::RESOURCE_LIMIT,
+            format!(
+                "An account can hold at most {PHONE_NUMBER_QUOTA} phone numbers; it holds {held}"
+            ),
         ));
     }
-    Ok(number)
+    Ok(())
 }
 
 /// `UpdatePhoneNumber`: the product type (§4.1 constraints; not while assigned to a user)
@@ -948,18 +967,7 @@ async fn delete_one(chime: &Chime, ctx: &RequestContext, id: &str) -> ApiResult<
     number.status = status::DELETE_IN_PROGRESS.to_string();
     number.deletion_at = Some(now);
     number.updated_at = now;
-    let saved = chime
-        .store
-        .update_phone_number(&number, status::UNASSIGNED)
-        .await
-        .map_err(internal)?;
-    if !saved {
-        return Err(bad_request(format!(
-            "{} changed at the same time; try again",
-            number.e164
-        )));
-    }
-    Ok(())
+    save_number(chime, &number, status::UNASSIGNED).await
 }
 
 /// `DeletePhoneNumber`: an unassigned inventory number enters the deletion queue
@@ -1037,31 +1045,11 @@ pub(crate) async fn restore_phone_number(
             number.e164
         )));
     }
-    let held = chime
-        .store
-        .count_phone_numbers(&ctx.account_id)
-        .await
-        .map_err(internal)?;
-    if held >= PHONE_NUMBER_QUOTA {
-        return Err(ApiError::new(
-            codes::RESOURCE_LIMIT,
-            format!("An account can hold at most {PHONE_NUMBER_QUOTA} phone numbers"),
-        ));
-    }
+    check_quota(chime, ctx, 1).await?;
     number.status = status::UNASSIGNED.to_string();
     number.deletion_at = None;
     number.updated_at = now;
-    let saved = chime
-        .store
-        .update_phone_number(&number, status::DELETE_IN_PROGRESS)
-        .await
-        .map_err(internal)?;
-    if !saved {
-        return Err(not_found(format!(
-            "{} left the deletion queue",
-            number.e164
-        )));
-    }
+    save_number(chime, &number, status::DELETE_IN_PROGRESS).await?;
     Ok(RestorePhoneNumberResponse {
         phone_number: Some(number_shape(&number, now)),
     })

@@ -769,14 +769,7 @@ impl CarillonOperation for ListPortingOrders {
             .list_porting_orders(&ctx.account_id, after.as_deref(), limit + 1)
             .await
             .map_err(internal)?;
-        let next_token = if orders.len() as i64 > limit {
-            orders.truncate(limit as usize);
-            orders
-                .last()
-                .map(|o| chime.tokens.encode(&scope, &o.porting_order_id))
-        } else {
-            None
-        };
+        let next_token = chime.next_page(&scope, &mut orders, limit, |o| &o.porting_order_id);
         let mut porting_orders = Vec::with_capacity(orders.len());
         for order in &orders {
             porting_orders.push(chime.porting_shape(order).await?);
@@ -836,9 +829,9 @@ impl CarillonOperation for UpdatePortingOrderStatus {
         order.updated_at = now;
         if to == status::FOC {
             let foc = required("FocDate", &input.foc_date)?;
-            let at = chrono_parse(foc)
-                .ok_or_else(|| bad_request("FocDate must be an RFC 3339 date and time"))?;
-            order.foc_at = Some(at);
+            let at = chrono::DateTime::parse_from_rfc3339(foc)
+                .map_err(|_| bad_request("FocDate must be an RFC 3339 date and time"))?;
+            order.foc_at = Some(at.timestamp_millis());
         }
         if to == status::PENDING_DOCUMENTS {
             order.upload_expires_at = Some(now + UPLOAD_LINK_MS);
@@ -852,21 +845,26 @@ impl CarillonOperation for UpdatePortingOrderStatus {
                 .await
                 .map_err(internal)?
         };
-        if !saved {
-            return Err(conflict(
-                "The porting order changed at the same time; try again",
-            ));
-        }
-        Ok(PortingOrderOutput {
-            porting_order: chime.porting_shape(&order).await?,
-        })
+        saved_output(chime, &order, saved).await
     }
 }
 
-fn chrono_parse(s: &str) -> Option<i64> {
-    chrono::DateTime::parse_from_rfc3339(s)
-        .ok()
-        .map(|t| t.timestamp_millis())
+/// The answer once `order` was written (`saved`).
+///
+/// Errors: `ConflictException` when it was not: the order changed at the same time.
+async fn saved_output(
+    chime: &Chime,
+    order: &PortingOrderRecord,
+    saved: bool,
+) -> ApiResult<PortingOrderOutput> {
+    if !saved {
+        return Err(conflict(
+            "The porting order changed at the same time; try again",
+        ));
+    }
+    Ok(PortingOrderOutput {
+        porting_order: chime.porting_shape(order).await?,
+    })
 }
 
 /// Completes `order` (status already set to `COMPLETED`) if it is still `from`.
@@ -1070,13 +1068,6 @@ impl CarillonOperation for CancelPortingOrder {
             .update_porting_order(&order, &from)
             .await
             .map_err(internal)?;
-        if !saved {
-            return Err(conflict(
-                "The porting order changed at the same time; try again",
-            ));
-        }
-        Ok(PortingOrderOutput {
-            porting_order: chime.porting_shape(&order).await?,
-        })
+        saved_output(chime, &order, saved).await
     }
 }

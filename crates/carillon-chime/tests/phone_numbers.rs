@@ -6,12 +6,11 @@
 //! the job releasing numbers to the pool, settings, supported countries, tenant isolation
 //! and bad input. Spec: chime-zh.md §1.12, §2.13, §2.14, §4; chime-ja.md §4.2.
 
-use std::time::Duration;
+mod phone_env;
 
 use carillon_awsapi::generated::chime::*;
-use carillon_chime::Chime;
 use carillon_core::{ApiError, RequestContext};
-use carillon_store::testing::{create_account, test_stores, TestStore};
+use phone_env::{code, Env};
 
 /// The operator's numbers of these tests.
 const POOL: &str = "e164,country,type,capabilities,city,state
@@ -24,41 +23,12 @@ const POOL: &str = "e164,country,type,capabilities,city,state
 +442071230001,GB,TollFree,voice
 ";
 
-struct Env {
-    chime: Chime,
-    test: TestStore,
-}
-
 async fn envs() -> Vec<Env> {
-    let mut out = Vec::new();
-    for test in test_stores().await {
-        let summary = carillon_chime::carrier::import_csv(&test.store, POOL)
-            .await
-            .unwrap();
-        assert_eq!(summary.inserted, 7, "{:?}", summary.refused);
-        let chime = Chime::new(test.store.clone()).await.unwrap();
-        out.push(Env { chime, test });
-    }
-    out
+    phone_env::envs(POOL).await
 }
 
-fn code<T: std::fmt::Debug>(result: Result<T, ApiError>) -> String {
-    result.expect_err("an error").code.into_owned()
-}
-
+/// Calls of the operations under test, shaped for assertions.
 impl Env {
-    async fn tenant(&self) -> RequestContext {
-        let account_id = create_account(&self.test.store).await;
-        RequestContext {
-            principal_arn: format!("arn:aws:iam::{account_id}:user/admin"),
-            account_id,
-            access_key_id: "AKIATEST".to_string(),
-            region: "us-east-1".to_string(),
-            request_id: carillon_core::ids::new_uuid(),
-            source_ip: "127.0.0.1".to_string(),
-        }
-    }
-
     async fn search(
         &self,
         ctx: &RequestContext,
@@ -68,73 +38,6 @@ impl Env {
             .search_available_phone_numbers(ctx, request)
             .await
             .map(|r| (r.e164_phone_numbers.unwrap(), r.next_token))
-    }
-
-    async fn order(
-        &self,
-        ctx: &RequestContext,
-        product: &str,
-        numbers: &[&str],
-    ) -> Result<PhoneNumberOrder, ApiError> {
-        self.chime
-            .create_phone_number_order(
-                ctx,
-                CreatePhoneNumberOrderRequest {
-                    e164_phone_numbers: numbers.iter().map(|n| n.to_string()).collect(),
-                    product_type: product.to_string(),
-                },
-            )
-            .await
-            .map(|r| r.phone_number_order.unwrap())
-    }
-
-    /// The order once it is no longer `Processing` (the carrier works in the background).
-    async fn settled(&self, ctx: &RequestContext, order_id: &str) -> PhoneNumberOrder {
-        for _ in 0..200 {
-            let order = self
-                .chime
-                .get_phone_number_order(
-                    ctx,
-                    GetPhoneNumberOrderRequest {
-                        phone_number_order_id: order_id.to_string(),
-                    },
-                )
-                .await
-                .unwrap()
-                .phone_number_order
-                .unwrap();
-            if order.status.as_deref() != Some("Processing") {
-                return order;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        panic!("order {order_id} still Processing");
-    }
-
-    /// Orders `numbers` as `product` and waits for the order to settle `Successful`.
-    async fn provision(&self, ctx: &RequestContext, product: &str, numbers: &[&str]) {
-        let order = self.order(ctx, product, numbers).await.unwrap();
-        let settled = self
-            .settled(ctx, order.phone_number_order_id.as_deref().unwrap())
-            .await;
-        assert_eq!(
-            settled.status.as_deref(),
-            Some("Successful"),
-            "{}",
-            self.test.label
-        );
-    }
-
-    async fn get(&self, ctx: &RequestContext, id: &str) -> Result<PhoneNumber, ApiError> {
-        self.chime
-            .get_phone_number(
-                ctx,
-                GetPhoneNumberRequest {
-                    phone_number_id: id.to_string(),
-                },
-            )
-            .await
-            .map(|r| r.phone_number.unwrap())
     }
 
     async fn list(

@@ -4,6 +4,8 @@
 //! port-in filling the inventory, the port-out PIN checked at completion, cancellation,
 //! pagination and tenant isolation. Spec: chime-zh.md §4.3, §4.4; chime-ko.md §4.3.
 
+mod phone_env;
+
 use carillon_adminapi::CarillonOperation;
 use carillon_awsapi::generated::chime::*;
 use carillon_chime::porting::{
@@ -11,33 +13,12 @@ use carillon_chime::porting::{
     GetPortingOrder, ListPortingOrders, PortingOrderOutput, UpdatePortingOrderStatus,
     UploadPortingDocument,
 };
-use carillon_chime::Chime;
 use carillon_core::{ApiError, RequestContext};
-use carillon_store::testing::{create_account, test_stores, TestStore};
+use phone_env::{code, Env};
 use serde_json::{json, Value};
 
-struct Env {
-    chime: Chime,
-    test: TestStore,
-}
-
 async fn envs() -> Vec<Env> {
-    let mut out = Vec::new();
-    for test in test_stores().await {
-        carillon_chime::carrier::import_csv(
-            &test.store,
-            "+12065550100,US,Local,voice;sms,Seattle,WA\n",
-        )
-        .await
-        .unwrap();
-        let chime = Chime::new(test.store.clone()).await.unwrap();
-        out.push(Env { chime, test });
-    }
-    out
-}
-
-fn code<T: std::fmt::Debug>(result: Result<T, ApiError>) -> String {
-    result.expect_err("an error").code.into_owned()
+    phone_env::envs("+12065550100,US,Local,voice;sms,Seattle,WA\n").await
 }
 
 /// A US port-in request of `numbers` with every required field.
@@ -59,18 +40,6 @@ fn us_port_in(numbers: &[&str]) -> Value {
 }
 
 impl Env {
-    async fn tenant(&self) -> RequestContext {
-        let account_id = create_account(&self.test.store).await;
-        RequestContext {
-            principal_arn: format!("arn:aws:iam::{account_id}:user/admin"),
-            account_id,
-            access_key_id: "AKIATEST".to_string(),
-            region: "us-east-1".to_string(),
-            request_id: carillon_core::ids::new_uuid(),
-            source_ip: "127.0.0.1".to_string(),
-        }
-    }
-
     async fn create(
         &self,
         ctx: &RequestContext,
@@ -81,7 +50,7 @@ impl Env {
             .await
     }
 
-    async fn get(&self, ctx: &RequestContext, id: &str) -> Result<Value, ApiError> {
+    async fn get_order(&self, ctx: &RequestContext, id: &str) -> Result<Value, ApiError> {
         GetPortingOrder(self.chime.clone())
             .call(
                 ctx,
@@ -129,18 +98,6 @@ impl Env {
             )
             .await
             .map(order_json)
-    }
-
-    async fn number(&self, ctx: &RequestContext, id: &str) -> Result<PhoneNumber, ApiError> {
-        self.chime
-            .get_phone_number(
-                ctx,
-                GetPhoneNumberRequest {
-                    phone_number_id: id.to_string(),
-                },
-            )
-            .await
-            .map(|r| r.phone_number.unwrap())
     }
 }
 
@@ -238,7 +195,7 @@ async fn a_us_port_in_goes_from_submitted_to_the_inventory() {
         assert_eq!(docs[0]["Size"], 12);
         // Another tenant can neither see nor upload.
         let other = env.tenant().await;
-        assert_eq!(code(env.get(&other, &id).await), "NotFoundException");
+        assert_eq!(code(env.get_order(&other, &id).await), "NotFoundException");
         assert_eq!(
             code(env.upload(&other, &id, "x.pdf").await),
             "NotFoundException"
@@ -255,7 +212,7 @@ async fn a_us_port_in_goes_from_submitted_to_the_inventory() {
             code(env.upload(&ctx, &id, "invoice.pdf").await),
             "ForbiddenException"
         );
-        assert!(env.get(&ctx, &id).await.unwrap()["DocumentUploadLink"].is_null());
+        assert!(env.get_order(&ctx, &id).await.unwrap()["DocumentUploadLink"].is_null());
 
         // FOC needs its date; COMPLETED only from FOC.
         assert_eq!(
@@ -287,11 +244,11 @@ async fn a_us_port_in_goes_from_submitted_to_the_inventory() {
             .await
             .unwrap();
         assert_eq!(done["Status"], "COMPLETED");
-        let number = env.number(&ctx, "+14255550102").await.unwrap();
+        let number = env.get(&ctx, "+14255550102").await.unwrap();
         assert_eq!(number.status.as_deref(), Some("Unassigned"));
         assert_eq!(number.product_type.as_deref(), Some("VoiceConnector"));
         assert_eq!(
-            code(env.number(&other, "+14255550102").await),
+            code(env.get(&other, "+14255550102").await),
             "NotFoundException"
         );
         assert_eq!(code(env.cancel(&ctx, &id).await), "ConflictException");
@@ -426,36 +383,8 @@ async fn port_in_rules_follow_the_country_table() {
 async fn a_port_out_needs_the_account_id_and_pin() {
     for env in envs().await {
         let ctx = env.tenant().await;
-        let order = env
-            .chime
-            .create_phone_number_order(
-                &ctx,
-                CreatePhoneNumberOrderRequest {
-                    e164_phone_numbers: vec!["+12065550100".to_string()],
-                    product_type: "BusinessCalling".to_string(),
-                },
-            )
-            .await
-            .unwrap()
-            .phone_number_order
-            .unwrap();
-        let order_id = order.phone_number_order_id.unwrap();
-        for _ in 0..200 {
-            let got = env
-                .chime
-                .get_phone_number_order(
-                    &ctx,
-                    GetPhoneNumberOrderRequest {
-                        phone_number_order_id: order_id.clone(),
-                    },
-                )
-                .await
-                .unwrap();
-            if got.phone_number_order.unwrap().status.as_deref() == Some("Successful") {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
+        env.provision(&ctx, "BusinessCalling", &["+12065550100"])
+            .await;
         let out = |numbers: &[&str], pin: Option<&str>| {
             let mut v = json!({"Direction": "PortOut", "E164PhoneNumbers": numbers});
             if let Some(p) = pin {
@@ -509,7 +438,7 @@ async fn a_port_out_needs_the_account_id_and_pin() {
                 "BadRequestException"
             );
         }
-        assert_eq!(env.get(&ctx, &id).await.unwrap()["Status"], "FOC");
+        assert_eq!(env.get_order(&ctx, &id).await.unwrap()["Status"], "FOC");
         env.set_status(
             &ctx,
             &id,
@@ -519,7 +448,7 @@ async fn a_port_out_needs_the_account_id_and_pin() {
         .unwrap();
         // The number left: not in the inventory, not in the pool.
         assert_eq!(
-            code(env.number(&ctx, "+12065550100").await),
+            code(env.get(&ctx, "+12065550100").await),
             "NotFoundException"
         );
         let search = env

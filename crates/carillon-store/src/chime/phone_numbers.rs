@@ -375,6 +375,45 @@ async fn insert_number(
     Ok(())
 }
 
+/// Adds inventory row `n`, first dropping the tenant's `AcquireFailed` row of the same
+/// number (a failed acquisition holds nothing).
+async fn replace_failed_number(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    n: &PhoneNumberRecord,
+) -> StoreResult<()> {
+    sqlx::query(
+        "DELETE FROM chime_phone_numbers WHERE account_id = $1 AND e164 = $2 AND status = $3",
+    )
+    .bind(&n.account_id)
+    .bind(&n.e164)
+    .bind(status::ACQUIRE_FAILED)
+    .execute(&mut **tx)
+    .await?;
+    insert_number(tx, n).await
+}
+
+/// Writes `order`'s status, status message and update time if its status is still
+/// `expected`; returns whether it was.
+async fn set_porting_status(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    order: &PortingOrderRecord,
+    expected: &str,
+) -> StoreResult<bool> {
+    let done = sqlx::query(
+        "UPDATE chime_porting_orders SET status = $3, status_message = $4, updated_at = $5 \
+         WHERE account_id = $1 AND porting_order_id = $2 AND status = $6",
+    )
+    .bind(&order.account_id)
+    .bind(&order.porting_order_id)
+    .bind(&order.status)
+    .bind(&order.status_message)
+    .bind(order.updated_at)
+    .bind(expected)
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected() > 0)
+}
+
 impl Store {
     /// Adds `number` to the operator's pool, or updates its description (country, type,
     /// capabilities, city, state) when it is known and no tenant holds it. Idempotent.
@@ -651,16 +690,7 @@ impl Store {
             .await?;
         }
         for n in &new.inventory {
-            sqlx::query(
-                "DELETE FROM chime_phone_numbers WHERE account_id = $1 AND e164 = $2 \
-                 AND status = $3",
-            )
-            .bind(&n.account_id)
-            .bind(&n.e164)
-            .bind(status::ACQUIRE_FAILED)
-            .execute(&mut *tx)
-            .await?;
-            insert_number(&mut tx, n).await?;
+            replace_failed_number(&mut tx, n).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -1325,31 +1355,11 @@ impl Store {
         inventory: &[PhoneNumberRecord],
     ) -> StoreResult<bool> {
         let mut tx = self.begin_write().await?;
-        let done = sqlx::query(
-            "UPDATE chime_porting_orders SET status = $3, status_message = $4, updated_at = $5 \
-             WHERE account_id = $1 AND porting_order_id = $2 AND status = $6",
-        )
-        .bind(&order.account_id)
-        .bind(&order.porting_order_id)
-        .bind(&order.status)
-        .bind(&order.status_message)
-        .bind(order.updated_at)
-        .bind(expected)
-        .execute(&mut *tx)
-        .await?;
-        if done.rows_affected() == 0 {
+        if !set_porting_status(&mut tx, order, expected).await? {
             return Ok(false);
         }
         for n in inventory {
-            sqlx::query(
-                "DELETE FROM chime_phone_numbers WHERE account_id = $1 AND e164 = $2 AND status = $3",
-            )
-            .bind(&n.account_id)
-            .bind(&n.e164)
-            .bind(status::ACQUIRE_FAILED)
-            .execute(&mut *tx)
-            .await?;
-            insert_number(&mut tx, n).await?;
+            replace_failed_number(&mut tx, n).await?;
         }
         tx.commit().await?;
         Ok(true)
@@ -1366,19 +1376,7 @@ impl Store {
         expected: &str,
     ) -> StoreResult<bool> {
         let mut tx = self.begin_write().await?;
-        let done = sqlx::query(
-            "UPDATE chime_porting_orders SET status = $3, status_message = $4, updated_at = $5 \
-             WHERE account_id = $1 AND porting_order_id = $2 AND status = $6",
-        )
-        .bind(&order.account_id)
-        .bind(&order.porting_order_id)
-        .bind(&order.status)
-        .bind(&order.status_message)
-        .bind(order.updated_at)
-        .bind(expected)
-        .execute(&mut *tx)
-        .await?;
-        if done.rows_affected() == 0 {
+        if !set_porting_status(&mut tx, order, expected).await? {
             return Ok(false);
         }
         for e164 in &order.numbers {
