@@ -540,32 +540,6 @@ impl CarillonOperation for DisableUsageReporting {
     }
 }
 
-/// The caller's live Chime account `chime_account_id` (retention and reports).
-///
-/// Errors: `BadRequestException` for a blank ID; `NotFoundException` when it is not the
-/// caller's or was deleted.
-pub(crate) async fn live_account(
-    chime: &Chime,
-    ctx: &RequestContext,
-    chime_account_id: &str,
-) -> ApiResult<ChimeAccountRecord> {
-    if chime_account_id.trim().is_empty() {
-        return Err(bad_request("AccountId must not be empty"));
-    }
-    // Every row deleted at or before i64::MAX reads as gone: live accounts only.
-    chime
-        .store
-        .chime_account(&ctx.account_id, chime_account_id, i64::MAX)
-        .await
-        .map_err(internal)?
-        .ok_or_else(|| {
-            ApiError::new(
-                NOT_FOUND.code,
-                format!("Chime account {chime_account_id} was not found"),
-            )
-        })
-}
-
 /// Input of WriteUsageReport.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
@@ -621,7 +595,7 @@ impl CarillonOperation for WriteUsageReport {
         if week + WEEK_MS > now_millis() {
             return Err(bad_request("WeekStart names a week that has not ended yet"));
         }
-        let account = live_account(chime, ctx, &input.account_id).await?;
+        let account = chime.live_account(ctx, &input.account_id).await?;
         let reporting = store::reporting(&chime.store, &ctx.account_id)
             .await
             .map_err(internal)?
@@ -721,7 +695,7 @@ impl CarillonOperation for GetUsageReportFigures {
                 "The range from StartDate to EndDate must be at most {MAX_RANGE_DAYS} days"
             )));
         }
-        let account = live_account(chime, ctx, &input.account_id).await?;
+        let account = chime.live_account(ctx, &input.account_id).await?;
         let figures = store::figures(
             &chime.store,
             &ctx.account_id,

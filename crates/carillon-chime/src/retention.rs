@@ -265,7 +265,7 @@ async fn enterprise_account(
     ctx: &RequestContext,
     chime_account_id: &str,
 ) -> ApiResult<()> {
-    let account = crate::reports::live_account(chime, ctx, chime_account_id).await?;
+    let account = chime.live_account(ctx, chime_account_id).await?;
     if account.account_type == TEAM {
         return Err(ApiError::new(
             "ForbiddenException",
