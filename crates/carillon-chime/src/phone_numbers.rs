@@ -256,36 +256,11 @@ pub(crate) fn page_size(max_results: Option<i32>, default: i64, max: i64) -> Api
 }
 
 impl Chime {
-    /// Decodes `token` of a listing whose scope is `scope`.
+    /// [`Chime::resume_after`] under the name the bots and webhooks listings call.
     ///
     /// Errors: `BadRequestException` naming `NextToken`.
     pub(crate) fn page_after(&self, scope: &str, token: Option<&str>) -> ApiResult<Option<String>> {
-        token
-            .map(|t| {
-                self.tokens
-                    .decode(scope, t)
-                    .ok_or_else(|| bad_request("NextToken is not valid for this request"))
-            })
-            .transpose()
-    }
-
-    /// Cuts `items` (read with `limit + 1`) to `limit` and returns the token of the next
-    /// page, the last kept item's `key` bound to `scope`; `None` on the last page.
-    pub(crate) fn next_page<T>(
-        &self,
-        scope: &str,
-        items: &mut Vec<T>,
-        limit: i64,
-        key: impl Fn(&T) -> &str,
-    ) -> Option<String> {
-        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
-        if items.len() <= limit {
-            return None;
-        }
-        items.truncate(limit);
-        items
-            .last()
-            .map(|item| self.tokens.encode(scope, key(item)))
+        self.resume_after(scope, token)
     }
 
     /// The caller's inventory number `id` (an E.164 number, `+` optional).
@@ -435,7 +410,7 @@ pub(crate) async fn search_available_phone_numbers(
         city.as_deref().unwrap_or_default(),
         state.as_deref().unwrap_or_default()
     );
-    let after = chime.page_after(&scope, input.next_token.as_deref())?;
+    let after = chime.resume_after(&scope, input.next_token.as_deref())?;
     let query = NumberQuery {
         country: country.code.to_string(),
         number_type,
@@ -641,7 +616,7 @@ pub(crate) async fn list_phone_number_orders(
 ) -> ApiResult<ListPhoneNumberOrdersResponse> {
     let limit = page_size(input.max_results, 99, 99)?;
     let scope = format!("ListPhoneNumberOrders\0{}", ctx.account_id);
-    let after = chime.page_after(&scope, input.next_token.as_deref())?;
+    let after = chime.resume_after(&scope, input.next_token.as_deref())?;
     let mut orders = chime
         .store
         .list_phone_number_orders(&ctx.account_id, after.as_deref(), limit + 1)
@@ -724,7 +699,7 @@ pub(crate) async fn list_phone_numbers(
         input.filter_name.as_deref().unwrap_or_default(),
         input.filter_value.as_deref().unwrap_or_default()
     );
-    filter.after = chime.page_after(&scope, input.next_token.as_deref())?;
+    filter.after = chime.resume_after(&scope, input.next_token.as_deref())?;
     chime.release_stale_assignments(ctx).await?;
     let mut numbers = if matches_nothing {
         Vec::new()

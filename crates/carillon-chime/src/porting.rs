@@ -763,7 +763,7 @@ impl CarillonOperation for ListPortingOrders {
         let chime = &self.0;
         let limit = crate::phone_numbers::page_size(input.max_results, 99, 99)?;
         let scope = format!("ListPortingOrders\0{}", ctx.account_id);
-        let after = chime.page_after(&scope, input.next_token.as_deref())?;
+        let after = chime.resume_after(&scope, input.next_token.as_deref())?;
         let mut orders = chime
             .store
             .list_porting_orders(&ctx.account_id, after.as_deref(), limit + 1)
