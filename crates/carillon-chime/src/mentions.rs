@@ -10,6 +10,8 @@
 //! - `@alias@domain`: the same, and the member's email domain must be `domain` (so the
 //!   full address `@mary@example.com` and a bot's `@botName@example.com` both work).
 //!
+//! Incoming webhooks are members that post but are never mentioned.
+//!
 //! An email address inside the text (`mary@example.com`) is not a mention: its `@` follows
 //! a letter.
 
@@ -117,6 +119,10 @@ pub fn resolve(
         let here = domain.is_none() && alias.eq_ignore_ascii_case("present");
         for member in members {
             let group_member = member.member_type == "User" && member.member_id != sender_id;
+            // Webhooks post but are never notified.
+            if member.member_type == "Webhook" {
+                continue;
+            }
             let named = if everyone {
                 group_member
             } else if here {
@@ -151,6 +157,12 @@ mod tests {
             member("u2", "User", "john@example.com", "John Doe"),
             member("u3", "User", "john@other.org", "Johnny"),
             member("b1", "Bot", "helper-chimebot@example.com", "helper"),
+            Candidate {
+                member_id: "w1".to_string(),
+                member_type: "Webhook".to_string(),
+                email: None,
+                display_name: Some("Alerts".to_string()),
+            },
         ]
     }
 
@@ -184,6 +196,7 @@ mod tests {
             vec!["b1"]
         );
         assert!(resolve("nobody @zed", &all, "u1", |_| false).is_empty());
+        assert!(resolve("@Alerts fired", &all, "u1", |_| false).is_empty());
     }
 
     #[test]

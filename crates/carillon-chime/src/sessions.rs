@@ -125,7 +125,8 @@ fn session_user(user: ChatUserRecord, expires_at: i64) -> SessionUser {
     }
 }
 
-/// Signs `email` (case-insensitive) in with `password`: a new 24-hour session.
+/// Signs `email` (case-insensitive) in with `password`: a new 24-hour session, recorded as
+/// the user's latest sign-in for the usage report.
 ///
 /// Errors: `UnauthorizedClientException` for an unknown email or a wrong password (the same
 /// message for both); `ForbiddenException` for a user with the right password who may not
@@ -179,6 +180,12 @@ pub async fn sign_in(chime: &Chime, email: &str, password: &str) -> ApiResult<Si
         .create_chat_session(&record)
         .await
         .map_err(store_failure)?;
+    // The usage report's last sign-in outlives the session (chime-ko.md §2.0.1).
+    if let Err(e) =
+        carillon_store::chime::reports::record_sign_in(&chime.store, &user.user_id, now).await
+    {
+        tracing::warn!(user_id = %user.user_id, error = %e, "chat sign-in not recorded for reports");
+    }
     Ok(SignedIn {
         token,
         user: session_user(user, record.expires_at),

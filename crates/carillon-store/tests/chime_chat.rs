@@ -1,9 +1,10 @@
 //! The chat store: sessions (expiry), rooms (tenant scope, member filter, paging, deletion
-//! purging messages and memberships), memberships with their member details, conversations
-//! (the 1:1 pair reused), contacts, and messages (newest first with a cursor, retention's
-//! hidden rows skipped, edit, redaction). On SQLite, and on PostgreSQL when
+//! purging messages and memberships), memberships with their member details (users, bots,
+//! webhooks), conversations (the 1:1 pair reused), contacts, and messages (newest first
+//! with a cursor, retention's hidden rows skipped, edit, redaction). On SQLite, and on PostgreSQL when
 //! `CARILLON_TEST_DATABASE_URL` is set.
 
+use carillon_store::chime::bots::{WebhookCreation, WebhookRecord};
 use carillon_store::chime::chat::{
     ChatMessageRecord, ChatRoomRecord, ChatSessionRecord, ConversationRecord, MessageCursor,
     RoomMembershipRecord,
@@ -224,6 +225,29 @@ async fn rooms_and_memberships_are_scoped_listed_and_purged() {
         );
         assert!(s.delete_room_membership("r2", "u2").await.unwrap());
         assert!(!s.delete_room_membership("r2", "u2").await.unwrap());
+        // An incoming webhook is a member shown by its name.
+        let made = s
+            .create_chime_webhook(
+                &WebhookRecord {
+                    webhook_id: "w1".to_string(),
+                    account_id: tenant.clone(),
+                    chime_account_id: account.clone(),
+                    room_id: "r3".to_string(),
+                    name: "Alerts".to_string(),
+                    url_id: "url-w1".to_string(),
+                    token_hash: "hash".to_string(),
+                    created_at: 1,
+                    updated_at: 1,
+                },
+                10,
+            )
+            .await
+            .unwrap();
+        assert_eq!(made, WebhookCreation::Created);
+        let hook = s.room_membership("r3", "w1").await.unwrap().unwrap();
+        assert_eq!(hook.member_type, "Webhook");
+        assert_eq!(hook.full_name.as_deref(), Some("Alerts"));
+        assert_eq!(hook.email, None);
         assert!(s
             .rename_chat_room(&tenant, "r2", "renamed", 9)
             .await

@@ -108,9 +108,11 @@ pub struct RoomMembershipRecord {
     pub updated_at: i64,
     /// The member's email (user or bot), read from its row; ignored on insert.
     pub email: Option<String>,
-    /// The member's display name (user or bot), read from its row; ignored on insert.
+    /// The member's display name (user or bot) or webhook name, read from its row; ignored
+    /// on insert.
     pub full_name: Option<String>,
-    /// The member's Chime account (user or bot), read from its row; ignored on insert.
+    /// The member's Chime account (user, bot or webhook), read from its row; ignored on
+    /// insert.
     pub member_chime_account_id: Option<String>,
 }
 
@@ -277,10 +279,12 @@ type MembershipRow = (
 
 const MEMBERSHIP_SELECT: &str = "SELECT m.room_id, m.member_id, m.account_id, m.member_type, \
      m.role, m.invited_by, m.updated_at, COALESCE(u.primary_email, b.bot_email), \
-     COALESCE(u.display_name, b.display_name), COALESCE(u.chime_account_id, b.chime_account_id) \
+     COALESCE(u.display_name, b.display_name, w.name), \
+     COALESCE(u.chime_account_id, b.chime_account_id, w.chime_account_id) \
      FROM chime_room_memberships m \
      LEFT JOIN chime_users u ON m.member_type = 'User' AND u.user_id = m.member_id \
-     LEFT JOIN chime_bots b ON m.member_type = 'Bot' AND b.user_id = m.member_id";
+     LEFT JOIN chime_bots b ON m.member_type = 'Bot' AND b.user_id = m.member_id \
+     LEFT JOIN chime_webhooks w ON m.member_type = 'Webhook' AND w.webhook_id = m.member_id";
 
 fn membership_record(row: MembershipRow) -> RoomMembershipRecord {
     let (
