@@ -323,7 +323,7 @@ pub(crate) async fn list_bots(
     let account = chime.live_account(ctx, &input.account_id).await?;
     let scope = format!("ListBots\0{}\0{}", ctx.account_id, account.chime_account_id);
     let limit = crate::phone_numbers::page_size(input.max_results, DEFAULT_PAGE, MAX_PAGE)?;
-    let after = chime.page_after(&scope, input.next_token.as_deref())?;
+    let after = chime.resume_after(&scope, input.next_token.as_deref())?;
     let mut bots = chime
         .store
         .list_chime_bots(

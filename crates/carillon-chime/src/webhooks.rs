@@ -550,7 +550,7 @@ impl CarillonOperation for ListWebhooks {
         let chime_account_id = room_account(chime, ctx, &input.account_id, &input.room_id).await?;
         let scope = format!("ListWebhooks\0{}\0{}", ctx.account_id, input.room_id);
         let limit = crate::phone_numbers::page_size(input.max_results, MAX_PAGE, MAX_PAGE)?;
-        let after = chime.page_after(&scope, input.next_token.as_deref())?;
+        let after = chime.resume_after(&scope, input.next_token.as_deref())?;
         let mut webhooks = chime
             .store
             .list_chime_webhooks(
