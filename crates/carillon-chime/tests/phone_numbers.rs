@@ -1098,3 +1098,40 @@ async fn the_import_is_idempotent_and_refuses_bad_lines_with_their_numbers() {
         assert!(held.refused[0].reason.contains("inventory"));
     }
 }
+
+#[tokio::test]
+async fn an_account_holds_at_most_1000_numbers() {
+    for env in envs().await {
+        let ctx = env.tenant().await;
+        // 999 numbers already in the inventory (written straight to the table).
+        env.test
+            .exec(
+                "WITH RECURSIVE seq(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM seq WHERE n < 999) \
+                 INSERT INTO chime_phone_numbers (account_id, e164, country, number_type, \
+                 product_type, status, voice, sms, mms, order_id, created_at, updated_at) \
+                 SELECT $1, '+1999' || CAST(1000000 + n AS TEXT), 'US', 'Local', \
+                 'VoiceConnector', 'Unassigned', 1, 0, 0, 'seed', 0, 0 FROM seq",
+                &[&ctx.account_id],
+            )
+            .await;
+        let err = env
+            .order(&ctx, "BusinessCalling", &["+12065550100", "+12065550101"])
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.code, "ResourceLimitExceededException",
+            "{}",
+            env.test.label
+        );
+        env.provision(&ctx, "BusinessCalling", &["+12065550100"])
+            .await;
+        // The deletion queue does not count; restoring into a full inventory does.
+        env.delete(&ctx, "+12065550100").await.unwrap();
+        env.provision(&ctx, "BusinessCalling", &["+12065550101"])
+            .await;
+        assert_eq!(
+            code(env.restore(&ctx, "+12065550100").await),
+            "ResourceLimitExceededException"
+        );
+    }
+}
