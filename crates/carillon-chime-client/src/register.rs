@@ -1,20 +1,23 @@
-//! Registration from an invitation link: `GET /chat/v1/register?token=…` answers a small
-//! HTML form; `POST /chat/v1/register` registers, from JSON
+//! Registration from an invitation or sign-up link: `GET /chat/v1/register?token=…`
+//! answers a small HTML form; `POST /chat/v1/register` registers, from JSON
 //! `{"Token","Password","DisplayName"}` (answered in JSON) or from the form
 //! (`application/x-www-form-urlencoded` with `token`, `password`, `display_name`, answered
-//! in HTML). The rules are `carillon_chime::users::register`'s. Spec: chime-zh.md §1.3,
-//! §2.12.
+//! in HTML). Self sign-up: `GET /chat/v1/sign-up` answers a form; `POST /chat/v1/sign-up`
+//! with JSON `{"Email"}` (202 `{"Email","Status":"Sent"}`) or the form (`email`) mails the
+//! address a registration link. The rules are `carillon_chime::users::register`'s and
+//! `sign_up`'s. Spec: chime-zh.md §1.3, §2.12.
 //!
-//! Status codes: 200 registered; 400 blank or already used or expired link, weak password
-//! (under 8 characters), bad display name, unreadable body; 404 unknown link; 403 suspended
-//! user; 415 another content type; 500 store failure. The password is never logged.
+//! Status codes: 200 registered; 202 sign-up link sent; 400 blank or already used or
+//! expired link, weak password (under 8 characters), bad display name or address,
+//! unreadable body; 404 unknown link; 403 suspended user; 409 address already registered;
+//! 415 another content type; 500 store or mail failure. The password is never logged.
 
 use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use carillon_chime::users::{html_escape, invited_email, register};
+use carillon_chime::users::{html_escape, invited_email, register, sign_up};
 use carillon_chime::Chime;
 use carillon_core::ApiError;
 use http::{HeaderMap, StatusCode};
@@ -22,11 +25,14 @@ use serde::Deserialize;
 
 /// The registration path.
 pub const PATH: &str = "/chat/v1/register";
+/// The sign-up path.
+pub const SIGN_UP_PATH: &str = "/chat/v1/sign-up";
 
-/// The registration routes over `chime`.
+/// The registration and sign-up routes over `chime`.
 pub fn routes(chime: Chime) -> Router {
     Router::new()
         .route(PATH, get(form).post(submit))
+        .route(SIGN_UP_PATH, get(sign_up_form).post(sign_up_submit))
         .with_state(chime)
 }
 
@@ -51,6 +57,7 @@ fn status_of(err: &ApiError) -> StatusCode {
     match err.code.as_ref() {
         "NotFoundException" => StatusCode::NOT_FOUND,
         "ForbiddenException" => StatusCode::FORBIDDEN,
+        "ConflictException" => StatusCode::CONFLICT,
         "BadRequestException" => StatusCode::BAD_REQUEST,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
@@ -104,11 +111,7 @@ async fn form(State(chime): State<Chime>, Query(query): Query<TokenQuery>) -> Re
 
 /// `POST /chat/v1/register`: JSON or form.
 async fn submit(State(chime): State<Chime>, headers: HeaderMap, body: Bytes) -> Response {
-    let content_type = headers
-        .get(http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_ascii_lowercase();
+    let content_type = content_type(&headers);
     if content_type.starts_with("application/json") {
         let Ok(input) = serde_json::from_slice::<RegisterBody>(&body) else {
             return json_error(&ApiError::new(
@@ -141,18 +144,36 @@ async fn submit(State(chime): State<Chime>, headers: HeaderMap, body: Bytes) -> 
             }
         }
         return match register(&chime, &token, &password, &display_name).await {
-            Ok(done) => page(
-                StatusCode::OK,
-                "Registered",
-                &format!(
-                    "<p>{} is registered with the Amazon Chime account {}. You can sign in now.</p>",
-                    html_escape(&done.email),
-                    html_escape(&done.account_name)
-                ),
-            ),
+            Ok(done) => {
+                let joined = match &done.account_name {
+                    Some(name) => format!("with the Amazon Chime account {}", html_escape(name)),
+                    None => "with Amazon Chime".to_string(),
+                };
+                page(
+                    StatusCode::OK,
+                    "Registered",
+                    &format!(
+                        "<p>{} is registered {joined}. You can sign in now.</p>",
+                        html_escape(&done.email)
+                    ),
+                )
+            }
             Err(e) => error_page(&e),
         };
     }
+    unsupported()
+}
+
+/// The request's lower-cased `Content-Type`.
+fn content_type(headers: &HeaderMap) -> String {
+    headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_ascii_lowercase()
+}
+
+fn unsupported() -> Response {
     (
         StatusCode::UNSUPPORTED_MEDIA_TYPE,
         Json(serde_json::json!({
@@ -161,4 +182,63 @@ async fn submit(State(chime): State<Chime>, headers: HeaderMap, body: Bytes) -> 
         })),
     )
         .into_response()
+}
+
+/// `GET /chat/v1/sign-up`: the sign-up form.
+async fn sign_up_form() -> Response {
+    let body = format!(
+        "<form method=\"post\" action=\"{SIGN_UP_PATH}\">\
+         <p><label>Email address <input type=\"email\" name=\"email\" required></label></p>\
+         <p><button type=\"submit\">Send me a registration link</button></p></form>"
+    );
+    page(StatusCode::OK, "Create an Amazon Chime account", &body)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct SignUpBody {
+    #[serde(default)]
+    email: String,
+}
+
+/// `POST /chat/v1/sign-up`: JSON or form.
+async fn sign_up_submit(State(chime): State<Chime>, headers: HeaderMap, body: Bytes) -> Response {
+    let (json, email) = match content_type(&headers).as_str() {
+        t if t.starts_with("application/json") => {
+            match serde_json::from_slice::<SignUpBody>(&body) {
+                Ok(input) => (true, input.email),
+                Err(_) => {
+                    return json_error(&ApiError::new(
+                        "BadRequestException",
+                        "The body must be a JSON object with Email",
+                    ))
+                }
+            }
+        }
+        t if t.starts_with("application/x-www-form-urlencoded") => (
+            false,
+            url::form_urlencoded::parse(&body)
+                .find(|(key, _)| key == "email")
+                .map(|(_, value)| value.into_owned())
+                .unwrap_or_default(),
+        ),
+        _ => return unsupported(),
+    };
+    match (sign_up(&chime, &email).await, json) {
+        (Ok(()), true) => (
+            StatusCode::ACCEPTED,
+            Json(serde_json::json!({ "Email": email.to_lowercase(), "Status": "Sent" })),
+        )
+            .into_response(),
+        (Ok(()), false) => page(
+            StatusCode::ACCEPTED,
+            "Check your email",
+            &format!(
+                "<p>A registration link is on its way to {}.</p>",
+                html_escape(&email)
+            ),
+        ),
+        (Err(e), true) => json_error(&e),
+        (Err(e), false) => error_page(&e),
+    }
 }

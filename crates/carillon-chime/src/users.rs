@@ -35,7 +35,7 @@ use carillon_store::{ChimeAccountRecord, StoreError};
 use rand::Rng;
 use sha2::{Digest, Sha256};
 
-use crate::accounts::{bad_request, codes, internal, DISABLED_RETENTION_MS, SUPPORTED_LICENSES};
+use crate::accounts::{bad_request, codes, internal, SUPPORTED_LICENSES};
 use crate::hub::ChatEvent;
 use crate::Chime;
 
@@ -198,13 +198,23 @@ fn new_user(
     now: i64,
 ) -> ChimeUserRecord {
     ChimeUserRecord {
-        user_id: carillon_core::ids::new_uuid(),
         account_id: Some(account.account_id.clone()),
         chime_account_id: Some(account.chime_account_id.clone()),
+        license_type: Some(account.default_license.clone()),
+        ..new_user_fields(email, user_type, now)
+    }
+}
+
+/// A fresh unregistered identity for `email` of no account, without a license.
+fn new_user_fields(email: &str, user_type: &str, now: i64) -> ChimeUserRecord {
+    ChimeUserRecord {
+        user_id: carillon_core::ids::new_uuid(),
+        account_id: None,
+        chime_account_id: None,
         primary_email: email.to_string(),
         display_name: None,
         user_type: user_type.to_string(),
-        license_type: Some(account.default_license.clone()),
+        license_type: None,
         registration_status: UNREGISTERED.to_string(),
         invitation_status: None,
         invited_at: None,
@@ -426,15 +436,40 @@ async fn invite_one(
         // An identity elsewhere moves here only when it registers from the link.
         Some(u) => (u, false),
     };
+    let (status, email_status) =
+        match send_link(chime, Some(account), &invite_id, &user, is_new, now).await? {
+            Some(outcome) => outcome,
+            // Another request made this address's identity a moment ago.
+            None => return Ok(invite(email, &invite_id, FAILED, "NotSent")),
+        };
+    Ok(invite(email, &invite_id, status, email_status))
+}
+
+/// Stores a registration link for `user` (an invitation to `account`, or a sign-up
+/// confirmation without one), mails it and records how sending went. Returns the
+/// invitation's `(Status, EmailStatus)`: `Pending`/`Sent`, or `Failed`/`Failed` when the
+/// mail path refused the message or none is configured; `None` when `user` is new and its
+/// address got an identity meanwhile.
+///
+/// Errors: `InternalFailure` when the store fails.
+async fn send_link(
+    chime: &Chime,
+    account: Option<&ChimeAccountRecord>,
+    invite_id: &str,
+    user: &ChimeUserRecord,
+    is_new: bool,
+    now: i64,
+) -> ApiResult<Option<(&'static str, &'static str)>> {
+    let email = user.primary_email.as_str();
     let token = {
         let mut bytes = [0u8; 32];
         rand::thread_rng().fill(&mut bytes);
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
     };
     let invitation = ChimeInvitationRecord {
-        invite_id: invite_id.clone(),
-        account_id: account.account_id.clone(),
-        chime_account_id: account.chime_account_id.clone(),
+        invite_id: invite_id.to_string(),
+        account_id: account.map(|a| a.account_id.clone()),
+        chime_account_id: account.map(|a| a.chime_account_id.clone()),
         user_id: user.user_id.clone(),
         email: email.to_string(),
         token_hash: token_hash(&token),
@@ -446,12 +481,11 @@ async fn invite_one(
     };
     match chime
         .store
-        .create_chime_invitation(&invitation, &user, is_new)
+        .create_chime_invitation(&invitation, user, is_new)
         .await
     {
         Ok(()) => {}
-        // Another request made this address's identity a moment ago.
-        Err(StoreError::Conflict(_)) => return Ok(invite(email, &invite_id, FAILED, "NotSent")),
+        Err(StoreError::Conflict(_)) => return Ok(None),
         Err(e) => return Err(internal(e)),
     }
     let link = format!(
@@ -460,55 +494,76 @@ async fn invite_one(
     );
     let sent = match &chime.config.mailer {
         None => Err("no mail path is configured".to_string()),
-        Some(mailer) => match invitation_message(chime, account, email, &link) {
+        Some(mailer) => match link_message(chime, account, email, &link) {
             Ok((from, message)) => mailer.send(&from, email, message).await,
             Err(e) => Err(e),
         },
     };
-    let (status, email_status) = match sent {
+    let outcome = match sent {
         Ok(()) => (PENDING, "Sent"),
         Err(reason) => {
-            tracing::warn!(invite_id, %reason, "Chime invitation email not sent");
+            tracing::warn!(invite_id, %reason, "Chime registration email not sent");
             (FAILED, FAILED)
         }
     };
     chime
         .store
-        .set_chime_invitation_outcome(&invite_id, status, email_status)
+        .set_chime_invitation_outcome(invite_id, outcome.0, outcome.1)
         .await
         .map_err(internal)?;
-    Ok(invite(email, &invite_id, status, email_status))
+    Ok(Some(outcome))
 }
 
-/// The invitation email (envelope sender and RFC 5322 message) for `email` to join
-/// `account`, carrying the registration `link` and the account name (§1.2).
-fn invitation_message(
+/// The registration email (envelope sender and RFC 5322 message) for `email`, carrying the
+/// registration `link`: an invitation naming `account` (§1.2), or a sign-up confirmation.
+fn link_message(
     chime: &Chime,
-    account: &ChimeAccountRecord,
+    account: Option<&ChimeAccountRecord>,
     email: &str,
     link: &str,
 ) -> Result<(String, Vec<u8>), String> {
     let from = format!("no-reply@{}", chime.config.hostname);
-    let name = &account.name;
+    let (subject, intro_text, intro_html) = match account {
+        Some(account) => {
+            let name = &account.name;
+            (
+                format!("Invitation to join {name} on Amazon Chime"),
+                format!(
+                    "You have been invited to join the Amazon Chime account \"{name}\" on Carillon."
+                ),
+                format!(
+                    "You have been invited to join the Amazon Chime account <b>{}</b> on Carillon.",
+                    html_escape(name)
+                ),
+            )
+        }
+        None => {
+            let intro = "Finish creating your Amazon Chime account on Carillon.".to_string();
+            (
+                "Confirm your Amazon Chime sign-up".to_string(),
+                intro.clone(),
+                intro,
+            )
+        }
+    };
     let text = format!(
-        "You have been invited to join the Amazon Chime account \"{name}\" on Carillon.\r\n\r\n\
+        "{intro_text}\r\n\r\n\
          Register (choose a password and a display name) within 30 days at:\r\n{link}\r\n\r\n\
-         If you did not expect this invitation, you can ignore this message.\r\n"
+         If you did not expect this message, you can ignore it.\r\n"
     );
     let html = format!(
-        "<p>You have been invited to join the Amazon Chime account <b>{}</b> on Carillon.</p>\
+        "<p>{intro_html}</p>\
          <p><a href=\"{}\">Register</a> (choose a password and a display name) within 30 days.</p>",
-        html_escape(name),
         html_escape(link)
     );
     let message = mail_builder::MessageBuilder::new()
         .from(("Amazon Chime", from.as_str()))
         .to(email)
-        .subject(format!("Invitation to join {name} on Amazon Chime"))
+        .subject(subject)
         .text_body(text)
         .html_body(html)
         .write_to_vec()
-        .map_err(|e| format!("building the invitation message: {e}"))?;
+        .map_err(|e| format!("building the registration message: {e}"))?;
     Ok((from, message))
 }
 
@@ -558,20 +613,103 @@ pub struct Registration {
     pub user_id: String,
     /// Their address (lower-cased).
     pub email: String,
-    /// The Chime account they joined.
-    pub chime_account_id: String,
+    /// The Chime account they joined; `None` for an unmanaged identity (a sign-up outside
+    /// any claimed domain).
+    pub chime_account_id: Option<String>,
     /// Its name.
-    pub account_name: String,
+    pub account_name: Option<String>,
     /// Their license now.
     pub license_type: Option<String>,
 }
 
-/// Registers the invitee of the link carrying `token`: sets `password` (hashed with
-/// Argon2id, PHC string) and `display_name`, moves the user `Unregistered` → `Registered`
-/// (`RegisteredOn` now) and the invitation `Pending` → `Accepted`; the token works once.
-/// The user joins the inviting account — or the Enterprise account holding the address's
-/// domain verified (§1.2) — with its default license, `Pro` for a trial user (the trial
-/// ends, §2.12.6), or what its delegate groups give. Spec: chime-zh.md §1.3.
+/// Self sign-up ("Create an Amazon Chime account", chime-zh.md §2.12 "Invite Enterprise
+/// users"; chime-ko.md §2.2.1): mails `email` a registration link (valid 30 days, single
+/// use). A new address of a domain an Enterprise account holds verified is added to that
+/// account at once (`Unregistered`, §1.2); any other new address gets an identity of no
+/// account. Registering from the link then joins the claiming account, or the account an
+/// administrator created the user in (CreateUser), or leaves an unmanaged identity with
+/// the 30-day Pro trial (§1.3).
+///
+/// Errors: `BadRequestException` naming `Email`; `ConflictException` when the address is
+/// already registered; `ForbiddenException` for a suspended identity;
+/// `ServiceFailureException` when the email could not be sent.
+pub async fn sign_up(chime: &Chime, email: &str) -> ApiResult<()> {
+    let email = check_email("Email", email)?;
+    let now = now_millis();
+    let existing = chime
+        .store
+        .chime_user_by_email(&email)
+        .await
+        .map_err(internal)?;
+    let (user, is_new) = match existing {
+        Some(u) if u.registration_status == SUSPENDED => {
+            return Err(ApiError::new(
+                codes::FORBIDDEN,
+                "This user is suspended and cannot sign up",
+            ))
+        }
+        Some(u) if u.registration_status == REGISTERED => {
+            return Err(ApiError::new(
+                codes::CONFLICT,
+                format!("{email} already has an Amazon Chime account: sign in instead"),
+            ))
+        }
+        Some(u) => (u, false),
+        None => {
+            let user = match chime.claiming_account(&email).await? {
+                Some(claimer) if claimer.deleted_at.is_none() => {
+                    new_user(&claimer, &email, USER_TYPES[0], now)
+                }
+                _ => ChimeUserRecord {
+                    account_id: None,
+                    chime_account_id: None,
+                    license_type: None,
+                    ..new_user_fields(&email, USER_TYPES[0], now)
+                },
+            };
+            (user, true)
+        }
+    };
+    let invite_id = carillon_core::ids::new_uuid();
+    match send_link(chime, None, &invite_id, &user, is_new, now).await? {
+        Some((PENDING, _)) => Ok(()),
+        Some(_) => Err(ApiError::new(
+            "ServiceFailureException",
+            "The confirmation email could not be sent",
+        )),
+        None => Err(ApiError::new(
+            codes::CONFLICT,
+            format!("{email} already has an Amazon Chime identity"),
+        )),
+    }
+}
+
+/// The live Chime account `(account_id, chime_account_id)`, if both are given and it is.
+async fn live_account_of(
+    chime: &Chime,
+    account_id: Option<&str>,
+    chime_account_id: Option<&str>,
+) -> ApiResult<Option<ChimeAccountRecord>> {
+    let (Some(account_id), Some(chime_account_id)) = (account_id, chime_account_id) else {
+        return Ok(None);
+    };
+    Ok(chime
+        .store
+        .chime_account(account_id, chime_account_id, i64::MAX)
+        .await
+        .map_err(internal)?
+        .filter(|a| a.deleted_at.is_none()))
+}
+
+/// Registers the identity of the link carrying `token` (an invitation or a sign-up
+/// confirmation): sets `password` (hashed with Argon2id, PHC string) and `display_name`,
+/// moves the user to `Registered` (`RegisteredOn` now) and the link `Pending` →
+/// `Accepted`; the token works once. The user joins, in this order: the Enterprise account
+/// holding the address's domain verified (§1.2); the inviting account; for a sign-up, the
+/// account an administrator created the user in. There it gets the account's default
+/// license, `Pro` for a trial user (the trial ends, §2.12.6), or what its delegate groups
+/// give. A sign-up joining no account stays an unmanaged identity with the 30-day
+/// `ProTrial` (§1.3; `Basic` once a trial was used). Spec: chime-zh.md §1.3.
 ///
 /// Errors: `BadRequestException` for a blank token, a password under 8 characters, a blank
 /// or over-100-character display name, a link already used, expired or void, or an
@@ -596,21 +734,18 @@ pub async fn register(
     }
     let invitation = pending_invitation(chime, token).await?;
     let now = now_millis();
-    let inviting = chime
-        .store
-        .chime_account(
-            &invitation.account_id,
-            &invitation.chime_account_id,
-            now - DISABLED_RETENTION_MS,
-        )
-        .await
-        .map_err(internal)?
-        .filter(|a| a.deleted_at.is_none())
-        .ok_or_else(|| bad_request("The account of this invitation no longer exists"))?;
-    let target = match chime.claiming_account(&invitation.email).await? {
-        Some(claimer) if claimer.deleted_at.is_none() => claimer,
-        _ => inviting,
-    };
+    let invited = invitation.chime_account_id.is_some();
+    let inviting = live_account_of(
+        chime,
+        invitation.account_id.as_deref(),
+        invitation.chime_account_id.as_deref(),
+    )
+    .await?;
+    if invited && inviting.is_none() {
+        return Err(bad_request(
+            "The account of this invitation no longer exists",
+        ));
+    }
     let mut user = chime
         .store
         .chime_user_by_id(&invitation.user_id)
@@ -623,6 +758,23 @@ pub async fn register(
             "This user is suspended and cannot register",
         ));
     }
+    let claimer = chime
+        .claiming_account(&invitation.email)
+        .await?
+        .filter(|a| a.deleted_at.is_none());
+    let target = match (claimer, inviting) {
+        (Some(claimer), _) => Some(claimer),
+        (None, Some(inviting)) => Some(inviting),
+        (None, None) if user.registration_status != RELEASED => {
+            live_account_of(
+                chime,
+                user.account_id.as_deref(),
+                user.chime_account_id.as_deref(),
+            )
+            .await?
+        }
+        (None, None) => None,
+    };
     let password_hash = Argon2::default()
         .hash_password(password.as_bytes(), &SaltString::generate(&mut OsRng))
         .map_err(|e| {
@@ -630,31 +782,48 @@ pub async fn register(
             ApiError::internal("The password could not be hashed")
         })?
         .to_string();
-    let groups = chime
-        .store
-        .chime_delegate_groups(&target.account_id, &target.chime_account_id)
-        .await
-        .map_err(internal)?;
-    let same_account = user.chime_account_id.as_deref() == Some(target.chime_account_id.as_str());
-    let on_trial = effective_license(&user, now).as_deref() == Some(PRO_TRIAL);
-    user.license_type = if !groups.is_empty() {
-        let member_of = chime
-            .store
-            .directory_groups_of_email(&target.account_id, &user.primary_email)
-            .await
-            .map_err(internal)?;
-        directory_license(&groups, &member_of)
-    } else if on_trial {
-        Some("Pro".to_string())
-    } else if same_account && user.license_type.as_deref().is_some_and(|l| l != PRO_TRIAL) {
-        user.license_type.clone()
-    } else {
-        Some(target.default_license.clone())
-    };
-    user.account_id = Some(target.account_id.clone());
-    user.chime_account_id = Some(target.chime_account_id.clone());
+    match &target {
+        Some(target) => {
+            let groups = chime
+                .store
+                .chime_delegate_groups(&target.account_id, &target.chime_account_id)
+                .await
+                .map_err(internal)?;
+            let same_account =
+                user.chime_account_id.as_deref() == Some(target.chime_account_id.as_str());
+            let on_trial = effective_license(&user, now).as_deref() == Some(PRO_TRIAL);
+            user.license_type = if !groups.is_empty() {
+                let member_of = chime
+                    .store
+                    .directory_groups_of_email(&target.account_id, &user.primary_email)
+                    .await
+                    .map_err(internal)?;
+                directory_license(&groups, &member_of)
+            } else if on_trial {
+                Some("Pro".to_string())
+            } else if same_account && user.license_type.as_deref().is_some_and(|l| l != PRO_TRIAL) {
+                user.license_type.clone()
+            } else {
+                Some(target.default_license.clone())
+            };
+            user.account_id = Some(target.account_id.clone());
+            user.chime_account_id = Some(target.chime_account_id.clone());
+            if invited || user.invitation_status.as_deref() == Some(PENDING) {
+                user.invitation_status = Some(ACCEPTED.to_string());
+            }
+        }
+        None => {
+            user.account_id = None;
+            user.chime_account_id = None;
+            user.license_type = Some(if user.trial_started_at.is_none() {
+                user.trial_started_at = Some(now);
+                PRO_TRIAL.to_string()
+            } else {
+                "Basic".to_string()
+            });
+        }
+    }
     user.registration_status = REGISTERED.to_string();
-    user.invitation_status = Some(ACCEPTED.to_string());
     user.registered_at = Some(now);
     user.password_hash = Some(password_hash);
     user.display_name = Some(display_name.to_string());
@@ -670,8 +839,8 @@ pub async fn register(
     Ok(Registration {
         user_id: user.user_id,
         email: user.primary_email,
-        chime_account_id: target.chime_account_id,
-        account_name: target.name,
+        chime_account_id: target.as_ref().map(|t| t.chime_account_id.clone()),
+        account_name: target.map(|t| t.name),
         license_type: user.license_type,
     })
 }

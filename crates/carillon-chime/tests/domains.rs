@@ -15,7 +15,7 @@ use carillon_chime::domains::{
     GetDomain, ListDomains,
 };
 use carillon_chime::hub::ChatEvent;
-use carillon_chime::users::{may_sign_in, register};
+use carillon_chime::users::{may_sign_in, register, sign_up};
 use carillon_core::{ApiError, RequestContext};
 use tokio_util::sync::CancellationToken;
 use users_env::{envs, Env};
@@ -338,8 +338,22 @@ async fn claimed_domain_users_join_the_enterprise_account() {
         let done = register(&env.chime, &token, "long enough", "Ann")
             .await
             .unwrap();
-        assert_eq!(done.chime_account_id, corp);
+        assert_eq!(done.chime_account_id, Some(corp.clone()));
         env.user_by_email(&ctx, &corp, "ann@corp.example").await;
+
+        // Someone signing up with a claimed address is added to the account at once.
+        sign_up(&env.chime, "dee@corp.example").await.unwrap();
+        let dee = env.user_by_email(&ctx, &corp, "dee@corp.example").await;
+        assert_eq!(
+            dee.user_registration_status.as_deref(),
+            Some("Unregistered")
+        );
+        let token = env.mailer.token_for("dee@corp.example");
+        let done = register(&env.chime, &token, "long enough", "Dee")
+            .await
+            .unwrap();
+        assert_eq!(done.chime_account_id, Some(corp.clone()));
+        assert_eq!(done.license_type.as_deref(), Some("Pro"));
     }
 }
 

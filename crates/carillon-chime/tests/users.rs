@@ -8,7 +8,7 @@ mod users_env;
 
 use carillon_awsapi::generated::chime::*;
 use carillon_chime::hub::ChatEvent;
-use carillon_chime::users::{may_sign_in, register};
+use carillon_chime::users::{may_sign_in, register, sign_up};
 use carillon_core::ApiError;
 use users_env::{envs, PUBLIC_URL};
 
@@ -82,8 +82,8 @@ async fn an_invitation_mails_a_single_use_registration_link() {
             .await
             .unwrap();
         assert_eq!(done.user_id, mary.user_id);
-        assert_eq!(done.chime_account_id, account);
-        assert_eq!(done.account_name, "Example Team");
+        assert_eq!(done.chime_account_id.as_deref(), Some(account.as_str()));
+        assert_eq!(done.account_name.as_deref(), Some("Example Team"));
         assert_eq!(
             code(register(&env.chime, &token, "long enough", "Mary").await),
             "BadRequestException",
@@ -548,7 +548,7 @@ async fn a_trial_user_joining_gets_pro_and_an_identity_moves_on_registration() {
         let done = register(&env.chime, &token, "another password", "Mary")
             .await
             .unwrap();
-        assert_eq!(done.chime_account_id, second);
+        assert_eq!(done.chime_account_id.as_deref(), Some(second.as_str()));
         assert_eq!(
             done.license_type.as_deref(),
             Some("Pro"),
@@ -799,5 +799,99 @@ async fn another_tenant_sees_none_of_it() {
             )
             .await;
         assert_eq!(code(get), "NotFoundException");
+    }
+}
+
+#[tokio::test]
+async fn a_sign_up_outside_any_account_starts_a_pro_trial() {
+    for env in envs().await {
+        sign_up(&env.chime, "Solo@Example.org").await.unwrap();
+        let mail = env.mailer.last_to("solo@example.org");
+        assert!(mail.message.contains("Confirm your Amazon Chime sign-up"));
+        let token = env.mailer.token_for("solo@example.org");
+        let done = register(&env.chime, &token, "long enough", "Solo")
+            .await
+            .unwrap();
+        assert_eq!(done.chime_account_id, None);
+        assert_eq!(done.license_type.as_deref(), Some("ProTrial"));
+        let identity = env
+            .test
+            .store
+            .chime_user_by_email("solo@example.org")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(identity.registration_status, "Registered");
+        assert!(identity.trial_started_at.is_some());
+        assert!(may_sign_in(&env.chime, &identity.user_id).await.unwrap());
+        assert_eq!(
+            code(sign_up(&env.chime, "solo@example.org").await),
+            "ConflictException"
+        );
+        assert_eq!(
+            code(sign_up(&env.chime, "nope").await),
+            "BadRequestException"
+        );
+        assert_eq!(
+            code(sign_up(&env.chime, "x@fail.test").await),
+            "ServiceFailureException"
+        );
+
+        // Invited to a Team account, the trial user joins it with Pro.
+        let ctx = env.tenant().await;
+        let account = env.account(&ctx, "Team").await;
+        env.chime
+            .update_account(
+                &ctx,
+                UpdateAccountRequest {
+                    account_id: account.clone(),
+                    default_license: Some("Basic".to_string()),
+                    ..UpdateAccountRequest::default()
+                },
+            )
+            .await
+            .unwrap();
+        env.invite(&ctx, &account, &["solo@example.org"]).await;
+        let token = env.mailer.token_for("solo@example.org");
+        let joined = register(&env.chime, &token, "long enough", "Solo")
+            .await
+            .unwrap();
+        assert_eq!(
+            joined.license_type.as_deref(),
+            Some("Pro"),
+            "the trial ends in Pro"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_created_user_registers_by_signing_up() {
+    for env in envs().await {
+        let ctx = env.tenant().await;
+        let account = env.account(&ctx, "Team").await;
+        let created = env
+            .chime
+            .create_user(
+                &ctx,
+                CreateUserRequest {
+                    account_id: account.clone(),
+                    email: Some("kim@example.net".to_string()),
+                    ..CreateUserRequest::default()
+                },
+            )
+            .await
+            .unwrap()
+            .user
+            .unwrap();
+        sign_up(&env.chime, "kim@example.net").await.unwrap();
+        let token = env.mailer.token_for("kim@example.net");
+        let done = register(&env.chime, &token, "long enough", "Kim")
+            .await
+            .unwrap();
+        assert_eq!(done.user_id, created.user_id);
+        assert_eq!(done.chime_account_id.as_deref(), Some(account.as_str()));
+        let kim = env.user_by_email(&ctx, &account, "kim@example.net").await;
+        assert_eq!(kim.user_registration_status.as_deref(), Some("Registered"));
+        assert_eq!(kim.license_type.as_deref(), Some("Pro"));
     }
 }

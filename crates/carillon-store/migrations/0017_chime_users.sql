@@ -2,13 +2,14 @@
 -- registration tokens, claimed domains, and sign-in delegate groups. Spec: chime-zh.md
 -- §1.3, §1.4, §1.6, §2.7, §2.12.
 
--- One invitation email of InviteUsers. The registration link carries a random token; only
--- its SHA-256 (hex) is kept. `user_id` is the invitee's identity (created Unregistered for
--- a new address).
+-- One registration email: an InviteUsers invitation, or a self sign-up's confirmation
+-- (account_id and chime_account_id NULL). The registration link carries a random token;
+-- only its SHA-256 (hex) is kept. `user_id` is the identity that registers (created
+-- Unregistered for a new address).
 CREATE TABLE chime_invitations (
     invite_id TEXT PRIMARY KEY,
-    account_id TEXT NOT NULL REFERENCES accounts (account_id),
-    chime_account_id TEXT NOT NULL REFERENCES chime_accounts (chime_account_id),
+    account_id TEXT REFERENCES accounts (account_id),
+    chime_account_id TEXT REFERENCES chime_accounts (chime_account_id),
     user_id TEXT NOT NULL REFERENCES chime_users (user_id),
     email TEXT NOT NULL,
     token_hash TEXT NOT NULL UNIQUE,

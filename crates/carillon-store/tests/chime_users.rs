@@ -61,8 +61,8 @@ fn user(tenant: &str, account: &str, email: &str) -> ChimeUserRecord {
 fn invitation(user: &ChimeUserRecord, hash: &str) -> ChimeInvitationRecord {
     ChimeInvitationRecord {
         invite_id: carillon_core::ids::new_uuid(),
-        account_id: user.account_id.clone().unwrap(),
-        chime_account_id: user.chime_account_id.clone().unwrap(),
+        account_id: user.account_id.clone(),
+        chime_account_id: user.chime_account_id.clone(),
         user_id: user.user_id.clone(),
         email: user.primary_email.clone(),
         token_hash: hash.to_string(),

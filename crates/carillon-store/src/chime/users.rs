@@ -109,16 +109,16 @@ pub struct ChimeUserFilter {
     pub limit: i64,
 }
 
-/// An invitation as stored (table `chime_invitations`).
+/// An invitation or a sign-up confirmation as stored (table `chime_invitations`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChimeInvitationRecord {
     /// The invitation ID (UUID), the model's `InviteId`.
     pub invite_id: String,
-    /// The tenant.
-    pub account_id: String,
-    /// The inviting Chime account.
-    pub chime_account_id: String,
-    /// The invitee's identity.
+    /// The tenant; `None` for a self sign-up.
+    pub account_id: Option<String>,
+    /// The inviting Chime account; `None` for a self sign-up.
+    pub chime_account_id: Option<String>,
+    /// The identity that registers through it.
     pub user_id: String,
     /// The invited (lower-cased) address.
     pub email: String,
@@ -376,8 +376,9 @@ impl Store {
     }
 
     /// Stores a new invitation for `user` (inserted when `new_user`, else written) and
-    /// withdraws the user's earlier pending invitations from the same Chime account (only
-    /// the newest link works), in one transaction.
+    /// withdraws the user's earlier pending invitations from the same Chime account (or
+    /// earlier sign-up links, for a sign-up: only the newest link works), in one
+    /// transaction.
     ///
     /// Errors: `Conflict` when a new user's email already has an identity; `Database`.
     pub async fn create_chime_invitation(
@@ -393,7 +394,8 @@ impl Store {
             update_user(&mut tx, user).await?;
         }
         sqlx::query(
-            "DELETE FROM chime_invitations WHERE chime_account_id = $1 AND user_id = $2 \
+            "DELETE FROM chime_invitations \
+             WHERE COALESCE(chime_account_id, '') = COALESCE($1, '') AND user_id = $2 \
              AND status = 'Pending'",
         )
         .bind(&invitation.chime_account_id)
