@@ -581,14 +581,8 @@ async fn history(
             let user = caller(&chime, &headers).await?;
             let target = container(&route, id);
             let page = page(&query)?;
-            let found = messages::history(
-                &chime,
-                &user,
-                target,
-                page.limit.map(i64::from),
-                page.token.as_deref(),
-            )
-            .await?;
+            let found =
+                messages::history(&chime, &user, target, page.limit, page.token.as_deref()).await?;
             listed(
                 "Messages",
                 found.messages.iter().map(message_json),

@@ -11,7 +11,8 @@ use carillon_core::time::now_millis;
 use carillon_core::ApiResult;
 use carillon_store::chime::chat::{ConversationMemberRecord, ConversationRecord};
 
-use crate::messages::{bad_request, cut_page, decode_after, not_found, store_failure};
+use crate::messages::{bad_request, not_found, store_failure};
+use crate::phone_numbers::page_size;
 use crate::sessions::SessionUser;
 use crate::Chime;
 
@@ -145,22 +146,15 @@ pub async fn list(
     limit: Option<i32>,
     next_token: Option<&str>,
 ) -> ApiResult<(Vec<ConversationView>, Option<String>)> {
-    let limit = limit.map_or(MAX_PAGE, i64::from);
-    if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(bad_request(format!(
-            "MaxResults must be between 1 and {MAX_PAGE}"
-        )));
-    }
+    let limit = page_size(limit, MAX_PAGE, MAX_PAGE)?;
     let scope = format!("MyConversations\0{}", user.user_id);
-    let after = decode_after(chime, &scope, next_token)?;
+    let after = chime.resume_after(&scope, next_token)?.unwrap_or_default();
     let mut conversations = chime
         .store
         .conversations_of_user(&user.user_id, &after, limit + 1)
         .await
         .map_err(store_failure)?;
-    let next = cut_page(chime, &scope, &mut conversations, limit, |last| {
-        last.conversation_id.clone()
-    });
+    let next = chime.next_page(&scope, &mut conversations, limit, |c| &c.conversation_id);
     let mut out = Vec::with_capacity(conversations.len());
     for conversation in conversations {
         let members = chime

@@ -17,6 +17,7 @@ use carillon_store::StoreError;
 
 use crate::hub::{ChatEvent, Container, MessageChange, MessageView};
 use crate::mentions::{self, Candidate};
+use crate::phone_numbers::page_size;
 use crate::sessions::SessionUser;
 use crate::Chime;
 
@@ -58,38 +59,6 @@ pub(crate) fn forbidden(message: impl Into<String>) -> ApiError {
 
 pub(crate) fn not_found(message: impl Into<String>) -> ApiError {
     ApiError::new("NotFoundException", message)
-}
-
-/// The position a page token of `scope` resumes after (empty: the first page).
-///
-/// Errors: `BadRequestException` naming `NextToken` when it was not made for `scope` or was
-/// altered.
-pub(crate) fn decode_after(chime: &Chime, scope: &str, token: Option<&str>) -> ApiResult<String> {
-    match token {
-        None => Ok(String::new()),
-        Some(token) => chime
-            .tokens
-            .decode(scope, token)
-            .ok_or_else(|| bad_request("NextToken is not valid for this request")),
-    }
-}
-
-/// Cuts `rows` (fetched `limit + 1`) to `limit` and gives the token of the next page, which
-/// resumes after `key` of the last row kept; `None` when this is the last page.
-pub(crate) fn cut_page<T>(
-    chime: &Chime,
-    scope: &str,
-    rows: &mut Vec<T>,
-    limit: i64,
-    key: impl Fn(&T) -> String,
-) -> Option<String> {
-    let page = usize::try_from(limit).unwrap_or(usize::MAX);
-    if rows.len() <= page {
-        return None;
-    }
-    rows.truncate(page);
-    rows.last()
-        .map(|last| chime.tokens.encode(scope, &key(last)))
 }
 
 /// A room or conversation with what posting and reading need of it.
@@ -397,37 +366,35 @@ pub async fn history(
     chime: &Chime,
     user: &SessionUser,
     container: Container,
-    limit: Option<i64>,
+    limit: Option<i32>,
     next_token: Option<&str>,
 ) -> ApiResult<HistoryPage> {
-    let limit = limit.unwrap_or(DEFAULT_HISTORY_PAGE);
-    if !(1..=MAX_HISTORY_PAGE).contains(&limit) {
-        return Err(bad_request(format!(
-            "MaxResults must be between 1 and {MAX_HISTORY_PAGE}"
-        )));
-    }
+    let limit = page_size(limit, DEFAULT_HISTORY_PAGE, MAX_HISTORY_PAGE)?;
     member_state(chime, user, &container).await?;
     let (kind, container_id) = container_parts(&container);
     let scope = format!("ChatHistory\0{}\0{kind}\0{container_id}", user.user_id);
-    let after = decode_after(chime, &scope, next_token)?;
-    let before = match after.split_once('|') {
-        _ if after.is_empty() => None,
-        Some((at, id)) => Some(MessageCursor {
-            created_at: at
-                .parse()
-                .map_err(|_| bad_request("NextToken is not valid for this request"))?,
-            message_id: id.to_string(),
-        }),
-        None => return Err(bad_request("NextToken is not valid for this request")),
+    // The token names the last message shown; the page resumes strictly before it.
+    let before = match chime.resume_after(&scope, next_token)? {
+        None => None,
+        Some(message_id) => {
+            let created_at = chime
+                .store
+                .chat_message_created_at(container_id, &message_id)
+                .await
+                .map_err(store_failure)?
+                .ok_or_else(|| bad_request("NextToken names a message that no longer exists"))?;
+            Some(MessageCursor {
+                created_at,
+                message_id,
+            })
+        }
     };
     let mut records = chime
         .store
         .list_chat_messages(container_id, before.as_ref(), limit + 1)
         .await
         .map_err(store_failure)?;
-    let next_token = cut_page(chime, &scope, &mut records, limit, |last| {
-        format!("{}|{}", last.created_at, last.message_id)
-    });
+    let next_token = chime.next_page(&scope, &mut records, limit, |m| &m.message_id);
     Ok(HistoryPage {
         messages: records.into_iter().map(view).collect(),
         next_token,

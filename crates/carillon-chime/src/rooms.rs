@@ -21,9 +21,8 @@ use carillon_store::chime::chat::{ChatRoomRecord, RoomMembershipRecord};
 use carillon_store::{ChimeAccountRecord, StoreError};
 
 use crate::hub::{ChatEvent, Container, MembershipChange, MessageChange};
-use crate::messages::{
-    bad_request, container_state, cut_page, decode_after, forbidden, not_found, store_failure, view,
-};
+use crate::messages::{bad_request, container_state, forbidden, not_found, store_failure, view};
+use crate::phone_numbers::page_size;
 use crate::sessions::SessionUser;
 use crate::Chime;
 
@@ -73,16 +72,6 @@ fn check_role(role: Option<&str>) -> ApiResult<String> {
     }
 }
 
-fn check_page(max_results: Option<i32>) -> ApiResult<i64> {
-    let limit = max_results.map_or(MAX_PAGE, i64::from);
-    if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(bad_request(format!(
-            "MaxResults must be between 1 and {MAX_PAGE}"
-        )));
-    }
-    Ok(limit)
-}
-
 /// The model's `Room`.
 pub fn room_shape(room: &ChatRoomRecord) -> Room {
     Room {
@@ -112,28 +101,9 @@ pub fn membership_shape(membership: &RoomMembershipRecord) -> RoomMembership {
     }
 }
 
-/// The caller's live Chime account `chime_account_id`.
-///
-/// Errors: `BadRequestException` naming `AccountId`; `NotFoundException` when it is not the
-/// caller's or is deleted.
-async fn chime_account(
-    chime: &Chime,
-    ctx: &RequestContext,
-    chime_account_id: &str,
-) -> ApiResult<ChimeAccountRecord> {
-    check_id("AccountId", chime_account_id)?;
-    chime
-        .store
-        .chime_account(&ctx.account_id, chime_account_id, i64::MAX)
-        .await
-        .map_err(store_failure)?
-        .filter(|account| account.deleted_at.is_none())
-        .ok_or_else(|| not_found(format!("Chime account {chime_account_id} was not found")))
-}
-
 /// The caller's room `room_id` of Chime account `chime_account_id`.
 ///
-/// Errors: as [`chime_account`]; `BadRequestException` naming `RoomId`;
+/// Errors: as [`Chime::live_account`]; `BadRequestException` naming `RoomId`;
 /// `NotFoundException` for a room of another account or tenant.
 async fn admin_room(
     chime: &Chime,
@@ -141,7 +111,7 @@ async fn admin_room(
     chime_account_id: &str,
     room_id: &str,
 ) -> ApiResult<ChatRoomRecord> {
-    chime_account(chime, ctx, chime_account_id).await?;
+    chime.live_account(ctx, chime_account_id).await?;
     check_id("RoomId", room_id)?;
     chime
         .store
@@ -462,13 +432,13 @@ async fn membership_page(
     limit: i64,
     next_token: Option<&str>,
 ) -> ApiResult<(Vec<RoomMembershipRecord>, Option<String>)> {
-    let after = decode_after(chime, scope, next_token)?;
+    let after = chime.resume_after(scope, next_token)?.unwrap_or_default();
     let mut members = chime
         .store
         .list_room_memberships(room_id, &after, Some(limit + 1))
         .await
         .map_err(store_failure)?;
-    let next = cut_page(chime, scope, &mut members, limit, |m| m.member_id.clone());
+    let next = chime.next_page(scope, &mut members, limit, |m| &m.member_id);
     Ok((members, next))
 }
 
@@ -495,7 +465,7 @@ pub(crate) async fn create_room(
             ));
         }
     }
-    let account = chime_account(chime, ctx, &input.account_id).await?;
+    let account = chime.live_account(ctx, &input.account_id).await?;
     let room = create(
         chime,
         &account,
@@ -534,11 +504,11 @@ pub(crate) async fn list_rooms(
     ctx: &RequestContext,
     input: ListRoomsRequest,
 ) -> ApiResult<ListRoomsResponse> {
-    let limit = check_page(input.max_results)?;
+    let limit = page_size(input.max_results, MAX_PAGE, MAX_PAGE)?;
     if let Some(member) = &input.member_id {
         check_id("MemberId", member)?;
     }
-    let account = chime_account(chime, ctx, &input.account_id).await?;
+    let account = chime.live_account(ctx, &input.account_id).await?;
     let member = match input.member_id.as_deref() {
         None => None,
         // A bot is a member under its user ID.
@@ -557,7 +527,9 @@ pub(crate) async fn list_rooms(
         account.chime_account_id,
         member.as_deref().unwrap_or_default()
     );
-    let after = decode_after(chime, &scope, input.next_token.as_deref())?;
+    let after = chime
+        .resume_after(&scope, input.next_token.as_deref())?
+        .unwrap_or_default();
     let mut rooms = chime
         .store
         .list_chat_rooms(
@@ -569,7 +541,7 @@ pub(crate) async fn list_rooms(
         )
         .await
         .map_err(store_failure)?;
-    let next_token = cut_page(chime, &scope, &mut rooms, limit, |r| r.room_id.clone());
+    let next_token = chime.next_page(&scope, &mut rooms, limit, |r| &r.room_id);
     Ok(ListRoomsResponse {
         rooms: Some(rooms.iter().map(room_shape).collect()),
         next_token,
@@ -713,7 +685,7 @@ pub(crate) async fn list_room_memberships(
     ctx: &RequestContext,
     input: ListRoomMembershipsRequest,
 ) -> ApiResult<ListRoomMembershipsResponse> {
-    let limit = check_page(input.max_results)?;
+    let limit = page_size(input.max_results, MAX_PAGE, MAX_PAGE)?;
     let room = admin_room(chime, ctx, &input.account_id, &input.room_id).await?;
     let scope = format!("ListRoomMemberships\0{}\0{}", ctx.account_id, room.room_id);
     let (members, next_token) = membership_page(
@@ -820,7 +792,7 @@ pub(crate) async fn redact_conversation_message(
 ) -> ApiResult<RedactConversationMessageResponse> {
     check_id("ConversationId", &input.conversation_id)?;
     check_id("MessageId", &input.message_id)?;
-    let account = chime_account(chime, ctx, &input.account_id).await?;
+    let account = chime.live_account(ctx, &input.account_id).await?;
     let members = chime
         .store
         .conversation_members(&input.conversation_id)
@@ -931,15 +903,15 @@ pub async fn rooms_of_user(
     limit: Option<i32>,
     next_token: Option<&str>,
 ) -> ApiResult<(Vec<ChatRoomRecord>, Option<String>)> {
-    let limit = check_page(limit)?;
+    let limit = page_size(limit, MAX_PAGE, MAX_PAGE)?;
     let scope = format!("MyRooms\0{}", user.user_id);
-    let after = decode_after(chime, &scope, next_token)?;
+    let after = chime.resume_after(&scope, next_token)?.unwrap_or_default();
     let mut rooms = chime
         .store
         .chat_rooms_of_member(&user.user_id, &after, limit + 1)
         .await
         .map_err(store_failure)?;
-    let next = cut_page(chime, &scope, &mut rooms, limit, |r| r.room_id.clone());
+    let next = chime.next_page(&scope, &mut rooms, limit, |r| &r.room_id);
     Ok((rooms, next))
 }
 
@@ -965,7 +937,7 @@ pub async fn members_for_user(
     limit: Option<i32>,
     next_token: Option<&str>,
 ) -> ApiResult<(Vec<RoomMembershipRecord>, Option<String>)> {
-    let limit = check_page(limit)?;
+    let limit = page_size(limit, MAX_PAGE, MAX_PAGE)?;
     user_room(chime, user, room_id).await?;
     let scope = format!("MyRoomMembers\0{}\0{room_id}", user.user_id);
     membership_page(chime, &scope, room_id, limit, next_token).await

@@ -1021,6 +1021,25 @@ impl Store {
         Ok(row.map(message_record))
     }
 
+    /// When message `message_id` of `container_id` was posted (epoch ms), hidden or not:
+    /// where a history page resumes.
+    ///
+    /// Errors: `Database`.
+    pub async fn chat_message_created_at(
+        &self,
+        container_id: &str,
+        message_id: &str,
+    ) -> StoreResult<Option<i64>> {
+        let at: Option<i64> = sqlx::query_scalar(
+            "SELECT created_at FROM chime_messages WHERE container_id = $1 AND message_id = $2",
+        )
+        .bind(container_id)
+        .bind(message_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(at)
+    }
+
     /// The visible messages of `container_id`, newest first, strictly older than `before`
     /// when given, at most `limit`.
     ///
