@@ -6,12 +6,12 @@ resolver.
 Checks: `aws chime invite-users` sends an invitation that arrives in a Carillon mailbox (read
 with imaplib) naming the account, with a registration link; the link's form (GET) and
 registration (POST JSON, and the urlencoded form) with a weak password refused, then
-accepted once; `aws chime
-get-user` shows Registered / Accepted; a foreign address is Failed (no organization owns the
+accepted once; `aws chime get-user` shows Registered / Accepted; a foreign address is Failed (no organization owns the
 sender's domain to queue it); create/list (UserEmail filter, paging)/update/batch-update
 users; the registered user signs in to chat, and `logout-user` ends the session; reset PIN;
 user settings; a domain claimed through Carillon's admin API and verified through the DNS
-stub makes an account EnterpriseLWA; a claimed-domain invitee registering joins it;
+stub makes an account EnterpriseLWA; a claimed-domain invitee registering joins it, and so
+does a claimed-domain self sign-up (POST /chat/v1/sign-up);
 `batch-suspend-user` suspends (sign-in refused) and `batch-unsuspend-user` restores;
 DeleteDomain releases users; another tenant's key sees none of it.
 
@@ -152,6 +152,7 @@ def run(server, zone):
     mail_domain(server, admin, org, zone, CORP)
     mailbox_user(server, admin, org, "mary", DOMAIN)
     mailbox_user(server, admin, org, "olga", CORP)
+    mailbox_user(server, admin, org, "carl", CORP)
 
     team = chime(server, admin, "create-account", "--name", "E2E Team")["Account"]["AccountId"]
     invites = chime(server, admin, "invite-users", "--account-id", team, "--user-email-list",
@@ -276,6 +277,20 @@ def run(server, zone):
     chime(server, admin, "batch-unsuspend-user", "--account-id", corp, "--user-id-list", olga["UserId"])
     status, _, _ = sign_in(server, f"olga@{CORP}", "olga's password")
     check(status == 200, f"unsuspended, the user signs in again ({status})")
+
+    # Signing up with a claimed address: added to Corp at once, registered from the link.
+    status, _, body = post_json(server.endpoint + "/chat/v1/sign-up", {"Email": f"carl@{CORP}"})
+    check(status == 202 and body.get("Status") == "Sent", f"sign-up mails a link: {status} {body}")
+    carl = chime(server, admin, "list-users", "--account-id", corp, "--user-email", f"carl@{CORP}")["Users"]
+    check(len(carl) == 1 and carl[0]["UserRegistrationStatus"] == "Unregistered",
+          f"the claimed-domain sign-up is in Corp at once: {carl}")
+    subject, text = invitation(server, f"carl@{CORP}")
+    check("sign-up" in subject, f"the sign-up confirmation arrived: {subject}")
+    carl_link = (re.findall(r"https?://\S+/chat/v1/register\?token=[A-Za-z0-9_-]+", text) or ["x?token=x"])[0]
+    status, _, body = register(server, carl_link, "carl's password", "Carl")
+    check(status == 200 and body.get("AccountId") == corp, f"the sign-up registers into Corp: {body}")
+    status, _, body = post_json(server.endpoint + "/chat/v1/sign-up", {"Email": f"carl@{CORP}"})
+    check(status == 409, f"a registered address cannot sign up again: {status} {body}")
 
     # Another tenant's key sees none of it.
     other = os.path.join(server.data_dir, "other-credentials")
