@@ -256,13 +256,6 @@ pub(crate) fn page_size(max_results: Option<i32>, default: i64, max: i64) -> Api
 }
 
 impl Chime {
-    /// [`Chime::resume_after`] under the name the bots and webhooks listings call.
-    ///
-    /// Errors: `BadRequestException` naming `NextToken`.
-    pub(crate) fn page_after(&self, scope: &str, token: Option<&str>) -> ApiResult<Option<String>> {
-        self.resume_after(scope, token)
-    }
-
     /// The caller's inventory number `id` (an E.164 number, `+` optional).
     ///
     /// Errors: `BadRequestException` naming `member`; `NotFoundException` when the tenant

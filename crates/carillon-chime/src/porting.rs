@@ -1,6 +1,7 @@
 //! Porting orders (what Chime handled through support cases) as operations of Carillon's
 //! admin API under `/carillon/v1/chime/porting-orders`: CreatePortingOrder, GetPortingOrder,
-//! ListPortingOrders, UpdatePortingOrderStatus, UploadPortingDocument, CancelPortingOrder.
+//! ListPortingOrders, UpdatePortingOrderStatus, UploadPortingDocument, GetPortingDocument,
+//! CancelPortingOrder.
 //! IAM actions `chime:<Operation>`, resource `*` (Chime policies name no resources).
 //! Spec: chime-zh.md §4.4 (workflow, statuses), §4.3 (porting documents per country);
 //! chime-ja.md §1.8, §4.2–§4.4; chime-ko.md §1.8 (port-out PIN), §2.0.2, §4.2–§4.4.
@@ -230,6 +231,28 @@ pub struct UploadPortingDocumentInput {
     pub content: String,
 }
 
+/// Input of GetPortingDocument.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct PortingDocumentInput {
+    /// The porting order ID.
+    #[schemars(length(min = 1, max = 64))]
+    pub porting_order_id: String,
+    /// The document's file name.
+    #[schemars(pattern(r"^[A-Za-z0-9._-]{1,128}$"))]
+    pub name: String,
+}
+
+/// Output of GetPortingDocument.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "PascalCase")]
+pub struct PortingDocumentOutput {
+    /// What is known of the document.
+    pub document: PortingDocument,
+    /// The content, base64.
+    pub content: String,
+}
+
 /// A document of a porting order.
 #[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "PascalCase")]
@@ -331,11 +354,22 @@ pub fn register(registry: &mut Registry, chime: &Chime) {
         .register(ListPortingOrders(chime.clone()))
         .register(UpdatePortingOrderStatus(chime.clone()))
         .register(UploadPortingDocument(chime.clone()))
+        .register(GetPortingDocument(chime.clone()))
         .register(CancelPortingOrder(chime.clone()));
 }
 
 fn rfc3339(ms: i64) -> String {
     millis_to_datetime(ms).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+fn document_shape(d: PortingDocumentRecord) -> PortingDocument {
+    PortingDocument {
+        name: d.name,
+        content_type: d.content_type,
+        size: d.size,
+        sha256: d.sha256,
+        uploaded_at: rfc3339(d.uploaded_at),
+    }
 }
 
 fn conflict(message: impl Into<String>) -> ApiError {
@@ -358,13 +392,7 @@ impl Chime {
             .await
             .map_err(internal)?
             .into_iter()
-            .map(|d| PortingDocument {
-                name: d.name,
-                content_type: d.content_type,
-                size: d.size,
-                sha256: d.sha256,
-                uploaded_at: rfc3339(d.uploaded_at),
-            })
+            .map(document_shape)
             .collect();
         let details: BTreeMap<String, String> =
             serde_json::from_str(&order.details).unwrap_or_default();
@@ -1021,6 +1049,48 @@ impl CarillonOperation for UploadPortingDocument {
             .map_err(internal)?;
         Ok(PortingOrderOutput {
             porting_order: chime.porting_shape(&order).await?,
+        })
+    }
+}
+
+/// GetPortingDocument: an uploaded document with its content (support reads the LOA).
+pub struct GetPortingDocument(pub Chime);
+
+#[async_trait::async_trait]
+impl CarillonOperation for GetPortingDocument {
+    type Input = PortingDocumentInput;
+    type Output = PortingDocumentOutput;
+
+    fn spec(&self) -> OperationSpec {
+        const ERRORS: [ErrorSpec; 1] = [NOT_FOUND];
+        OperationSpec {
+            name: "GetPortingDocument",
+            method: Method::GET,
+            path: DOCUMENT,
+            action: "chime:GetPortingDocument",
+            resource: "*",
+            summary: "Returns a document uploaded for a porting order, with its content.",
+            docs: "Content is base64; Sha256 lets the reader check it. Spec: chime-zh.md §4.4 Required documents (support validates the LOA with the losing carrier).",
+            errors: &ERRORS,
+        }
+    }
+
+    async fn call(
+        &self,
+        ctx: &RequestContext,
+        input: PortingDocumentInput,
+    ) -> ApiResult<PortingDocumentOutput> {
+        let chime = &self.0;
+        let order = chime.porting_order(ctx, &input.porting_order_id).await?;
+        let (doc, data) = chime
+            .store
+            .porting_document(&order.porting_order_id, &input.name)
+            .await
+            .map_err(internal)?
+            .ok_or_else(|| not_found(format!("Document {} was not found", input.name)))?;
+        Ok(PortingDocumentOutput {
+            document: document_shape(doc),
+            content: base64::engine::general_purpose::STANDARD.encode(data),
         })
     }
 }

@@ -10,8 +10,8 @@ use carillon_adminapi::CarillonOperation;
 use carillon_awsapi::generated::chime::*;
 use carillon_chime::porting::{
     may_move, status, CancelPortingOrder, CreatePortingOrder, CreatePortingOrderOutput,
-    GetPortingOrder, ListPortingOrders, PortingOrderOutput, UpdatePortingOrderStatus,
-    UploadPortingDocument,
+    GetPortingDocument, GetPortingOrder, ListPortingOrders, PortingOrderOutput,
+    UpdatePortingOrderStatus, UploadPortingDocument,
 };
 use carillon_core::{ApiError, RequestContext};
 use phone_env::{code, Env};
@@ -193,6 +193,23 @@ async fn a_us_port_in_goes_from_submitted_to_the_inventory() {
         assert_eq!(docs.len(), 1);
         assert_eq!(docs[0]["Name"], "loa.pdf");
         assert_eq!(docs[0]["Size"], 12);
+        let read = GetPortingDocument(env.chime.clone())
+            .call(
+                &ctx,
+                serde_json::from_value(json!({"PortingOrderId": id, "Name": "loa.pdf"})).unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(read.content, "JVBERi0xLjQKTE9B");
+        assert_eq!(read.document.sha256, docs[0]["Sha256"].as_str().unwrap());
+        let missing = GetPortingDocument(env.chime.clone())
+            .call(
+                &ctx,
+                serde_json::from_value(json!({"PortingOrderId": id, "Name": "invoice.pdf"}))
+                    .unwrap(),
+            )
+            .await;
+        assert_eq!(code(missing), "NotFoundException");
         // Another tenant can neither see nor upload.
         let other = env.tenant().await;
         assert_eq!(code(env.get_order(&other, &id).await), "NotFoundException");

@@ -1447,6 +1447,26 @@ impl Store {
         Ok(())
     }
 
+    /// Document `name` of porting order `porting_order_id` with its content opened, `None`
+    /// when there is none. The caller has checked the order is the tenant's.
+    ///
+    /// Errors: `Database`, `Blob`, `Encryption` (the content does not open), `Config`.
+    pub async fn porting_document(
+        &self,
+        porting_order_id: &str,
+        name: &str,
+    ) -> StoreResult<Option<(PortingDocumentRecord, Vec<u8>)>> {
+        let documents = self.porting_documents(porting_order_id).await?;
+        let Some(doc) = documents.into_iter().find(|d| d.name == name) else {
+            return Ok(None);
+        };
+        let sealed = self.blobs().get(&doc.blob_key).await?;
+        let keyring = self.keyring()?;
+        let context = carillon_kms::EncryptionContext::s3(&doc.blob_key);
+        let data = carillon_kms::object::open_object(keyring.provider(), &context, &sealed).await?;
+        Ok(Some((doc, data)))
+    }
+
     /// The documents of porting order `porting_order_id`, by name. The caller has checked
     /// the order is the tenant's.
     ///
