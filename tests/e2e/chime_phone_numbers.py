@@ -192,6 +192,9 @@ def run(server, tmp):
         "ContentType": "application/pdf", "Content": base64.b64encode(b"%PDF-1.4 LOA").decode()})
     check(status == 200 and [d["Name"] for d in body["PortingOrder"]["Documents"]] == ["loa.pdf"],
           f"the LOA is uploaded: {status} {body}")
+    status, _, body = carillon_call(server, admin, "GET", path + "/documents/loa.pdf")
+    check(status == 200 and base64.b64decode(body["Content"]) == b"%PDF-1.4 LOA",
+          f"support reads the LOA back: {status} {body.get('Document')}")
     status, _, body = carillon_call(server, admin, "PUT", path + "/status", {"Status": "COMPLETED"})
     check(status == 409, f"COMPLETED only after FOC: {status} {body}")
     carillon_call(server, admin, "PUT", path + "/status", {"Status": "FOC", "FocDate": "2026-12-01T09:00:00Z"})
