@@ -17,7 +17,7 @@ ResourceLimitExceededException; 2 posts in a second 429; over 4 KB 413; @All in 
 members 400; wrong token 403; regenerated URL 404; deleted webhook 404; another tenant's key
 sees neither bots nor webhooks.
 
-Usage: chime_bots.py --carillon PATH
+Usage: chime_bots.py --carillon PATH [--database-url postgres://…]
 """
 
 import argparse
@@ -133,6 +133,7 @@ def make_certificate(tmp):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--carillon", required=True)
+    parser.add_argument("--database-url", help="PostgreSQL metadata store (default: SQLite)")
     args = parser.parse_args()
     tmp = tempfile.mkdtemp(prefix="carillon-e2e-chime-bots-")
     cert, key = make_certificate(tmp)
@@ -142,7 +143,7 @@ def main():
                     logger=DNSLogger("-request,-reply,-truncated", prefix=False))
     dns.start_thread()
     extra = ["--trusted-ca-file", cert, "--dns-resolver", f"127.0.0.1:{dns.server.server_address[1]}"]
-    server = Carillon(args.carillon, os.path.join(tmp, "data"), extra)
+    server = Carillon(args.carillon, os.path.join(tmp, "data"), extra, database_url=args.database_url)
     try:
         run(server, zone, bot)
     finally:

@@ -269,6 +269,12 @@ fn chime_bots_and_webhooks() {
     run_script("chime_bots.py", &[]);
 }
 
+/// The bots and webhooks end to end again with the metadata in PostgreSQL.
+#[tokio::test(flavor = "multi_thread")]
+async fn chime_bots_and_webhooks_on_postgresql() {
+    run_script_on_postgresql("chime_bots.py", vec![]).await;
+}
+
 /// Issue 4 §4 and §8 (chime-zh.md §2.6, §2.17; chime-ko.md §2.0.1, §2.0.6, §2.0.7, §3.1):
 /// `aws chime put-retention-settings` on an Enterprise account hides old room history at
 /// once, the job (every second here) hides what ages out, extending or turning retention off
