@@ -13,7 +13,7 @@ calling name and the global CDR settings; a porting order through Carillon's adm
 (SUBMITTED → PENDING_DOCUMENTS with its upload link → document → FOC → COMPLETED puts the
 number in the inventory); another tenant's key sees none of it.
 
-Usage: chime_phone_numbers.py --carillon PATH
+Usage: chime_phone_numbers.py --carillon PATH [--database-url URL]
 """
 
 import argparse
@@ -44,9 +44,10 @@ BAD = """+12065550102,US,Local,voice;sms
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--carillon", required=True)
+    parser.add_argument("--database-url", help="run on this metadata database instead of SQLite")
     args = parser.parse_args()
     tmp = tempfile.mkdtemp(prefix="carillon-e2e-phone-")
-    server = Carillon(args.carillon, tmp, [])
+    server = Carillon(args.carillon, tmp, [], database_url=args.database_url)
     try:
         run(server, tmp)
     finally:

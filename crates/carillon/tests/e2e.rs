@@ -286,3 +286,16 @@ async fn chime_bots_and_webhooks_on_postgresql() {
 fn chime_retention_reports_and_exports() {
     run_script("chime_retention_reports.py", &[]);
 }
+
+/// The phone-number run again with the metadata in PostgreSQL (the import subcommand and
+/// the server on one fresh schema).
+#[tokio::test(flavor = "multi_thread")]
+async fn chime_phone_numbers_on_postgresql() {
+    run_script_on_postgresql("chime_phone_numbers.py", vec![]).await;
+}
+
+/// The chat end to end again with the metadata in PostgreSQL.
+#[tokio::test(flavor = "multi_thread")]
+async fn chime_chat_in_real_time_on_postgresql() {
+    run_script_on_postgresql("chime_chat.py", vec![]).await;
+}
