@@ -15,7 +15,7 @@ clients and the history keeps no content; `update-room-membership` and
 `aws chime redact-conversation-message` reaches it; `logout-user` closes John's stream;
 `delete-room` tells Mary's stream and purges the room; another tenant's key sees none of it.
 
-Usage: chime_chat.py --carillon PATH
+Usage: chime_chat.py --carillon PATH [--database-url URL]
 """
 
 import argparse
@@ -42,9 +42,10 @@ USER_PASSWORD = "correct horse battery"
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--carillon", required=True)
+    parser.add_argument("--database-url", help="PostgreSQL metadata instead of SQLite")
     args = parser.parse_args()
     tmp = tempfile.mkdtemp(prefix="carillon-e2e-chime-chat-")
-    server = Carillon(args.carillon, tmp, [])
+    server = Carillon(args.carillon, tmp, [], database_url=args.database_url)
     try:
         asyncio.run(run(server))
     finally:
