@@ -122,3 +122,69 @@ impl carillon_chime::Mailer for ChimeMailer {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use carillon_chime::Mailer;
+    use carillon_store::testing::test_stores;
+
+    use super::*;
+
+    const MESSAGE: &[u8] = b"From: <no-reply@acme.test>\r\nSubject: Invitation\r\n\r\nJoin us.\r\n";
+
+    async fn count(pool: &sqlx::AnyPool, sql: &str) -> i64 {
+        sqlx::query_scalar(sql).fetch_one(pool).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn local_recipients_get_a_copy_and_foreign_ones_are_queued_under_the_sender_domain() {
+        for t in test_stores().await {
+            let account = carillon_core::ids::new_account_id();
+            let org = carillon_core::ids::new_organization_id();
+            t.insert_account(&account).await;
+            t.insert_organization(&account, &org, &org, "Active").await;
+            t.insert_mail_domain(&org, "acme.test").await;
+            let user = carillon_core::ids::new_uuid();
+            t.insert_entity(&org, &user, "USER", "ENABLED", Some("mary@acme.test"), None)
+                .await;
+            t.insert_address(&org, &user, "mary@acme.test", true).await;
+            t.store.create_mailbox(&org, &user).await.unwrap();
+            let mailer = ChimeMailer::new(t.store.clone(), "mail.acme.test".to_string());
+
+            mailer
+                .send("no-reply@acme.test", "Mary@acme.test", MESSAGE.to_vec())
+                .await
+                .unwrap();
+            assert_eq!(count(t.pool(), "SELECT COUNT(*) FROM messages").await, 1);
+
+            mailer
+                .send(
+                    "no-reply@acme.test",
+                    "bob@foreign.example",
+                    MESSAGE.to_vec(),
+                )
+                .await
+                .unwrap();
+            assert_eq!(
+                count(t.pool(), "SELECT COUNT(*) FROM outbound_queue").await,
+                1,
+                "queued under the organization owning acme.test"
+            );
+
+            let unowned = mailer
+                .send(
+                    "no-reply@localhost",
+                    "bob@foreign.example",
+                    MESSAGE.to_vec(),
+                )
+                .await
+                .unwrap_err();
+            assert!(unowned.contains("organization"), "{unowned}");
+            let unknown = mailer
+                .send("no-reply@acme.test", "nobody@acme.test", MESSAGE.to_vec())
+                .await
+                .unwrap_err();
+            assert!(unknown.contains("not delivered"), "{unknown}");
+        }
+    }
+}
