@@ -12,11 +12,13 @@ use base64::Engine;
 use carillon_awsapi::generated::chime::*;
 use carillon_chime::{Chime, ChimeConfig};
 use carillon_core::{ApiError, RequestContext};
-use carillon_store::testing::{create_account, test_stores, TestStore};
+use carillon_store::testing::{test_stores, TestStore};
 use hmac::Mac;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
+
+mod bots_env;
 
 const DOMAIN: &str = "bots.example.com";
 
@@ -214,17 +216,8 @@ async fn envs() -> Vec<Env> {
 }
 
 impl Env {
-    /// A new tenant and a request context of its admin.
     async fn tenant(&self) -> RequestContext {
-        let account_id = create_account(&self.test.store).await;
-        RequestContext {
-            principal_arn: format!("arn:aws:iam::{account_id}:user/admin"),
-            account_id,
-            access_key_id: "AKIATEST".to_string(),
-            region: "us-east-1".to_string(),
-            request_id: carillon_core::ids::new_uuid(),
-            source_ip: "127.0.0.1".to_string(),
-        }
+        bots_env::tenant(&self.test).await
     }
 
     /// A Chime account of `ctx`; Enterprise with the verified domain `domain` when given.
@@ -260,20 +253,6 @@ impl Env {
                 .await;
         }
         id
-    }
-
-    /// A registered Pro user of the Chime account; returns the user ID.
-    async fn user(&self, ctx: &RequestContext, chime_account_id: &str, email: &str) -> String {
-        let user_id = carillon_core::ids::new_uuid();
-        self.test
-            .exec(
-                "INSERT INTO chime_users (user_id, account_id, chime_account_id, primary_email, \
-                 display_name, license_type, registration_status, personal_pin, created_at, \
-                 updated_at) VALUES ($1, $2, $3, $4, $4, 'Pro', 'Registered', '0123456789', 0, 0)",
-                &[&user_id, &ctx.account_id, chime_account_id, email],
-            )
-            .await;
-        user_id
     }
 
     async fn create_bot(
@@ -312,6 +291,24 @@ impl Env {
             )
             .await
             .map(|r| r.bot.unwrap())
+    }
+
+    async fn events_configuration(
+        &self,
+        ctx: &RequestContext,
+        account: &str,
+        bot_id: &str,
+    ) -> Result<EventsConfiguration, ApiError> {
+        self.chime
+            .get_events_configuration(
+                ctx,
+                GetEventsConfigurationRequest {
+                    account_id: account.to_string(),
+                    bot_id: bot_id.to_string(),
+                },
+            )
+            .await
+            .map(|r| r.events_configuration.unwrap())
     }
 
     async fn put_endpoint(
@@ -616,16 +613,7 @@ async fn events_configuration_needs_the_challenge_answered() {
             .put_endpoint(&ctx, &account, &bot_id, &env.bot.url)
             .await;
         assert!(message(slow).contains("2 seconds"));
-        let unconfigured = env
-            .chime
-            .get_events_configuration(
-                &ctx,
-                GetEventsConfigurationRequest {
-                    account_id: account.clone(),
-                    bot_id: bot_id.clone(),
-                },
-            )
-            .await;
+        let unconfigured = env.events_configuration(&ctx, &account, &bot_id).await;
         assert_eq!(code(unconfigured), "NotFoundException");
 
         // A bot echoing the challenge is configured; the challenge was signed.
@@ -646,17 +634,8 @@ async fn events_configuration_needs_the_challenge_answered() {
         assert!(challenge.json()["Challenge"].as_str().is_some());
         assert!(challenge.signed_with(&token), "challenge signature");
         let got = env
-            .chime
-            .get_events_configuration(
-                &ctx,
-                GetEventsConfigurationRequest {
-                    account_id: account.clone(),
-                    bot_id: bot_id.clone(),
-                },
-            )
+            .events_configuration(&ctx, &account, &bot_id)
             .await
-            .unwrap()
-            .events_configuration
             .unwrap();
         assert_eq!(
             got.outbound_events_https_endpoint,
@@ -672,16 +651,7 @@ async fn events_configuration_needs_the_challenge_answered() {
             )
             .await
             .unwrap();
-        let deleted = env
-            .chime
-            .get_events_configuration(
-                &ctx,
-                GetEventsConfigurationRequest {
-                    account_id: account.clone(),
-                    bot_id: bot_id.clone(),
-                },
-            )
-            .await;
+        let deleted = env.events_configuration(&ctx, &account, &bot_id).await;
         assert_eq!(code(deleted), "NotFoundException");
     }
 }
@@ -701,7 +671,8 @@ async fn bot_events_are_signed_and_replies_post_as_the_bot() {
     for env in envs().await {
         let ctx = env.tenant().await;
         let account = env.account(&ctx, Some(DOMAIN)).await;
-        let alice = env.user(&ctx, &account, "alice@bots.example.com").await;
+        let alice =
+            bots_env::insert_user(&env.test, &ctx, &account, "alice@bots.example.com").await;
         let bot = env
             .create_bot(&ctx, &account, "helper", Some(DOMAIN))
             .await

@@ -13,7 +13,9 @@ use carillon_chime::webhooks::{
 };
 use carillon_chime::{Chime, ChimeConfig};
 use carillon_core::{ApiError, RequestContext};
-use carillon_store::testing::{create_account, test_stores, TestStore};
+use carillon_store::testing::{test_stores, TestStore};
+
+mod bots_env;
 
 const PUBLIC_URL: &str = "https://chime.test";
 
@@ -47,27 +49,11 @@ struct Room {
 
 impl Env {
     async fn tenant(&self) -> RequestContext {
-        let account_id = create_account(&self.test.store).await;
-        RequestContext {
-            principal_arn: format!("arn:aws:iam::{account_id}:user/admin"),
-            account_id,
-            access_key_id: "AKIATEST".to_string(),
-            region: "us-east-1".to_string(),
-            request_id: carillon_core::ids::new_uuid(),
-            source_ip: "127.0.0.1".to_string(),
-        }
+        bots_env::tenant(&self.test).await
     }
 
     async fn user(&self, room: &Room, email: &str) -> String {
-        let user_id = carillon_core::ids::new_uuid();
-        self.test
-            .exec(
-                "INSERT INTO chime_users (user_id, account_id, chime_account_id, primary_email, \
-                 display_name, license_type, registration_status, personal_pin, created_at, \
-                 updated_at) VALUES ($1, $2, $3, $4, $4, 'Pro', 'Registered', '0123456789', 0, 0)",
-                &[&user_id, &room.ctx.account_id, &room.account, email],
-            )
-            .await;
+        let user_id = bots_env::insert_user(&self.test, &room.ctx, &room.account, email).await;
         self.test
             .exec(
                 "INSERT INTO chime_room_memberships (room_id, member_id, account_id, \

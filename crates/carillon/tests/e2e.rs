@@ -236,6 +236,12 @@ fn chime_users_with_the_aws_cli_imap_and_registration() {
     run_script("chime_users.py", &[]);
 }
 
+/// The users end to end again with the metadata in PostgreSQL.
+#[tokio::test(flavor = "multi_thread")]
+async fn chime_users_on_postgresql() {
+    run_script_on_postgresql("chime_users.py", vec![]).await;
+}
+
 /// Issue 4 §7 (chime-zh.md §1.12, §2.13, §2.14, §4): phone numbers imported with
 /// `carillon phone-numbers import` (bad lines refused with their line numbers), then with
 /// the real `aws chime` CLI searched, ordered (polled to Successful), listed, renamed (the
