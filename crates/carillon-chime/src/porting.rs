@@ -118,6 +118,11 @@ const CONFLICT: ErrorSpec = ErrorSpec {
     status: 409,
     doc: "The order's status does not allow it, or it changed at the same time.",
 };
+const SERVICE_FAILURE: ErrorSpec = ErrorSpec {
+    code: codes::SERVICE_FAILURE,
+    status: 500,
+    doc: "The store or the carrier failed; the detail is in the server log.",
+};
 const FORBIDDEN: ErrorSpec = ErrorSpec {
     code: "ForbiddenException",
     status: 403,
@@ -590,7 +595,7 @@ impl CarillonOperation for CreatePortingOrder {
     type Output = CreatePortingOrderOutput;
 
     fn spec(&self) -> OperationSpec {
-        const ERRORS: [ErrorSpec; 3] = [BAD_REQUEST, NOT_FOUND, CONFLICT];
+        const ERRORS: [ErrorSpec; 4] = [BAD_REQUEST, NOT_FOUND, CONFLICT, SERVICE_FAILURE];
         OperationSpec {
             name: "CreatePortingOrder",
             method: Method::POST,
@@ -736,7 +741,7 @@ impl CarillonOperation for GetPortingOrder {
     type Output = PortingOrderOutput;
 
     fn spec(&self) -> OperationSpec {
-        const ERRORS: [ErrorSpec; 1] = [NOT_FOUND];
+        const ERRORS: [ErrorSpec; 2] = [NOT_FOUND, SERVICE_FAILURE];
         OperationSpec {
             name: "GetPortingOrder",
             method: Method::GET,
@@ -770,7 +775,7 @@ impl CarillonOperation for ListPortingOrders {
     type Output = ListPortingOrdersOutput;
 
     fn spec(&self) -> OperationSpec {
-        const ERRORS: [ErrorSpec; 1] = [BAD_REQUEST];
+        const ERRORS: [ErrorSpec; 2] = [BAD_REQUEST, SERVICE_FAILURE];
         OperationSpec {
             name: "ListPortingOrders",
             method: Method::GET,
@@ -818,7 +823,7 @@ impl CarillonOperation for UpdatePortingOrderStatus {
     type Output = PortingOrderOutput;
 
     fn spec(&self) -> OperationSpec {
-        const ERRORS: [ErrorSpec; 3] = [BAD_REQUEST, NOT_FOUND, CONFLICT];
+        const ERRORS: [ErrorSpec; 4] = [BAD_REQUEST, NOT_FOUND, CONFLICT, SERVICE_FAILURE];
         OperationSpec {
             name: "UpdatePortingOrderStatus",
             method: Method::PUT,
@@ -994,7 +999,8 @@ impl CarillonOperation for UploadPortingDocument {
     type Output = PortingOrderOutput;
 
     fn spec(&self) -> OperationSpec {
-        const ERRORS: [ErrorSpec; 4] = [BAD_REQUEST, NOT_FOUND, CONFLICT, FORBIDDEN];
+        const ERRORS: [ErrorSpec; 5] =
+            [BAD_REQUEST, NOT_FOUND, CONFLICT, FORBIDDEN, SERVICE_FAILURE];
         OperationSpec {
             name: "UploadPortingDocument",
             method: Method::PUT,
@@ -1062,7 +1068,7 @@ impl CarillonOperation for GetPortingDocument {
     type Output = PortingDocumentOutput;
 
     fn spec(&self) -> OperationSpec {
-        const ERRORS: [ErrorSpec; 1] = [NOT_FOUND];
+        const ERRORS: [ErrorSpec; 2] = [NOT_FOUND, SERVICE_FAILURE];
         OperationSpec {
             name: "GetPortingDocument",
             method: Method::GET,
@@ -1104,7 +1110,7 @@ impl CarillonOperation for CancelPortingOrder {
     type Output = PortingOrderOutput;
 
     fn spec(&self) -> OperationSpec {
-        const ERRORS: [ErrorSpec; 2] = [NOT_FOUND, CONFLICT];
+        const ERRORS: [ErrorSpec; 3] = [NOT_FOUND, CONFLICT, SERVICE_FAILURE];
         OperationSpec {
             name: "CancelPortingOrder",
             method: Method::POST,
