@@ -15,7 +15,7 @@ does a claimed-domain self sign-up (POST /chat/v1/sign-up);
 `batch-suspend-user` suspends (sign-in refused) and `batch-unsuspend-user` restores;
 DeleteDomain releases users; another tenant's key sees none of it.
 
-Usage: chime_users.py --carillon PATH
+Usage: chime_users.py --carillon PATH [--database-url postgres://…]
 """
 
 import argparse
@@ -45,6 +45,7 @@ CORP = "corp.example"
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--carillon", required=True)
+    parser.add_argument("--database-url", help="PostgreSQL metadata store (default: SQLite)")
     args = parser.parse_args()
     zone = Zone()
     dns = DNSServer(zone, port=0, address="127.0.0.1",
@@ -52,7 +53,8 @@ def main():
     dns.start_thread()
     dns_port = dns.server.server_address[1]
     tmp = tempfile.mkdtemp(prefix="carillon-e2e-chime-users-")
-    server = Carillon(args.carillon, tmp, ["--dns-resolver", f"127.0.0.1:{dns_port}"])
+    server = Carillon(args.carillon, tmp, ["--dns-resolver", f"127.0.0.1:{dns_port}"],
+                      database_url=args.database_url)
     try:
         run(server, zone)
     finally:
