@@ -393,7 +393,8 @@ async fn set_role(
 /// Removes `member_id` from `room`, publishing `Membership{Removed}` to the remaining
 /// members and the removed one.
 ///
-/// Errors: `NotFoundException` when not a member.
+/// Errors: `NotFoundException` when not a member; `BadRequestException` for an incoming
+/// webhook (it leaves with DeleteWebhook).
 async fn remove_member(
     chime: &Chime,
     room: &ChatRoomRecord,
@@ -401,6 +402,13 @@ async fn remove_member(
     actor: Option<&str>,
 ) -> ApiResult<()> {
     let current = membership(chime, &room.room_id, member_id).await?;
+    if current.member_type == "Webhook" {
+        // Its membership is the webhook itself: removing one without the other would leave
+        // a URL that answers but cannot post.
+        return Err(bad_request(
+            "An incoming webhook leaves its room when the webhook is deleted (DeleteWebhook)",
+        ));
+    }
     let found = chime
         .store
         .delete_room_membership(&room.room_id, member_id)
@@ -730,7 +738,8 @@ pub(crate) async fn update_room_membership(
 /// `DeleteRoomMembership`: removes the member (a bot is told through its Remove event).
 ///
 /// Errors: `NotFoundException` for the room or the member; `BadRequestException` naming
-/// `AccountId`, `RoomId` or `MemberId`.
+/// `AccountId`, `RoomId` or `MemberId`, or for an incoming webhook (deleted with its own
+/// operation).
 pub(crate) async fn delete_room_membership(
     chime: &Chime,
     ctx: &RequestContext,

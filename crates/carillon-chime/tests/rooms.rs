@@ -11,6 +11,7 @@ use carillon_awsapi::generated::chime::*;
 use carillon_chime::hub::{ChatEvent, Container, MembershipChange, MessageChange};
 use carillon_chime::messages::{post, NewPost};
 use carillon_core::{ApiError, RequestContext};
+use carillon_store::chime::bots::WebhookRecord;
 use chat_env::{code, drain, envs, Env};
 
 async fn create_room(env: &Env, ctx: &RequestContext, account: &str, name: &str) -> Room {
@@ -609,6 +610,44 @@ async fn memberships_add_users_and_bots_with_roles_and_clients_are_told() {
         assert!(told.iter().any(|e| matches!(e, ChatEvent::Membership { member_id, change: MembershipChange::Removed, audience, .. }
             if *member_id == john.user_id && audience.contains(&john.user_id) && audience.contains(&mary.user_id))));
         assert_eq!(members(&env, &ctx, &account, &room).await.len(), 2);
+
+        // An incoming webhook is listed by name and leaves only with DeleteWebhook.
+        let hook = WebhookRecord {
+            webhook_id: "w1".to_string(),
+            account_id: ctx.account_id.clone(),
+            chime_account_id: account.clone(),
+            room_id: room.clone(),
+            name: "Alerts".to_string(),
+            url_id: carillon_core::ids::new_uuid(),
+            token_hash: "hash".to_string(),
+            created_at: 1,
+            updated_at: 1,
+        };
+        env.test
+            .store
+            .create_chime_webhook(&hook, 10)
+            .await
+            .unwrap();
+        let listed = members(&env, &ctx, &account, &room).await;
+        let webhook = listed
+            .iter()
+            .filter_map(|m| m.member.clone())
+            .find(|m| m.member_id.as_deref() == Some("w1"))
+            .unwrap();
+        assert_eq!(webhook.member_type.as_deref(), Some("Webhook"));
+        assert_eq!(webhook.full_name.as_deref(), Some("Alerts"));
+        let removed = env
+            .chime
+            .delete_room_membership(
+                &ctx,
+                DeleteRoomMembershipRequest {
+                    account_id: account.clone(),
+                    member_id: "w1".to_string(),
+                    room_id: room.clone(),
+                },
+            )
+            .await;
+        assert_eq!(code(removed), "BadRequestException");
     }
 }
 
