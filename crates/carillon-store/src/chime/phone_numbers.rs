@@ -824,6 +824,23 @@ impl Store {
         }))
     }
 
+    /// The IDs `sql` selects with `$1` the tenant, `$2` the ID to resume after (empty: from
+    /// the start) and `$3` the page size.
+    async fn page_of_ids(
+        &self,
+        sql: &str,
+        account_id: &str,
+        after: Option<&str>,
+        limit: i64,
+    ) -> StoreResult<Vec<String>> {
+        Ok(sqlx::query_scalar(sql)
+            .bind(account_id)
+            .bind(after.unwrap_or_default())
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
     /// `account_id`'s number orders by ID, after `after`, at most `limit`.
     ///
     /// Errors: `Database`.
@@ -833,15 +850,15 @@ impl Store {
         after: Option<&str>,
         limit: i64,
     ) -> StoreResult<Vec<OrderRecord>> {
-        let ids: Vec<String> = sqlx::query_scalar(
-            "SELECT order_id FROM chime_phone_number_orders WHERE account_id = $1 \
-             AND order_id > $2 ORDER BY order_id LIMIT $3",
-        )
-        .bind(account_id)
-        .bind(after.unwrap_or_default())
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
+        let ids = self
+            .page_of_ids(
+                "SELECT order_id FROM chime_phone_number_orders WHERE account_id = $1 \
+                 AND order_id > $2 ORDER BY order_id LIMIT $3",
+                account_id,
+                after,
+                limit,
+            )
+            .await?;
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
             if let Some(order) = self.phone_number_order(account_id, &id).await? {
@@ -1297,15 +1314,15 @@ impl Store {
         after: Option<&str>,
         limit: i64,
     ) -> StoreResult<Vec<PortingOrderRecord>> {
-        let ids: Vec<String> = sqlx::query_scalar(
-            "SELECT porting_order_id FROM chime_porting_orders WHERE account_id = $1 \
-             AND porting_order_id > $2 ORDER BY porting_order_id LIMIT $3",
-        )
-        .bind(account_id)
-        .bind(after.unwrap_or_default())
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
+        let ids = self
+            .page_of_ids(
+                "SELECT porting_order_id FROM chime_porting_orders WHERE account_id = $1 \
+                 AND porting_order_id > $2 ORDER BY porting_order_id LIMIT $3",
+                account_id,
+                after,
+                limit,
+            )
+            .await?;
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
             if let Some(order) = self.porting_order(account_id, &id).await? {
