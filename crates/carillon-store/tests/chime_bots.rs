@@ -289,3 +289,38 @@ async fn webhooks_are_room_members_with_a_limit_and_a_shared_rate_slot() {
         assert!(s.chime_webhook_by_url("url-w1").await.unwrap().is_none());
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_creations_never_pass_the_limits() {
+    for t in test_stores().await {
+        let tenant = tenant(&t, "c1", "r1").await;
+        let mut bots = Vec::new();
+        let mut hooks = Vec::new();
+        for n in 0..6 {
+            let store = t.store.clone();
+            let record = bot(&tenant, "c1", &format!("b{n}"), &format!("b{n}@x.com"));
+            bots.push(tokio::spawn(async move {
+                store.create_chime_bot(&record, 3).await.unwrap()
+            }));
+            let store = t.store.clone();
+            let record = webhook(&tenant, "c1", "r1", &format!("w{n}"));
+            hooks.push(tokio::spawn(async move {
+                store.create_chime_webhook(&record, 2).await.unwrap()
+            }));
+        }
+        let mut created = 0;
+        for task in bots {
+            if task.await.unwrap() == BotCreation::Created {
+                created += 1;
+            }
+        }
+        assert_eq!(created, 3, "{}", t.label);
+        let mut created = 0;
+        for task in hooks {
+            if task.await.unwrap() == WebhookCreation::Created {
+                created += 1;
+            }
+        }
+        assert_eq!(created, 2, "{}", t.label);
+    }
+}

@@ -187,14 +187,15 @@ fn webhook(row: WebhookRow) -> WebhookRecord {
 
 impl Store {
     /// Stores `bot` unless its Chime account (live, in the tenant) already has `limit` bots
-    /// or its email is taken. The account row is locked for the count, so two concurrent
+    /// or its email is taken. The account row is locked for the count (a no-op update of a
+    /// non-key column, so other rows may still reference it meanwhile), so two concurrent
     /// creations cannot both take the last place.
     ///
     /// Errors: `Database`.
     pub async fn create_chime_bot(&self, bot: &BotRecord, limit: i64) -> StoreResult<BotCreation> {
         let mut tx = self.begin_write().await?;
         let locked = sqlx::query(
-            "UPDATE chime_accounts SET chime_account_id = chime_account_id \
+            "UPDATE chime_accounts SET name = name \
              WHERE account_id = $1 AND chime_account_id = $2 AND deleted_at IS NULL",
         )
         .bind(&bot.account_id)
@@ -452,7 +453,7 @@ impl Store {
     ) -> StoreResult<WebhookCreation> {
         let mut tx = self.begin_write().await?;
         let locked = sqlx::query(
-            "UPDATE chime_rooms SET room_id = room_id \
+            "UPDATE chime_rooms SET name = name \
              WHERE account_id = $1 AND chime_account_id = $2 AND room_id = $3",
         )
         .bind(&webhook.account_id)
