@@ -123,6 +123,29 @@ async fn suspended_unregistered_and_expired_users_are_refused() {
             "UnauthorizedClientException"
         );
 
+        // An unmanaged identity keeps chat sign-in (conversations), but has no account to
+        // make rooms in.
+        let loner = env.unmanaged("loner@example.org").await;
+        let signed = sign_in(&env.chime, "loner@example.org", PASSWORD)
+            .await
+            .unwrap();
+        let session = authenticate(&env.chime, &signed.token).await.unwrap();
+        assert_eq!(
+            (
+                session.user_id.as_str(),
+                session.chime_account_id.as_deref()
+            ),
+            (loner.as_str(), None)
+        );
+        assert_eq!(
+            code(rooms::create_for_user(&env.chime, &session, "Mine".to_string()).await),
+            "ForbiddenException"
+        );
+        let paulo = env.user(&ctx, &account, "paulo@example.com", "Paulo").await;
+        conversations::create(&env.chime, &session, std::slice::from_ref(&paulo.email))
+            .await
+            .unwrap();
+
         // An expired session is refused.
         let john = env.user(&ctx, &account, "john@example.com", "John").await;
         let token = "ab".repeat(32);

@@ -102,6 +102,22 @@ impl Env {
             .await
     }
 
+    /// A registered unmanaged identity (no account, no license: a user removed from a Team
+    /// account, §1.3) with [`PASSWORD`]; its user ID.
+    pub async fn unmanaged(&self, email: &str) -> String {
+        let now = now_millis();
+        let user_id = carillon_core::ids::new_uuid();
+        self.test
+            .store
+            .insert_chime_user(&ChimeUserRecord {
+                license_type: None,
+                ..user_record(&user_id, email, "Unmanaged", "Registered", now)
+            })
+            .await
+            .unwrap();
+        user_id
+    }
+
     /// A user of `account` in `registration_status`.
     pub async fn user_with(
         &self,
@@ -117,29 +133,9 @@ impl Env {
         self.test
             .store
             .insert_chime_user(&ChimeUserRecord {
-                user_id: user_id.clone(),
                 account_id: Some(ctx.account_id.clone()),
                 chime_account_id: Some(account.to_string()),
-                primary_email: email.clone(),
-                display_name: Some(display_name.to_string()),
-                user_type: "PrivateUser".to_string(),
-                license_type: Some("Pro".to_string()),
-                registration_status: registration_status.to_string(),
-                invitation_status: None,
-                invited_at: None,
-                registered_at: Some(now),
-                trial_started_at: None,
-                personal_pin: "0123456789".to_string(),
-                password_hash: Some(password_hash()),
-                privacy: "Public".to_string(),
-                alexa_enabled: false,
-                alexa_room_arn: None,
-                inbound_calling: true,
-                outbound_calling: true,
-                sms: true,
-                primary_provisioned_number: None,
-                created_at: now,
-                updated_at: now,
+                ..user_record(&user_id, &email, display_name, registration_status, now)
             })
             .await
             .unwrap();
@@ -203,4 +199,39 @@ pub fn drain(events: &mut Receiver<Arc<ChatEvent>>) -> Vec<ChatEvent> {
 /// The error code of `result`, which must be an error.
 pub fn code<T: std::fmt::Debug>(result: Result<T, carillon_core::ApiError>) -> String {
     result.expect_err("an error").code.to_string()
+}
+
+/// A Pro user row with [`PASSWORD`], of no account until the caller sets one.
+fn user_record(
+    user_id: &str,
+    email: &str,
+    display_name: &str,
+    registration_status: &str,
+    now: i64,
+) -> ChimeUserRecord {
+    ChimeUserRecord {
+        user_id: user_id.to_string(),
+        account_id: None,
+        chime_account_id: None,
+        primary_email: email.to_lowercase(),
+        display_name: Some(display_name.to_string()),
+        user_type: "PrivateUser".to_string(),
+        license_type: Some("Pro".to_string()),
+        registration_status: registration_status.to_string(),
+        invitation_status: None,
+        invited_at: None,
+        registered_at: Some(now),
+        trial_started_at: None,
+        personal_pin: "0123456789".to_string(),
+        password_hash: Some(password_hash()),
+        privacy: "Public".to_string(),
+        alexa_enabled: false,
+        alexa_room_arn: None,
+        inbound_calling: true,
+        outbound_calling: true,
+        sms: true,
+        primary_provisioned_number: None,
+        created_at: now,
+        updated_at: now,
+    }
 }
