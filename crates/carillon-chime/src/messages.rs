@@ -13,8 +13,8 @@
 use carillon_core::time::now_millis;
 use carillon_core::{ApiError, ApiResult};
 use carillon_store::chime::chat::{ChatMessageRecord, MessageCursor};
-use carillon_store::StoreError;
 
+use crate::accounts::codes;
 use crate::hub::{ChatEvent, Container, MessageChange, MessageView};
 use crate::mentions::{self, Candidate};
 use crate::phone_numbers::page_size;
@@ -43,22 +43,15 @@ pub struct NewPost {
     pub content: String,
 }
 
-/// A store failure as an internal error; the detail goes to the log, not to the caller.
-pub(crate) fn store_failure(e: StoreError) -> ApiError {
-    tracing::error!(error = %e, "Chime chat store failure");
-    ApiError::internal("The Chime store failed; see the server log")
-}
-
-pub(crate) fn bad_request(message: impl Into<String>) -> ApiError {
-    ApiError::new("BadRequestException", message)
-}
+// The crate's own store-failure and bad-request errors, under the names chat uses.
+pub(crate) use crate::accounts::{bad_request, internal as store_failure};
 
 pub(crate) fn forbidden(message: impl Into<String>) -> ApiError {
-    ApiError::new("ForbiddenException", message)
+    ApiError::new(codes::FORBIDDEN, message)
 }
 
 pub(crate) fn not_found(message: impl Into<String>) -> ApiError {
-    ApiError::new("NotFoundException", message)
+    ApiError::new(codes::NOT_FOUND, message)
 }
 
 /// A room or conversation with what posting and reading need of it.
