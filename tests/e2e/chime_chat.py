@@ -150,7 +150,8 @@ async def run(server):
     # The administrator makes a room and puts both users in it.
     room = chime(server, admin, "create-room", "--account-id", account, "--name", "Launch")["Room"]
     room_id = room["RoomId"]
-    check(room["Name"] == "Launch" and room["AccountId"] == account, f"create-room: {room}")
+    check(room["Name"] == "Launch" and room["AccountId"] == account
+          and room.get("CreatedBy", "").startswith("arn:aws:iam::"), f"create-room: {room}")
     made = chime(server, admin, "create-room-membership", "--account-id", account, "--room-id",
                  room_id, "--member-id", mary_id, "--role", "Administrator")["RoomMembership"]
     check(made["Role"] == "Administrator" and made["Member"]["Email"] == f"mary@{DOMAIN}"

@@ -158,14 +158,15 @@ fn publish_membership(
     });
 }
 
-/// Creates a room of `account` named `name`; a user creator becomes its first
-/// Administrator. A `client_request_token` already used in the account returns the room it
-/// created.
+/// Creates a room of `account` named `name`, `created_by` a user ID or an administrator's
+/// principal ARN; `first_admin`, a user creator, becomes its first Administrator. A
+/// `client_request_token` already used in the account returns the room it created.
 async fn create(
     chime: &Chime,
     account: &ChimeAccountRecord,
     name: String,
-    creator: Option<&str>,
+    created_by: String,
+    first_admin: Option<&str>,
     client_request_token: Option<String>,
 ) -> ApiResult<ChatRoomRecord> {
     if let Some(token) = &client_request_token {
@@ -184,12 +185,12 @@ async fn create(
         account_id: account.account_id.clone(),
         chime_account_id: account.chime_account_id.clone(),
         name,
-        created_by: creator.map(str::to_string),
+        created_by: Some(created_by),
         created_at: now,
         updated_at: now,
         client_request_token,
     };
-    let membership = creator.map(|user_id| RoomMembershipRecord {
+    let membership = first_admin.map(|user_id| RoomMembershipRecord {
         room_id: room.room_id.clone(),
         member_id: user_id.to_string(),
         account_id: room.account_id.clone(),
@@ -450,8 +451,8 @@ async fn membership_page(
     Ok((members, next))
 }
 
-/// `CreateRoom`: a room named `Name` in the account, created by the administrator (no
-/// `CreatedBy`, no member). `ClientRequestToken` (2–64 of `[-_a-zA-Z0-9]`) makes retries
+/// `CreateRoom`: a room named `Name` in the account, created by the administrator
+/// (`CreatedBy` is the caller's principal ARN, as the original shows; no member). `ClientRequestToken` (2–64 of `[-_a-zA-Z0-9]`) makes retries
 /// return the first room.
 ///
 /// Errors: `BadRequestException` naming `AccountId`, `Name` or `ClientRequestToken`;
@@ -478,6 +479,7 @@ pub(crate) async fn create_room(
         chime,
         &account,
         input.name,
+        ctx.principal_arn.clone(),
         None,
         input.client_request_token,
     )
@@ -890,7 +892,15 @@ pub async fn create_for_user(
         .map_err(store_failure)?
         .filter(|a| a.deleted_at.is_none())
         .ok_or_else(|| not_found("Your Chime account was not found"))?;
-    let room = create(chime, &account, name, Some(&user.user_id), None).await?;
+    let room = create(
+        chime,
+        &account,
+        name,
+        user.user_id.clone(),
+        Some(&user.user_id),
+        None,
+    )
+    .await?;
     let creator = membership(chime, &room.room_id, &user.user_id).await?;
     publish_membership(
         chime,

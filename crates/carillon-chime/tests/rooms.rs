@@ -131,8 +131,9 @@ async fn rooms_are_created_read_renamed_and_listed_page_by_page() {
         assert_eq!(room.account_id.as_deref(), Some(account.as_str()));
         assert_eq!(room.name.as_deref(), Some("Project X"));
         assert_eq!(
-            room.created_by, None,
-            "an administrator's room has no creator"
+            room.created_by.as_deref(),
+            Some(ctx.principal_arn.as_str()),
+            "an administrator's room names the caller"
         );
         assert!(room.created_timestamp.is_some() && room.updated_timestamp.is_some());
         let room_id = room.room_id.clone().unwrap();
