@@ -12,9 +12,15 @@ use crate::Chime;
 /// finish its current step.
 pub async fn run(chime: Chime, shutdown: CancellationToken) {
     let mut jobs: JoinSet<()> = JoinSet::new();
+    jobs.spawn(crate::chat_retention_job::run(
+        chime.clone(),
+        shutdown.clone(),
+    ));
+    jobs.spawn(crate::domains::verification_job(
+        chime.clone(),
+        shutdown.clone(),
+    ));
     jobs.spawn(crate::bot_events::dispatch(chime.clone(), shutdown.clone()));
-    jobs.spawn(crate::domains::verification_job(chime.clone(), shutdown.clone()));
-    jobs.spawn(crate::chat_retention_job::run(chime.clone(), shutdown.clone()));
     jobs.spawn(crate::reports::run(chime.clone(), shutdown.clone()));
     jobs.spawn(crate::phone_numbers::job(chime.clone(), shutdown.clone()));
     drop(chime);
