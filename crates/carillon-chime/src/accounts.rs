@@ -12,18 +12,10 @@ use carillon_awsapi::generated::chime::*;
 use carillon_core::time::{millis_to_datetime, now_millis};
 use carillon_core::{ApiError, ApiResult, RequestContext};
 use carillon_store::chime::users::ChimeDelegateGroupRecord;
-use carillon_store::{ChimeAccountFilter, ChimeAccountRecord, StoreError};
+use carillon_store::{ChimeAccountFilter, ChimeAccountRecord};
 
+use crate::errors::{bad_request, codes, internal};
 use crate::Chime;
-
-/// Error shape names of the Chime model used here.
-pub(crate) mod codes {
-    pub const BAD_REQUEST: &str = "BadRequestException";
-    pub const NOT_FOUND: &str = "NotFoundException";
-    pub const CONFLICT: &str = "ConflictException";
-    pub const FORBIDDEN: &str = "ForbiddenException";
-    pub const UNPROCESSABLE: &str = "UnprocessableEntityException";
-}
 
 /// `AccountType` of a new account (§2.3 step 1).
 pub const TEAM: &str = "Team";
@@ -43,21 +35,11 @@ const MAX_PAGE: i64 = 200;
 /// Longest account name (model `AccountName`).
 const MAX_NAME: usize = 100;
 
-pub(crate) fn bad_request(message: impl Into<String>) -> ApiError {
-    ApiError::new(codes::BAD_REQUEST, message)
-}
-
 pub(crate) fn not_found(chime_account_id: &str) -> ApiError {
     ApiError::new(
         codes::NOT_FOUND,
         format!("Chime account {chime_account_id} was not found"),
     )
-}
-
-/// A store failure as an internal error; the detail goes to the log, not to the caller.
-pub(crate) fn internal(e: StoreError) -> ApiError {
-    tracing::error!(error = %e, "Chime account store failure");
-    ApiError::internal("The Chime store failed; see the server log")
 }
 
 /// Checks an `AccountName` in `member`: 1–100 characters, not only white space.
@@ -106,42 +88,6 @@ fn account_shape(record: &ChimeAccountRecord, groups: &[ChimeDelegateGroupRecord
 }
 
 impl Chime {
-    /// Where a listing resumes: the key `next_token` carries, checked against `scope` (the
-    /// operation, tenant and filters it was issued for); `None` for the first page.
-    ///
-    /// Errors: `BadRequestException` naming `NextToken` for a token not issued for `scope`
-    /// or tampered with.
-    pub(crate) fn resume_after(
-        &self,
-        scope: &str,
-        next_token: Option<&str>,
-    ) -> ApiResult<Option<String>> {
-        next_token
-            .map(|token| {
-                self.tokens
-                    .decode(scope, token)
-                    .ok_or_else(|| bad_request("NextToken is not valid for this request"))
-            })
-            .transpose()
-    }
-
-    /// Cuts `rows` (read with `limit + 1`) to `limit` and returns the `NextToken` resuming
-    /// after the last kept row's `key` when there was more.
-    pub(crate) fn next_page<T>(
-        &self,
-        scope: &str,
-        rows: &mut Vec<T>,
-        limit: i64,
-        key: impl Fn(&T) -> &str,
-    ) -> Option<String> {
-        let page = usize::try_from(limit).unwrap_or(usize::MAX);
-        if rows.len() <= page {
-            return None;
-        }
-        rows.truncate(page);
-        rows.last().map(|last| self.tokens.encode(scope, key(last)))
-    }
-
     /// The model's `Account` for `record`, with its delegate groups read from the store.
     async fn account_view(&self, record: &ChimeAccountRecord) -> ApiResult<Account> {
         let groups = self

@@ -24,18 +24,10 @@ use carillon_store::StoreError;
 use hmac::Mac;
 use rand::RngCore;
 
-use crate::accounts::bad_request;
+use crate::errors::{bad_request, codes, internal};
 use crate::hub::MessageView;
 use crate::webhooks::{self, IncomingError};
 use crate::Chime;
-
-/// Error shape names of the Chime model used here.
-pub(crate) mod codes {
-    pub const BAD_REQUEST: &str = "BadRequestException";
-    pub const NOT_FOUND: &str = "NotFoundException";
-    pub const FORBIDDEN: &str = "ForbiddenException";
-    pub const LIMIT: &str = "ResourceLimitExceededException";
-}
 
 /// Most bots an Enterprise account may have (§1.16).
 pub const MAX_BOTS: i64 = 10;
@@ -61,12 +53,6 @@ type HmacSha256 = hmac::Hmac<sha2::Sha256>;
 
 fn bot_not_found(bot_id: &str) -> ApiError {
     ApiError::new(codes::NOT_FOUND, format!("Bot {bot_id} was not found"))
-}
-
-/// A store failure as an internal error; the detail goes to the log, not to the caller.
-pub(crate) fn internal(e: StoreError) -> ApiError {
-    tracing::error!(error = %e, "Chime bot store failure");
-    ApiError::internal("The Chime store failed; see the server log")
 }
 
 /// The caller's bot `bot_id` of the live account `chime_account_id`.
@@ -278,7 +264,7 @@ pub(crate) async fn create_bot(
             bot: Some(bot_shape(&bot, Some(token))),
         }),
         BotCreation::LimitReached => Err(ApiError::new(
-            codes::LIMIT,
+            codes::RESOURCE_LIMIT,
             format!(
                 "Account {} already has {MAX_BOTS} bots, the most allowed",
                 bot.chime_account_id
@@ -322,7 +308,7 @@ pub(crate) async fn list_bots(
 ) -> ApiResult<ListBotsResponse> {
     let account = chime.live_account(ctx, &input.account_id).await?;
     let scope = format!("ListBots\0{}\0{}", ctx.account_id, account.chime_account_id);
-    let limit = crate::phone_numbers::page_size(input.max_results, DEFAULT_PAGE, MAX_PAGE)?;
+    let limit = crate::paging::page_size(input.max_results, DEFAULT_PAGE, MAX_PAGE)?;
     let after = chime.resume_after(&scope, input.next_token.as_deref())?;
     let mut bots = chime
         .store

@@ -11,8 +11,8 @@ use carillon_core::time::now_millis;
 use carillon_core::ApiResult;
 use carillon_store::chime::chat::{ConversationMemberRecord, ConversationRecord};
 
-use crate::messages::{bad_request, not_found, store_failure};
-use crate::phone_numbers::page_size;
+use crate::errors::{bad_request, internal, not_found};
+use crate::paging::page_size;
 use crate::sessions::SessionUser;
 use crate::Chime;
 
@@ -50,7 +50,7 @@ pub async fn create(
         } else {
             chime.store.chat_user(reference).await
         }
-        .map_err(store_failure)?
+        .map_err(internal)?
         .filter(|u| u.registration_status == "Registered")
         .ok_or_else(|| not_found(format!("No registered user {reference} was found")))?;
         if !members.iter().any(|(id, _)| *id == found.user_id) {
@@ -88,12 +88,12 @@ pub async fn create(
         .store
         .create_conversation(&record, &members)
         .await
-        .map_err(store_failure)?;
+        .map_err(internal)?;
     let members = chime
         .store
         .conversation_members(&conversation.conversation_id)
         .await
-        .map_err(store_failure)?;
+        .map_err(internal)?;
     Ok((
         ConversationView {
             conversation,
@@ -120,13 +120,13 @@ pub async fn get(
         .store
         .conversation(conversation_id)
         .await
-        .map_err(store_failure)?
+        .map_err(internal)?
         .ok_or_else(missing)?;
     let members = chime
         .store
         .conversation_members(conversation_id)
         .await
-        .map_err(store_failure)?;
+        .map_err(internal)?;
     if !members.iter().any(|m| m.user_id == user.user_id) {
         return Err(missing());
     }
@@ -153,7 +153,7 @@ pub async fn list(
         .store
         .conversations_of_user(&user.user_id, &after, limit + 1)
         .await
-        .map_err(store_failure)?;
+        .map_err(internal)?;
     let next = chime.next_page(&scope, &mut conversations, limit, |c| &c.conversation_id);
     let mut out = Vec::with_capacity(conversations.len());
     for conversation in conversations {
@@ -161,7 +161,7 @@ pub async fn list(
             .store
             .conversation_members(&conversation.conversation_id)
             .await
-            .map_err(store_failure)?;
+            .map_err(internal)?;
         out.push(ConversationView {
             conversation,
             members,

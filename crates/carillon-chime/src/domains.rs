@@ -35,7 +35,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
-use crate::accounts::{bad_request, codes, internal};
+use crate::errors::{bad_request, codes, internal};
 use crate::hub::ChatEvent;
 use crate::users::RELEASED;
 use crate::Chime;
@@ -262,7 +262,7 @@ async fn record_published(nameserver: Option<SocketAddr>, domain: &ChimeDomainRe
 /// Checks a pending claim's TXT record and verifies it when found; returns the claim as it
 /// is afterwards.
 ///
-/// Errors: `InternalFailure` when the store fails.
+/// Errors: `ServiceFailureException` when the store fails.
 async fn check(chime: &Chime, mut domain: ChimeDomainRecord) -> ApiResult<ChimeDomainRecord> {
     if domain.status != PENDING_VERIFICATION {
         return Ok(domain);

@@ -13,8 +13,8 @@
 use carillon_core::time::now_millis;
 use carillon_core::{ApiError, ApiResult};
 use carillon_store::chime::reports::{self as store, ContactAdded, ContactRow};
-use carillon_store::StoreError;
 
+use crate::errors::internal;
 use crate::reports::csv_field;
 use crate::sessions::SessionUser;
 use crate::Chime;
@@ -27,11 +27,6 @@ pub const MEMBERS_HEADER: &str = "name,email,role";
 pub const CONTACTS_HEADER: &str = "name,email,phone_number";
 
 const ADMINISTRATOR: &str = "Administrator";
-
-fn internal(e: StoreError) -> ApiError {
-    tracing::error!(error = %e, "Chime exports store failure");
-    ApiError::internal("The Chime store failed; see the server log")
-}
 
 fn csv(header: &str, rows: impl IntoIterator<Item = [String; 3]>) -> String {
     let mut out = format!("{header}\n");

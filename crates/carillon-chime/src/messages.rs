@@ -14,10 +14,10 @@ use carillon_core::time::now_millis;
 use carillon_core::{ApiError, ApiResult};
 use carillon_store::chime::chat::{ChatMessageRecord, MessageCursor};
 
-use crate::accounts::codes;
+use crate::errors::{bad_request, forbidden, internal, not_found};
 use crate::hub::{ChatEvent, Container, MessageChange, MessageView};
 use crate::mentions::{self, Candidate};
-use crate::phone_numbers::page_size;
+use crate::paging::page_size;
 use crate::sessions::SessionUser;
 use crate::Chime;
 
@@ -41,17 +41,6 @@ pub struct NewPost {
     pub sender_name: String,
     /// Markdown content.
     pub content: String,
-}
-
-// The crate's own store-failure and bad-request errors, under the names chat uses.
-pub(crate) use crate::accounts::{bad_request, internal as store_failure};
-
-pub(crate) fn forbidden(message: impl Into<String>) -> ApiError {
-    ApiError::new(codes::FORBIDDEN, message)
-}
-
-pub(crate) fn not_found(message: impl Into<String>) -> ApiError {
-    ApiError::new(codes::NOT_FOUND, message)
 }
 
 /// A room or conversation with what posting and reading need of it.
@@ -99,13 +88,13 @@ pub(crate) async fn container_state(
                 .store
                 .chat_room_any(room_id)
                 .await
-                .map_err(store_failure)?
+                .map_err(internal)?
                 .ok_or_else(|| not_found(format!("Room {room_id} was not found")))?;
             let members = chime
                 .store
                 .list_room_memberships(room_id, "", None)
                 .await
-                .map_err(store_failure)?;
+                .map_err(internal)?;
             Ok(ContainerState {
                 account_id: room.account_id,
                 members: members
@@ -124,7 +113,7 @@ pub(crate) async fn container_state(
                 .store
                 .conversation(conversation_id)
                 .await
-                .map_err(store_failure)?
+                .map_err(internal)?
                 .ok_or_else(|| {
                     not_found(format!("Conversation {conversation_id} was not found"))
                 })?;
@@ -132,7 +121,7 @@ pub(crate) async fn container_state(
                 .store
                 .conversation_members(conversation_id)
                 .await
-                .map_err(store_failure)?;
+                .map_err(internal)?;
             let account_id = members
                 .iter()
                 .find(|m| m.user_id == conversation.created_by)
@@ -189,12 +178,42 @@ pub fn check_content(content: &str) -> ApiResult<()> {
     Ok(())
 }
 
+/// Refuses a message that @mentions a disabled bot of the room: the sender is told at once
+/// instead of the bot silently getting nothing. Spec: chime-zh.md §1.16 ("@mentioning it
+/// returns an error to the user").
+///
+/// Errors: `ForbiddenException` naming the bot.
+async fn refuse_disabled_bots(
+    chime: &Chime,
+    state: &ContainerState,
+    mentions: &[String],
+) -> ApiResult<()> {
+    for member in &state.members {
+        if member.member_type != "Bot" || !mentions.contains(&member.member_id) {
+            continue;
+        }
+        let bot = chime
+            .store
+            .chime_bot_by_user(&state.account_id, &member.member_id)
+            .await
+            .map_err(internal)?;
+        if let Some(bot) = bot.filter(|bot| bot.disabled) {
+            return Err(forbidden(format!(
+                "The bot {} is disabled and cannot be mentioned",
+                bot.bot_email
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Posts `post`: checks the sender may post there, resolves its mentions, stores it and
 /// publishes `ChatEvent::Message{Created}` to the container's members. Returns the message.
 ///
 /// Errors: `BadRequestException` naming `Content` or `SenderType`; `NotFoundException`
 /// when the room or conversation does not exist; `ForbiddenException` when the sender is
-/// not a member of it (as a member of its type; bots and webhooks post only in rooms).
+/// not a member of it (as a member of its type; bots and webhooks post only in rooms), or
+/// when it mentions a disabled bot.
 pub async fn post(chime: &Chime, post: NewPost) -> ApiResult<MessageView> {
     check_content(&post.content)?;
     if !matches!(post.sender_type.as_str(), "User" | "Bot" | "Webhook") {
@@ -210,6 +229,7 @@ pub async fn post(chime: &Chime, post: NewPost) -> ApiResult<MessageView> {
     let mentions = mentions::resolve(&post.content, &state.members, &post.sender_id, |id| {
         hub.is_present(id)
     });
+    refuse_disabled_bots(chime, &state, &mentions).await?;
     let (container_type, container_id) = container_parts(&post.container);
     let record = ChatMessageRecord {
         message_id: carillon_core::ids::new_uuid(),
@@ -228,7 +248,7 @@ pub async fn post(chime: &Chime, post: NewPost) -> ApiResult<MessageView> {
         .store
         .insert_chat_message(&record)
         .await
-        .map_err(store_failure)?;
+        .map_err(internal)?;
     let message = view(record);
     hub.publish(ChatEvent::Message {
         account_id: state.account_id.clone(),
@@ -281,7 +301,7 @@ pub async fn edit(
         .store
         .chat_message(container_id, message_id)
         .await
-        .map_err(store_failure)?
+        .map_err(internal)?
         .ok_or_else(|| not_found(format!("Message {message_id} was not found")))?;
     if current.sender_id != user.user_id || current.sender_type != "User" {
         return Err(forbidden("Only the sender of a message may edit it"));
@@ -296,12 +316,13 @@ pub async fn edit(
     let mentions = mentions::resolve(&content, &state.members, &user.user_id, |id| {
         hub.is_present(id)
     });
+    refuse_disabled_bots(chime, &state, &mentions).await?;
     let edited_at = now_millis();
     let changed = chime
         .store
         .edit_chat_message(container_id, message_id, &content, &mentions, edited_at)
         .await
-        .map_err(store_failure)?;
+        .map_err(internal)?;
     if !changed {
         return Err(ApiError::new(
             "ConflictException",
@@ -374,7 +395,7 @@ pub async fn history(
                 .store
                 .chat_message_created_at(container_id, &message_id)
                 .await
-                .map_err(store_failure)?
+                .map_err(internal)?
                 .ok_or_else(|| bad_request("NextToken names a message that no longer exists"))?;
             Some(MessageCursor {
                 created_at,
@@ -386,7 +407,7 @@ pub async fn history(
         .store
         .list_chat_messages(container_id, before.as_ref(), limit + 1)
         .await
-        .map_err(store_failure)?;
+        .map_err(internal)?;
     let next_token = chime.next_page(&scope, &mut records, limit, |m| &m.message_id);
     Ok(HistoryPage {
         messages: records.into_iter().map(view).collect(),

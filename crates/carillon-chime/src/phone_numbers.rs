@@ -32,16 +32,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::carrier::{CarrierError, NumberQuery};
 use crate::countries::{self, normalize_e164, BUSINESS_CALLING, LOCAL, TOLL_FREE};
+use crate::errors::{bad_request, codes, internal, not_found};
+use crate::paging::page_size;
 use crate::Chime;
-
-/// Error shape names of the Chime model used here.
-pub(crate) mod codes {
-    pub const BAD_REQUEST: &str = "BadRequestException";
-    pub const NOT_FOUND: &str = "NotFoundException";
-    pub const CONFLICT: &str = "ConflictException";
-    pub const RESOURCE_LIMIT: &str = "ResourceLimitExceededException";
-    pub const SERVICE_FAILURE: &str = "ServiceFailureException";
-}
 
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 /// How long a deleted number stays in the deletion queue (restorable): 7 days.
@@ -55,23 +48,6 @@ pub const CALLING_NAME_THROTTLE_MS: i64 = 7 * DAY_MS;
 pub const PHONE_NUMBER_QUOTA: i64 = 1000;
 /// How often [`job`] looks for due deletions and unfinished orders.
 const JOB_INTERVAL: Duration = Duration::from_secs(30);
-
-pub(crate) fn bad_request(message: impl Into<String>) -> ApiError {
-    ApiError::new(codes::BAD_REQUEST, message)
-}
-
-pub(crate) fn not_found(message: impl Into<String>) -> ApiError {
-    ApiError::new(codes::NOT_FOUND, message)
-}
-
-/// A store failure as an internal error; the detail goes to the log, not to the caller.
-pub(crate) fn internal(e: StoreError) -> ApiError {
-    tracing::error!(error = %e, "Chime phone-number store failure");
-    ApiError::new(
-        codes::SERVICE_FAILURE,
-        "The Chime store failed; see the server log",
-    )
-}
 
 pub(crate) fn carrier_failure(e: CarrierError) -> ApiError {
     match e {
@@ -238,20 +214,6 @@ fn order_shape(o: &OrderRecord) -> PhoneNumberOrder {
         product_type: Some(o.product_type.clone()),
         status: Some(o.status.clone()),
         updated_timestamp: Some(timestamp(o.updated_at)),
-    }
-}
-
-/// `MaxResults` as a page size within `1..=max`, `default` when absent.
-///
-/// Errors: `BadRequestException` naming `MaxResults`.
-pub(crate) fn page_size(max_results: Option<i32>, default: i64, max: i64) -> ApiResult<i64> {
-    let limit = max_results.map_or(default, i64::from);
-    if (1..=max).contains(&limit) {
-        Ok(limit)
-    } else {
-        Err(bad_request(format!(
-            "MaxResults must be between 1 and {max}"
-        )))
     }
 }
 

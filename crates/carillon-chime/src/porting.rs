@@ -39,9 +39,8 @@ use sha2::Digest;
 
 use crate::carrier::{Capabilities, NumberInfo};
 use crate::countries::{self, check_number, LOCAL};
-use crate::phone_numbers::{
-    bad_request, carrier_failure, check_product_type, codes, e164, internal, not_found,
-};
+use crate::errors::{bad_request, codes, conflict, internal, not_found};
+use crate::phone_numbers::{carrier_failure, check_product_type, e164};
 use crate::Chime;
 
 const ORDERS: &str = "/carillon/v1/chime/porting-orders";
@@ -375,10 +374,6 @@ fn document_shape(d: PortingDocumentRecord) -> PortingDocument {
         sha256: d.sha256,
         uploaded_at: rfc3339(d.uploaded_at),
     }
-}
-
-fn conflict(message: impl Into<String>) -> ApiError {
-    ApiError::new(codes::CONFLICT, message)
 }
 
 impl Chime {
@@ -794,7 +789,7 @@ impl CarillonOperation for ListPortingOrders {
         input: ListPortingOrdersInput,
     ) -> ApiResult<ListPortingOrdersOutput> {
         let chime = &self.0;
-        let limit = crate::phone_numbers::page_size(input.max_results, 99, 99)?;
+        let limit = crate::paging::page_size(input.max_results, 99, 99)?;
         let scope = format!("ListPortingOrders\0{}", ctx.account_id);
         let after = chime.resume_after(&scope, input.next_token.as_deref())?;
         let mut orders = chime

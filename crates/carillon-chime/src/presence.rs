@@ -8,8 +8,8 @@
 
 use carillon_core::ApiResult;
 
+use crate::errors::internal;
 use crate::hub::ChatEvent;
-use crate::messages::store_failure;
 use crate::Chime;
 
 /// `Online` presence.
@@ -22,16 +22,12 @@ async fn announce(chime: &Chime, user_id: &str, status: &str) -> ApiResult<()> {
         .store
         .chat_user(user_id)
         .await
-        .map_err(store_failure)?
+        .map_err(internal)?
         .is_none_or(|u| u.privacy == "Private");
     if private {
         return Ok(());
     }
-    let audience = chime
-        .store
-        .chat_contacts(user_id)
-        .await
-        .map_err(store_failure)?;
+    let audience = chime.store.chat_contacts(user_id).await.map_err(internal)?;
     chime.hub().publish(ChatEvent::Presence {
         user_id: user_id.to_string(),
         status: status.to_string(),
@@ -65,11 +61,7 @@ pub async fn disconnected(chime: &Chime, user_id: &str) -> ApiResult<()> {
 ///
 /// Errors: store failures.
 pub async fn online_contacts(chime: &Chime, user_id: &str) -> ApiResult<Vec<String>> {
-    let contacts = chime
-        .store
-        .chat_contacts(user_id)
-        .await
-        .map_err(store_failure)?;
+    let contacts = chime.store.chat_contacts(user_id).await.map_err(internal)?;
     let mut out = Vec::new();
     for contact in contacts {
         if !chime.hub().is_present(&contact) {
@@ -79,7 +71,7 @@ pub async fn online_contacts(chime: &Chime, user_id: &str) -> ApiResult<Vec<Stri
             .store
             .chat_user(&contact)
             .await
-            .map_err(store_failure)?
+            .map_err(internal)?
             .is_some_and(|u| u.privacy != "Private");
         if public {
             out.push(contact);

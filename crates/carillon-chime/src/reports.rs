@@ -31,6 +31,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
+use crate::errors::{bad_request, internal};
 use crate::Chime;
 
 /// The report's header row, verbatim (chime-ko.md §3.1).
@@ -64,15 +65,6 @@ const CONFLICT: ErrorSpec = ErrorSpec {
     status: 409,
     doc: "The bucket belongs to another account, or usage reporting is off.",
 };
-
-fn bad_request(message: impl Into<String>) -> ApiError {
-    ApiError::new(BAD_REQUEST.code, message)
-}
-
-fn internal(e: StoreError) -> ApiError {
-    tracing::error!(error = %e, "Chime reports store failure");
-    ApiError::internal("The Chime store failed; see the server log")
-}
 
 /// The Sunday 00:00 UTC starting the week that contains `ms` (epoch ms).
 pub fn week_start(ms: i64) -> i64 {

@@ -30,6 +30,7 @@ use carillon_core::{ApiError, ApiResult, RequestContext};
 use carillon_store::chime::retention::{self as store, RetentionSettingsRecord};
 use carillon_store::{Store, StoreError};
 
+use crate::errors::internal;
 use crate::Chime;
 
 /// The fixed period of conversations between an Enterprise account's members and anyone
@@ -44,11 +45,6 @@ pub const MAX_DAYS: i32 = 5475;
 
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 const TEAM: &str = "Team";
-
-fn internal(e: StoreError) -> ApiError {
-    tracing::error!(error = %e, "Chime retention store failure");
-    ApiError::internal("The Chime store failed; see the server log")
-}
 
 /// What applying the rules did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -20,9 +20,10 @@ use carillon_core::{ApiError, ApiResult, RequestContext};
 use carillon_store::chime::chat::{ChatRoomRecord, RoomMembershipRecord};
 use carillon_store::{ChimeAccountRecord, StoreError};
 
+use crate::errors::{bad_request, forbidden, internal, not_found};
 use crate::hub::{ChatEvent, Container, MembershipChange, MessageChange};
-use crate::messages::{bad_request, container_state, forbidden, not_found, store_failure, view};
-use crate::phone_numbers::page_size;
+use crate::messages::{container_state, view};
+use crate::paging::page_size;
 use crate::sessions::SessionUser;
 use crate::Chime;
 
@@ -117,7 +118,7 @@ async fn admin_room(
         .store
         .chat_room(&ctx.account_id, room_id)
         .await
-        .map_err(store_failure)?
+        .map_err(internal)?
         .filter(|room| room.chime_account_id == chime_account_id)
         .ok_or_else(|| not_found(format!("Room {room_id} was not found")))
 }
@@ -128,7 +129,7 @@ async fn member_ids(chime: &Chime, room_id: &str) -> ApiResult<Vec<String>> {
         .store
         .list_room_memberships(room_id, "", None)
         .await
-        .map_err(store_failure)?
+        .map_err(internal)?
         .into_iter()
         .map(|m| m.member_id)
         .collect())
@@ -174,7 +175,7 @@ async fn create(
             .store
             .chat_room_by_request_token(&account.account_id, &account.chime_account_id, token)
             .await
-            .map_err(store_failure)?;
+            .map_err(internal)?;
         if let Some(room) = existing {
             return Ok(room);
         }
@@ -217,9 +218,9 @@ async fn create(
                 room.client_request_token.as_deref().unwrap_or_default(),
             )
             .await
-            .map_err(store_failure)?
+            .map_err(internal)?
             .ok_or_else(|| ApiError::internal("The room could not be created")),
-        Err(e) => Err(store_failure(e)),
+        Err(e) => Err(internal(e)),
     }
 }
 
@@ -244,7 +245,7 @@ async fn add_member(
     } else {
         chime.store.chat_user(member).await
     }
-    .map_err(store_failure)?
+    .map_err(internal)?
     .filter(|u| u.chime_account_id.as_deref() == Some(room.chime_account_id.as_str()));
     let (member_id, member_type) = match user {
         Some(user) => (user.user_id, "User"),
@@ -253,7 +254,7 @@ async fn add_member(
                 .store
                 .chat_bot(&room.chime_account_id, member)
                 .await
-                .map_err(store_failure)?
+                .map_err(internal)?
                 .ok_or_else(|| {
                     not_found(format!(
                         "Member {member} is not a user or bot of the room's Chime account"
@@ -278,7 +279,7 @@ async fn add_member(
         .store
         .count_room_memberships(&room.room_id)
         .await
-        .map_err(store_failure)?;
+        .map_err(internal)?;
     if count >= MAX_MEMBERS {
         return Err(ApiError::new(
             "ResourceLimitExceededException",
@@ -308,7 +309,7 @@ async fn add_member(
                 ),
             ))
         }
-        Err(e) => return Err(store_failure(e)),
+        Err(e) => return Err(internal(e)),
     }
     let stored = membership(chime, &room.room_id, &member_id).await?;
     let audience = member_ids(chime, &room.room_id).await?;
@@ -335,7 +336,7 @@ async fn membership(
         .store
         .room_membership(room_id, member_id)
         .await
-        .map_err(store_failure)?
+        .map_err(internal)?
         .ok_or_else(|| {
             not_found(format!(
                 "Member {member_id} is not a member of room {room_id}"
@@ -367,7 +368,7 @@ async fn set_role(
         .store
         .update_room_membership_role(&room.room_id, member_id, &role, now)
         .await
-        .map_err(store_failure)?;
+        .map_err(internal)?;
     if !found {
         return Err(not_found(format!(
             "Member {member_id} is not a member of room {}",
@@ -414,7 +415,7 @@ async fn remove_member(
         .store
         .delete_room_membership(&room.room_id, member_id)
         .await
-        .map_err(store_failure)?;
+        .map_err(internal)?;
     if !found {
         return Err(not_found(format!(
             "Member {member_id} is not a member of room {}",
@@ -446,7 +447,7 @@ async fn membership_page(
         .store
         .list_room_memberships(room_id, &after, Some(limit + 1))
         .await
-        .map_err(store_failure)?;
+        .map_err(internal)?;
     let next = chime.next_page(scope, &mut members, limit, |m| &m.member_id);
     Ok((members, next))
 }
@@ -527,7 +528,7 @@ pub(crate) async fn list_rooms(
                 .store
                 .chat_bot(&account.chime_account_id, id)
                 .await
-                .map_err(store_failure)?
+                .map_err(internal)?
                 .map_or_else(|| id.to_string(), |bot| bot.user_id),
         ),
     };
@@ -550,7 +551,7 @@ pub(crate) async fn list_rooms(
             limit + 1,
         )
         .await
-        .map_err(store_failure)?;
+        .map_err(internal)?;
     let next_token = chime.next_page(&scope, &mut rooms, limit, |r| &r.room_id);
     Ok(ListRoomsResponse {
         rooms: Some(rooms.iter().map(room_shape).collect()),
@@ -577,7 +578,7 @@ pub(crate) async fn update_room(
             .store
             .rename_chat_room(&ctx.account_id, &room.room_id, &name, now)
             .await
-            .map_err(store_failure)?;
+            .map_err(internal)?;
         if !found {
             return Err(not_found(format!("Room {} was not found", room.room_id)));
         }
@@ -596,7 +597,7 @@ async fn delete(chime: &Chime, room: &ChatRoomRecord) -> ApiResult<()> {
         .store
         .delete_chat_room(&room.account_id, &room.room_id)
         .await
-        .map_err(store_failure)?
+        .map_err(internal)?
         .ok_or_else(|| not_found(format!("Room {} was not found", room.room_id)))?;
     chime.hub().publish(ChatEvent::RoomDeleted {
         account_id: room.account_id.clone(),
@@ -670,7 +671,7 @@ pub(crate) async fn batch_create_room_membership(
                 .map(|_| ()),
         };
         if let Err(e) = outcome {
-            if e.code == carillon_core::error::codes::INTERNAL_FAILURE {
+            if e.code == crate::errors::codes::SERVICE_FAILURE {
                 return Err(e);
             }
             errors.push(MemberError {
@@ -762,7 +763,7 @@ async fn redact(chime: &Chime, container: Container, message_id: &str) -> ApiRes
         .store
         .redact_chat_message(container_id, message_id)
         .await
-        .map_err(store_failure)?
+        .map_err(internal)?
         .ok_or_else(|| not_found(format!("Message {message_id} was not found")))?;
     chime.hub().publish(ChatEvent::Message {
         account_id: state.account_id.clone(),
@@ -808,7 +809,7 @@ pub(crate) async fn redact_conversation_message(
         .store
         .conversation_members(&input.conversation_id)
         .await
-        .map_err(store_failure)?;
+        .map_err(internal)?;
     let ours = members.iter().any(|m| {
         m.account_id.as_deref() == Some(ctx.account_id.as_str())
             && m.chime_account_id.as_deref() == Some(account.chime_account_id.as_str())
@@ -841,13 +842,13 @@ async fn user_room(
         .store
         .chat_room_any(room_id)
         .await
-        .map_err(store_failure)?
+        .map_err(internal)?
         .ok_or_else(missing)?;
     let membership = chime
         .store
         .room_membership(room_id, &user.user_id)
         .await
-        .map_err(store_failure)?
+        .map_err(internal)?
         .filter(|m| m.member_type == "User")
         .ok_or_else(missing)?;
     Ok((room, membership))
@@ -889,7 +890,7 @@ pub async fn create_for_user(
         .store
         .chime_account(account_id, chime_account_id, i64::MAX)
         .await
-        .map_err(store_failure)?
+        .map_err(internal)?
         .filter(|a| a.deleted_at.is_none())
         .ok_or_else(|| not_found("Your Chime account was not found"))?;
     let room = create(
@@ -929,7 +930,7 @@ pub async fn rooms_of_user(
         .store
         .chat_rooms_of_member(&user.user_id, &after, limit + 1)
         .await
-        .map_err(store_failure)?;
+        .map_err(internal)?;
     let next = chime.next_page(&scope, &mut rooms, limit, |r| &r.room_id);
     Ok((rooms, next))
 }

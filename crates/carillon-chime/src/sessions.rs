@@ -20,7 +20,7 @@ use carillon_core::{ApiError, ApiResult};
 use carillon_store::chime::chat::{ChatSessionRecord, ChatUserRecord};
 use sha2::{Digest, Sha256};
 
-use crate::messages::store_failure;
+use crate::errors::internal;
 use crate::Chime;
 
 /// How long a session lasts: 24 hours, in milliseconds.
@@ -149,7 +149,7 @@ pub async fn sign_in(chime: &Chime, email: &str, password: &str) -> ApiResult<Si
         .store
         .chat_user_by_email(email.trim())
         .await
-        .map_err(store_failure)?;
+        .map_err(internal)?;
     let hash = user
         .as_ref()
         .and_then(|u| u.password_hash.clone())
@@ -179,7 +179,7 @@ pub async fn sign_in(chime: &Chime, email: &str, password: &str) -> ApiResult<Si
         .store
         .create_chat_session(&record)
         .await
-        .map_err(store_failure)?;
+        .map_err(internal)?;
     // The usage report's last sign-in outlives the session (chime-ko.md §2.0.1).
     if let Err(e) =
         carillon_store::chime::reports::record_sign_in(&chime.store, &user.user_id, now).await
@@ -205,13 +205,13 @@ pub async fn authenticate(chime: &Chime, bearer: &str) -> ApiResult<SessionUser>
         .store
         .chat_session(&token_hash(bearer), now_millis())
         .await
-        .map_err(store_failure)?
+        .map_err(internal)?
         .ok_or_else(|| unauthorized("The session token is not valid or has expired"))?;
     let user = chime
         .store
         .chat_user(&session.user_id)
         .await
-        .map_err(store_failure)?
+        .map_err(internal)?
         .ok_or_else(|| unauthorized("The session's user no longer exists"))?;
     if let Some(reason) = refusal(chime, &user).await? {
         return Err(unauthorized(reason));
@@ -227,7 +227,7 @@ pub async fn sign_out(chime: &Chime, bearer: &str) -> ApiResult<()> {
         .store
         .delete_chat_session(&token_hash(bearer.trim()))
         .await
-        .map_err(store_failure)?;
+        .map_err(internal)?;
     if !found {
         return Err(unauthorized(
             "The session token is not valid or has expired",

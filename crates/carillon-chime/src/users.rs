@@ -35,7 +35,8 @@ use carillon_store::{ChimeAccountRecord, StoreError};
 use rand::Rng;
 use sha2::{Digest, Sha256};
 
-use crate::accounts::{bad_request, codes, internal, SUPPORTED_LICENSES};
+use crate::accounts::SUPPORTED_LICENSES;
+use crate::errors::{bad_request, codes, internal};
 use crate::hub::ChatEvent;
 use crate::Chime;
 
@@ -451,7 +452,7 @@ async fn invite_one(
 /// mail path refused the message or none is configured; `None` when `user` is new and its
 /// address got an identity meanwhile.
 ///
-/// Errors: `InternalFailure` when the store fails.
+/// Errors: `ServiceFailureException` when the store fails.
 async fn send_link(
     chime: &Chime,
     account: Option<&ChimeAccountRecord>,
@@ -852,7 +853,7 @@ pub async fn register(
 /// (the tenant's WorkMail groups) at each call and is stored; no group, no sign-in
 /// (§1.6). Spec: chime-zh.md §1.3, §1.6.
 ///
-/// Errors: `InternalFailure` when the store fails.
+/// Errors: `ServiceFailureException` when the store fails.
 pub async fn may_sign_in(chime: &Chime, user_id: &str) -> ApiResult<bool> {
     let Some(mut user) = chime
         .store

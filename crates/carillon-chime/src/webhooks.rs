@@ -25,8 +25,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use sha2::Digest;
 
-use crate::accounts::bad_request;
-use crate::bots::{codes, internal};
+use crate::errors::{bad_request, codes, internal};
 use crate::hub::{ChatEvent, Container, MembershipChange, MessageView};
 use crate::messages::{self, NewPost};
 use crate::Chime;
@@ -63,7 +62,7 @@ const BAD_REQUEST: ErrorSpec = ErrorSpec {
     doc: "A member is not valid (the message names it).",
 };
 const LIMIT: ErrorSpec = ErrorSpec {
-    code: codes::LIMIT,
+    code: codes::RESOURCE_LIMIT,
     status: 400,
     doc: "The room already has 10 webhooks.",
 };
@@ -441,7 +440,7 @@ impl CarillonOperation for CreateWebhook {
             WebhookCreation::Created => {}
             WebhookCreation::LimitReached => {
                 return Err(ApiError::new(
-                    codes::LIMIT,
+                    codes::RESOURCE_LIMIT,
                     format!(
                         "Room {} already has {MAX_WEBHOOKS_PER_ROOM} webhooks, the most allowed",
                         record.room_id
@@ -549,7 +548,7 @@ impl CarillonOperation for ListWebhooks {
         let chime = &self.0;
         let chime_account_id = room_account(chime, ctx, &input.account_id, &input.room_id).await?;
         let scope = format!("ListWebhooks\0{}\0{}", ctx.account_id, input.room_id);
-        let limit = crate::phone_numbers::page_size(input.max_results, MAX_PAGE, MAX_PAGE)?;
+        let limit = crate::paging::page_size(input.max_results, MAX_PAGE, MAX_PAGE)?;
         let after = chime.resume_after(&scope, input.next_token.as_deref())?;
         let mut webhooks = chime
             .store

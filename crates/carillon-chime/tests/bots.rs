@@ -841,7 +841,13 @@ async fn bot_events_are_signed_and_replies_post_as_the_bot() {
             )
             .await;
         env.bot.clear();
-        carillon_chime::messages::post(&env.chime, post("@helper are you there?"))
+        // Mentioning it is refused to the sender (§1.16); other messages still post.
+        let refused = carillon_chime::messages::post(&env.chime, post("@helper are you there?"))
+            .await
+            .unwrap_err();
+        assert_eq!(refused.code, "ForbiddenException");
+        assert!(refused.message.contains("disabled"), "{refused:?}");
+        carillon_chime::messages::post(&env.chime, post("no mention here"))
             .await
             .unwrap();
         tokio::time::sleep(Duration::from_millis(500)).await;

@@ -1,0 +1,61 @@
+//! Paging of list operations: `MaxResults` bounds and opaque, tamper-checked `NextToken`s
+//! bound to the operation, the tenant and the filters they were issued for (PRODUCT.md
+//! conventions). Listings read `limit + 1` rows, keyed by a stable sort key, to know whether
+//! a next page exists.
+
+use carillon_core::ApiResult;
+
+use crate::errors::bad_request;
+use crate::Chime;
+
+/// `MaxResults` as a page size within `1..=max`, `default` when absent.
+///
+/// Errors: `BadRequestException` naming `MaxResults`.
+pub(crate) fn page_size(max_results: Option<i32>, default: i64, max: i64) -> ApiResult<i64> {
+    let limit = max_results.map_or(default, i64::from);
+    if (1..=max).contains(&limit) {
+        Ok(limit)
+    } else {
+        Err(bad_request(format!(
+            "MaxResults must be between 1 and {max}"
+        )))
+    }
+}
+
+impl Chime {
+    /// Where a listing resumes: the key `next_token` carries, checked against `scope` (the
+    /// operation, tenant and filters it was issued for); `None` for the first page.
+    ///
+    /// Errors: `BadRequestException` naming `NextToken` for a token not issued for `scope`
+    /// or tampered with.
+    pub(crate) fn resume_after(
+        &self,
+        scope: &str,
+        next_token: Option<&str>,
+    ) -> ApiResult<Option<String>> {
+        next_token
+            .map(|token| {
+                self.tokens
+                    .decode(scope, token)
+                    .ok_or_else(|| bad_request("NextToken is not valid for this request"))
+            })
+            .transpose()
+    }
+
+    /// Cuts `rows` (read with `limit + 1`) to `limit` and returns the `NextToken` resuming
+    /// after the last kept row's `key` when there was more.
+    pub(crate) fn next_page<T>(
+        &self,
+        scope: &str,
+        rows: &mut Vec<T>,
+        limit: i64,
+        key: impl Fn(&T) -> &str,
+    ) -> Option<String> {
+        let page = usize::try_from(limit).unwrap_or(usize::MAX);
+        if rows.len() <= page {
+            return None;
+        }
+        rows.truncate(page);
+        rows.last().map(|last| self.tokens.encode(scope, key(last)))
+    }
+}
