@@ -6,6 +6,7 @@
 //! ([`Store::chime_webhook_by_url`]) and by bot user ID for event delivery take the tenant
 //! from the caller too. The rules (limits, who may post) live in carillon-chime.
 
+use super::sql::{self, Arg};
 use crate::error::StoreResult;
 use crate::Store;
 
@@ -194,52 +195,55 @@ impl Store {
     /// Errors: `Database`.
     pub async fn create_chime_bot(&self, bot: &BotRecord, limit: i64) -> StoreResult<BotCreation> {
         let mut tx = self.begin_write().await?;
-        let locked = sqlx::query(
+        let account: [Arg; 2] = [(&bot.account_id).into(), (&bot.chime_account_id).into()];
+        let locked = sql::changed(
+            &mut *tx,
             "UPDATE chime_accounts SET name = name \
              WHERE account_id = $1 AND chime_account_id = $2 AND deleted_at IS NULL",
+            &account,
         )
-        .bind(&bot.account_id)
-        .bind(&bot.chime_account_id)
-        .execute(&mut *tx)
         .await?;
-        if locked.rows_affected() == 0 {
+        if !locked {
             return Ok(BotCreation::AccountGone);
         }
-        let count: i64 = sqlx::query_scalar(
+        let (count,): (i64,) = sql::fetch_one(
+            &mut *tx,
             "SELECT COUNT(*) FROM chime_bots WHERE account_id = $1 AND chime_account_id = $2",
+            &account,
         )
-        .bind(&bot.account_id)
-        .bind(&bot.chime_account_id)
-        .fetch_one(&mut *tx)
         .await?;
         if count >= limit {
             return Ok(BotCreation::LimitReached);
         }
-        let taken: i64 = sqlx::query_scalar(
+        let (taken,): (i64,) = sql::fetch_one(
+            &mut *tx,
             "SELECT COUNT(*) FROM chime_bots WHERE LOWER(bot_email) = LOWER($1)",
+            &[(&bot.bot_email).into()],
         )
-        .bind(&bot.bot_email)
-        .fetch_one(&mut *tx)
         .await?;
         if taken > 0 {
             return Ok(BotCreation::EmailTaken);
         }
-        sqlx::query(&format!(
-            "INSERT INTO chime_bots ({BOT_COLUMNS}) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
-        ))
-        .bind(&bot.bot_id)
-        .bind(&bot.user_id)
-        .bind(&bot.account_id)
-        .bind(&bot.chime_account_id)
-        .bind(&bot.display_name)
-        .bind(&bot.bot_email)
-        .bind(i64::from(bot.disabled))
-        .bind(&bot.security_token)
-        .bind(&bot.outbound_events_endpoint)
-        .bind(bot.created_at)
-        .bind(bot.updated_at)
-        .execute(&mut *tx)
+        sql::execute(
+            &mut *tx,
+            &format!(
+                "INSERT INTO chime_bots ({BOT_COLUMNS}) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+            ),
+            &[
+                (&bot.bot_id).into(),
+                (&bot.user_id).into(),
+                (&bot.account_id).into(),
+                (&bot.chime_account_id).into(),
+                (&bot.display_name).into(),
+                (&bot.bot_email).into(),
+                bot.disabled.into(),
+                (&bot.security_token).into(),
+                (&bot.outbound_events_endpoint).into(),
+                bot.created_at.into(),
+                bot.updated_at.into(),
+            ],
+        )
         .await?;
         tx.commit().await?;
         Ok(BotCreation::Created)
@@ -252,13 +256,10 @@ impl Store {
         account_id: &str,
         value: &str,
     ) -> StoreResult<Option<BotRecord>> {
-        let row: Option<BotRow> = sqlx::query_as(&format!(
-            "SELECT {BOT_COLUMNS} FROM chime_bots WHERE account_id = $1 AND {column} = $2"
-        ))
-        .bind(account_id)
-        .bind(value)
-        .fetch_optional(&self.pool)
-        .await?;
+        let sql =
+            format!("SELECT {BOT_COLUMNS} FROM chime_bots WHERE account_id = $1 AND {column} = $2");
+        let row: Option<BotRow> =
+            sql::fetch_optional(&self.pool, &sql, &[account_id.into(), value.into()]).await?;
         Ok(row.map(bot))
     }
 
@@ -311,17 +312,18 @@ impl Store {
         after: Option<&str>,
         limit: i64,
     ) -> StoreResult<Vec<BotRecord>> {
-        let rows: Vec<BotRow> = sqlx::query_as(&format!(
+        let sql = format!(
             "SELECT {BOT_COLUMNS} FROM chime_bots \
              WHERE account_id = $1 AND chime_account_id = $2 AND bot_id > $3 \
              ORDER BY bot_id LIMIT $4"
-        ))
-        .bind(account_id)
-        .bind(chime_account_id)
-        .bind(after.unwrap_or_default())
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
+        );
+        let args = [
+            account_id.into(),
+            chime_account_id.into(),
+            after.unwrap_or_default().into(),
+            limit.into(),
+        ];
+        let rows: Vec<BotRow> = sql::fetch_all(&self.pool, &sql, &args).await?;
         Ok(rows.into_iter().map(bot).collect())
     }
 
@@ -339,15 +341,13 @@ impl Store {
             .map(|c| format!("b.{c}"))
             .collect::<Vec<_>>()
             .join(", ");
-        let rows: Vec<BotRow> = sqlx::query_as(&format!(
+        let sql = format!(
             "SELECT {columns} FROM chime_bots b JOIN chime_room_memberships m \
              ON m.member_id = b.user_id AND m.member_type = 'Bot' \
              WHERE b.account_id = $1 AND m.room_id = $2 ORDER BY b.bot_id"
-        ))
-        .bind(account_id)
-        .bind(room_id)
-        .fetch_all(&self.pool)
-        .await?;
+        );
+        let rows: Vec<BotRow> =
+            sql::fetch_all(&self.pool, &sql, &[account_id.into(), room_id.into()]).await?;
         Ok(rows.into_iter().map(bot).collect())
     }
 
@@ -356,21 +356,22 @@ impl Store {
     ///
     /// Errors: `Database`.
     pub async fn update_chime_bot(&self, bot: &BotRecord) -> StoreResult<bool> {
-        let done = sqlx::query(
+        sql::changed(
+            &self.pool,
             "UPDATE chime_bots SET disabled = $1, security_token = $2, \
              outbound_events_endpoint = $3, updated_at = $4 \
              WHERE account_id = $5 AND chime_account_id = $6 AND bot_id = $7",
+            &[
+                bot.disabled.into(),
+                (&bot.security_token).into(),
+                (&bot.outbound_events_endpoint).into(),
+                bot.updated_at.into(),
+                (&bot.account_id).into(),
+                (&bot.chime_account_id).into(),
+                (&bot.bot_id).into(),
+            ],
         )
-        .bind(i64::from(bot.disabled))
-        .bind(&bot.security_token)
-        .bind(&bot.outbound_events_endpoint)
-        .bind(bot.updated_at)
-        .bind(&bot.account_id)
-        .bind(&bot.chime_account_id)
-        .bind(&bot.bot_id)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() > 0)
+        .await
     }
 
     /// Whether `domain_name` (lower-case) is a `Verified` claimed domain of the tenant's
@@ -383,14 +384,16 @@ impl Store {
         chime_account_id: &str,
         domain_name: &str,
     ) -> StoreResult<bool> {
-        let count: i64 = sqlx::query_scalar(
+        let (count,): (i64,) = sql::fetch_one(
+            &self.pool,
             "SELECT COUNT(*) FROM chime_domains WHERE account_id = $1 \
              AND chime_account_id = $2 AND domain_name = $3 AND status = 'Verified'",
+            &[
+                account_id.into(),
+                chime_account_id.into(),
+                domain_name.into(),
+            ],
         )
-        .bind(account_id)
-        .bind(chime_account_id)
-        .bind(domain_name)
-        .fetch_one(&self.pool)
         .await?;
         Ok(count > 0)
     }
@@ -404,41 +407,40 @@ impl Store {
         room_id: &str,
         member_id: &str,
     ) -> StoreResult<Option<(String, String)>> {
-        Ok(sqlx::query_as(
+        sql::fetch_optional(
+            &self.pool,
             "SELECT member_type, role FROM chime_room_memberships \
              WHERE account_id = $1 AND room_id = $2 AND member_id = $3",
+            &[account_id.into(), room_id.into(), member_id.into()],
         )
-        .bind(account_id)
-        .bind(room_id)
-        .bind(member_id)
-        .fetch_optional(&self.pool)
-        .await?)
+        .await
     }
 
     /// How many users (member type `User`) are members of the tenant's room `room_id`.
     ///
     /// Errors: `Database`.
     pub async fn chime_room_user_count(&self, account_id: &str, room_id: &str) -> StoreResult<i64> {
-        Ok(sqlx::query_scalar(
+        let (count,): (i64,) = sql::fetch_one(
+            &self.pool,
             "SELECT COUNT(*) FROM chime_room_memberships \
              WHERE account_id = $1 AND room_id = $2 AND member_type = 'User'",
+            &[account_id.into(), room_id.into()],
         )
-        .bind(account_id)
-        .bind(room_id)
-        .fetch_one(&self.pool)
-        .await?)
+        .await?;
+        Ok(count)
     }
 
     /// The primary email of the Chime user `user_id`, if the user exists.
     ///
     /// Errors: `Database`.
     pub async fn chime_user_email(&self, user_id: &str) -> StoreResult<Option<String>> {
-        Ok(
-            sqlx::query_scalar("SELECT primary_email FROM chime_users WHERE user_id = $1")
-                .bind(user_id)
-                .fetch_optional(&self.pool)
-                .await?,
+        let row: Option<(String,)> = sql::fetch_optional(
+            &self.pool,
+            "SELECT primary_email FROM chime_users WHERE user_id = $1",
+            &[user_id.into()],
         )
+        .await?;
+        Ok(row.map(|(email,)| email))
     }
 
     /// Stores `webhook` and makes it a `Member` of its room (member type `Webhook`), unless
@@ -452,53 +454,60 @@ impl Store {
         limit: i64,
     ) -> StoreResult<WebhookCreation> {
         let mut tx = self.begin_write().await?;
-        let locked = sqlx::query(
+        let locked = sql::changed(
+            &mut *tx,
             "UPDATE chime_rooms SET name = name \
              WHERE account_id = $1 AND chime_account_id = $2 AND room_id = $3",
+            &[
+                (&webhook.account_id).into(),
+                (&webhook.chime_account_id).into(),
+                (&webhook.room_id).into(),
+            ],
         )
-        .bind(&webhook.account_id)
-        .bind(&webhook.chime_account_id)
-        .bind(&webhook.room_id)
-        .execute(&mut *tx)
         .await?;
-        if locked.rows_affected() == 0 {
+        if !locked {
             return Ok(WebhookCreation::RoomGone);
         }
-        let count: i64 = sqlx::query_scalar(
+        let (count,): (i64,) = sql::fetch_one(
+            &mut *tx,
             "SELECT COUNT(*) FROM chime_webhooks WHERE account_id = $1 AND room_id = $2",
+            &[(&webhook.account_id).into(), (&webhook.room_id).into()],
         )
-        .bind(&webhook.account_id)
-        .bind(&webhook.room_id)
-        .fetch_one(&mut *tx)
         .await?;
         if count >= limit {
             return Ok(WebhookCreation::LimitReached);
         }
-        sqlx::query(&format!(
-            "INSERT INTO chime_webhooks ({WEBHOOK_COLUMNS}) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-        ))
-        .bind(&webhook.webhook_id)
-        .bind(&webhook.account_id)
-        .bind(&webhook.chime_account_id)
-        .bind(&webhook.room_id)
-        .bind(&webhook.name)
-        .bind(&webhook.url_id)
-        .bind(&webhook.token_hash)
-        .bind(webhook.created_at)
-        .bind(webhook.updated_at)
-        .execute(&mut *tx)
+        sql::execute(
+            &mut *tx,
+            &format!(
+                "INSERT INTO chime_webhooks ({WEBHOOK_COLUMNS}) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+            ),
+            &[
+                (&webhook.webhook_id).into(),
+                (&webhook.account_id).into(),
+                (&webhook.chime_account_id).into(),
+                (&webhook.room_id).into(),
+                (&webhook.name).into(),
+                (&webhook.url_id).into(),
+                (&webhook.token_hash).into(),
+                webhook.created_at.into(),
+                webhook.updated_at.into(),
+            ],
+        )
         .await?;
-        sqlx::query(
+        sql::execute(
+            &mut *tx,
             "INSERT INTO chime_room_memberships \
              (room_id, member_id, account_id, member_type, role, invited_by, updated_at) \
              VALUES ($1, $2, $3, 'Webhook', 'Member', NULL, $4)",
+            &[
+                (&webhook.room_id).into(),
+                (&webhook.webhook_id).into(),
+                (&webhook.account_id).into(),
+                webhook.created_at.into(),
+            ],
         )
-        .bind(&webhook.room_id)
-        .bind(&webhook.webhook_id)
-        .bind(&webhook.account_id)
-        .bind(webhook.created_at)
-        .execute(&mut *tx)
         .await?;
         tx.commit().await?;
         Ok(WebhookCreation::Created)
@@ -516,18 +525,19 @@ impl Store {
         after: Option<&str>,
         limit: i64,
     ) -> StoreResult<Vec<WebhookRecord>> {
-        let rows: Vec<WebhookRow> = sqlx::query_as(&format!(
+        let sql = format!(
             "SELECT {WEBHOOK_COLUMNS} FROM chime_webhooks \
              WHERE account_id = $1 AND chime_account_id = $2 AND room_id = $3 \
              AND webhook_id > $4 ORDER BY webhook_id LIMIT $5"
-        ))
-        .bind(account_id)
-        .bind(chime_account_id)
-        .bind(room_id)
-        .bind(after.unwrap_or_default())
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
+        );
+        let args = [
+            account_id.into(),
+            chime_account_id.into(),
+            room_id.into(),
+            after.unwrap_or_default().into(),
+            limit.into(),
+        ];
+        let rows: Vec<WebhookRow> = sql::fetch_all(&self.pool, &sql, &args).await?;
         Ok(rows.into_iter().map(webhook).collect())
     }
 
@@ -541,17 +551,16 @@ impl Store {
         room_id: &str,
         webhook_id: &str,
     ) -> StoreResult<Option<WebhookRecord>> {
-        let row: Option<WebhookRow> = sqlx::query_as(&format!(
-            "SELECT {WEBHOOK_COLUMNS} FROM chime_webhooks WHERE account_id = $1 \
-             AND chime_account_id = $2 AND room_id = $3 AND webhook_id = $4"
-        ))
-        .bind(account_id)
-        .bind(chime_account_id)
-        .bind(room_id)
-        .bind(webhook_id)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map(webhook))
+        self.chime_webhook_where(
+            "account_id = $1 AND chime_account_id = $2 AND room_id = $3 AND webhook_id = $4",
+            &[
+                account_id.into(),
+                chime_account_id.into(),
+                room_id.into(),
+                webhook_id.into(),
+            ],
+        )
+        .await
     }
 
     /// The webhook whose current URL carries `url_id` (an incoming post; the token in the
@@ -559,12 +568,18 @@ impl Store {
     ///
     /// Errors: `Database`.
     pub async fn chime_webhook_by_url(&self, url_id: &str) -> StoreResult<Option<WebhookRecord>> {
-        let row: Option<WebhookRow> = sqlx::query_as(&format!(
-            "SELECT {WEBHOOK_COLUMNS} FROM chime_webhooks WHERE url_id = $1"
-        ))
-        .bind(url_id)
-        .fetch_optional(&self.pool)
-        .await?;
+        self.chime_webhook_where("url_id = $1", &[url_id.into()])
+            .await
+    }
+
+    /// The webhook matching `condition`, its placeholders bound to `args` in order.
+    async fn chime_webhook_where(
+        &self,
+        condition: &str,
+        args: &[Arg<'_>],
+    ) -> StoreResult<Option<WebhookRecord>> {
+        let sql = format!("SELECT {WEBHOOK_COLUMNS} FROM chime_webhooks WHERE {condition}");
+        let row: Option<WebhookRow> = sql::fetch_optional(&self.pool, &sql, args).await?;
         Ok(row.map(webhook))
     }
 
@@ -573,21 +588,22 @@ impl Store {
     ///
     /// Errors: `Database`.
     pub async fn regenerate_chime_webhook_url(&self, webhook: &WebhookRecord) -> StoreResult<bool> {
-        let done = sqlx::query(
+        sql::changed(
+            &self.pool,
             "UPDATE chime_webhooks SET url_id = $1, token_hash = $2, updated_at = $3 \
              WHERE account_id = $4 AND chime_account_id = $5 AND room_id = $6 \
              AND webhook_id = $7",
+            &[
+                (&webhook.url_id).into(),
+                (&webhook.token_hash).into(),
+                webhook.updated_at.into(),
+                (&webhook.account_id).into(),
+                (&webhook.chime_account_id).into(),
+                (&webhook.room_id).into(),
+                (&webhook.webhook_id).into(),
+            ],
         )
-        .bind(&webhook.url_id)
-        .bind(&webhook.token_hash)
-        .bind(webhook.updated_at)
-        .bind(&webhook.account_id)
-        .bind(&webhook.chime_account_id)
-        .bind(&webhook.room_id)
-        .bind(&webhook.webhook_id)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() > 0)
+        .await
     }
 
     /// Deletes the tenant's webhook and its room membership. Returns whether it existed.
@@ -601,27 +617,27 @@ impl Store {
         webhook_id: &str,
     ) -> StoreResult<bool> {
         let mut tx = self.begin_write().await?;
-        let done = sqlx::query(
+        let deleted = sql::changed(
+            &mut *tx,
             "DELETE FROM chime_webhooks WHERE account_id = $1 AND chime_account_id = $2 \
              AND room_id = $3 AND webhook_id = $4",
+            &[
+                account_id.into(),
+                chime_account_id.into(),
+                room_id.into(),
+                webhook_id.into(),
+            ],
         )
-        .bind(account_id)
-        .bind(chime_account_id)
-        .bind(room_id)
-        .bind(webhook_id)
-        .execute(&mut *tx)
         .await?;
-        if done.rows_affected() == 0 {
+        if !deleted {
             return Ok(false);
         }
-        sqlx::query(
+        sql::execute(
+            &mut *tx,
             "DELETE FROM chime_room_memberships WHERE account_id = $1 AND room_id = $2 \
              AND member_id = $3 AND member_type = 'Webhook'",
+            &[account_id.into(), room_id.into(), webhook_id.into()],
         )
-        .bind(account_id)
-        .bind(room_id)
-        .bind(webhook_id)
-        .execute(&mut *tx)
         .await?;
         tx.commit().await?;
         Ok(true)
@@ -638,15 +654,16 @@ impl Store {
         now: i64,
         min_interval_ms: i64,
     ) -> StoreResult<bool> {
-        let done = sqlx::query(
+        sql::changed(
+            &self.pool,
             "UPDATE chime_webhooks SET last_post_at = $1 WHERE webhook_id = $2 \
              AND (last_post_at IS NULL OR last_post_at <= $3 OR last_post_at > $1)",
+            &[
+                now.into(),
+                webhook_id.into(),
+                (now - min_interval_ms).into(),
+            ],
         )
-        .bind(now)
-        .bind(webhook_id)
-        .bind(now - min_interval_ms)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() > 0)
+        .await
     }
 }

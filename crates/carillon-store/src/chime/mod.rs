@@ -7,4 +7,5 @@ pub mod chat;
 pub mod phone_numbers;
 pub mod reports;
 pub mod retention;
+mod sql;
 pub mod users;

@@ -1,0 +1,152 @@
+//! The query plumbing the Chime modules share: a statement and its placeholder values in one
+//! call, instead of a chain of `.bind()` per query. Works on the pool and inside a
+//! transaction (`&mut *tx`), on SQLite and PostgreSQL alike (sqlx Any, `$1` placeholders).
+
+use sqlx::any::{AnyArguments, AnyRow};
+use sqlx::{Any, Arguments, Executor, FromRow};
+
+use crate::error::StoreResult;
+
+/// A value bound to a placeholder; `$1` takes the first of a list, `$2` the second, ...
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Arg<'a> {
+    /// Text.
+    Text(&'a str),
+    /// Text or NULL.
+    OptText(Option<&'a str>),
+    /// A number (epoch ms, counts, 0/1 booleans).
+    Int(i64),
+    /// A number or NULL.
+    OptInt(Option<i64>),
+}
+
+impl<'a> From<&'a str> for Arg<'a> {
+    fn from(v: &'a str) -> Self {
+        Arg::Text(v)
+    }
+}
+
+impl<'a> From<&'a String> for Arg<'a> {
+    fn from(v: &'a String) -> Self {
+        Arg::Text(v)
+    }
+}
+
+impl<'a> From<Option<&'a str>> for Arg<'a> {
+    fn from(v: Option<&'a str>) -> Self {
+        Arg::OptText(v)
+    }
+}
+
+impl<'a> From<&'a Option<String>> for Arg<'a> {
+    fn from(v: &'a Option<String>) -> Self {
+        Arg::OptText(v.as_deref())
+    }
+}
+
+impl From<i64> for Arg<'_> {
+    fn from(v: i64) -> Self {
+        Arg::Int(v)
+    }
+}
+
+impl From<bool> for Arg<'_> {
+    /// Booleans are stored as 0/1.
+    fn from(v: bool) -> Self {
+        Arg::Int(i64::from(v))
+    }
+}
+
+impl From<Option<i64>> for Arg<'_> {
+    fn from(v: Option<i64>) -> Self {
+        Arg::OptInt(v)
+    }
+}
+
+/// `args` as sqlx arguments, in order.
+fn arguments<'q>(args: &[Arg<'q>]) -> Result<AnyArguments<'q>, sqlx::Error> {
+    let mut out = AnyArguments::default();
+    for arg in args {
+        match *arg {
+            Arg::Text(v) => out.add(v),
+            Arg::OptText(v) => out.add(v),
+            Arg::Int(v) => out.add(v),
+            Arg::OptInt(v) => out.add(v),
+        }
+        .map_err(sqlx::Error::Encode)?;
+    }
+    Ok(out)
+}
+
+/// Runs statement `sql` with `args`; returns how many rows it touched.
+pub(super) async fn execute<'q, 'c, E>(
+    executor: E,
+    sql: &'q str,
+    args: &[Arg<'q>],
+) -> StoreResult<u64>
+where
+    E: Executor<'c, Database = Any>,
+{
+    let done = sqlx::query_with(sql, arguments(args)?)
+        .execute(executor)
+        .await?;
+    Ok(done.rows_affected())
+}
+
+/// Runs statement `sql` with `args`; returns whether it touched a row (an update or delete
+/// that found its row, a status-guarded update whose guard held).
+pub(super) async fn changed<'q, 'c, E>(
+    executor: E,
+    sql: &'q str,
+    args: &[Arg<'q>],
+) -> StoreResult<bool>
+where
+    E: Executor<'c, Database = Any>,
+{
+    Ok(execute(executor, sql, args).await? > 0)
+}
+
+/// The row query `sql` with `args` selects, if any.
+pub(super) async fn fetch_optional<'q, 'c, E, R>(
+    executor: E,
+    sql: &'q str,
+    args: &[Arg<'q>],
+) -> StoreResult<Option<R>>
+where
+    E: Executor<'c, Database = Any>,
+    R: for<'r> FromRow<'r, AnyRow> + Send + Unpin,
+{
+    Ok(sqlx::query_as_with(sql, arguments(args)?)
+        .fetch_optional(executor)
+        .await?)
+}
+
+/// The one row query `sql` with `args` selects (a count, an aggregate).
+pub(super) async fn fetch_one<'q, 'c, E, R>(
+    executor: E,
+    sql: &'q str,
+    args: &[Arg<'q>],
+) -> StoreResult<R>
+where
+    E: Executor<'c, Database = Any>,
+    R: for<'r> FromRow<'r, AnyRow> + Send + Unpin,
+{
+    Ok(sqlx::query_as_with(sql, arguments(args)?)
+        .fetch_one(executor)
+        .await?)
+}
+
+/// Every row query `sql` with `args` selects.
+pub(super) async fn fetch_all<'q, 'c, E, R>(
+    executor: E,
+    sql: &'q str,
+    args: &[Arg<'q>],
+) -> StoreResult<Vec<R>>
+where
+    E: Executor<'c, Database = Any>,
+    R: for<'r> FromRow<'r, AnyRow> + Send + Unpin,
+{
+    Ok(sqlx::query_as_with(sql, arguments(args)?)
+        .fetch_all(executor)
+        .await?)
+}
