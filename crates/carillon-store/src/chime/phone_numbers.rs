@@ -8,9 +8,12 @@
 //! countries, throttles, the deletion queue, porting transitions) live in carillon-chime.
 //! Every tenant-owned query filters on `account_id`.
 
-use sqlx::any::AnyRow;
-use sqlx::Row;
+use std::future::Future;
 
+use sqlx::any::AnyRow;
+use sqlx::{FromRow, Row};
+
+use super::sql::{self, Arg};
 use crate::error::{StoreError, StoreResult};
 use crate::Store;
 
@@ -157,25 +160,54 @@ const NUMBER_COLUMNS: &str = "account_id, e164, country, number_type, product_ty
      voice, sms, mms, calling_name, calling_name_updated_at, user_id, chime_account_id, \
      associated_at, order_id, deletion_at, created_at, updated_at";
 
-fn number_record(row: &AnyRow) -> Result<PhoneNumberRecord, sqlx::Error> {
-    Ok(PhoneNumberRecord {
-        account_id: row.try_get("account_id")?,
-        e164: row.try_get("e164")?,
-        country: row.try_get("country")?,
-        number_type: row.try_get("number_type")?,
-        product_type: row.try_get("product_type")?,
-        status: row.try_get("status")?,
-        capabilities: Capabilities::read(row)?,
-        calling_name: row.try_get("calling_name")?,
-        calling_name_updated_at: row.try_get("calling_name_updated_at")?,
-        user_id: row.try_get("user_id")?,
-        chime_account_id: row.try_get("chime_account_id")?,
-        associated_at: row.try_get("associated_at")?,
-        order_id: row.try_get("order_id")?,
-        deletion_at: row.try_get("deletion_at")?,
-        created_at: row.try_get("created_at")?,
-        updated_at: row.try_get("updated_at")?,
-    })
+impl FromRow<'_, AnyRow> for PhoneNumberRecord {
+    /// A row of [`NUMBER_COLUMNS`].
+    fn from_row(row: &AnyRow) -> Result<PhoneNumberRecord, sqlx::Error> {
+        Ok(PhoneNumberRecord {
+            account_id: row.try_get("account_id")?,
+            e164: row.try_get("e164")?,
+            country: row.try_get("country")?,
+            number_type: row.try_get("number_type")?,
+            product_type: row.try_get("product_type")?,
+            status: row.try_get("status")?,
+            capabilities: Capabilities::read(row)?,
+            calling_name: row.try_get("calling_name")?,
+            calling_name_updated_at: row.try_get("calling_name_updated_at")?,
+            user_id: row.try_get("user_id")?,
+            chime_account_id: row.try_get("chime_account_id")?,
+            associated_at: row.try_get("associated_at")?,
+            order_id: row.try_get("order_id")?,
+            deletion_at: row.try_get("deletion_at")?,
+            created_at: row.try_get("created_at")?,
+            updated_at: row.try_get("updated_at")?,
+        })
+    }
+}
+
+impl PhoneNumberRecord {
+    /// The values of [`NUMBER_COLUMNS`], in order.
+    fn args(&self) -> [Arg<'_>; 18] {
+        [
+            (&self.account_id).into(),
+            (&self.e164).into(),
+            (&self.country).into(),
+            (&self.number_type).into(),
+            (&self.product_type).into(),
+            (&self.status).into(),
+            self.capabilities.voice.into(),
+            self.capabilities.sms.into(),
+            self.capabilities.mms.into(),
+            (&self.calling_name).into(),
+            self.calling_name_updated_at.into(),
+            (&self.user_id).into(),
+            (&self.chime_account_id).into(),
+            self.associated_at.into(),
+            (&self.order_id).into(),
+            self.deletion_at.into(),
+            self.created_at.into(),
+            self.updated_at.into(),
+        ]
+    }
 }
 
 /// Which inventory numbers a listing returns.
@@ -225,7 +257,7 @@ pub struct NewOrder {
 }
 
 /// The phone-number and global settings of a tenant.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, sqlx::FromRow)]
 pub struct PhoneSettingsRecord {
     /// The default outbound calling name.
     pub calling_name: Option<String>,
@@ -286,7 +318,7 @@ pub struct PortingOrderRecord {
 }
 
 /// A document of a porting order.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct PortingDocumentRecord {
     /// The porting order.
     pub porting_order_id: String,
@@ -308,72 +340,96 @@ const PORTING_COLUMNS: &str = "porting_order_id, account_id, direction, product_
      number_type, status, details, pin_hash, status_message, foc_at, upload_expires_at, \
      created_at, updated_at";
 
-fn porting_record(row: &AnyRow) -> Result<PortingOrderRecord, sqlx::Error> {
-    Ok(PortingOrderRecord {
-        porting_order_id: row.try_get("porting_order_id")?,
-        account_id: row.try_get("account_id")?,
-        direction: row.try_get("direction")?,
-        product_type: row.try_get("product_type")?,
-        country: row.try_get("country")?,
-        number_type: row.try_get("number_type")?,
-        status: row.try_get("status")?,
-        details: row.try_get("details")?,
-        pin_hash: row.try_get("pin_hash")?,
-        status_message: row.try_get("status_message")?,
-        foc_at: row.try_get("foc_at")?,
-        upload_expires_at: row.try_get("upload_expires_at")?,
-        numbers: Vec::new(),
-        created_at: row.try_get("created_at")?,
-        updated_at: row.try_get("updated_at")?,
-    })
+impl FromRow<'_, AnyRow> for PortingOrderRecord {
+    /// A row of [`PORTING_COLUMNS`], without its numbers.
+    fn from_row(row: &AnyRow) -> Result<PortingOrderRecord, sqlx::Error> {
+        Ok(PortingOrderRecord {
+            porting_order_id: row.try_get("porting_order_id")?,
+            account_id: row.try_get("account_id")?,
+            direction: row.try_get("direction")?,
+            product_type: row.try_get("product_type")?,
+            country: row.try_get("country")?,
+            number_type: row.try_get("number_type")?,
+            status: row.try_get("status")?,
+            details: row.try_get("details")?,
+            pin_hash: row.try_get("pin_hash")?,
+            status_message: row.try_get("status_message")?,
+            foc_at: row.try_get("foc_at")?,
+            upload_expires_at: row.try_get("upload_expires_at")?,
+            numbers: Vec::new(),
+            created_at: row.try_get("created_at")?,
+            updated_at: row.try_get("updated_at")?,
+        })
+    }
 }
 
-fn pool_number(row: &AnyRow) -> Result<PoolNumber, sqlx::Error> {
-    Ok(PoolNumber {
-        e164: row.try_get("e164")?,
-        country: row.try_get("country")?,
-        number_type: row.try_get("number_type")?,
-        capabilities: Capabilities::read(row)?,
-        city: row.try_get("city")?,
-        state: row.try_get("state")?,
-        account_id: row.try_get("account_id")?,
-        source: row.try_get("source")?,
-    })
+impl FromRow<'_, AnyRow> for PoolNumber {
+    /// A row of [`POOL_COLUMNS`].
+    fn from_row(row: &AnyRow) -> Result<PoolNumber, sqlx::Error> {
+        Ok(PoolNumber {
+            e164: row.try_get("e164")?,
+            country: row.try_get("country")?,
+            number_type: row.try_get("number_type")?,
+            capabilities: Capabilities::read(row)?,
+            city: row.try_get("city")?,
+            state: row.try_get("state")?,
+            account_id: row.try_get("account_id")?,
+            source: row.try_get("source")?,
+        })
+    }
+}
+
+impl PoolNumber {
+    /// The description an import or a port-in writes: number, country, type, capabilities,
+    /// city and state, in that order (`$1`..`$8`).
+    fn description_args(&self) -> Vec<Arg<'_>> {
+        vec![
+            (&self.e164).into(),
+            (&self.country).into(),
+            (&self.number_type).into(),
+            self.capabilities.voice.into(),
+            self.capabilities.sms.into(),
+            self.capabilities.mms.into(),
+            (&self.city).into(),
+            (&self.state).into(),
+        ]
+    }
 }
 
 const POOL_COLUMNS: &str =
     "e164, country, number_type, voice, sms, mms, city, state, account_id, source";
 
+/// The pool's row of number `$1`, held or not.
+fn pool_number_sql() -> String {
+    format!("SELECT {POOL_COLUMNS} FROM chime_phone_number_pool WHERE e164 = $1")
+}
+
+/// An optional filter as bound: empty text when unset (`$n = '' OR column = $n`).
+fn or_empty(v: &Option<String>) -> Arg<'_> {
+    v.as_deref().unwrap_or_default().into()
+}
+
 async fn insert_number(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     n: &PhoneNumberRecord,
 ) -> StoreResult<()> {
-    sqlx::query(&format!(
+    let sql = format!(
         "INSERT INTO chime_phone_numbers ({NUMBER_COLUMNS}) VALUES \
          ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
-    ))
-    .bind(&n.account_id)
-    .bind(&n.e164)
-    .bind(&n.country)
-    .bind(&n.number_type)
-    .bind(&n.product_type)
-    .bind(&n.status)
-    .bind(i64::from(n.capabilities.voice))
-    .bind(i64::from(n.capabilities.sms))
-    .bind(i64::from(n.capabilities.mms))
-    .bind(&n.calling_name)
-    .bind(n.calling_name_updated_at)
-    .bind(&n.user_id)
-    .bind(&n.chime_account_id)
-    .bind(n.associated_at)
-    .bind(&n.order_id)
-    .bind(n.deletion_at)
-    .bind(n.created_at)
-    .bind(n.updated_at)
-    .execute(&mut **tx)
-    .await?;
+    );
+    sql::execute(&mut **tx, &sql, &n.args()).await?;
     Ok(())
 }
+
+/// What taking an assigned number back writes (`$2` the time, `$3`
+/// [`status::UNASSIGNED`]): no user, no Chime account, no assignment time.
+const UNASSIGN: &str = "status = $3, user_id = NULL, chime_account_id = NULL, \
+     associated_at = NULL, updated_at = $2";
+
+/// Drops the tenant's `AcquireFailed` row of a number (`$1` the tenant, `$2` the number,
+/// `$3` [`status::ACQUIRE_FAILED`]): a failed acquisition holds nothing.
+const DELETE_FAILED_NUMBER: &str =
+    "DELETE FROM chime_phone_numbers WHERE account_id = $1 AND e164 = $2 AND status = $3";
 
 /// Adds inventory row `n`, first dropping the tenant's `AcquireFailed` row of the same
 /// number (a failed acquisition holds nothing).
@@ -381,37 +437,44 @@ async fn replace_failed_number(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     n: &PhoneNumberRecord,
 ) -> StoreResult<()> {
-    sqlx::query(
-        "DELETE FROM chime_phone_numbers WHERE account_id = $1 AND e164 = $2 AND status = $3",
+    sql::execute(
+        &mut **tx,
+        DELETE_FAILED_NUMBER,
+        &[
+            (&n.account_id).into(),
+            (&n.e164).into(),
+            status::ACQUIRE_FAILED.into(),
+        ],
     )
-    .bind(&n.account_id)
-    .bind(&n.e164)
-    .bind(status::ACQUIRE_FAILED)
-    .execute(&mut **tx)
     .await?;
     insert_number(tx, n).await
 }
 
-/// Writes `order`'s status, status message and update time if its status is still
-/// `expected`; returns whether it was.
-async fn set_porting_status(
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+/// Writes `order`'s status, status message, FOC time, upload window and update time if its
+/// status is still `expected` (the guard that makes concurrent transitions safe); returns
+/// whether it was.
+async fn update_porting<'c>(
+    executor: impl sqlx::Executor<'c, Database = sqlx::Any>,
     order: &PortingOrderRecord,
     expected: &str,
 ) -> StoreResult<bool> {
-    let done = sqlx::query(
-        "UPDATE chime_porting_orders SET status = $3, status_message = $4, updated_at = $5 \
-         WHERE account_id = $1 AND porting_order_id = $2 AND status = $6",
+    sql::changed(
+        executor,
+        "UPDATE chime_porting_orders SET status = $3, status_message = $4, foc_at = $5, \
+         upload_expires_at = $6, updated_at = $7 \
+         WHERE account_id = $1 AND porting_order_id = $2 AND status = $8",
+        &[
+            (&order.account_id).into(),
+            (&order.porting_order_id).into(),
+            (&order.status).into(),
+            (&order.status_message).into(),
+            order.foc_at.into(),
+            order.upload_expires_at.into(),
+            order.updated_at.into(),
+            expected.into(),
+        ],
     )
-    .bind(&order.account_id)
-    .bind(&order.porting_order_id)
-    .bind(&order.status)
-    .bind(&order.status_message)
-    .bind(order.updated_at)
-    .bind(expected)
-    .execute(&mut **tx)
-    .await?;
-    Ok(done.rows_affected() > 0)
+    .await
 }
 
 impl Store {
@@ -425,31 +488,19 @@ impl Store {
         now: i64,
     ) -> StoreResult<ImportOutcome> {
         let mut tx = self.begin_write().await?;
-        let existing = sqlx::query(&format!(
-            "SELECT {POOL_COLUMNS} FROM chime_phone_number_pool WHERE e164 = $1"
-        ))
-        .bind(&number.e164)
-        .fetch_optional(&mut *tx)
-        .await?
-        .map(|row| pool_number(&row))
-        .transpose()?;
+        let existing: Option<PoolNumber> =
+            sql::fetch_optional(&mut *tx, &pool_number_sql(), &[(&number.e164).into()]).await?;
+        let mut args = number.description_args();
+        args.push(now.into());
         let outcome = match existing {
             None => {
-                sqlx::query(
+                sql::execute(
+                    &mut *tx,
                     "INSERT INTO chime_phone_number_pool (e164, country, number_type, voice, sms, \
                      mms, city, state, source, created_at, updated_at) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'Import', $9, $9)",
+                    &args,
                 )
-                .bind(&number.e164)
-                .bind(&number.country)
-                .bind(&number.number_type)
-                .bind(i64::from(number.capabilities.voice))
-                .bind(i64::from(number.capabilities.sms))
-                .bind(i64::from(number.capabilities.mms))
-                .bind(&number.city)
-                .bind(&number.state)
-                .bind(now)
-                .execute(&mut *tx)
                 .await?;
                 ImportOutcome::Inserted
             }
@@ -464,21 +515,13 @@ impl Store {
             }
             Some(old) if old.account_id.is_some() => ImportOutcome::Held,
             Some(_) => {
-                sqlx::query(
+                sql::execute(
+                    &mut *tx,
                     "UPDATE chime_phone_number_pool SET country = $2, number_type = $3, \
                      voice = $4, sms = $5, mms = $6, city = $7, state = $8, updated_at = $9 \
                      WHERE e164 = $1 AND account_id IS NULL",
+                    &args,
                 )
-                .bind(&number.e164)
-                .bind(&number.country)
-                .bind(&number.number_type)
-                .bind(i64::from(number.capabilities.voice))
-                .bind(i64::from(number.capabilities.sms))
-                .bind(i64::from(number.capabilities.mms))
-                .bind(&number.city)
-                .bind(&number.state)
-                .bind(now)
-                .execute(&mut *tx)
                 .await?;
                 ImportOutcome::Updated
             }
@@ -491,13 +534,7 @@ impl Store {
     ///
     /// Errors: `Database`.
     pub async fn pool_number(&self, e164: &str) -> StoreResult<Option<PoolNumber>> {
-        let row = sqlx::query(&format!(
-            "SELECT {POOL_COLUMNS} FROM chime_phone_number_pool WHERE e164 = $1"
-        ))
-        .bind(e164)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map(|row| pool_number(&row)).transpose()?)
+        sql::fetch_optional(&self.pool, &pool_number_sql(), &[e164.into()]).await
     }
 
     /// Pool numbers no tenant holds matching `query`, by number.
@@ -506,7 +543,7 @@ impl Store {
     pub async fn available_pool_numbers(&self, query: &PoolQuery) -> StoreResult<Vec<PoolNumber>> {
         let prefix = query.e164_prefix.clone().unwrap_or_default();
         let prefix_len = i64::try_from(prefix.chars().count()).unwrap_or(i64::MAX);
-        let rows = sqlx::query(&format!(
+        let sql = format!(
             "SELECT {POOL_COLUMNS} FROM chime_phone_number_pool \
              WHERE account_id IS NULL AND country = $1 \
              AND ($2 = '' OR number_type = $2) \
@@ -514,21 +551,18 @@ impl Store {
              AND ($5 = '' OR lower(city) = lower($5)) \
              AND ($6 = '' OR lower(state) = lower($6)) \
              AND e164 > $7 ORDER BY e164 LIMIT $8"
-        ))
-        .bind(&query.country)
-        .bind(query.number_type.clone().unwrap_or_default())
-        .bind(prefix_len)
-        .bind(prefix)
-        .bind(query.city.clone().unwrap_or_default())
-        .bind(query.state.clone().unwrap_or_default())
-        .bind(query.after.clone().unwrap_or_default())
-        .bind(query.limit)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .iter()
-            .map(pool_number)
-            .collect::<Result<Vec<_>, _>>()?)
+        );
+        let args = [
+            (&query.country).into(),
+            or_empty(&query.number_type),
+            prefix_len.into(),
+            prefix.as_str().into(),
+            or_empty(&query.city),
+            or_empty(&query.state),
+            or_empty(&query.after),
+            query.limit.into(),
+        ];
+        sql::fetch_all(&self.pool, &sql, &args).await
     }
 
     /// Gives pool number `e164` to `account_id` unless another tenant holds it; returns
@@ -541,16 +575,13 @@ impl Store {
         account_id: &str,
         now: i64,
     ) -> StoreResult<bool> {
-        let done = sqlx::query(
+        sql::changed(
+            &self.pool,
             "UPDATE chime_phone_number_pool SET account_id = $2, held_at = $3, updated_at = $3 \
              WHERE e164 = $1 AND (account_id IS NULL OR account_id = $2)",
+            &[e164.into(), account_id.into(), now.into()],
         )
-        .bind(e164)
-        .bind(account_id)
-        .bind(now)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() > 0)
+        .await
     }
 
     /// Makes pool number `e164` available again if `account_id` holds it; returns whether
@@ -563,16 +594,13 @@ impl Store {
         account_id: &str,
         now: i64,
     ) -> StoreResult<bool> {
-        let done = sqlx::query(
+        sql::changed(
+            &self.pool,
             "UPDATE chime_phone_number_pool SET account_id = NULL, held_at = NULL, updated_at = $3 \
              WHERE e164 = $1 AND account_id = $2",
+            &[e164.into(), account_id.into(), now.into()],
         )
-        .bind(e164)
-        .bind(account_id)
-        .bind(now)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() > 0)
+        .await
     }
 
     /// Adds ported-in `numbers` to the pool held by `account_id` (source `PortIn`); a
@@ -588,48 +616,39 @@ impl Store {
     ) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
         for n in numbers {
-            let holder: Option<Option<String>> = sqlx::query_scalar(
+            let holder: Option<(Option<String>,)> = sql::fetch_optional(
+                &mut *tx,
                 "SELECT account_id FROM chime_phone_number_pool WHERE e164 = $1",
+                &[(&n.e164).into()],
             )
-            .bind(&n.e164)
-            .fetch_optional(&mut *tx)
             .await?;
             match holder {
-                Some(Some(other)) if other != account_id => {
+                Some((Some(other),)) if other != account_id => {
                     return Err(StoreError::Conflict(format!(
                         "{} is held by another account",
                         n.e164
                     )));
                 }
                 Some(_) => {
-                    sqlx::query(
+                    sql::execute(
+                        &mut *tx,
                         "UPDATE chime_phone_number_pool SET account_id = $2, held_at = $3, \
                          updated_at = $3 WHERE e164 = $1",
+                        &[(&n.e164).into(), account_id.into(), now.into()],
                     )
-                    .bind(&n.e164)
-                    .bind(account_id)
-                    .bind(now)
-                    .execute(&mut *tx)
                     .await?;
                 }
                 None => {
-                    sqlx::query(
+                    let mut args = n.description_args();
+                    args.extend([Arg::from(account_id), now.into()]);
+                    sql::execute(
+                        &mut *tx,
                         "INSERT INTO chime_phone_number_pool (e164, country, number_type, voice, \
                          sms, mms, city, state, account_id, held_at, source, created_at, \
                          updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'PortIn', \
                          $10, $10)",
+                        &args,
                     )
-                    .bind(&n.e164)
-                    .bind(&n.country)
-                    .bind(&n.number_type)
-                    .bind(i64::from(n.capabilities.voice))
-                    .bind(i64::from(n.capabilities.sms))
-                    .bind(i64::from(n.capabilities.mms))
-                    .bind(&n.city)
-                    .bind(&n.state)
-                    .bind(account_id)
-                    .bind(now)
-                    .execute(&mut *tx)
                     .await?;
                 }
             }
@@ -648,11 +667,12 @@ impl Store {
     ) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
         for e164 in numbers {
-            sqlx::query("DELETE FROM chime_phone_number_pool WHERE e164 = $1 AND account_id = $2")
-                .bind(e164)
-                .bind(account_id)
-                .execute(&mut *tx)
-                .await?;
+            sql::execute(
+                &mut *tx,
+                "DELETE FROM chime_phone_number_pool WHERE e164 = $1 AND account_id = $2",
+                &[e164.into(), account_id.into()],
+            )
+            .await?;
         }
         tx.commit().await?;
         Ok(())
@@ -666,27 +686,27 @@ impl Store {
     pub async fn create_phone_number_order(&self, new: &NewOrder) -> StoreResult<()> {
         let order = &new.order;
         let mut tx = self.begin_write().await?;
-        sqlx::query(
+        sql::execute(
+            &mut *tx,
             "INSERT INTO chime_phone_number_orders (order_id, account_id, product_type, status, \
              created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6)",
+            &[
+                (&order.order_id).into(),
+                (&order.account_id).into(),
+                (&order.product_type).into(),
+                (&order.status).into(),
+                order.created_at.into(),
+                order.updated_at.into(),
+            ],
         )
-        .bind(&order.order_id)
-        .bind(&order.account_id)
-        .bind(&order.product_type)
-        .bind(&order.status)
-        .bind(order.created_at)
-        .bind(order.updated_at)
-        .execute(&mut *tx)
         .await?;
         for (e164, status) in &order.numbers {
-            sqlx::query(
+            sql::execute(
+                &mut *tx,
                 "INSERT INTO chime_phone_number_order_numbers (order_id, e164, status) \
                  VALUES ($1, $2, $3)",
+                &[(&order.order_id).into(), e164.into(), status.into()],
             )
-            .bind(&order.order_id)
-            .bind(e164)
-            .bind(status)
-            .execute(&mut *tx)
             .await?;
         }
         for n in &new.inventory {
@@ -716,38 +736,42 @@ impl Store {
         } else {
             (order_status::FAILED, status::ACQUIRE_FAILED)
         };
-        let done = sqlx::query(
+        let settled = sql::changed(
+            &mut *tx,
             "UPDATE chime_phone_number_order_numbers SET status = $3 \
              WHERE order_id = $1 AND e164 = $2 AND status = $4 \
              AND order_id IN (SELECT order_id FROM chime_phone_number_orders WHERE account_id = $5)",
+            &[
+                order_id.into(),
+                e164.into(),
+                number_status.into(),
+                order_status::PROCESSING.into(),
+                account_id.into(),
+            ],
         )
-        .bind(order_id)
-        .bind(e164)
-        .bind(number_status)
-        .bind(order_status::PROCESSING)
-        .bind(account_id)
-        .execute(&mut *tx)
         .await?;
-        if done.rows_affected() == 0 {
+        if !settled {
             return Ok(());
         }
-        sqlx::query(
+        sql::execute(
+            &mut *tx,
             "UPDATE chime_phone_numbers SET status = $4, updated_at = $5 \
              WHERE account_id = $1 AND e164 = $2 AND order_id = $3 AND status = $6",
+            &[
+                account_id.into(),
+                e164.into(),
+                order_id.into(),
+                inventory_status.into(),
+                now.into(),
+                status::ACQUIRE_IN_PROGRESS.into(),
+            ],
         )
-        .bind(account_id)
-        .bind(e164)
-        .bind(order_id)
-        .bind(inventory_status)
-        .bind(now)
-        .bind(status::ACQUIRE_IN_PROGRESS)
-        .execute(&mut *tx)
         .await?;
-        let statuses: Vec<String> = sqlx::query_scalar(
+        let statuses = sql::fetch_texts(
+            &mut *tx,
             "SELECT status FROM chime_phone_number_order_numbers WHERE order_id = $1",
+            &[order_id.into()],
         )
-        .bind(order_id)
-        .fetch_all(&mut *tx)
         .await?;
         let order = if statuses.iter().any(|s| s == order_status::PROCESSING) {
             order_status::PROCESSING
@@ -758,13 +782,11 @@ impl Store {
         } else {
             order_status::PARTIAL
         };
-        sqlx::query(
+        sql::execute(
+            &mut *tx,
             "UPDATE chime_phone_number_orders SET status = $2, updated_at = $3 WHERE order_id = $1",
+            &[order_id.into(), order.into(), now.into()],
         )
-        .bind(order_id)
-        .bind(order)
-        .bind(now)
-        .execute(&mut *tx)
         .await?;
         tx.commit().await?;
         Ok(())
@@ -774,23 +796,23 @@ impl Store {
     ///
     /// Errors: `Database`.
     pub async fn processing_phone_number_orders(&self) -> StoreResult<Vec<(String, String)>> {
-        Ok(sqlx::query_as(
+        sql::fetch_all(
+            &self.pool,
             "SELECT account_id, order_id FROM chime_phone_number_orders WHERE status = $1 \
              ORDER BY created_at, order_id",
+            &[order_status::PROCESSING.into()],
         )
-        .bind(order_status::PROCESSING)
-        .fetch_all(&self.pool)
-        .await?)
+        .await
     }
 
     async fn order_numbers(&self, order_id: &str) -> StoreResult<Vec<(String, String)>> {
-        Ok(sqlx::query_as(
+        sql::fetch_all(
+            &self.pool,
             "SELECT e164, status FROM chime_phone_number_order_numbers WHERE order_id = $1 \
              ORDER BY e164",
+            &[order_id.into()],
         )
-        .bind(order_id)
-        .fetch_all(&self.pool)
-        .await?)
+        .await
     }
 
     /// `account_id`'s number order `order_id` with its numbers.
@@ -801,13 +823,12 @@ impl Store {
         account_id: &str,
         order_id: &str,
     ) -> StoreResult<Option<OrderRecord>> {
-        let row: Option<(String, String, String, String, i64, i64)> = sqlx::query_as(
+        let row: Option<(String, String, String, String, i64, i64)> = sql::fetch_optional(
+            &self.pool,
             "SELECT order_id, account_id, product_type, status, created_at, updated_at \
              FROM chime_phone_number_orders WHERE account_id = $1 AND order_id = $2",
+            &[account_id.into(), order_id.into()],
         )
-        .bind(account_id)
-        .bind(order_id)
-        .fetch_optional(&self.pool)
         .await?;
         let Some((order_id, account_id, product_type, status, created_at, updated_at)) = row else {
             return Ok(None);
@@ -824,21 +845,42 @@ impl Store {
         }))
     }
 
-    /// The IDs `sql` selects with `$1` the tenant, `$2` the ID to resume after (empty: from
-    /// the start) and `$3` the page size.
-    async fn page_of_ids(
+    /// A page of `account_id`'s orders in `table` by ID (column `id_column`): the IDs after
+    /// `after` (from the start when `None`), at most `limit`, each read whole by `read`.
+    async fn page_of_orders<T, Read, Fut>(
         &self,
-        sql: &str,
+        table: &str,
+        id_column: &str,
         account_id: &str,
         after: Option<&str>,
         limit: i64,
-    ) -> StoreResult<Vec<String>> {
-        Ok(sqlx::query_scalar(sql)
-            .bind(account_id)
-            .bind(after.unwrap_or_default())
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await?)
+        read: Read,
+    ) -> StoreResult<Vec<T>>
+    where
+        Read: Fn(String) -> Fut,
+        Fut: Future<Output = StoreResult<Option<T>>>,
+    {
+        let sql = format!(
+            "SELECT {id_column} FROM {table} WHERE account_id = $1 AND {id_column} > $2 \
+             ORDER BY {id_column} LIMIT $3"
+        );
+        let ids = sql::fetch_texts(
+            &self.pool,
+            &sql,
+            &[
+                account_id.into(),
+                after.unwrap_or_default().into(),
+                limit.into(),
+            ],
+        )
+        .await?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(order) = read(id).await? {
+                out.push(order);
+            }
+        }
+        Ok(out)
     }
 
     /// `account_id`'s number orders by ID, after `after`, at most `limit`.
@@ -850,22 +892,15 @@ impl Store {
         after: Option<&str>,
         limit: i64,
     ) -> StoreResult<Vec<OrderRecord>> {
-        let ids = self
-            .page_of_ids(
-                "SELECT order_id FROM chime_phone_number_orders WHERE account_id = $1 \
-                 AND order_id > $2 ORDER BY order_id LIMIT $3",
-                account_id,
-                after,
-                limit,
-            )
-            .await?;
-        let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
-            if let Some(order) = self.phone_number_order(account_id, &id).await? {
-                out.push(order);
-            }
-        }
-        Ok(out)
+        self.page_of_orders(
+            "chime_phone_number_orders",
+            "order_id",
+            account_id,
+            after,
+            limit,
+            |id| async move { self.phone_number_order(account_id, &id).await },
+        )
+        .await
     }
 
     /// `account_id`'s inventory number `e164` (any status).
@@ -876,14 +911,10 @@ impl Store {
         account_id: &str,
         e164: &str,
     ) -> StoreResult<Option<PhoneNumberRecord>> {
-        let row = sqlx::query(&format!(
+        let sql = format!(
             "SELECT {NUMBER_COLUMNS} FROM chime_phone_numbers WHERE account_id = $1 AND e164 = $2"
-        ))
-        .bind(account_id)
-        .bind(e164)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map(|row| number_record(&row)).transpose()?)
+        );
+        sql::fetch_optional(&self.pool, &sql, &[account_id.into(), e164.into()]).await
     }
 
     /// `account_id`'s inventory numbers matching `filter`, by number.
@@ -894,25 +925,22 @@ impl Store {
         account_id: &str,
         filter: &PhoneNumberFilter,
     ) -> StoreResult<Vec<PhoneNumberRecord>> {
-        let rows = sqlx::query(&format!(
+        let sql = format!(
             "SELECT {NUMBER_COLUMNS} FROM chime_phone_numbers WHERE account_id = $1 \
              AND ($2 = '' OR status = $2) AND ($3 = '' OR product_type = $3) \
              AND ($4 = '' OR user_id = $4) AND ($5 = '' OR chime_account_id = $5) \
              AND e164 > $6 ORDER BY e164 LIMIT $7"
-        ))
-        .bind(account_id)
-        .bind(filter.status.clone().unwrap_or_default())
-        .bind(filter.product_type.clone().unwrap_or_default())
-        .bind(filter.user_id.clone().unwrap_or_default())
-        .bind(filter.chime_account_id.clone().unwrap_or_default())
-        .bind(filter.after.clone().unwrap_or_default())
-        .bind(filter.limit)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .iter()
-            .map(number_record)
-            .collect::<Result<Vec<_>, _>>()?)
+        );
+        let args = [
+            account_id.into(),
+            or_empty(&filter.status),
+            or_empty(&filter.product_type),
+            or_empty(&filter.user_id),
+            or_empty(&filter.chime_account_id),
+            or_empty(&filter.after),
+            filter.limit.into(),
+        ];
+        sql::fetch_all(&self.pool, &sql, &args).await
     }
 
     /// How many numbers `account_id` has in its inventory and its Orders/Pending list (what
@@ -920,15 +948,18 @@ impl Store {
     ///
     /// Errors: `Database`.
     pub async fn count_phone_numbers(&self, account_id: &str) -> StoreResult<i64> {
-        Ok(sqlx::query_scalar(
+        let (count,): (i64,) = sql::fetch_one(
+            &self.pool,
             "SELECT COUNT(*) FROM chime_phone_numbers WHERE account_id = $1 \
              AND status <> $2 AND status <> $3",
+            &[
+                account_id.into(),
+                status::ACQUIRE_FAILED.into(),
+                status::DELETE_IN_PROGRESS.into(),
+            ],
         )
-        .bind(account_id)
-        .bind(status::ACQUIRE_FAILED)
-        .bind(status::DELETE_IN_PROGRESS)
-        .fetch_one(&self.pool)
-        .await?)
+        .await?;
+        Ok(count)
     }
 
     /// Drops `account_id`'s `AcquireFailed` row of `e164` (it holds nothing); returns
@@ -940,15 +971,16 @@ impl Store {
         account_id: &str,
         e164: &str,
     ) -> StoreResult<bool> {
-        let done = sqlx::query(
-            "DELETE FROM chime_phone_numbers WHERE account_id = $1 AND e164 = $2 AND status = $3",
+        sql::changed(
+            &self.pool,
+            DELETE_FAILED_NUMBER,
+            &[
+                account_id.into(),
+                e164.into(),
+                status::ACQUIRE_FAILED.into(),
+            ],
         )
-        .bind(account_id)
-        .bind(e164)
-        .bind(status::ACQUIRE_FAILED)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() > 0)
+        .await
     }
 
     /// Writes the mutable fields of `number` (product type, status, calling name, deletion
@@ -960,23 +992,24 @@ impl Store {
         number: &PhoneNumberRecord,
         expected: &str,
     ) -> StoreResult<bool> {
-        let done = sqlx::query(
+        sql::changed(
+            &self.pool,
             "UPDATE chime_phone_numbers SET product_type = $3, status = $4, calling_name = $5, \
              calling_name_updated_at = $6, deletion_at = $7, updated_at = $8 \
              WHERE account_id = $1 AND e164 = $2 AND status = $9",
+            &[
+                (&number.account_id).into(),
+                (&number.e164).into(),
+                (&number.product_type).into(),
+                (&number.status).into(),
+                (&number.calling_name).into(),
+                number.calling_name_updated_at.into(),
+                number.deletion_at.into(),
+                number.updated_at.into(),
+                expected.into(),
+            ],
         )
-        .bind(&number.account_id)
-        .bind(&number.e164)
-        .bind(&number.product_type)
-        .bind(&number.status)
-        .bind(&number.calling_name)
-        .bind(number.calling_name_updated_at)
-        .bind(number.deletion_at)
-        .bind(number.updated_at)
-        .bind(expected)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() > 0)
+        .await
     }
 
     /// Assigns `account_id`'s `Unassigned` number `e164` to user `user_id` of Chime account
@@ -993,67 +1026,69 @@ impl Store {
         now: i64,
     ) -> StoreResult<AssociateOutcome> {
         let mut tx = self.begin_write().await?;
-        let user: Option<Option<String>> = sqlx::query_scalar(
+        let user: Option<(Option<String>,)> = sql::fetch_optional(
+            &mut *tx,
             "SELECT primary_provisioned_number FROM chime_users \
              WHERE user_id = $1 AND account_id = $2 AND chime_account_id = $3",
+            &[user_id.into(), account_id.into(), chime_account_id.into()],
         )
-        .bind(user_id)
-        .bind(account_id)
-        .bind(chime_account_id)
-        .fetch_optional(&mut *tx)
         .await?;
-        let outcome = match user {
-            None => AssociateOutcome::NoUser,
-            Some(Some(_)) => AssociateOutcome::UserHasNumber,
-            Some(None) => {
-                let held: i64 = sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM chime_phone_numbers WHERE account_id = $1 AND user_id = $2",
-                )
-                .bind(account_id)
-                .bind(user_id)
-                .fetch_one(&mut *tx)
-                .await?;
-                let done = if held > 0 {
-                    0
-                } else {
-                    sqlx::query(
-                        "UPDATE chime_phone_numbers SET status = $3, user_id = $4, \
-                         chime_account_id = $5, associated_at = $6, updated_at = $6 \
-                         WHERE account_id = $1 AND e164 = $2 AND status = $7",
-                    )
-                    .bind(account_id)
-                    .bind(e164)
-                    .bind(status::ASSIGNED)
-                    .bind(user_id)
-                    .bind(chime_account_id)
-                    .bind(now)
-                    .bind(status::UNASSIGNED)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected()
-                };
-                if held > 0 {
-                    AssociateOutcome::UserHasNumber
-                } else if done == 0 {
-                    AssociateOutcome::NumberUnavailable
-                } else {
-                    sqlx::query(
-                        "UPDATE chime_users SET primary_provisioned_number = $2, updated_at = $3 \
-                         WHERE user_id = $1",
-                    )
-                    .bind(user_id)
-                    .bind(e164)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
-                    AssociateOutcome::Associated
-                }
-            }
-        };
-        if outcome == AssociateOutcome::Associated {
-            tx.commit().await?;
+        match user {
+            None => return Ok(AssociateOutcome::NoUser),
+            Some((Some(_),)) => return Ok(AssociateOutcome::UserHasNumber),
+            Some((None,)) => {}
         }
-        Ok(outcome)
+        if self
+            .user_number(&mut tx, account_id, user_id)
+            .await?
+            .is_some()
+        {
+            return Ok(AssociateOutcome::UserHasNumber);
+        }
+        let assigned = sql::changed(
+            &mut *tx,
+            "UPDATE chime_phone_numbers SET status = $3, user_id = $4, \
+             chime_account_id = $5, associated_at = $6, updated_at = $6 \
+             WHERE account_id = $1 AND e164 = $2 AND status = $7",
+            &[
+                account_id.into(),
+                e164.into(),
+                status::ASSIGNED.into(),
+                user_id.into(),
+                chime_account_id.into(),
+                now.into(),
+                status::UNASSIGNED.into(),
+            ],
+        )
+        .await?;
+        if !assigned {
+            return Ok(AssociateOutcome::NumberUnavailable);
+        }
+        sql::execute(
+            &mut *tx,
+            "UPDATE chime_users SET primary_provisioned_number = $3, updated_at = $4 \
+             WHERE user_id = $1 AND account_id = $2",
+            &[user_id.into(), account_id.into(), e164.into(), now.into()],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(AssociateOutcome::Associated)
+    }
+
+    /// The number of `account_id` assigned to user `user_id`, if any.
+    async fn user_number(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        account_id: &str,
+        user_id: &str,
+    ) -> StoreResult<Option<String>> {
+        let row: Option<(String,)> = sql::fetch_optional(
+            &mut **tx,
+            "SELECT e164 FROM chime_phone_numbers WHERE account_id = $1 AND user_id = $2",
+            &[account_id.into(), user_id.into()],
+        )
+        .await?;
+        Ok(row.map(|(e164,)| e164))
     }
 
     /// Whether user `user_id` is in Chime account `chime_account_id` of `account_id`.
@@ -1065,14 +1100,12 @@ impl Store {
         chime_account_id: &str,
         user_id: &str,
     ) -> StoreResult<bool> {
-        let n: i64 = sqlx::query_scalar(
+        let (n,): (i64,) = sql::fetch_one(
+            &self.pool,
             "SELECT COUNT(*) FROM chime_users WHERE user_id = $1 AND account_id = $2 \
              AND chime_account_id = $3",
+            &[user_id.into(), account_id.into(), chime_account_id.into()],
         )
-        .bind(user_id)
-        .bind(account_id)
-        .bind(chime_account_id)
-        .fetch_one(&self.pool)
         .await?;
         Ok(n > 0)
     }
@@ -1088,34 +1121,28 @@ impl Store {
         now: i64,
     ) -> StoreResult<Option<String>> {
         let mut tx = self.begin_write().await?;
-        let e164: Option<String> = sqlx::query_scalar(
-            "SELECT e164 FROM chime_phone_numbers WHERE account_id = $1 AND user_id = $2",
-        )
-        .bind(account_id)
-        .bind(user_id)
-        .fetch_optional(&mut *tx)
-        .await?;
+        let e164 = self.user_number(&mut tx, account_id, user_id).await?;
         if let Some(e164) = &e164 {
-            sqlx::query(
-                "UPDATE chime_phone_numbers SET status = $3, user_id = NULL, \
-                 chime_account_id = NULL, associated_at = NULL, updated_at = $4 \
-                 WHERE account_id = $1 AND e164 = $2",
+            sql::execute(
+                &mut *tx,
+                &format!(
+                    "UPDATE chime_phone_numbers SET {UNASSIGN} WHERE account_id = $1 AND e164 = $4"
+                ),
+                &[
+                    account_id.into(),
+                    now.into(),
+                    status::UNASSIGNED.into(),
+                    e164.into(),
+                ],
             )
-            .bind(account_id)
-            .bind(e164)
-            .bind(status::UNASSIGNED)
-            .bind(now)
-            .execute(&mut *tx)
             .await?;
         }
-        sqlx::query(
+        sql::execute(
+            &mut *tx,
             "UPDATE chime_users SET primary_provisioned_number = NULL, updated_at = $3 \
              WHERE user_id = $1 AND account_id = $2 AND primary_provisioned_number IS NOT NULL",
+            &[user_id.into(), account_id.into(), now.into()],
         )
-        .bind(user_id)
-        .bind(account_id)
-        .bind(now)
-        .execute(&mut *tx)
         .await?;
         tx.commit().await?;
         Ok(e164)
@@ -1128,22 +1155,25 @@ impl Store {
     ///
     /// Errors: `Database`.
     pub async fn release_stale_assignments(&self, account_id: &str, now: i64) -> StoreResult<u64> {
-        let done = sqlx::query(
-            "UPDATE chime_phone_numbers SET status = $3, user_id = NULL, chime_account_id = NULL, \
-             associated_at = NULL, updated_at = $2 \
+        let sql = format!(
+            "UPDATE chime_phone_numbers SET {UNASSIGN} \
              WHERE ($1 = '' OR account_id = $1) AND status = $4 AND NOT EXISTS ( \
              SELECT 1 FROM chime_users u WHERE u.user_id = chime_phone_numbers.user_id \
              AND u.account_id = chime_phone_numbers.account_id \
              AND u.chime_account_id = chime_phone_numbers.chime_account_id \
-             AND u.primary_provisioned_number = chime_phone_numbers.e164)",
+             AND u.primary_provisioned_number = chime_phone_numbers.e164)"
+        );
+        sql::execute(
+            &self.pool,
+            &sql,
+            &[
+                account_id.into(),
+                now.into(),
+                status::UNASSIGNED.into(),
+                status::ASSIGNED.into(),
+            ],
         )
-        .bind(account_id)
-        .bind(now)
-        .bind(status::UNASSIGNED)
-        .bind(status::ASSIGNED)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected())
+        .await
     }
 
     /// Numbers of every tenant in the deletion queue since `cutoff` or earlier, as (tenant,
@@ -1154,14 +1184,13 @@ impl Store {
         &self,
         cutoff: i64,
     ) -> StoreResult<Vec<(String, String)>> {
-        Ok(sqlx::query_as(
+        sql::fetch_all(
+            &self.pool,
             "SELECT account_id, e164 FROM chime_phone_numbers WHERE status = $1 \
              AND deletion_at <= $2 ORDER BY deletion_at",
+            &[status::DELETE_IN_PROGRESS.into(), cutoff.into()],
         )
-        .bind(status::DELETE_IN_PROGRESS)
-        .bind(cutoff)
-        .fetch_all(&self.pool)
-        .await?)
+        .await
     }
 
     /// Removes `account_id`'s number `e164` from its deletion queue for good if it entered
@@ -1174,39 +1203,32 @@ impl Store {
         e164: &str,
         cutoff: i64,
     ) -> StoreResult<bool> {
-        let done = sqlx::query(
+        sql::changed(
+            &self.pool,
             "DELETE FROM chime_phone_numbers WHERE account_id = $1 AND e164 = $2 \
              AND status = $3 AND deletion_at <= $4",
+            &[
+                account_id.into(),
+                e164.into(),
+                status::DELETE_IN_PROGRESS.into(),
+                cutoff.into(),
+            ],
         )
-        .bind(account_id)
-        .bind(e164)
-        .bind(status::DELETE_IN_PROGRESS)
-        .bind(cutoff)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() > 0)
+        .await
     }
 
     /// `account_id`'s phone-number and global settings (defaults when never set).
     ///
     /// Errors: `Database`.
     pub async fn phone_settings(&self, account_id: &str) -> StoreResult<PhoneSettingsRecord> {
-        let row = sqlx::query(
+        let row: Option<PhoneSettingsRecord> = sql::fetch_optional(
+            &self.pool,
             "SELECT calling_name, calling_name_updated_at, business_calling_cdr_bucket, \
              voice_connector_cdr_bucket FROM chime_phone_settings WHERE account_id = $1",
+            &[account_id.into()],
         )
-        .bind(account_id)
-        .fetch_optional(&self.pool)
         .await?;
-        let Some(row) = row else {
-            return Ok(PhoneSettingsRecord::default());
-        };
-        Ok(PhoneSettingsRecord {
-            calling_name: row.try_get("calling_name")?,
-            calling_name_updated_at: row.try_get("calling_name_updated_at")?,
-            business_calling_cdr_bucket: row.try_get("business_calling_cdr_bucket")?,
-            voice_connector_cdr_bucket: row.try_get("voice_connector_cdr_bucket")?,
-        })
+        Ok(row.unwrap_or_default())
     }
 
     /// Writes `account_id`'s phone-number and global settings.
@@ -1219,22 +1241,26 @@ impl Store {
         now: i64,
     ) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
-        sqlx::query("DELETE FROM chime_phone_settings WHERE account_id = $1")
-            .bind(account_id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(
+        sql::execute(
+            &mut *tx,
+            "DELETE FROM chime_phone_settings WHERE account_id = $1",
+            &[account_id.into()],
+        )
+        .await?;
+        sql::execute(
+            &mut *tx,
             "INSERT INTO chime_phone_settings (account_id, calling_name, calling_name_updated_at, \
              business_calling_cdr_bucket, voice_connector_cdr_bucket, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6)",
+            &[
+                account_id.into(),
+                (&settings.calling_name).into(),
+                settings.calling_name_updated_at.into(),
+                (&settings.business_calling_cdr_bucket).into(),
+                (&settings.voice_connector_cdr_bucket).into(),
+                now.into(),
+            ],
         )
-        .bind(account_id)
-        .bind(&settings.calling_name)
-        .bind(settings.calling_name_updated_at)
-        .bind(&settings.business_calling_cdr_bucket)
-        .bind(&settings.voice_connector_cdr_bucket)
-        .bind(now)
-        .execute(&mut *tx)
         .await?;
         tx.commit().await?;
         Ok(())
@@ -1245,33 +1271,33 @@ impl Store {
     /// Errors: `Database`.
     pub async fn create_porting_order(&self, order: &PortingOrderRecord) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
-        sqlx::query(&format!(
+        let sql = format!(
             "INSERT INTO chime_porting_orders ({PORTING_COLUMNS}) VALUES \
              ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
-        ))
-        .bind(&order.porting_order_id)
-        .bind(&order.account_id)
-        .bind(&order.direction)
-        .bind(&order.product_type)
-        .bind(&order.country)
-        .bind(&order.number_type)
-        .bind(&order.status)
-        .bind(&order.details)
-        .bind(&order.pin_hash)
-        .bind(&order.status_message)
-        .bind(order.foc_at)
-        .bind(order.upload_expires_at)
-        .bind(order.created_at)
-        .bind(order.updated_at)
-        .execute(&mut *tx)
-        .await?;
+        );
+        let args = [
+            (&order.porting_order_id).into(),
+            (&order.account_id).into(),
+            (&order.direction).into(),
+            (&order.product_type).into(),
+            (&order.country).into(),
+            (&order.number_type).into(),
+            (&order.status).into(),
+            (&order.details).into(),
+            (&order.pin_hash).into(),
+            (&order.status_message).into(),
+            order.foc_at.into(),
+            order.upload_expires_at.into(),
+            order.created_at.into(),
+            order.updated_at.into(),
+        ];
+        sql::execute(&mut *tx, &sql, &args).await?;
         for e164 in &order.numbers {
-            sqlx::query(
+            sql::execute(
+                &mut *tx,
                 "INSERT INTO chime_porting_order_numbers (porting_order_id, e164) VALUES ($1, $2)",
+                &[(&order.porting_order_id).into(), e164.into()],
             )
-            .bind(&order.porting_order_id)
-            .bind(e164)
-            .execute(&mut *tx)
             .await?;
         }
         tx.commit().await?;
@@ -1286,21 +1312,24 @@ impl Store {
         account_id: &str,
         porting_order_id: &str,
     ) -> StoreResult<Option<PortingOrderRecord>> {
-        let row = sqlx::query(&format!(
+        let sql = format!(
             "SELECT {PORTING_COLUMNS} FROM chime_porting_orders \
              WHERE account_id = $1 AND porting_order_id = $2"
-        ))
-        .bind(account_id)
-        .bind(porting_order_id)
-        .fetch_optional(&self.pool)
-        .await?;
-        let Some(row) = row else { return Ok(None) };
-        let mut order = porting_record(&row)?;
-        order.numbers = sqlx::query_scalar(
-            "SELECT e164 FROM chime_porting_order_numbers WHERE porting_order_id = $1 ORDER BY e164",
+        );
+        let row: Option<PortingOrderRecord> = sql::fetch_optional(
+            &self.pool,
+            &sql,
+            &[account_id.into(), porting_order_id.into()],
         )
-        .bind(porting_order_id)
-        .fetch_all(&self.pool)
+        .await?;
+        let Some(mut order) = row else {
+            return Ok(None);
+        };
+        order.numbers = sql::fetch_texts(
+            &self.pool,
+            "SELECT e164 FROM chime_porting_order_numbers WHERE porting_order_id = $1 ORDER BY e164",
+            &[porting_order_id.into()],
+        )
         .await?;
         Ok(Some(order))
     }
@@ -1314,22 +1343,15 @@ impl Store {
         after: Option<&str>,
         limit: i64,
     ) -> StoreResult<Vec<PortingOrderRecord>> {
-        let ids = self
-            .page_of_ids(
-                "SELECT porting_order_id FROM chime_porting_orders WHERE account_id = $1 \
-                 AND porting_order_id > $2 ORDER BY porting_order_id LIMIT $3",
-                account_id,
-                after,
-                limit,
-            )
-            .await?;
-        let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
-            if let Some(order) = self.porting_order(account_id, &id).await? {
-                out.push(order);
-            }
-        }
-        Ok(out)
+        self.page_of_orders(
+            "chime_porting_orders",
+            "porting_order_id",
+            account_id,
+            after,
+            limit,
+            |id| async move { self.porting_order(account_id, &id).await },
+        )
+        .await
     }
 
     /// Writes `order`'s status, status message, FOC time, upload window and update time if
@@ -1341,22 +1363,7 @@ impl Store {
         order: &PortingOrderRecord,
         expected: &str,
     ) -> StoreResult<bool> {
-        let done = sqlx::query(
-            "UPDATE chime_porting_orders SET status = $3, status_message = $4, foc_at = $5, \
-             upload_expires_at = $6, updated_at = $7 \
-             WHERE account_id = $1 AND porting_order_id = $2 AND status = $8",
-        )
-        .bind(&order.account_id)
-        .bind(&order.porting_order_id)
-        .bind(&order.status)
-        .bind(&order.status_message)
-        .bind(order.foc_at)
-        .bind(order.upload_expires_at)
-        .bind(order.updated_at)
-        .bind(expected)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() > 0)
+        update_porting(&self.pool, order, expected).await
     }
 
     /// Completes a port-in: `order` becomes `COMPLETED` (if still `expected`) and
@@ -1372,7 +1379,7 @@ impl Store {
         inventory: &[PhoneNumberRecord],
     ) -> StoreResult<bool> {
         let mut tx = self.begin_write().await?;
-        if !set_porting_status(&mut tx, order, expected).await? {
+        if !update_porting(&mut *tx, order, expected).await? {
             return Ok(false);
         }
         for n in inventory {
@@ -1393,24 +1400,28 @@ impl Store {
         expected: &str,
     ) -> StoreResult<bool> {
         let mut tx = self.begin_write().await?;
-        if !set_porting_status(&mut tx, order, expected).await? {
+        if !update_porting(&mut *tx, order, expected).await? {
             return Ok(false);
         }
         for e164 in &order.numbers {
-            sqlx::query(
+            let number = [
+                (&order.account_id).into(),
+                e164.into(),
+                order.updated_at.into(),
+            ];
+            sql::execute(
+                &mut *tx,
                 "UPDATE chime_users SET primary_provisioned_number = NULL, updated_at = $3 \
                  WHERE account_id = $1 AND primary_provisioned_number = $2",
+                &number,
             )
-            .bind(&order.account_id)
-            .bind(e164)
-            .bind(order.updated_at)
-            .execute(&mut *tx)
             .await?;
-            sqlx::query("DELETE FROM chime_phone_numbers WHERE account_id = $1 AND e164 = $2")
-                .bind(&order.account_id)
-                .bind(e164)
-                .execute(&mut *tx)
-                .await?;
+            sql::execute(
+                &mut *tx,
+                "DELETE FROM chime_phone_numbers WHERE account_id = $1 AND e164 = $2",
+                &number[..2],
+            )
+            .await?;
         }
         tx.commit().await?;
         Ok(true)
@@ -1440,25 +1451,27 @@ impl Store {
             .put(&doc.blob_key, bytes::Bytes::from(sealed))
             .await?;
         let mut tx = self.begin_write().await?;
-        sqlx::query(
+        let args = [
+            (&doc.porting_order_id).into(),
+            (&doc.name).into(),
+            (&doc.content_type).into(),
+            doc.size.into(),
+            (&doc.sha256).into(),
+            (&doc.blob_key).into(),
+            doc.uploaded_at.into(),
+        ];
+        sql::execute(
+            &mut *tx,
             "DELETE FROM chime_porting_documents WHERE porting_order_id = $1 AND name = $2",
+            &args[..2],
         )
-        .bind(&doc.porting_order_id)
-        .bind(&doc.name)
-        .execute(&mut *tx)
         .await?;
-        sqlx::query(
+        sql::execute(
+            &mut *tx,
             "INSERT INTO chime_porting_documents (porting_order_id, name, content_type, size, \
              sha256, blob_key, uploaded_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            &args,
         )
-        .bind(&doc.porting_order_id)
-        .bind(&doc.name)
-        .bind(&doc.content_type)
-        .bind(doc.size)
-        .bind(&doc.sha256)
-        .bind(&doc.blob_key)
-        .bind(doc.uploaded_at)
-        .execute(&mut *tx)
         .await?;
         tx.commit().await?;
         Ok(())
@@ -1492,28 +1505,12 @@ impl Store {
         &self,
         porting_order_id: &str,
     ) -> StoreResult<Vec<PortingDocumentRecord>> {
-        let rows: Vec<(String, String, String, i64, String, String, i64)> = sqlx::query_as(
+        sql::fetch_all(
+            &self.pool,
             "SELECT porting_order_id, name, content_type, size, sha256, blob_key, uploaded_at \
              FROM chime_porting_documents WHERE porting_order_id = $1 ORDER BY name",
+            &[porting_order_id.into()],
         )
-        .bind(porting_order_id)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(
-                |(porting_order_id, name, content_type, size, sha256, blob_key, uploaded_at)| {
-                    PortingDocumentRecord {
-                        porting_order_id,
-                        name,
-                        content_type,
-                        size,
-                        sha256,
-                        blob_key,
-                        uploaded_at,
-                    }
-                },
-            )
-            .collect())
+        .await
     }
 }

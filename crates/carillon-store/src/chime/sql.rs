@@ -150,3 +150,16 @@ where
         .fetch_all(executor)
         .await?)
 }
+
+/// The first column, text, of every row query `sql` with `args` selects.
+pub(super) async fn fetch_texts<'q, 'c, E>(
+    executor: E,
+    sql: &'q str,
+    args: &[Arg<'q>],
+) -> StoreResult<Vec<String>>
+where
+    E: Executor<'c, Database = Any>,
+{
+    let rows: Vec<(String,)> = fetch_all(executor, sql, args).await?;
+    Ok(rows.into_iter().map(|(text,)| text).collect())
+}
