@@ -11,6 +11,7 @@ use sqlx::{AnyPool, ConnectOptions, Executor};
 
 use crate::blob::BlobStore;
 use crate::error::{StoreError, StoreResult};
+use crate::notify::NotifyTarget;
 
 /// The SQL engine behind a [`Store`]. Queries are written in the portable subset both accept
 /// (`$n` placeholders, `ON CONFLICT`, `RETURNING`, `BIGINT`/`TEXT` columns).
@@ -30,6 +31,8 @@ pub struct Store {
     backend: Backend,
     blobs: BlobStore,
     keyring: Option<Arc<Keyring>>,
+    /// PostgreSQL only: how a notification listener connects (`crate::notify`).
+    notify: Option<NotifyTarget>,
 }
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -76,11 +79,16 @@ impl Store {
             .await?;
         MIGRATOR.run(&pool).await?;
         let blobs = BlobStore::open(blob_url)?;
+        let notify = match backend {
+            Backend::Postgres => Some(NotifyTarget::from_url(database_url)?),
+            Backend::Sqlite => None,
+        };
         Ok(Store {
             pool,
             backend,
             blobs,
             keyring: None,
+            notify,
         })
     }
 
@@ -115,6 +123,11 @@ impl Store {
     /// Which SQL engine this store runs on.
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// How a notification listener connects (`None` on SQLite).
+    pub(crate) fn notify_target(&self) -> Option<&NotifyTarget> {
+        self.notify.as_ref()
     }
 
     /// The blob store beside the metadata.

@@ -24,6 +24,7 @@ mod journaling;
 mod keys;
 mod mailbox;
 mod monitoring;
+mod notify;
 mod queue;
 mod recipients;
 mod retention;
@@ -59,6 +60,7 @@ pub use mailbox::{
     StoredMessage, DEFAULT_FOLDERS, FOLDER_DELIMITER,
 };
 pub use monitoring::EmailMonitoringRecord;
+pub use notify::{Listener, NOTIFY_INLINE_LIMIT};
 pub use queue::{NewOutbound, QueuedOutbound};
 pub use recipients::{LocalMailbox, Resolution, DEFAULT_MAILBOX_QUOTA_MB};
 pub use retention::{PurgedMailbox, RetentionFolderRecord, RetentionPolicyRecord};
