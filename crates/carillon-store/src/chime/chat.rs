@@ -6,6 +6,7 @@
 //! through their members. Every reader of `chime_messages` skips rows retention has hidden
 //! (`hidden_at IS NOT NULL`).
 
+use super::sql::{self, Arg};
 use crate::error::{StoreError, StoreResult};
 use crate::Store;
 
@@ -35,7 +36,7 @@ pub struct ChatUserRecord {
 }
 
 /// A chat session: the SHA-256 (hex) of its bearer token, never the token.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct ChatSessionRecord {
     /// Hex SHA-256 of the bearer token.
     pub session_hash: String,
@@ -69,7 +70,7 @@ pub struct ChatBotRecord {
 }
 
 /// A chat room.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct ChatRoomRecord {
     /// The room ID (UUID).
     pub room_id: String,
@@ -90,7 +91,7 @@ pub struct ChatRoomRecord {
 }
 
 /// A room membership with what is known of its member.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct RoomMembershipRecord {
     /// The room.
     pub room_id: String,
@@ -132,7 +133,7 @@ pub struct ConversationRecord {
 }
 
 /// A conversation member with their identity.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct ConversationMemberRecord {
     /// The conversation.
     pub conversation_id: String,
@@ -235,83 +236,18 @@ fn user_record(row: UserRow) -> ChatUserRecord {
 /// has an endpoint.
 type BotRow = (String, String, String, String, String, String, i64, i64);
 
-type RoomRow = (
-    String,
-    String,
-    String,
-    String,
-    Option<String>,
-    i64,
-    i64,
-    Option<String>,
-);
-
 const ROOM_COLUMNS: &str = "room_id, account_id, chime_account_id, name, created_by, \
      created_at, updated_at, client_request_token";
 
-fn room_record(row: RoomRow) -> ChatRoomRecord {
-    let (room_id, account_id, chime_account_id, name, created_by, created_at, updated_at, token) =
-        row;
-    ChatRoomRecord {
-        room_id,
-        account_id,
-        chime_account_id,
-        name,
-        created_by,
-        created_at,
-        updated_at,
-        client_request_token: token,
-    }
-}
-
-type MembershipRow = (
-    String,
-    String,
-    String,
-    String,
-    String,
-    Option<String>,
-    i64,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-);
-
 const MEMBERSHIP_SELECT: &str = "SELECT m.room_id, m.member_id, m.account_id, m.member_type, \
-     m.role, m.invited_by, m.updated_at, COALESCE(u.primary_email, b.bot_email), \
-     COALESCE(u.display_name, b.display_name, w.name), \
+     m.role, m.invited_by, m.updated_at, COALESCE(u.primary_email, b.bot_email) AS email, \
+     COALESCE(u.display_name, b.display_name, w.name) AS full_name, \
      COALESCE(u.chime_account_id, b.chime_account_id, w.chime_account_id) \
+     AS member_chime_account_id \
      FROM chime_room_memberships m \
      LEFT JOIN chime_users u ON m.member_type = 'User' AND u.user_id = m.member_id \
      LEFT JOIN chime_bots b ON m.member_type = 'Bot' AND b.user_id = m.member_id \
      LEFT JOIN chime_webhooks w ON m.member_type = 'Webhook' AND w.webhook_id = m.member_id";
-
-fn membership_record(row: MembershipRow) -> RoomMembershipRecord {
-    let (
-        room_id,
-        member_id,
-        account_id,
-        member_type,
-        role,
-        invited_by,
-        updated_at,
-        email,
-        full_name,
-        member_chime_account_id,
-    ) = row;
-    RoomMembershipRecord {
-        room_id,
-        member_id,
-        account_id,
-        member_type,
-        role,
-        invited_by,
-        updated_at,
-        email,
-        full_name,
-        member_chime_account_id,
-    }
-}
 
 type ConversationRow = (String, i64, String, i64, Option<String>);
 
@@ -327,16 +263,6 @@ fn conversation_record(row: ConversationRow) -> ConversationRecord {
         pair_key,
     }
 }
-
-type ConversationMemberRow = (
-    String,
-    String,
-    Option<String>,
-    i64,
-    String,
-    Option<String>,
-    Option<String>,
-);
 
 type MessageRow = (
     String,
@@ -394,22 +320,25 @@ impl Store {
     ///
     /// Errors: `Database`.
     pub async fn chat_user(&self, user_id: &str) -> StoreResult<Option<ChatUserRecord>> {
-        let row: Option<UserRow> = sqlx::query_as(&format!("{USER_SELECT} WHERE u.user_id = $1"))
-            .bind(user_id)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(row.map(user_record))
+        self.chat_user_where("u.user_id = $1", user_id).await
     }
 
     /// The user whose primary email is `email` (compared lower-cased).
     ///
     /// Errors: `Database`.
     pub async fn chat_user_by_email(&self, email: &str) -> StoreResult<Option<ChatUserRecord>> {
-        let row: Option<UserRow> =
-            sqlx::query_as(&format!("{USER_SELECT} WHERE u.primary_email = $1"))
-                .bind(email.to_lowercase())
-                .fetch_optional(&self.pool)
-                .await?;
+        self.chat_user_where("u.primary_email = $1", &email.to_lowercase())
+            .await
+    }
+
+    /// The user matching `condition` with `$1` bound to `value`.
+    async fn chat_user_where(
+        &self,
+        condition: &str,
+        value: &str,
+    ) -> StoreResult<Option<ChatUserRecord>> {
+        let sql = format!("{USER_SELECT} WHERE {condition}");
+        let row: Option<UserRow> = sql::fetch_optional(&self.pool, &sql, &[value.into()]).await?;
         Ok(row.map(user_record))
     }
 
@@ -418,20 +347,23 @@ impl Store {
     /// Errors: `Database`.
     pub async fn create_chat_session(&self, session: &ChatSessionRecord) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
-        sqlx::query("DELETE FROM chime_sessions WHERE user_id = $1 AND expires_at <= $2")
-            .bind(&session.user_id)
-            .bind(session.created_at)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(
+        sql::execute(
+            &mut *tx,
+            "DELETE FROM chime_sessions WHERE user_id = $1 AND expires_at <= $2",
+            &[(&session.user_id).into(), session.created_at.into()],
+        )
+        .await?;
+        sql::execute(
+            &mut *tx,
             "INSERT INTO chime_sessions (session_hash, user_id, created_at, expires_at) \
              VALUES ($1, $2, $3, $4)",
+            &[
+                (&session.session_hash).into(),
+                (&session.user_id).into(),
+                session.created_at.into(),
+                session.expires_at.into(),
+            ],
         )
-        .bind(&session.session_hash)
-        .bind(&session.user_id)
-        .bind(session.created_at)
-        .bind(session.expires_at)
-        .execute(&mut *tx)
         .await?;
         tx.commit().await?;
         Ok(())
@@ -445,33 +377,25 @@ impl Store {
         session_hash: &str,
         now: i64,
     ) -> StoreResult<Option<ChatSessionRecord>> {
-        let row: Option<(String, String, i64, i64)> = sqlx::query_as(
+        sql::fetch_optional(
+            &self.pool,
             "SELECT session_hash, user_id, created_at, expires_at FROM chime_sessions \
              WHERE session_hash = $1 AND expires_at > $2",
+            &[session_hash.into(), now.into()],
         )
-        .bind(session_hash)
-        .bind(now)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map(
-            |(session_hash, user_id, created_at, expires_at)| ChatSessionRecord {
-                session_hash,
-                user_id,
-                created_at,
-                expires_at,
-            },
-        ))
+        .await
     }
 
     /// Ends the session named by `session_hash`; returns whether it existed.
     ///
     /// Errors: `Database`.
     pub async fn delete_chat_session(&self, session_hash: &str) -> StoreResult<bool> {
-        let done = sqlx::query("DELETE FROM chime_sessions WHERE session_hash = $1")
-            .bind(session_hash)
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected() > 0)
+        sql::changed(
+            &self.pool,
+            "DELETE FROM chime_sessions WHERE session_hash = $1",
+            &[session_hash.into()],
+        )
+        .await
     }
 
     /// The bot of `chime_account_id` whose bot ID, user ID or email (case-insensitive) is
@@ -483,16 +407,18 @@ impl Store {
         chime_account_id: &str,
         id: &str,
     ) -> StoreResult<Option<ChatBotRecord>> {
-        let row: Option<BotRow> = sqlx::query_as(
+        let row: Option<BotRow> = sql::fetch_optional(
+            &self.pool,
             "SELECT bot_id, user_id, account_id, chime_account_id, display_name, bot_email, \
                  disabled, CASE WHEN outbound_events_endpoint IS NULL THEN 0 ELSE 1 END \
                  FROM chime_bots WHERE chime_account_id = $1 \
                  AND (bot_id = $2 OR user_id = $2 OR LOWER(bot_email) = $3)",
+            &[
+                chime_account_id.into(),
+                id.into(),
+                id.to_lowercase().as_str().into(),
+            ],
         )
-        .bind(chime_account_id)
-        .bind(id)
-        .bind(id.to_lowercase())
-        .fetch_optional(&self.pool)
         .await?;
         Ok(row.map(
             |(bot_id, user_id, account_id, chime_account_id, display_name, bot_email, d, e)| {
@@ -519,19 +445,20 @@ impl Store {
         creator: Option<&RoomMembershipRecord>,
     ) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
-        sqlx::query(&format!(
+        let sql = format!(
             "INSERT INTO chime_rooms ({ROOM_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
-        ))
-        .bind(&room.room_id)
-        .bind(&room.account_id)
-        .bind(&room.chime_account_id)
-        .bind(&room.name)
-        .bind(&room.created_by)
-        .bind(room.created_at)
-        .bind(room.updated_at)
-        .bind(&room.client_request_token)
-        .execute(&mut *tx)
-        .await?;
+        );
+        let args = [
+            (&room.room_id).into(),
+            (&room.account_id).into(),
+            (&room.chime_account_id).into(),
+            (&room.name).into(),
+            (&room.created_by).into(),
+            room.created_at.into(),
+            room.updated_at.into(),
+            (&room.client_request_token).into(),
+        ];
+        sql::execute(&mut *tx, &sql, &args).await?;
         if let Some(membership) = creator {
             insert_membership(&mut tx, membership).await?;
         }
@@ -547,8 +474,11 @@ impl Store {
         account_id: &str,
         room_id: &str,
     ) -> StoreResult<Option<ChatRoomRecord>> {
-        self.one_room("account_id = $1 AND room_id = $2", &[account_id, room_id])
-            .await
+        self.one_room(
+            "account_id = $1 AND room_id = $2",
+            &[account_id.into(), room_id.into()],
+        )
+        .await
     }
 
     /// The room of `chime_account_id` (of tenant `account_id`) created with
@@ -563,7 +493,11 @@ impl Store {
     ) -> StoreResult<Option<ChatRoomRecord>> {
         self.one_room(
             "account_id = $1 AND chime_account_id = $2 AND client_request_token = $3",
-            &[account_id, chime_account_id, client_request_token],
+            &[
+                account_id.into(),
+                chime_account_id.into(),
+                client_request_token.into(),
+            ],
         )
         .await
     }
@@ -572,21 +506,17 @@ impl Store {
     ///
     /// Errors: `Database`.
     pub async fn chat_room_any(&self, room_id: &str) -> StoreResult<Option<ChatRoomRecord>> {
-        self.one_room("room_id = $1", &[room_id]).await
+        self.one_room("room_id = $1", &[room_id.into()]).await
     }
 
     /// The room matching `condition`, its placeholders bound to `args` in order.
     async fn one_room(
         &self,
         condition: &str,
-        args: &[&str],
+        args: &[Arg<'_>],
     ) -> StoreResult<Option<ChatRoomRecord>> {
         let sql = format!("SELECT {ROOM_COLUMNS} FROM chime_rooms WHERE {condition}");
-        let mut query = sqlx::query_as::<_, RoomRow>(&sql);
-        for arg in args {
-            query = query.bind(arg.to_string());
-        }
-        Ok(query.fetch_optional(&self.pool).await?.map(room_record))
+        sql::fetch_optional(&self.pool, &sql, args).await
     }
 
     /// Rooms of `chime_account_id` (of tenant `account_id`) by ID after `after`, at most
@@ -601,21 +531,21 @@ impl Store {
         after: &str,
         limit: i64,
     ) -> StoreResult<Vec<ChatRoomRecord>> {
-        let rows: Vec<RoomRow> = sqlx::query_as(&format!(
+        let sql = format!(
             "SELECT {ROOM_COLUMNS} FROM chime_rooms WHERE account_id = $1 \
              AND chime_account_id = $2 AND room_id > $3 \
              AND ($4 = '' OR room_id IN (SELECT m.room_id FROM chime_room_memberships m \
                   WHERE m.member_id = $4)) \
              ORDER BY room_id LIMIT $5"
-        ))
-        .bind(account_id)
-        .bind(chime_account_id)
-        .bind(after)
-        .bind(member_id.unwrap_or_default())
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.into_iter().map(room_record).collect())
+        );
+        let args = [
+            account_id.into(),
+            chime_account_id.into(),
+            after.into(),
+            member_id.unwrap_or_default().into(),
+            limit.into(),
+        ];
+        sql::fetch_all(&self.pool, &sql, &args).await
     }
 
     /// The rooms `member_id` belongs to, in any tenant, by ID after `after`, at most `limit`.
@@ -627,18 +557,15 @@ impl Store {
         after: &str,
         limit: i64,
     ) -> StoreResult<Vec<ChatRoomRecord>> {
-        let rows: Vec<RoomRow> = sqlx::query_as(
+        sql::fetch_all(
+            &self.pool,
             "SELECT r.room_id, r.account_id, r.chime_account_id, r.name, r.created_by, \
              r.created_at, r.updated_at, r.client_request_token FROM chime_room_memberships m \
              JOIN chime_rooms r ON r.room_id = m.room_id \
              WHERE m.member_id = $1 AND m.room_id > $2 ORDER BY m.room_id LIMIT $3",
+            &[member_id.into(), after.into(), limit.into()],
         )
-        .bind(member_id)
-        .bind(after)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.into_iter().map(room_record).collect())
+        .await
     }
 
     /// Renames `account_id`'s room; returns whether it existed.
@@ -651,17 +578,13 @@ impl Store {
         name: &str,
         now: i64,
     ) -> StoreResult<bool> {
-        let done = sqlx::query(
+        sql::changed(
+            &self.pool,
             "UPDATE chime_rooms SET name = $3, updated_at = $4 \
              WHERE account_id = $1 AND room_id = $2",
+            &[account_id.into(), room_id.into(), name.into(), now.into()],
         )
-        .bind(account_id)
-        .bind(room_id)
-        .bind(name)
-        .bind(now)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() > 0)
+        .await
     }
 
     /// Deletes `account_id`'s room with all its messages (hidden ones too) and memberships,
@@ -675,38 +598,31 @@ impl Store {
         room_id: &str,
     ) -> StoreResult<Option<Vec<String>>> {
         let mut tx = self.begin_write().await?;
-        let found: Option<(String,)> = sqlx::query_as(
+        let found: Option<(String,)> = sql::fetch_optional(
+            &mut *tx,
             "SELECT room_id FROM chime_rooms WHERE account_id = $1 AND room_id = $2",
+            &[account_id.into(), room_id.into()],
         )
-        .bind(account_id)
-        .bind(room_id)
-        .fetch_optional(&mut *tx)
         .await?;
         if found.is_none() {
             return Ok(None);
         }
-        let members: Vec<(String,)> = sqlx::query_as(
+        let room = [room_id.into()];
+        let members = sql::fetch_texts(
+            &mut *tx,
             "SELECT member_id FROM chime_room_memberships WHERE room_id = $1 ORDER BY member_id",
+            &room,
         )
-        .bind(room_id)
-        .fetch_all(&mut *tx)
         .await?;
-        sqlx::query(
+        for statement in [
             "DELETE FROM chime_messages WHERE container_type = 'room' AND container_id = $1",
-        )
-        .bind(room_id)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query("DELETE FROM chime_room_memberships WHERE room_id = $1")
-            .bind(room_id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("DELETE FROM chime_rooms WHERE room_id = $1")
-            .bind(room_id)
-            .execute(&mut *tx)
-            .await?;
+            "DELETE FROM chime_room_memberships WHERE room_id = $1",
+            "DELETE FROM chime_rooms WHERE room_id = $1",
+        ] {
+            sql::execute(&mut *tx, statement, &room).await?;
+        }
         tx.commit().await?;
-        Ok(Some(members.into_iter().map(|(m,)| m).collect()))
+        Ok(Some(members))
     }
 
     /// Adds `membership` to its room.
@@ -730,14 +646,8 @@ impl Store {
         room_id: &str,
         member_id: &str,
     ) -> StoreResult<Option<RoomMembershipRecord>> {
-        let row: Option<MembershipRow> = sqlx::query_as(&format!(
-            "{MEMBERSHIP_SELECT} WHERE m.room_id = $1 AND m.member_id = $2"
-        ))
-        .bind(room_id)
-        .bind(member_id)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map(membership_record))
+        let sql = format!("{MEMBERSHIP_SELECT} WHERE m.room_id = $1 AND m.member_id = $2");
+        sql::fetch_optional(&self.pool, &sql, &[room_id.into(), member_id.into()]).await
     }
 
     /// Memberships of `room_id` by member ID after `after`, at most `limit` (`None`: all).
@@ -749,27 +659,28 @@ impl Store {
         after: &str,
         limit: Option<i64>,
     ) -> StoreResult<Vec<RoomMembershipRecord>> {
-        let rows: Vec<MembershipRow> = sqlx::query_as(&format!(
+        let sql = format!(
             "{MEMBERSHIP_SELECT} WHERE m.room_id = $1 AND m.member_id > $2 \
              ORDER BY m.member_id LIMIT $3"
-        ))
-        .bind(room_id)
-        .bind(after)
-        .bind(limit.unwrap_or(i64::MAX))
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.into_iter().map(membership_record).collect())
+        );
+        let args = [
+            room_id.into(),
+            after.into(),
+            limit.unwrap_or(i64::MAX).into(),
+        ];
+        sql::fetch_all(&self.pool, &sql, &args).await
     }
 
     /// How many members `room_id` has.
     ///
     /// Errors: `Database`.
     pub async fn count_room_memberships(&self, room_id: &str) -> StoreResult<i64> {
-        let (count,): (i64,) =
-            sqlx::query_as("SELECT COUNT(*) FROM chime_room_memberships WHERE room_id = $1")
-                .bind(room_id)
-                .fetch_one(&self.pool)
-                .await?;
+        let (count,): (i64,) = sql::fetch_one(
+            &self.pool,
+            "SELECT COUNT(*) FROM chime_room_memberships WHERE room_id = $1",
+            &[room_id.into()],
+        )
+        .await?;
         Ok(count)
     }
 
@@ -783,17 +694,13 @@ impl Store {
         role: &str,
         now: i64,
     ) -> StoreResult<bool> {
-        let done = sqlx::query(
+        sql::changed(
+            &self.pool,
             "UPDATE chime_room_memberships SET role = $3, updated_at = $4 \
              WHERE room_id = $1 AND member_id = $2",
+            &[room_id.into(), member_id.into(), role.into(), now.into()],
         )
-        .bind(room_id)
-        .bind(member_id)
-        .bind(role)
-        .bind(now)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() > 0)
+        .await
     }
 
     /// Removes `member_id` from `room_id`; returns whether it was a member.
@@ -804,13 +711,12 @@ impl Store {
         room_id: &str,
         member_id: &str,
     ) -> StoreResult<bool> {
-        let done =
-            sqlx::query("DELETE FROM chime_room_memberships WHERE room_id = $1 AND member_id = $2")
-                .bind(room_id)
-                .bind(member_id)
-                .execute(&self.pool)
-                .await?;
-        Ok(done.rows_affected() > 0)
+        sql::changed(
+            &self.pool,
+            "DELETE FROM chime_room_memberships WHERE room_id = $1 AND member_id = $2",
+            &[room_id.into(), member_id.into()],
+        )
+        .await
     }
 
     /// Creates `conversation` with `members` (user IDs with their Chime account), or, for a
@@ -828,26 +734,29 @@ impl Store {
         }
         let result = async {
             let mut tx = self.begin_write().await?;
-            sqlx::query(&format!(
+            let sql = format!(
                 "INSERT INTO chime_conversations ({CONVERSATION_COLUMNS}) VALUES ($1, $2, $3, $4, $5)"
-            ))
-            .bind(&conversation.conversation_id)
-            .bind(i64::from(conversation.is_group))
-            .bind(&conversation.created_by)
-            .bind(conversation.created_at)
-            .bind(&conversation.pair_key)
-            .execute(&mut *tx)
-            .await?;
+            );
+            let args = [
+                (&conversation.conversation_id).into(),
+                conversation.is_group.into(),
+                (&conversation.created_by).into(),
+                conversation.created_at.into(),
+                (&conversation.pair_key).into(),
+            ];
+            sql::execute(&mut *tx, &sql, &args).await?;
             for (user_id, chime_account_id) in members {
-                sqlx::query(
+                sql::execute(
+                    &mut *tx,
                     "INSERT INTO chime_conversation_members \
                      (conversation_id, user_id, chime_account_id, joined_at) VALUES ($1, $2, $3, $4)",
+                    &[
+                        (&conversation.conversation_id).into(),
+                        user_id.into(),
+                        chime_account_id.into(),
+                        conversation.created_at.into(),
+                    ],
                 )
-                .bind(&conversation.conversation_id)
-                .bind(user_id)
-                .bind(chime_account_id)
-                .bind(conversation.created_at)
-                .execute(&mut *tx)
                 .await?;
             }
             tx.commit().await?;
@@ -874,13 +783,7 @@ impl Store {
         let Some(pair) = &conversation.pair_key else {
             return Ok(None);
         };
-        let row: Option<ConversationRow> = sqlx::query_as(&format!(
-            "SELECT {CONVERSATION_COLUMNS} FROM chime_conversations WHERE pair_key = $1"
-        ))
-        .bind(pair)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map(conversation_record))
+        self.conversation_where("pair_key", pair).await
     }
 
     /// The conversation `conversation_id`.
@@ -890,12 +793,20 @@ impl Store {
         &self,
         conversation_id: &str,
     ) -> StoreResult<Option<ConversationRecord>> {
-        let row: Option<ConversationRow> = sqlx::query_as(&format!(
-            "SELECT {CONVERSATION_COLUMNS} FROM chime_conversations WHERE conversation_id = $1"
-        ))
-        .bind(conversation_id)
-        .fetch_optional(&self.pool)
-        .await?;
+        self.conversation_where("conversation_id", conversation_id)
+            .await
+    }
+
+    /// The conversation whose `column` (`conversation_id` or `pair_key`) is `value`.
+    async fn conversation_where(
+        &self,
+        column: &'static str,
+        value: &str,
+    ) -> StoreResult<Option<ConversationRecord>> {
+        let sql =
+            format!("SELECT {CONVERSATION_COLUMNS} FROM chime_conversations WHERE {column} = $1");
+        let row: Option<ConversationRow> =
+            sql::fetch_optional(&self.pool, &sql, &[value.into()]).await?;
         Ok(row.map(conversation_record))
     }
 
@@ -908,17 +819,15 @@ impl Store {
         after: &str,
         limit: i64,
     ) -> StoreResult<Vec<ConversationRecord>> {
-        let rows: Vec<ConversationRow> = sqlx::query_as(
+        let rows: Vec<ConversationRow> = sql::fetch_all(
+            &self.pool,
             "SELECT c.conversation_id, c.is_group, c.created_by, c.created_at, c.pair_key \
              FROM chime_conversation_members m \
              JOIN chime_conversations c ON c.conversation_id = m.conversation_id \
              WHERE m.user_id = $1 AND m.conversation_id > $2 \
              ORDER BY m.conversation_id LIMIT $3",
+            &[user_id.into(), after.into(), limit.into()],
         )
-        .bind(user_id)
-        .bind(after)
-        .bind(limit)
-        .fetch_all(&self.pool)
         .await?;
         Ok(rows.into_iter().map(conversation_record).collect())
     }
@@ -930,31 +839,15 @@ impl Store {
         &self,
         conversation_id: &str,
     ) -> StoreResult<Vec<ConversationMemberRecord>> {
-        let rows: Vec<ConversationMemberRow> = sqlx::query_as(
+        sql::fetch_all(
+            &self.pool,
             "SELECT m.conversation_id, m.user_id, m.chime_account_id, m.joined_at, \
-             u.primary_email, u.display_name, u.account_id FROM chime_conversation_members m \
-             JOIN chime_users u ON u.user_id = m.user_id \
+             u.primary_email AS email, u.display_name, u.account_id \
+             FROM chime_conversation_members m JOIN chime_users u ON u.user_id = m.user_id \
              WHERE m.conversation_id = $1 ORDER BY m.user_id",
+            &[conversation_id.into()],
         )
-        .bind(conversation_id)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(
-                |(conversation_id, user_id, chime_account_id, joined_at, email, name, account)| {
-                    ConversationMemberRecord {
-                        conversation_id,
-                        user_id,
-                        chime_account_id,
-                        joined_at,
-                        email,
-                        display_name: name,
-                        account_id: account,
-                    }
-                },
-            )
-            .collect())
+        .await
     }
 
     /// Every user who shares a room or a conversation with `user_id` (presence audience),
@@ -962,7 +855,8 @@ impl Store {
     ///
     /// Errors: `Database`.
     pub async fn chat_contacts(&self, user_id: &str) -> StoreResult<Vec<String>> {
-        let rows: Vec<(String,)> = sqlx::query_as(
+        sql::fetch_texts(
+            &self.pool,
             "SELECT o.member_id FROM chime_room_memberships m \
              JOIN chime_room_memberships o ON o.room_id = m.room_id \
              WHERE m.member_id = $1 AND o.member_type = 'User' AND o.member_id <> $1 \
@@ -971,34 +865,34 @@ impl Store {
              JOIN chime_conversation_members o ON o.conversation_id = m.conversation_id \
              WHERE m.user_id = $1 AND o.user_id <> $1 \
              ORDER BY 1",
+            &[user_id.into()],
         )
-        .bind(user_id)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.into_iter().map(|(id,)| id).collect())
+        .await
     }
 
     /// Stores a new message.
     ///
     /// Errors: `Database`.
     pub async fn insert_chat_message(&self, message: &ChatMessageRecord) -> StoreResult<()> {
-        sqlx::query(&format!(
+        let sql = format!(
             "INSERT INTO chime_messages ({MESSAGE_COLUMNS}) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
-        ))
-        .bind(&message.message_id)
-        .bind(&message.container_type)
-        .bind(&message.container_id)
-        .bind(&message.sender_id)
-        .bind(&message.sender_type)
-        .bind(&message.sender_name)
-        .bind(&message.content)
-        .bind(mentions_json(&message.mentions))
-        .bind(i64::from(message.redacted))
-        .bind(message.created_at)
-        .bind(message.edited_at)
-        .execute(&self.pool)
-        .await?;
+        );
+        let mentions = mentions_json(&message.mentions);
+        let args = [
+            (&message.message_id).into(),
+            (&message.container_type).into(),
+            (&message.container_id).into(),
+            (&message.sender_id).into(),
+            (&message.sender_type).into(),
+            (&message.sender_name).into(),
+            (&message.content).into(),
+            (&mentions).into(),
+            message.redacted.into(),
+            message.created_at.into(),
+            message.edited_at.into(),
+        ];
+        sql::execute(&self.pool, &sql, &args).await?;
         Ok(())
     }
 
@@ -1010,14 +904,13 @@ impl Store {
         container_id: &str,
         message_id: &str,
     ) -> StoreResult<Option<ChatMessageRecord>> {
-        let row: Option<MessageRow> = sqlx::query_as(&format!(
+        let sql = format!(
             "SELECT {MESSAGE_COLUMNS} FROM chime_messages \
              WHERE container_id = $1 AND message_id = $2 AND hidden_at IS NULL"
-        ))
-        .bind(container_id)
-        .bind(message_id)
-        .fetch_optional(&self.pool)
-        .await?;
+        );
+        let row: Option<MessageRow> =
+            sql::fetch_optional(&self.pool, &sql, &[container_id.into(), message_id.into()])
+                .await?;
         Ok(row.map(message_record))
     }
 
@@ -1030,14 +923,13 @@ impl Store {
         container_id: &str,
         message_id: &str,
     ) -> StoreResult<Option<i64>> {
-        let at: Option<i64> = sqlx::query_scalar(
+        let row: Option<(i64,)> = sql::fetch_optional(
+            &self.pool,
             "SELECT created_at FROM chime_messages WHERE container_id = $1 AND message_id = $2",
+            &[container_id.into(), message_id.into()],
         )
-        .bind(container_id)
-        .bind(message_id)
-        .fetch_optional(&self.pool)
         .await?;
-        Ok(at)
+        Ok(row.map(|(at,)| at))
     }
 
     /// The visible messages of `container_id`, newest first, strictly older than `before`
@@ -1054,18 +946,19 @@ impl Store {
             Some(cursor) => (cursor.created_at, cursor.message_id.clone()),
             None => (i64::MAX, String::new()),
         };
-        let rows: Vec<MessageRow> = sqlx::query_as(&format!(
+        let sql = format!(
             "SELECT {MESSAGE_COLUMNS} FROM chime_messages \
              WHERE container_id = $1 AND hidden_at IS NULL \
              AND (created_at < $2 OR (created_at = $2 AND message_id < $3)) \
              ORDER BY created_at DESC, message_id DESC LIMIT $4"
-        ))
-        .bind(container_id)
-        .bind(at)
-        .bind(id)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
+        );
+        let args = [
+            container_id.into(),
+            at.into(),
+            id.as_str().into(),
+            limit.into(),
+        ];
+        let rows: Vec<MessageRow> = sql::fetch_all(&self.pool, &sql, &args).await?;
         Ok(rows.into_iter().map(message_record).collect())
     }
 
@@ -1081,18 +974,20 @@ impl Store {
         mentions: &[String],
         edited_at: i64,
     ) -> StoreResult<bool> {
-        let done = sqlx::query(
+        let mentions = mentions_json(mentions);
+        sql::changed(
+            &self.pool,
             "UPDATE chime_messages SET content = $3, mentions = $4, edited_at = $5 \
              WHERE container_id = $1 AND message_id = $2 AND redacted = 0 AND hidden_at IS NULL",
+            &[
+                container_id.into(),
+                message_id.into(),
+                content.into(),
+                (&mentions).into(),
+                edited_at.into(),
+            ],
         )
-        .bind(container_id)
-        .bind(message_id)
-        .bind(content)
-        .bind(mentions_json(mentions))
-        .bind(edited_at)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() > 0)
+        .await
     }
 
     /// Removes the content of message `message_id` of `container_id` for good (content
@@ -1106,23 +1001,18 @@ impl Store {
         message_id: &str,
     ) -> StoreResult<Option<ChatMessageRecord>> {
         let mut tx = self.begin_write().await?;
-        let done = sqlx::query(
+        let redacted = sql::changed(
+            &mut *tx,
             "UPDATE chime_messages SET content = NULL, mentions = '[]', redacted = 1 \
              WHERE container_id = $1 AND message_id = $2",
+            &[container_id.into(), message_id.into()],
         )
-        .bind(container_id)
-        .bind(message_id)
-        .execute(&mut *tx)
         .await?;
-        if done.rows_affected() == 0 {
+        if !redacted {
             return Ok(None);
         }
-        let row: MessageRow = sqlx::query_as(&format!(
-            "SELECT {MESSAGE_COLUMNS} FROM chime_messages WHERE message_id = $1"
-        ))
-        .bind(message_id)
-        .fetch_one(&mut *tx)
-        .await?;
+        let sql = format!("SELECT {MESSAGE_COLUMNS} FROM chime_messages WHERE message_id = $1");
+        let row: MessageRow = sql::fetch_one(&mut *tx, &sql, &[message_id.into()]).await?;
         tx.commit().await?;
         Ok(Some(message_record(row)))
     }
@@ -1132,19 +1022,21 @@ async fn insert_membership(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     membership: &RoomMembershipRecord,
 ) -> StoreResult<()> {
-    sqlx::query(
+    sql::execute(
+        &mut **tx,
         "INSERT INTO chime_room_memberships \
          (room_id, member_id, account_id, member_type, role, invited_by, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        &[
+            (&membership.room_id).into(),
+            (&membership.member_id).into(),
+            (&membership.account_id).into(),
+            (&membership.member_type).into(),
+            (&membership.role).into(),
+            (&membership.invited_by).into(),
+            membership.updated_at.into(),
+        ],
     )
-    .bind(&membership.room_id)
-    .bind(&membership.member_id)
-    .bind(&membership.account_id)
-    .bind(&membership.member_type)
-    .bind(&membership.role)
-    .bind(&membership.invited_by)
-    .bind(membership.updated_at)
-    .execute(&mut **tx)
     .await?;
     Ok(())
 }
