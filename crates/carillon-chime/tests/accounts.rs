@@ -4,53 +4,12 @@
 //! and bad input. Spec: chime-zh.md §1.2, §2.3–§2.5.
 
 use carillon_awsapi::generated::chime::*;
-use carillon_chime::Chime;
 use carillon_core::{ApiError, RequestContext};
-use carillon_store::testing::{create_account, test_stores, TestStore};
+use support::{code, envs, Env};
 
-/// A Chime service over one test store (kept alive alongside).
-struct Env {
-    chime: Chime,
-    test: TestStore,
-}
-
-async fn envs() -> Vec<Env> {
-    let mut out = Vec::new();
-    for test in test_stores().await {
-        let chime = Chime::new(test.store.clone()).await.unwrap();
-        out.push(Env { chime, test });
-    }
-    out
-}
+mod support;
 
 impl Env {
-    /// A new Carillon account (tenant) and a request context of its admin.
-    async fn tenant(&self) -> RequestContext {
-        let account_id = create_account(&self.test.store).await;
-        RequestContext {
-            principal_arn: format!("arn:aws:iam::{account_id}:user/admin"),
-            account_id,
-            access_key_id: "AKIATEST".to_string(),
-            region: "us-east-1".to_string(),
-            request_id: carillon_core::ids::new_uuid(),
-            source_ip: "127.0.0.1".to_string(),
-        }
-    }
-
-    async fn create(&self, ctx: &RequestContext, name: &str) -> Account {
-        self.chime
-            .create_account(
-                ctx,
-                CreateAccountRequest {
-                    name: name.to_string(),
-                },
-            )
-            .await
-            .unwrap()
-            .account
-            .unwrap()
-    }
-
     async fn get(&self, ctx: &RequestContext, id: &str) -> Result<Account, ApiError> {
         self.chime
             .get_account(
@@ -87,15 +46,11 @@ impl Env {
     }
 }
 
-fn code<T: std::fmt::Debug>(result: Result<T, ApiError>) -> String {
-    result.expect_err("an error").code.into_owned()
-}
-
 #[tokio::test]
 async fn created_account_is_team_active_pro_and_readable() {
     for env in envs().await {
         let ctx = env.tenant().await;
-        let created = env.create(&ctx, "Example Corp").await;
+        let created = env.create_account(&ctx, "Example Corp").await;
         assert_eq!(created.name, "Example Corp", "{}", env.test.label);
         assert_eq!(created.aws_account_id, ctx.account_id);
         assert_eq!(created.account_type.as_deref(), Some("Team"));
@@ -122,7 +77,7 @@ async fn list_filters_by_name_prefix_and_pages_with_checked_tokens() {
     for env in envs().await {
         let ctx = env.tenant().await;
         for name in ["Sales 1", "Sales 2", "Sales 3", "sales lower", "Ops"] {
-            env.create(&ctx, name).await;
+            env.create_account(&ctx, name).await;
         }
         let (all, token) = env
             .list(&ctx, ListAccountsRequest::default())
@@ -201,7 +156,7 @@ async fn list_filters_by_name_prefix_and_pages_with_checked_tokens() {
 async fn update_renames_sets_license_and_settings() {
     for env in envs().await {
         let ctx = env.tenant().await;
-        let id = env.create(&ctx, "Before").await.account_id;
+        let id = env.create_account(&ctx, "Before").await.account_id;
         let updated = env
             .chime
             .update_account(
@@ -263,15 +218,9 @@ async fn update_renames_sets_license_and_settings() {
 async fn deleted_account_is_disabled_unlisted_and_unchangeable() {
     for env in envs().await {
         let ctx = env.tenant().await;
-        let kept = env.create(&ctx, "Kept").await.account_id;
-        let id = env.create(&ctx, "Doomed").await.account_id;
-        let delete = DeleteAccountRequest {
-            account_id: id.clone(),
-        };
-        env.chime
-            .delete_account(&ctx, delete.clone())
-            .await
-            .unwrap();
+        let kept = env.create_account(&ctx, "Kept").await.account_id;
+        let id = env.create_account(&ctx, "Doomed").await.account_id;
+        env.delete_account(&ctx, &id).await.unwrap();
 
         let disabled = env.get(&ctx, &id).await.unwrap();
         assert_eq!(
@@ -296,7 +245,7 @@ async fn deleted_account_is_disabled_unlisted_and_unchangeable() {
         );
         assert_eq!(code(env.settings(&ctx, &id).await), "NotFoundException");
         // Deleting a disabled account again changes nothing.
-        env.chime.delete_account(&ctx, delete).await.unwrap();
+        env.delete_account(&ctx, &id).await.unwrap();
         assert_eq!(env.get(&ctx, &id).await.unwrap(), disabled);
         assert_eq!(
             env.get(&ctx, &kept)
@@ -314,7 +263,7 @@ async fn another_tenants_account_is_not_found() {
     for env in envs().await {
         let owner = env.tenant().await;
         let stranger = env.tenant().await;
-        let id = env.create(&owner, "Private").await.account_id;
+        let id = env.create_account(&owner, "Private").await.account_id;
 
         assert_eq!(
             code(env.get(&stranger, &id).await),
@@ -346,11 +295,8 @@ async fn another_tenants_account_is_not_found() {
             code(env.chime.update_account_settings(&stranger, settings).await),
             "NotFoundException"
         );
-        let delete = DeleteAccountRequest {
-            account_id: id.clone(),
-        };
         assert_eq!(
-            code(env.chime.delete_account(&stranger, delete).await),
+            code(env.delete_account(&stranger, &id).await),
             "NotFoundException"
         );
         let (listed, _) = env
@@ -382,7 +328,7 @@ async fn bad_input_is_a_bad_request_naming_the_member() {
             assert_eq!(err.code, "BadRequestException", "{}", env.test.label);
             assert!(err.message.contains("Name"), "{}", err.message);
         }
-        let id = env.create(&ctx, "Valid").await.account_id;
+        let id = env.create_account(&ctx, "Valid").await.account_id;
         for license in ["Plus", "ProTrial", "Gold"] {
             let err = env
                 .chime
@@ -439,16 +385,8 @@ async fn bad_input_is_a_bad_request_naming_the_member() {
 async fn deleted_account_is_gone_for_good_after_90_days() {
     for env in envs().await {
         let ctx = env.tenant().await;
-        let id = env.create(&ctx, "Old").await.account_id;
-        env.chime
-            .delete_account(
-                &ctx,
-                DeleteAccountRequest {
-                    account_id: id.clone(),
-                },
-            )
-            .await
-            .unwrap();
+        let id = env.create_account(&ctx, "Old").await.account_id;
+        env.delete_account(&ctx, &id).await.unwrap();
         // Back-date the deletion past the 90-day disabled window (90 days + 1 ms).
         env.test
             .exec(
@@ -463,11 +401,8 @@ async fn deleted_account_is_gone_for_good_after_90_days() {
             "{}",
             env.test.label
         );
-        let delete_again = DeleteAccountRequest {
-            account_id: id.clone(),
-        };
         assert_eq!(
-            code(env.chime.delete_account(&ctx, delete_again).await),
+            code(env.delete_account(&ctx, &id).await),
             "NotFoundException"
         );
         let (listed, _) = env

@@ -10,15 +10,17 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use carillon_awsapi::generated::chime::*;
-use carillon_chime::{Chime, ChimeConfig};
+use carillon_chime::ChimeConfig;
 use carillon_core::{ApiError, RequestContext};
-use carillon_store::testing::{test_stores, TestStore};
+use carillon_store::testing::test_stores;
 use hmac::Mac;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
 
-mod bots_env;
+mod support;
+
+use support::code;
 
 const DOMAIN: &str = "bots.example.com";
 
@@ -193,9 +195,16 @@ async fn read_request<S: tokio::io::AsyncRead + Unpin>(stream: &mut S) -> Option
 
 /// A Chime service over one test store trusting one local bot endpoint.
 struct Env {
-    chime: Chime,
-    test: TestStore,
+    service: support::Env,
     bot: BotServer,
+}
+
+impl std::ops::Deref for Env {
+    type Target = support::Env;
+
+    fn deref(&self) -> &support::Env {
+        &self.service
+    }
 }
 
 async fn envs() -> Vec<Env> {
@@ -207,34 +216,17 @@ async fn envs() -> Vec<Env> {
             trusted_ca_pem: Some(bot.ca_pem.clone()),
             ..ChimeConfig::default()
         };
-        let chime = Chime::with_config(test.store.clone(), config)
-            .await
-            .unwrap();
-        out.push(Env { chime, test, bot });
+        let service = support::Env::with_config(test, config).await;
+        out.push(Env { service, bot });
     }
     out
 }
 
 impl Env {
-    async fn tenant(&self) -> RequestContext {
-        bots_env::tenant(&self.test).await
-    }
-
-    /// A Chime account of `ctx`; Enterprise with the verified domain `domain` when given.
-    async fn account(&self, ctx: &RequestContext, domain: Option<&str>) -> String {
-        let id = self
-            .chime
-            .create_account(
-                ctx,
-                CreateAccountRequest {
-                    name: "Bots".to_string(),
-                },
-            )
-            .await
-            .unwrap()
-            .account
-            .unwrap()
-            .account_id;
+    /// A Chime account `Bots` of `ctx`; Enterprise with the verified domain `domain` when
+    /// given.
+    async fn bots_account(&self, ctx: &RequestContext, domain: Option<&str>) -> String {
+        let id = self.account(ctx, "Bots").await;
         if let Some(domain) = domain {
             self.test
                 .exec(
@@ -293,6 +285,57 @@ impl Env {
             .map(|r| r.bot.unwrap())
     }
 
+    async fn list_bots(
+        &self,
+        ctx: &RequestContext,
+        account: &str,
+        max: Option<i32>,
+        next: Option<String>,
+    ) -> Result<ListBotsResponse, ApiError> {
+        self.chime
+            .list_bots(
+                ctx,
+                ListBotsRequest {
+                    account_id: account.to_string(),
+                    max_results: max,
+                    next_token: next,
+                },
+            )
+            .await
+    }
+
+    /// UpdateBot to disabled.
+    async fn disable(&self, ctx: &RequestContext, account: &str, bot_id: &str) -> Bot {
+        self.chime
+            .update_bot(
+                ctx,
+                UpdateBotRequest {
+                    account_id: account.to_string(),
+                    bot_id: bot_id.to_string(),
+                    disabled: Some(true),
+                },
+            )
+            .await
+            .unwrap()
+            .bot
+            .unwrap()
+    }
+
+    async fn regenerate_token(&self, ctx: &RequestContext, account: &str, bot_id: &str) -> Bot {
+        self.chime
+            .regenerate_security_token(
+                ctx,
+                RegenerateSecurityTokenRequest {
+                    account_id: account.to_string(),
+                    bot_id: bot_id.to_string(),
+                },
+            )
+            .await
+            .unwrap()
+            .bot
+            .unwrap()
+    }
+
     async fn events_configuration(
         &self,
         ctx: &RequestContext,
@@ -332,21 +375,7 @@ impl Env {
     }
 
     async fn room(&self, ctx: &RequestContext, account: &str) -> String {
-        self.chime
-            .create_room(
-                ctx,
-                CreateRoomRequest {
-                    account_id: account.to_string(),
-                    client_request_token: None,
-                    name: "Ops".to_string(),
-                },
-            )
-            .await
-            .unwrap()
-            .room
-            .unwrap()
-            .room_id
-            .unwrap()
+        self.create_room(ctx, account, "Ops").await.room_id.unwrap()
     }
 
     async fn remove_member(&self, ctx: &RequestContext, account: &str, room: &str, member: &str) {
@@ -379,10 +408,6 @@ impl Env {
     }
 }
 
-fn code(result: Result<impl std::fmt::Debug, ApiError>) -> String {
-    result.unwrap_err().code.to_string()
-}
-
 fn message(result: Result<impl std::fmt::Debug, ApiError>) -> String {
     result.unwrap_err().message
 }
@@ -391,8 +416,8 @@ fn message(result: Result<impl std::fmt::Debug, ApiError>) -> String {
 async fn create_bot_follows_the_guide() {
     for env in envs().await {
         let ctx = env.tenant().await;
-        let team = env.account(&ctx, None).await;
-        let account = env.account(&ctx, Some(DOMAIN)).await;
+        let team = env.bots_account(&ctx, None).await;
+        let account = env.bots_account(&ctx, Some(DOMAIN)).await;
 
         // Team accounts have no bots; the domain must be a verified claim of the account.
         assert_eq!(
@@ -473,18 +498,7 @@ async fn create_bot_follows_the_guide() {
         let mut seen = Vec::new();
         let mut next = None;
         loop {
-            let page = env
-                .chime
-                .list_bots(
-                    &ctx,
-                    ListBotsRequest {
-                        account_id: account.clone(),
-                        max_results: Some(4),
-                        next_token: next,
-                    },
-                )
-                .await
-                .unwrap();
+            let page = env.list_bots(&ctx, &account, Some(4), next).await.unwrap();
             let bots = page.bots.unwrap();
             assert!(bots.len() <= 4);
             assert!(bots.iter().all(|b| b.security_token.is_none()));
@@ -495,60 +509,15 @@ async fn create_bot_follows_the_guide() {
             }
         }
         assert_eq!(seen.len(), 10);
-        let bad_token = env
-            .chime
-            .list_bots(
-                &other,
-                ListBotsRequest {
-                    account_id: account.clone(),
-                    max_results: None,
-                    next_token: None,
-                },
-            )
-            .await;
+        let bad_token = env.list_bots(&other, &account, None, None).await;
         assert_eq!(code(bad_token), "NotFoundException");
-        let bad_size = env
-            .chime
-            .list_bots(
-                &ctx,
-                ListBotsRequest {
-                    account_id: account.clone(),
-                    max_results: Some(100),
-                    next_token: None,
-                },
-            )
-            .await;
+        let bad_size = env.list_bots(&ctx, &account, Some(100), None).await;
         assert!(message(bad_size).contains("MaxResults"));
 
         // UpdateBot disables; RegenerateSecurityToken replaces the token.
-        let disabled = env
-            .chime
-            .update_bot(
-                &ctx,
-                UpdateBotRequest {
-                    account_id: account.clone(),
-                    bot_id: bot_id.clone(),
-                    disabled: Some(true),
-                },
-            )
-            .await
-            .unwrap()
-            .bot
-            .unwrap();
+        let disabled = env.disable(&ctx, &account, &bot_id).await;
         assert_eq!(disabled.disabled, Some(true));
-        let regenerated = env
-            .chime
-            .regenerate_security_token(
-                &ctx,
-                RegenerateSecurityTokenRequest {
-                    account_id: account.clone(),
-                    bot_id: bot_id.clone(),
-                },
-            )
-            .await
-            .unwrap()
-            .bot
-            .unwrap();
+        let regenerated = env.regenerate_token(&ctx, &account, &bot_id).await;
         let new_token = regenerated.security_token.unwrap();
         assert_ne!(new_token, token);
         let got = env.get_bot(&ctx, &account, &bot_id).await.unwrap();
@@ -561,7 +530,7 @@ async fn create_bot_follows_the_guide() {
 async fn events_configuration_needs_the_challenge_answered() {
     for env in envs().await {
         let ctx = env.tenant().await;
-        let account = env.account(&ctx, Some(DOMAIN)).await;
+        let account = env.bots_account(&ctx, Some(DOMAIN)).await;
         let bot = env
             .create_bot(&ctx, &account, "helper", Some(DOMAIN))
             .await
@@ -670,9 +639,8 @@ fn reply_parts(url: &str) -> (String, String, String) {
 async fn bot_events_are_signed_and_replies_post_as_the_bot() {
     for env in envs().await {
         let ctx = env.tenant().await;
-        let account = env.account(&ctx, Some(DOMAIN)).await;
-        let alice =
-            bots_env::insert_user(&env.test, &ctx, &account, "alice@bots.example.com").await;
+        let account = env.bots_account(&ctx, Some(DOMAIN)).await;
+        let alice = env.member(&ctx, &account, "alice@bots.example.com").await;
         let bot = env
             .create_bot(&ctx, &account, "helper", Some(DOMAIN))
             .await
@@ -789,16 +757,7 @@ async fn bot_events_are_signed_and_replies_post_as_the_bot() {
         assert_eq!(err.unwrap_err().status(), 404);
 
         // A regenerated SecurityToken revokes the old URLs.
-        env.chime
-            .regenerate_security_token(
-                &ctx,
-                RegenerateSecurityTokenRequest {
-                    account_id: account.clone(),
-                    bot_id: bot_id.clone(),
-                },
-            )
-            .await
-            .unwrap();
+        env.regenerate_token(&ctx, &account, &bot_id).await;
         let (b, r, t) = reply_parts(&persistent);
         let err =
             carillon_chime::bots::post_as_bot(&env.chime, &b, &r, &t, br#"{"Content":"x"}"#).await;
@@ -822,17 +781,7 @@ async fn bot_events_are_signed_and_replies_post_as_the_bot() {
         assert!(remove.get("InboundHttpsEndpoint").is_none());
 
         // A disabled bot gets nothing.
-        env.chime
-            .update_bot(
-                &ctx,
-                UpdateBotRequest {
-                    account_id: account.clone(),
-                    bot_id: bot_id.clone(),
-                    disabled: Some(true),
-                },
-            )
-            .await
-            .unwrap();
+        env.disable(&ctx, &account, &bot_id).await;
         env.test
             .exec(
                 "INSERT INTO chime_room_memberships (room_id, member_id, account_id, \
@@ -862,7 +811,7 @@ async fn bot_events_are_signed_and_replies_post_as_the_bot() {
 async fn failed_deliveries_are_retried_at_200_and_400_ms() {
     for env in envs().await {
         let ctx = env.tenant().await;
-        let account = env.account(&ctx, Some(DOMAIN)).await;
+        let account = env.bots_account(&ctx, Some(DOMAIN)).await;
         let bot = env
             .create_bot(&ctx, &account, "retry", Some(DOMAIN))
             .await

@@ -6,6 +6,7 @@
 //! publishes. Spec: chime-zh.md §1.3, §1.10, §2.6, §3.3.
 
 mod chat_env;
+mod support;
 
 use carillon_awsapi::generated::chime::*;
 use carillon_chime::hub::{ChatEvent, Container, MembershipChange, MessageChange};
@@ -14,7 +15,8 @@ use carillon_chime::sessions::{authenticate, sign_in, sign_out};
 use carillon_chime::{conversations, presence, rooms};
 use carillon_core::time::now_millis;
 use carillon_store::chime::chat::ChatSessionRecord;
-use chat_env::{code, drain, envs, TestUser, PASSWORD};
+use chat_env::{drain, TestUser, PASSWORD};
+use support::{code, envs};
 
 fn user_post(user: &TestUser, container: Container, content: &str) -> NewPost {
     NewPost {

@@ -4,6 +4,7 @@
 //! account, joining the claiming account at registration, and domain removal releasing
 //! users. Spec: chime-zh.md §1.2–§1.4, §2.4, §2.7, §2.12.
 
+mod support;
 mod users_env;
 
 use std::time::Duration;
@@ -17,12 +18,9 @@ use carillon_chime::domains::{
 use carillon_chime::hub::ChatEvent;
 use carillon_chime::users::{may_sign_in, register, sign_up};
 use carillon_core::{ApiError, RequestContext};
+use support::code;
 use tokio_util::sync::CancellationToken;
 use users_env::{envs, Env};
-
-fn code(result: Result<impl std::fmt::Debug, ApiError>) -> String {
-    result.expect_err("an error").code.to_string()
-}
 
 async fn claim(
     env: &Env,
@@ -221,13 +219,10 @@ async fn enterprise_users_are_suspended_and_unsuspended() {
         env.session(&user.user_id).await;
         let mut events = env.chime.hub().subscribe();
         let errors = env
-            .chime
-            .batch_suspend_user(
+            .suspend(
                 &ctx,
-                BatchSuspendUserRequest {
-                    account_id: account.clone(),
-                    user_id_list: vec![user.user_id.clone(), "nobody".to_string()],
-                },
+                &account,
+                vec![user.user_id.clone(), "nobody".to_string()],
             )
             .await
             .unwrap()
@@ -249,14 +244,7 @@ async fn enterprise_users_are_suspended_and_unsuspended() {
         );
         assert!(!may_sign_in(&env.chime, &user.user_id).await.unwrap());
         let again = env
-            .chime
-            .batch_suspend_user(
-                &ctx,
-                BatchSuspendUserRequest {
-                    account_id: account.clone(),
-                    user_id_list: vec![user.user_id.clone()],
-                },
-            )
+            .suspend(&ctx, &account, vec![user.user_id.clone()])
             .await
             .unwrap()
             .user_errors
@@ -264,14 +252,7 @@ async fn enterprise_users_are_suspended_and_unsuspended() {
         assert_eq!(again[0].error_code.as_deref(), Some("Conflict"));
 
         let errors = env
-            .chime
-            .batch_unsuspend_user(
-                &ctx,
-                BatchUnsuspendUserRequest {
-                    account_id: account.clone(),
-                    user_id_list: vec![user.user_id.clone()],
-                },
-            )
+            .unsuspend(&ctx, &account, vec![user.user_id.clone()])
             .await
             .unwrap()
             .user_errors
@@ -281,28 +262,14 @@ async fn enterprise_users_are_suspended_and_unsuspended() {
         assert_eq!(back.user_registration_status.as_deref(), Some("Registered"));
         assert!(may_sign_in(&env.chime, &user.user_id).await.unwrap());
         let not_suspended = env
-            .chime
-            .batch_unsuspend_user(
-                &ctx,
-                BatchUnsuspendUserRequest {
-                    account_id: account.clone(),
-                    user_id_list: vec![user.user_id.clone()],
-                },
-            )
+            .unsuspend(&ctx, &account, vec![user.user_id.clone()])
             .await
             .unwrap()
             .user_errors
             .unwrap();
         assert_eq!(not_suspended[0].error_code.as_deref(), Some("BadRequest"));
         let too_many = env
-            .chime
-            .batch_suspend_user(
-                &ctx,
-                BatchSuspendUserRequest {
-                    account_id: account.clone(),
-                    user_id_list: (0..51).map(|i| i.to_string()).collect(),
-                },
-            )
+            .suspend(&ctx, &account, (0..51).map(|i| i.to_string()).collect())
             .await;
         assert_eq!(code(too_many), "BadRequestException");
     }
@@ -322,17 +289,7 @@ async fn claimed_domain_users_join_the_enterprise_account() {
         let refused = env.invite(&ctx, &team, &["bob@corp.example"]).await;
         assert_eq!(refused[0].status.as_deref(), Some("Failed"));
         assert_eq!(refused[0].email_status.as_deref(), Some("NotSent"));
-        let created = env
-            .chime
-            .create_user(
-                &ctx,
-                CreateUserRequest {
-                    account_id: team.clone(),
-                    email: Some("carl@corp.example".to_string()),
-                    ..CreateUserRequest::default()
-                },
-            )
-            .await;
+        let created = env.create_user(&ctx, &team, "carl@corp.example").await;
         assert_eq!(code(created), "ConflictException");
         // ...and registering joins the Enterprise account.
         let done = register(&env.chime, &token, "long enough", "Ann")
@@ -368,27 +325,12 @@ async fn removing_a_domain_releases_its_users() {
         let other = env
             .registered(&ctx, &account, "olga@elsewhere.example")
             .await;
-        env.chime
-            .batch_suspend_user(
-                &ctx,
-                BatchSuspendUserRequest {
-                    account_id: account.clone(),
-                    user_id_list: vec![sam.user_id.clone()],
-                },
-            )
+        env.suspend(&ctx, &account, vec![sam.user_id.clone()])
             .await
             .unwrap();
         env.session(&mary.user_id).await;
 
-        let blocked = env
-            .chime
-            .delete_account(
-                &ctx,
-                DeleteAccountRequest {
-                    account_id: account.clone(),
-                },
-            )
-            .await;
+        let blocked = env.delete_account(&ctx, &account).await;
         assert_eq!(code(blocked), "UnprocessableEntityException");
 
         let mut events = env.chime.hub().subscribe();
@@ -449,15 +391,7 @@ async fn removing_a_domain_releases_its_users() {
         assert_eq!(invites[0].status.as_deref(), Some("Pending"));
         assert_eq!(invites[1].status.as_deref(), Some("Failed"));
 
-        env.chime
-            .delete_account(
-                &ctx,
-                DeleteAccountRequest {
-                    account_id: account.clone(),
-                },
-            )
-            .await
-            .unwrap();
+        env.delete_account(&ctx, &account).await.unwrap();
         let detached = env
             .test
             .store

@@ -7,10 +7,11 @@
 //! and bad input. Spec: chime-zh.md §1.12, §2.13, §2.14, §4; chime-ja.md §4.2.
 
 mod phone_env;
+mod support;
 
 use carillon_awsapi::generated::chime::*;
 use carillon_core::{ApiError, RequestContext};
-use phone_env::{code, Env};
+use support::{code, Env};
 
 /// The operator's numbers of these tests.
 const POOL: &str = "e164,country,type,capabilities,city,state
@@ -100,32 +101,31 @@ impl Env {
             .map(|r| r.phone_number.unwrap())
     }
 
-    /// A Chime account of `ctx` and a user in it, written straight to the tables (the
-    /// users module is built in parallel). Returns (Chime account ID, user ID).
+    /// A Chime account of `ctx` and a registered user `email` in it, written through the
+    /// store. Returns (Chime account ID, user ID).
     async fn user(&self, ctx: &RequestContext, email: &str) -> (String, String) {
-        let chime_account = self
-            .chime
-            .create_account(
-                ctx,
-                CreateAccountRequest {
-                    name: "Calls".to_string(),
-                },
-            )
-            .await
-            .unwrap()
-            .account
-            .unwrap()
-            .account_id;
-        let user_id = carillon_core::ids::new_uuid();
-        self.test
-            .exec(
-                "INSERT INTO chime_users (user_id, account_id, chime_account_id, primary_email, \
-                 license_type, registration_status, personal_pin, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, 'Pro', 'Registered', '0123456789', 0, 0)",
-                &[&user_id, &ctx.account_id, &chime_account, email],
-            )
-            .await;
+        let chime_account = self.account(ctx, "Calls").await;
+        let user_id = self.member(ctx, &chime_account, email).await;
         (chime_account, user_id)
+    }
+
+    /// Two BusinessCalling numbers (+12065550100, +12065550101) and the VoiceConnector
+    /// number `voice`, and a user `ann@example.com` of a new Chime account assigned
+    /// `assigned` (one of the two). Returns (Chime account ID, Ann's user ID).
+    async fn ann_with_a_number(
+        &self,
+        ctx: &RequestContext,
+        voice: &str,
+        assigned: &str,
+    ) -> (String, String) {
+        self.provision(ctx, "BusinessCalling", &["+12065550100", "+12065550101"])
+            .await;
+        self.provision(ctx, "VoiceConnector", &[voice]).await;
+        let (chime_account, ann) = self.user(ctx, "ann@example.com").await;
+        self.associate(ctx, &chime_account, &ann, assigned)
+            .await
+            .unwrap();
+        (chime_account, ann)
     }
 
     async fn primary_number(&self, user_id: &str) -> Option<String> {
@@ -170,6 +170,23 @@ fn us(
     }
 }
 
+/// A search of `country`'s numbers of type `kind`.
+fn abroad(country: &str, kind: Option<&str>) -> SearchAvailablePhoneNumbersRequest {
+    SearchAvailablePhoneNumbersRequest {
+        country: Some(country.to_string()),
+        phone_number_type: kind.map(str::to_string),
+        ..Default::default()
+    }
+}
+
+/// A search of the toll-free numbers starting with `prefix`.
+fn toll_free(prefix: &str) -> SearchAvailablePhoneNumbersRequest {
+    SearchAvailablePhoneNumbersRequest {
+        toll_free_prefix: Some(prefix.to_string()),
+        ..Default::default()
+    }
+}
+
 #[tokio::test]
 async fn search_filters_and_pages_the_available_numbers() {
     for env in envs().await {
@@ -187,19 +204,11 @@ async fn search_filters_and_pages_the_available_numbers() {
             .await
             .unwrap();
         assert_eq!(found, ["+15035550100"]);
-        let toll_free = SearchAvailablePhoneNumbersRequest {
-            toll_free_prefix: Some("800".to_string()),
-            ..Default::default()
-        };
         assert_eq!(
-            env.search(&ctx, toll_free).await.unwrap().0,
+            env.search(&ctx, toll_free("800")).await.unwrap().0,
             ["+18005550100"]
         );
-        let gb = SearchAvailablePhoneNumbersRequest {
-            country: Some("GB".to_string()),
-            phone_number_type: Some("TollFree".to_string()),
-            ..Default::default()
-        };
+        let gb = abroad("GB", Some("TollFree"));
         assert_eq!(env.search(&ctx, gb).await.unwrap().0, ["+442071230001"]);
 
         // Pages of two, the token bound to the filters.
@@ -222,35 +231,14 @@ async fn search_filters_and_pages_the_available_numbers() {
             (us(Some("20"), None, None), "AreaCode"),
             (
                 SearchAvailablePhoneNumbersRequest {
-                    country: Some("GB".to_string()),
                     area_code: Some("207".to_string()),
-                    phone_number_type: Some("Local".to_string()),
-                    ..Default::default()
+                    ..abroad("GB", Some("Local"))
                 },
                 "PhoneNumberType",
             ),
-            (
-                SearchAvailablePhoneNumbersRequest {
-                    country: Some("GB".to_string()),
-                    ..Default::default()
-                },
-                "PhoneNumberType",
-            ),
-            (
-                SearchAvailablePhoneNumbersRequest {
-                    country: Some("FR".to_string()),
-                    phone_number_type: Some("Local".to_string()),
-                    ..Default::default()
-                },
-                "Country",
-            ),
-            (
-                SearchAvailablePhoneNumbersRequest {
-                    toll_free_prefix: Some("801".to_string()),
-                    ..Default::default()
-                },
-                "TollFreePrefix",
-            ),
+            (abroad("GB", None), "PhoneNumberType"),
+            (abroad("FR", Some("Local")), "Country"),
+            (toll_free("801"), "TollFreePrefix"),
         ] {
             let err = env.search(&ctx, request).await.unwrap_err();
             assert_eq!(err.code, "BadRequestException");
@@ -431,14 +419,9 @@ async fn orders_refuse_bad_input_and_product_types_the_country_lacks() {
 async fn list_filters_by_status_product_type_and_association() {
     for env in envs().await {
         let ctx = env.tenant().await;
-        env.provision(&ctx, "BusinessCalling", &["+12065550100", "+12065550101"])
+        let (chime_account, user) = env
+            .ann_with_a_number(&ctx, "+18005550100", "+12065550101")
             .await;
-        env.provision(&ctx, "VoiceConnector", &["+18005550100"])
-            .await;
-        let (chime_account, user) = env.user(&ctx, "ann@example.com").await;
-        env.associate(&ctx, &chime_account, &user, "+12065550101")
-            .await
-            .unwrap();
 
         let all = env
             .list(&ctx, ListPhoneNumbersRequest::default())
@@ -679,14 +662,9 @@ async fn updates_change_product_type_or_calling_name_with_the_7_day_throttle() {
 async fn business_calling_numbers_are_assigned_one_per_user() {
     for env in envs().await {
         let ctx = env.tenant().await;
-        env.provision(&ctx, "BusinessCalling", &["+12065550100", "+12065550101"])
+        let (account, ann) = env
+            .ann_with_a_number(&ctx, "+12065550102", "+12065550100")
             .await;
-        env.provision(&ctx, "VoiceConnector", &["+12065550102"])
-            .await;
-        let (account, ann) = env.user(&ctx, "ann@example.com").await;
-        env.associate(&ctx, &account, &ann, "+12065550100")
-            .await
-            .unwrap();
         assert_eq!(
             env.primary_number(&ann).await.as_deref(),
             Some("+12065550100")

@@ -5,17 +5,18 @@
 //! pagination and tenant isolation. Spec: chime-zh.md §4.3, §4.4; chime-ko.md §4.3.
 
 mod phone_env;
+mod support;
 
 use carillon_adminapi::CarillonOperation;
 use carillon_awsapi::generated::chime::*;
 use carillon_chime::porting::{
     may_move, status, CancelPortingOrder, CreatePortingOrder, CreatePortingOrderOutput,
-    GetPortingDocument, GetPortingOrder, ListPortingOrders, PortingOrderOutput,
-    UpdatePortingOrderStatus, UploadPortingDocument,
+    GetPortingDocument, GetPortingOrder, ListPortingOrders, PortingDocumentOutput,
+    PortingOrderOutput, UpdatePortingOrderStatus, UploadPortingDocument,
 };
 use carillon_core::{ApiError, RequestContext};
-use phone_env::{code, Env};
 use serde_json::{json, Value};
+use support::{code, Env};
 
 async fn envs() -> Vec<Env> {
     phone_env::envs("+12065550100,US,Local,voice;sms,Seattle,WA\n").await
@@ -72,6 +73,30 @@ impl Env {
             .call(ctx, serde_json::from_value(input).unwrap())
             .await
             .map(order_json)
+    }
+
+    /// UpdatePortingOrderStatus to `status` with no other member.
+    async fn move_to(
+        &self,
+        ctx: &RequestContext,
+        id: &str,
+        status: &str,
+    ) -> Result<Value, ApiError> {
+        self.set_status(ctx, id, json!({ "Status": status })).await
+    }
+
+    async fn document(
+        &self,
+        ctx: &RequestContext,
+        id: &str,
+        name: &str,
+    ) -> Result<PortingDocumentOutput, ApiError> {
+        GetPortingDocument(self.chime.clone())
+            .call(
+                ctx,
+                serde_json::from_value(json!({ "PortingOrderId": id, "Name": name })).unwrap(),
+            )
+            .await
     }
 
     async fn upload(&self, ctx: &RequestContext, id: &str, name: &str) -> Result<Value, ApiError> {
@@ -193,22 +218,10 @@ async fn a_us_port_in_goes_from_submitted_to_the_inventory() {
         assert_eq!(docs.len(), 1);
         assert_eq!(docs[0]["Name"], "loa.pdf");
         assert_eq!(docs[0]["Size"], 12);
-        let read = GetPortingDocument(env.chime.clone())
-            .call(
-                &ctx,
-                serde_json::from_value(json!({"PortingOrderId": id, "Name": "loa.pdf"})).unwrap(),
-            )
-            .await
-            .unwrap();
+        let read = env.document(&ctx, &id, "loa.pdf").await.unwrap();
         assert_eq!(read.content, "JVBERi0xLjQKTE9B");
         assert_eq!(read.document.sha256, docs[0]["Sha256"].as_str().unwrap());
-        let missing = GetPortingDocument(env.chime.clone())
-            .call(
-                &ctx,
-                serde_json::from_value(json!({"PortingOrderId": id, "Name": "invoice.pdf"}))
-                    .unwrap(),
-            )
-            .await;
+        let missing = env.document(&ctx, &id, "invoice.pdf").await;
         assert_eq!(code(missing), "NotFoundException");
         // Another tenant can neither see nor upload.
         let other = env.tenant().await;
@@ -233,18 +246,15 @@ async fn a_us_port_in_goes_from_submitted_to_the_inventory() {
 
         // FOC needs its date; COMPLETED only from FOC.
         assert_eq!(
-            code(
-                env.set_status(&ctx, &id, json!({"Status": "COMPLETED"}))
-                    .await
-            ),
+            code(env.move_to(&ctx, &id, "COMPLETED").await),
             "ConflictException"
         );
         assert_eq!(
-            code(env.set_status(&ctx, &id, json!({"Status": "FOC"})).await),
+            code(env.move_to(&ctx, &id, "FOC").await),
             "BadRequestException"
         );
         assert_eq!(
-            code(env.set_status(&ctx, &id, json!({"Status": "DONE"})).await),
+            code(env.move_to(&ctx, &id, "DONE").await),
             "BadRequestException"
         );
         let foc = env
@@ -256,10 +266,7 @@ async fn a_us_port_in_goes_from_submitted_to_the_inventory() {
             .await
             .unwrap();
         assert_eq!(foc["FocDate"], "2026-12-01T09:30:00.000Z");
-        let done = env
-            .set_status(&ctx, &id, json!({"Status": "COMPLETED"}))
-            .await
-            .unwrap();
+        let done = env.move_to(&ctx, &id, "COMPLETED").await.unwrap();
         assert_eq!(done["Status"], "COMPLETED");
         let number = env.get(&ctx, "+14255550102").await.unwrap();
         assert_eq!(number.status.as_deref(), Some("Unassigned"));
@@ -270,10 +277,7 @@ async fn a_us_port_in_goes_from_submitted_to_the_inventory() {
         );
         assert_eq!(code(env.cancel(&ctx, &id).await), "ConflictException");
         assert_eq!(
-            code(
-                env.set_status(&ctx, &id, json!({"Status": "SUBMITTED"}))
-                    .await
-            ),
+            code(env.move_to(&ctx, &id, "SUBMITTED").await),
             "ConflictException"
         );
         // The ported numbers are now served here: porting them in again is refused.
@@ -427,9 +431,7 @@ async fn a_port_out_needs_the_account_id_and_pin() {
         assert_eq!(pin.len(), 8);
         let generated_id = generated.porting_order.porting_order_id.clone();
         env.cancel(&ctx, &generated_id).await.unwrap();
-        env.set_status(&ctx, &generated_id, json!({"Status": "CANCELLED"}))
-            .await
-            .unwrap();
+        env.move_to(&ctx, &generated_id, "CANCELLED").await.unwrap();
 
         let created = env
             .create(&ctx, out(&["+12065550100"], Some("ABCD123")))
@@ -504,10 +506,7 @@ async fn orders_cancel_and_list_per_tenant() {
             code(env.cancel(&ctx, &first_order).await),
             "ConflictException"
         );
-        let done = env
-            .set_status(&ctx, &first_order, json!({"Status": "CANCELLED"}))
-            .await
-            .unwrap();
+        let done = env.move_to(&ctx, &first_order, "CANCELLED").await.unwrap();
         assert_eq!(done["Status"], "CANCELLED");
         // A cancelled order frees its numbers for a new one.
         env.create(&ctx, us_port_in(&["+14255550111"]))

@@ -8,16 +8,16 @@
 //! §2.17.
 
 use carillon_adminapi::CarillonOperation;
-use carillon_awsapi::generated::chime::*;
 use carillon_chime::exports;
 use carillon_chime::reports::*;
 use carillon_chime::sessions::SessionUser;
 use carillon_core::time::now_millis;
 use carillon_core::{ApiError, RequestContext};
 use carillon_store::chime::reports as store;
-mod reporting_env;
+use carillon_store::chime::users::ChimeUserRecord;
+use support::{envs, in_account, user_row, Env};
 
-use reporting_env::{envs, Env};
+mod support;
 
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 /// 2024-11-03T00:00:00Z, a Sunday (the guide's example week).
@@ -25,20 +25,8 @@ const NOV_3_2024: i64 = 1_730_592_000_000;
 
 impl Env {
     /// A Chime account named `name`, created `created_at` (epoch ms).
-    async fn account(&self, ctx: &RequestContext, name: &str, created_at: i64) -> String {
-        let id = self
-            .chime
-            .create_account(
-                ctx,
-                CreateAccountRequest {
-                    name: name.to_string(),
-                },
-            )
-            .await
-            .unwrap()
-            .account
-            .unwrap()
-            .account_id;
+    async fn account_created(&self, ctx: &RequestContext, name: &str, created_at: i64) -> String {
+        let id = self.account(ctx, name).await;
         self.test
             .exec(
                 "UPDATE chime_accounts SET created_at = CAST($2 AS BIGINT) WHERE chime_account_id = $1",
@@ -57,48 +45,29 @@ impl Env {
         status: &str,
         created_at: i64,
     ) -> String {
-        let user_id = carillon_core::ids::new_uuid();
-        let email = format!(
+        let mut user = in_account(
+            &ctx.account_id,
+            chime_account_id,
+            ChimeUserRecord {
+                display_name: Some(name.to_string()),
+                license_type: None,
+                registration_status: status.to_string(),
+                registered_at: (status != "Unregistered").then_some(created_at),
+                created_at,
+                ..user_row("")
+            },
+        );
+        user.primary_email = format!(
             "{}-{}@example.com",
             name.to_lowercase().replace(' ', "."),
-            &user_id[..8]
+            &user.user_id[..8]
         );
-        let registered = if status == "Unregistered" {
-            "NULL".to_string()
-        } else {
-            created_at.to_string()
-        };
-        self.test
-            .exec(
-                &format!(
-                    "INSERT INTO chime_users (user_id, account_id, chime_account_id, primary_email, \
-                     display_name, registration_status, personal_pin, created_at, updated_at, \
-                     registered_at) VALUES ($1, $2, $3, $4, $5, $6, '0123456789', \
-                     CAST($7 AS BIGINT), 0, {registered})"
-                ),
-                &[
-                    &user_id,
-                    &ctx.account_id,
-                    chime_account_id,
-                    &email,
-                    name,
-                    status,
-                    &created_at.to_string(),
-                ],
-            )
-            .await;
-        user_id
+        self.insert_user(user).await
     }
 
+    /// A room message of `sender` at `at` (epoch ms).
     async fn message(&self, sender: &str, at: i64) {
-        self.test
-            .exec(
-                "INSERT INTO chime_messages (message_id, container_type, container_id, sender_id, \
-                 sender_type, sender_name, content, created_at) \
-                 VALUES ($1, 'room', 'some-room', $2, 'User', 'x', 'hi', CAST($3 AS BIGINT))",
-                &[&carillon_core::ids::new_uuid(), sender, &at.to_string()],
-            )
-            .await;
+        self.insert_message("room", "some-room", sender, at).await;
     }
 
     async fn email_of(&self, user_id: &str) -> String {
@@ -221,7 +190,7 @@ async fn the_weekly_csv_has_the_documented_header_key_and_rows() {
     for env in envs().await {
         let ctx = env.tenant().await;
         let account = env
-            .account(&ctx, "Example Sales", NOV_3_2024 - 400 * DAY_MS)
+            .account_created(&ctx, "Example Sales", NOV_3_2024 - 400 * DAY_MS)
             .await;
         let early = NOV_3_2024 - 300 * DAY_MS;
         let alejandro = env
@@ -356,9 +325,13 @@ async fn the_job_writes_each_past_week_once_from_the_first_sunday_after_enabling
         let ctx = env.tenant().await;
         let now = now_millis();
         let this_week = week_start(now);
-        let account = env.account(&ctx, "Weekly", this_week - 60 * DAY_MS).await;
+        let account = env
+            .account_created(&ctx, "Weekly", this_week - 60 * DAY_MS)
+            .await;
         // Created two and a half weeks ago: a brand-new account's past weeks are skipped.
-        let young = env.account(&ctx, "Young", this_week - 10 * DAY_MS).await;
+        let young = env
+            .account_created(&ctx, "Young", this_week - 10 * DAY_MS)
+            .await;
         let bucket = bucket_name();
         env.enable(&ctx, &bucket).await.unwrap();
         // Reporting turned on three and a half weeks ago: its first week started three weeks
@@ -430,7 +403,7 @@ async fn figures_count_registered_and_active_users_and_messages() {
     for env in envs().await {
         let ctx = env.tenant().await;
         let account = env
-            .account(&ctx, "Figures", NOV_3_2024 - 100 * DAY_MS)
+            .account_created(&ctx, "Figures", NOV_3_2024 - 100 * DAY_MS)
             .await;
         let early = NOV_3_2024 - 50 * DAY_MS;
         let a = env.user(&ctx, &account, "A", "Registered", early).await;
@@ -501,7 +474,7 @@ fn session(user_id: &str, ctx: &RequestContext, chime_account_id: &str) -> Sessi
 async fn room_administrators_export_the_member_list() {
     for env in envs().await {
         let ctx = env.tenant().await;
-        let account = env.account(&ctx, "Exports", 0).await;
+        let account = env.account_created(&ctx, "Exports", 0).await;
         let admin = env
             .user(&ctx, &account, "Ada, Admin", "Registered", 0)
             .await;
@@ -564,7 +537,7 @@ async fn room_administrators_export_the_member_list() {
 async fn personal_contacts_hold_100_and_export_as_csv() {
     for env in envs().await {
         let ctx = env.tenant().await;
-        let account = env.account(&ctx, "Contacts", 0).await;
+        let account = env.account_created(&ctx, "Contacts", 0).await;
         let me = env.user(&ctx, &account, "Me", "Registered", 0).await;
         let diego = env
             .user(&ctx, &account, "Diego Ramirez", "Registered", 0)

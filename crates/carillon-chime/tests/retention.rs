@@ -12,27 +12,17 @@ use carillon_chime::retention::{
 use carillon_chime::{Chime, ChimeConfig};
 use carillon_core::time::now_millis;
 use carillon_core::{ApiError, RequestContext};
-mod reporting_env;
+use carillon_store::chime::users::ChimeUserRecord;
+use support::{envs, in_account, user_row, Env};
 
-use reporting_env::{envs, Env};
+mod support;
 
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
 impl Env {
     /// A Chime account of `ctx` of `account_type` (`Team`, `EnterpriseLWA`, …).
-    async fn account(&self, ctx: &RequestContext, account_type: &str) -> String {
-        let account = self
-            .chime
-            .create_account(
-                ctx,
-                CreateAccountRequest {
-                    name: "Example Sales".to_string(),
-                },
-            )
-            .await
-            .unwrap()
-            .account
-            .unwrap();
+    async fn account_of_type(&self, ctx: &RequestContext, account_type: &str) -> String {
+        let account = self.create_account(ctx, "Example Sales").await;
         let mut record = self
             .test
             .store
@@ -48,31 +38,15 @@ impl Env {
     /// A registered user of Chime account `chime_account_id` of tenant `account_id`, or an
     /// unmanaged identity (both `None`).
     async fn user(&self, account: Option<(&str, &str)>) -> String {
-        let user_id = carillon_core::ids::new_uuid();
-        let email = format!("{user_id}@example.com");
-        match account {
-            Some((account_id, chime_account_id)) => {
-                self.test
-                    .exec(
-                        "INSERT INTO chime_users (user_id, account_id, chime_account_id, \
-                         primary_email, registration_status, personal_pin, created_at, updated_at) \
-                         VALUES ($1, $2, $3, $4, 'Registered', '0123456789', 0, 0)",
-                        &[&user_id, account_id, chime_account_id, &email],
-                    )
-                    .await
-            }
-            None => {
-                self.test
-                    .exec(
-                        "INSERT INTO chime_users (user_id, primary_email, registration_status, \
-                         personal_pin, created_at, updated_at) \
-                         VALUES ($1, $2, 'Registered', '0123456789', 0, 0)",
-                        &[&user_id, &email],
-                    )
-                    .await
-            }
+        let mut user = ChimeUserRecord {
+            license_type: None,
+            ..user_row("")
+        };
+        user.primary_email = format!("{}@example.com", user.user_id);
+        if let Some((account_id, chime_account_id)) = account {
+            user = in_account(account_id, chime_account_id, user);
         }
-        user_id
+        self.insert_user(user).await
     }
 
     async fn room(&self, account_id: &str, chime_account_id: &str) -> String {
@@ -116,17 +90,13 @@ impl Env {
         sender: &str,
         age_days: i64,
     ) -> String {
-        let id = carillon_core::ids::new_uuid();
-        let created_at = (now_millis() - age_days * DAY_MS).to_string();
-        self.test
-            .exec(
-                "INSERT INTO chime_messages (message_id, container_type, container_id, sender_id, \
-                 sender_type, sender_name, content, created_at) \
-                 VALUES ($1, $2, $3, $4, 'User', 'someone', 'hello', CAST($5 AS BIGINT))",
-                &[&id, container_type, container_id, sender, &created_at],
-            )
-            .await;
-        id
+        self.insert_message(
+            container_type,
+            container_id,
+            sender,
+            now_millis() - age_days * DAY_MS,
+        )
+        .await
     }
 
     /// The visible messages of `container_id`, oldest first.
@@ -210,8 +180,8 @@ fn days(settings: &RetentionSettings) -> (Option<i32>, Option<i32>) {
 async fn settings_are_for_enterprise_accounts_with_periods_of_1_to_5475_days() {
     for env in envs().await {
         let ctx = env.tenant().await;
-        let enterprise = env.account(&ctx, "EnterpriseLWA").await;
-        let team = env.account(&ctx, "Team").await;
+        let enterprise = env.account_of_type(&ctx, "EnterpriseLWA").await;
+        let team = env.account_of_type(&ctx, "Team").await;
 
         let fresh = env.get(&ctx, &enterprise).await.unwrap();
         assert_eq!(
@@ -345,7 +315,7 @@ fn conversation_periods_follow_the_decision_tables() {
 async fn messages_past_the_period_are_hidden_and_restored_within_the_window() {
     for env in envs().await {
         let ctx = env.tenant().await;
-        let enterprise = env.account(&ctx, "EnterpriseOIDC").await;
+        let enterprise = env.account_of_type(&ctx, "EnterpriseOIDC").await;
         let a = env.user(Some((&ctx.account_id, &enterprise))).await;
         let b = env.user(Some((&ctx.account_id, &enterprise))).await;
         let room = env.room(&ctx.account_id, &enterprise).await;
@@ -393,9 +363,9 @@ async fn messages_past_the_period_are_hidden_and_restored_within_the_window() {
 async fn rooms_follow_their_account_and_mixed_conversations_keep_90_days() {
     for env in envs().await {
         let ctx = env.tenant().await;
-        let e1 = env.account(&ctx, "EnterpriseLWA").await;
-        let e2 = env.account(&ctx, "EnterpriseAD").await;
-        let team = env.account(&ctx, "Team").await;
+        let e1 = env.account_of_type(&ctx, "EnterpriseLWA").await;
+        let e2 = env.account_of_type(&ctx, "EnterpriseAD").await;
+        let team = env.account_of_type(&ctx, "Team").await;
         let e1_user = env.user(Some((&ctx.account_id, &e1))).await;
         let e2_user = env.user(Some((&ctx.account_id, &e2))).await;
         let team_user = env.user(Some((&ctx.account_id, &team))).await;
@@ -451,7 +421,7 @@ async fn rooms_follow_their_account_and_mixed_conversations_keep_90_days() {
 async fn hidden_messages_are_purged_after_30_days_and_cannot_come_back() {
     for env in envs().await {
         let ctx = env.tenant().await;
-        let enterprise = env.account(&ctx, "EnterpriseLWA").await;
+        let enterprise = env.account_of_type(&ctx, "EnterpriseLWA").await;
         let a = env.user(Some((&ctx.account_id, &enterprise))).await;
         let room = env.room(&ctx.account_id, &enterprise).await;
         env.message("room", &room, &a, 20).await;

@@ -6,29 +6,15 @@
 //! chime-zh.md §1.10, §1.16, §2.6; chime-ko.md §1.7, §2.1.8.
 
 mod chat_env;
+mod support;
 
 use carillon_awsapi::generated::chime::*;
 use carillon_chime::hub::{ChatEvent, Container, MembershipChange, MessageChange};
 use carillon_chime::messages::{post, NewPost};
 use carillon_core::{ApiError, RequestContext};
 use carillon_store::chime::bots::WebhookRecord;
-use chat_env::{code, drain, envs, Env};
-
-async fn create_room(env: &Env, ctx: &RequestContext, account: &str, name: &str) -> Room {
-    env.chime
-        .create_room(
-            ctx,
-            CreateRoomRequest {
-                account_id: account.to_string(),
-                client_request_token: None,
-                name: name.to_string(),
-            },
-        )
-        .await
-        .unwrap()
-        .room
-        .unwrap()
-}
+use chat_env::{drain, TestUser};
+use support::{code, envs, Env};
 
 async fn get_room(
     env: &Env,
@@ -86,26 +72,144 @@ async fn list_rooms(
     })
 }
 
+/// One page of ListRoomMemberships.
+async fn members_page(
+    env: &Env,
+    ctx: &RequestContext,
+    account: &str,
+    room: &str,
+    max: Option<i32>,
+    token: Option<String>,
+) -> ListRoomMembershipsResponse {
+    env.chime
+        .list_room_memberships(
+            ctx,
+            ListRoomMembershipsRequest {
+                account_id: account.to_string(),
+                max_results: max,
+                next_token: token,
+                room_id: room.to_string(),
+            },
+        )
+        .await
+        .unwrap()
+}
+
 async fn members(
     env: &Env,
     ctx: &RequestContext,
     account: &str,
     room: &str,
 ) -> Vec<RoomMembership> {
+    members_page(env, ctx, account, room, None, None)
+        .await
+        .room_memberships
+        .unwrap()
+}
+
+async fn set_role(
+    env: &Env,
+    ctx: &RequestContext,
+    account: &str,
+    room: &str,
+    member: &str,
+    role: &str,
+) -> Result<RoomMembership, ApiError> {
     env.chime
-        .list_room_memberships(
+        .update_room_membership(
             ctx,
-            ListRoomMembershipsRequest {
+            UpdateRoomMembershipRequest {
                 account_id: account.to_string(),
-                max_results: None,
-                next_token: None,
+                member_id: member.to_string(),
+                role: Some(role.to_string()),
                 room_id: room.to_string(),
             },
         )
         .await
-        .unwrap()
-        .room_memberships
-        .unwrap()
+        .map(|r| r.room_membership.unwrap())
+}
+
+async fn remove(
+    env: &Env,
+    ctx: &RequestContext,
+    account: &str,
+    room: &str,
+    member: &str,
+) -> Result<(), ApiError> {
+    env.chime
+        .delete_room_membership(
+            ctx,
+            DeleteRoomMembershipRequest {
+                account_id: account.to_string(),
+                member_id: member.to_string(),
+                room_id: room.to_string(),
+            },
+        )
+        .await
+        .map(|_| ())
+}
+
+async fn delete_room(
+    env: &Env,
+    ctx: &RequestContext,
+    account: &str,
+    room: &str,
+) -> Result<(), ApiError> {
+    env.chime
+        .delete_room(
+            ctx,
+            DeleteRoomRequest {
+                account_id: account.to_string(),
+                room_id: room.to_string(),
+            },
+        )
+        .await
+        .map(|_| ())
+}
+
+async fn batch_add(
+    env: &Env,
+    ctx: &RequestContext,
+    account: &str,
+    room: &str,
+    items: Vec<MembershipItem>,
+) -> Result<BatchCreateRoomMembershipResponse, ApiError> {
+    env.chime
+        .batch_create_room_membership(
+            ctx,
+            BatchCreateRoomMembershipRequest {
+                account_id: account.to_string(),
+                membership_item_list: items,
+                room_id: room.to_string(),
+            },
+        )
+        .await
+}
+
+/// A tenant, its account `Rooms` with a room `name`, and Mary Major a member of it:
+/// `(ctx, account, room, mary)`.
+async fn room_with_mary(env: &Env, name: &str) -> (RequestContext, String, String, TestUser) {
+    let ctx = env.tenant().await;
+    let account = env.account(&ctx, "Rooms").await;
+    let room = env.create_room(&ctx, &account, name).await.room_id.unwrap();
+    let mary = env
+        .user(&ctx, &account, "mary@example.com", "Mary Major")
+        .await;
+    add(env, &ctx, &account, &room, &mary.user_id, None)
+        .await
+        .unwrap();
+    (ctx, account, room, mary)
+}
+
+/// Mary's message `content` in `room`.
+fn mary_says(room: &str, mary: &TestUser, content: &str) -> NewPost {
+    NewPost {
+        container: Container::Room(room.to_string()),
+        sender_id: mary.user_id.clone(),
+        sender_type: "User".to_string(),
+        sender_name: "Mary Major".to_string(),
+        content: content.to_string(),
+    }
 }
 
 fn list_request(
@@ -127,7 +231,7 @@ async fn rooms_are_created_read_renamed_and_listed_page_by_page() {
     for env in envs().await {
         let ctx = env.tenant().await;
         let account = env.account(&ctx, "Rooms").await;
-        let room = create_room(&env, &ctx, &account, "Project X").await;
+        let room = env.create_room(&ctx, &account, "Project X").await;
         assert_eq!(room.account_id.as_deref(), Some(account.as_str()));
         assert_eq!(room.name.as_deref(), Some("Project X"));
         assert_eq!(
@@ -167,7 +271,7 @@ async fn rooms_are_created_read_renamed_and_listed_page_by_page() {
         );
 
         for i in 0..4 {
-            create_room(&env, &ctx, &account, &format!("room {i}")).await;
+            env.create_room(&ctx, &account, &format!("room {i}")).await;
         }
         let mut seen = Vec::new();
         let mut token = None;
@@ -266,7 +370,8 @@ async fn bad_input_and_other_tenants_get_the_model_errors() {
     for env in envs().await {
         let ctx = env.tenant().await;
         let account = env.account(&ctx, "Rooms").await;
-        let room = create_room(&env, &ctx, &account, "Mine")
+        let room = env
+            .create_room(&ctx, &account, "Mine")
             .await
             .room_id
             .unwrap();
@@ -321,16 +426,7 @@ async fn bad_input_and_other_tenants_get_the_model_errors() {
             code(get_room(&env, &ctx, &second, &room).await),
             "NotFoundException"
         );
-        let deleted = env
-            .chime
-            .delete_room(
-                &other,
-                DeleteRoomRequest {
-                    account_id: other_account.clone(),
-                    room_id: room.clone(),
-                },
-            )
-            .await;
+        let deleted = delete_room(&env, &other, &other_account, &room).await;
         assert_eq!(code(deleted), "NotFoundException");
         assert!(get_room(&env, &ctx, &account, &room).await.is_ok());
         let (names, _) = list_rooms(&env, &other, list_request(&other_account, None, None, None))
@@ -345,7 +441,8 @@ async fn memberships_add_users_and_bots_with_roles_and_clients_are_told() {
     for env in envs().await {
         let ctx = env.tenant().await;
         let account = env.account(&ctx, "Rooms").await;
-        let room = create_room(&env, &ctx, &account, "Team")
+        let room = env
+            .create_room(&ctx, &account, "Team")
             .await
             .room_id
             .unwrap();
@@ -441,31 +538,28 @@ async fn memberships_add_users_and_bots_with_roles_and_clients_are_told() {
         );
 
         // Batch: per-member errors, the rest added.
-        let batch = env
-            .chime
-            .batch_create_room_membership(
-                &ctx,
-                BatchCreateRoomMembershipRequest {
-                    account_id: account.clone(),
-                    membership_item_list: vec![
-                        MembershipItem {
-                            member_id: Some(john.user_id.clone()),
-                            role: Some("Administrator".to_string()),
-                        },
-                        MembershipItem {
-                            member_id: Some(mary.user_id.clone()),
-                            role: None,
-                        },
-                        MembershipItem {
-                            member_id: Some("ghost".to_string()),
-                            role: None,
-                        },
-                    ],
-                    room_id: room.clone(),
+        let batch = batch_add(
+            &env,
+            &ctx,
+            &account,
+            &room,
+            vec![
+                MembershipItem {
+                    member_id: Some(john.user_id.clone()),
+                    role: Some("Administrator".to_string()),
                 },
-            )
-            .await
-            .unwrap();
+                MembershipItem {
+                    member_id: Some(mary.user_id.clone()),
+                    role: None,
+                },
+                MembershipItem {
+                    member_id: Some("ghost".to_string()),
+                    role: None,
+                },
+            ],
+        )
+        .await
+        .unwrap();
         let mut errors: Vec<(String, String)> = batch
             .errors
             .unwrap()
@@ -479,17 +573,7 @@ async fn memberships_add_users_and_bots_with_roles_and_clients_are_told() {
         ];
         expected.sort();
         assert_eq!(errors, expected);
-        let empty = env
-            .chime
-            .batch_create_room_membership(
-                &ctx,
-                BatchCreateRoomMembershipRequest {
-                    account_id: account.clone(),
-                    membership_item_list: vec![],
-                    room_id: room.clone(),
-                },
-            )
-            .await;
+        let empty = batch_add(&env, &ctx, &account, &room, vec![]).await;
         assert_eq!(code(empty), "BadRequestException");
 
         let listed = members(&env, &ctx, &account, &room).await;
@@ -512,38 +596,14 @@ async fn memberships_add_users_and_bots_with_roles_and_clients_are_told() {
         assert_eq!(roles, expected);
 
         // Pages of memberships.
-        let first = env
-            .chime
-            .list_room_memberships(
-                &ctx,
-                ListRoomMembershipsRequest {
-                    account_id: account.clone(),
-                    max_results: Some(2),
-                    next_token: None,
-                    room_id: room.clone(),
-                },
-            )
-            .await
-            .unwrap();
+        let first = members_page(&env, &ctx, &account, &room, Some(2), None).await;
         assert_eq!(first.room_memberships.unwrap().len(), 2);
-        let second = env
-            .chime
-            .list_room_memberships(
-                &ctx,
-                ListRoomMembershipsRequest {
-                    account_id: account.clone(),
-                    max_results: Some(2),
-                    next_token: first.next_token,
-                    room_id: room.clone(),
-                },
-            )
-            .await
-            .unwrap();
+        let second = members_page(&env, &ctx, &account, &room, Some(2), first.next_token).await;
         assert_eq!(second.room_memberships.unwrap().len(), 1);
         assert_eq!(second.next_token, None);
 
         // ListRooms' MemberId filter, by user ID or bot ID.
-        create_room(&env, &ctx, &account, "Other").await;
+        env.create_room(&ctx, &account, "Other").await;
         for id in [mary.user_id.as_str(), bot_id.as_str()] {
             let (names, _) = list_rooms(&env, &ctx, list_request(&account, Some(id), None, None))
                 .await
@@ -553,57 +613,16 @@ async fn memberships_add_users_and_bots_with_roles_and_clients_are_told() {
 
         // Roles change and removal.
         drain(&mut events);
-        let promoted = env
-            .chime
-            .update_room_membership(
-                &ctx,
-                UpdateRoomMembershipRequest {
-                    account_id: account.clone(),
-                    member_id: mary.user_id.clone(),
-                    role: Some("Administrator".to_string()),
-                    room_id: room.clone(),
-                },
-            )
+        let promoted = set_role(&env, &ctx, &account, &room, &mary.user_id, "Administrator")
             .await
-            .unwrap()
-            .room_membership
             .unwrap();
         assert_eq!(promoted.role.as_deref(), Some("Administrator"));
-        let bot_admin = env
-            .chime
-            .update_room_membership(
-                &ctx,
-                UpdateRoomMembershipRequest {
-                    account_id: account.clone(),
-                    member_id: bot_user.clone(),
-                    role: Some("Administrator".to_string()),
-                    room_id: room.clone(),
-                },
-            )
-            .await;
+        let bot_admin = set_role(&env, &ctx, &account, &room, &bot_user, "Administrator").await;
         assert_eq!(code(bot_admin), "BadRequestException");
-        env.chime
-            .delete_room_membership(
-                &ctx,
-                DeleteRoomMembershipRequest {
-                    account_id: account.clone(),
-                    member_id: john.user_id.clone(),
-                    room_id: room.clone(),
-                },
-            )
+        remove(&env, &ctx, &account, &room, &john.user_id)
             .await
             .unwrap();
-        let again = env
-            .chime
-            .delete_room_membership(
-                &ctx,
-                DeleteRoomMembershipRequest {
-                    account_id: account.clone(),
-                    member_id: john.user_id.clone(),
-                    room_id: room.clone(),
-                },
-            )
-            .await;
+        let again = remove(&env, &ctx, &account, &room, &john.user_id).await;
         assert_eq!(code(again), "NotFoundException");
         let told = drain(&mut events);
         assert!(told.iter().any(|e| matches!(e, ChatEvent::Membership { member_id, change: MembershipChange::RoleChanged, role, .. }
@@ -637,17 +656,7 @@ async fn memberships_add_users_and_bots_with_roles_and_clients_are_told() {
             .unwrap();
         assert_eq!(webhook.member_type.as_deref(), Some("Webhook"));
         assert_eq!(webhook.full_name.as_deref(), Some("Alerts"));
-        let removed = env
-            .chime
-            .delete_room_membership(
-                &ctx,
-                DeleteRoomMembershipRequest {
-                    account_id: account.clone(),
-                    member_id: "w1".to_string(),
-                    room_id: room.clone(),
-                },
-            )
-            .await;
+        let removed = remove(&env, &ctx, &account, &room, "w1").await;
         assert_eq!(code(removed), "BadRequestException");
     }
 }
@@ -655,43 +664,14 @@ async fn memberships_add_users_and_bots_with_roles_and_clients_are_told() {
 #[tokio::test]
 async fn deleting_a_room_purges_its_messages_and_memberships_at_once() {
     for env in envs().await {
-        let ctx = env.tenant().await;
-        let account = env.account(&ctx, "Rooms").await;
-        let room = create_room(&env, &ctx, &account, "Doomed")
-            .await
-            .room_id
-            .unwrap();
-        let mary = env
-            .user(&ctx, &account, "mary@example.com", "Mary Major")
-            .await;
-        add(&env, &ctx, &account, &room, &mary.user_id, None)
-            .await
-            .unwrap();
+        let (ctx, account, room, mary) = room_with_mary(&env, "Doomed").await;
         for text in ["one", "two"] {
-            post(
-                &env.chime,
-                NewPost {
-                    container: Container::Room(room.clone()),
-                    sender_id: mary.user_id.clone(),
-                    sender_type: "User".to_string(),
-                    sender_name: "Mary Major".to_string(),
-                    content: text.to_string(),
-                },
-            )
-            .await
-            .unwrap();
+            post(&env.chime, mary_says(&room, &mary, text))
+                .await
+                .unwrap();
         }
         let mut events = env.events();
-        env.chime
-            .delete_room(
-                &ctx,
-                DeleteRoomRequest {
-                    account_id: account.clone(),
-                    room_id: room.clone(),
-                },
-            )
-            .await
-            .unwrap();
+        delete_room(&env, &ctx, &account, &room).await.unwrap();
         let count = |table: &'static str, column: &'static str| {
             let pool = env.test.pool().clone();
             let room = room.clone();
@@ -717,16 +697,7 @@ async fn deleting_a_room_purges_its_messages_and_memberships_at_once() {
             |e| matches!(e, ChatEvent::RoomDeleted { room_id, audience, .. }
             if *room_id == room && audience.contains(&mary.user_id))
         ));
-        let again = env
-            .chime
-            .delete_room(
-                &ctx,
-                DeleteRoomRequest {
-                    account_id: account.clone(),
-                    room_id: room.clone(),
-                },
-            )
-            .await;
+        let again = delete_room(&env, &ctx, &account, &room).await;
         assert_eq!(code(again), "NotFoundException");
     }
 }
@@ -734,27 +705,10 @@ async fn deleting_a_room_purges_its_messages_and_memberships_at_once() {
 #[tokio::test]
 async fn redacting_a_room_message_removes_its_content_for_good() {
     for env in envs().await {
-        let ctx = env.tenant().await;
-        let account = env.account(&ctx, "Rooms").await;
-        let room = create_room(&env, &ctx, &account, "Chat")
-            .await
-            .room_id
-            .unwrap();
-        let mary = env
-            .user(&ctx, &account, "mary@example.com", "Mary Major")
-            .await;
-        add(&env, &ctx, &account, &room, &mary.user_id, None)
-            .await
-            .unwrap();
+        let (ctx, account, room, mary) = room_with_mary(&env, "Chat").await;
         let message = post(
             &env.chime,
-            NewPost {
-                container: Container::Room(room.clone()),
-                sender_id: mary.user_id.clone(),
-                sender_type: "User".to_string(),
-                sender_name: "Mary Major".to_string(),
-                content: "my password is hunter2".to_string(),
-            },
+            mary_says(&room, &mary, "my password is hunter2"),
         )
         .await
         .unwrap();

@@ -4,17 +4,14 @@
 //! pagination, updates, Team removal, logout, PIN reset, settings, licenses (trial, delegate
 //! groups), tenant isolation and bad input. Spec: chime-zh.md §1.3, §1.6, §2.12.
 
+mod support;
 mod users_env;
 
 use carillon_awsapi::generated::chime::*;
 use carillon_chime::hub::ChatEvent;
 use carillon_chime::users::{may_sign_in, register, sign_up};
-use carillon_core::ApiError;
+use support::code;
 use users_env::{envs, PUBLIC_URL};
-
-fn code(result: Result<impl std::fmt::Debug, ApiError>) -> String {
-    result.expect_err("an error").code.to_string()
-}
 
 #[tokio::test]
 async fn an_invitation_mails_a_single_use_registration_link() {
@@ -109,29 +106,9 @@ async fn an_invitation_mails_a_single_use_registration_link() {
         assert_eq!(again[0].status.as_deref(), Some("Accepted"));
         assert_eq!(again[0].email_status.as_deref(), Some("NotSent"));
 
-        let bad = env
-            .chime
-            .invite_users(
-                &ctx,
-                InviteUsersRequest {
-                    account_id: account.clone(),
-                    user_email_list: vec!["not-an-address".to_string()],
-                    user_type: None,
-                },
-            )
-            .await;
+        let bad = env.try_invite(&ctx, &account, &["not-an-address"]).await;
         assert!(code(bad).contains("BadRequest"));
-        let empty = env
-            .chime
-            .invite_users(
-                &ctx,
-                InviteUsersRequest {
-                    account_id: account.clone(),
-                    user_email_list: vec![],
-                    user_type: None,
-                },
-            )
-            .await;
+        let empty = env.try_invite(&ctx, &account, &[]).await;
         assert_eq!(code(empty), "BadRequestException");
     }
 }
@@ -190,17 +167,7 @@ async fn users_are_created_listed_updated_and_paginated() {
             assert!(pin.len() == 10 && pin.chars().all(|c| c.is_ascii_digit()));
             ids.push(user.user_id);
         }
-        let duplicate = env
-            .chime
-            .create_user(
-                &ctx,
-                CreateUserRequest {
-                    account_id: account.clone(),
-                    email: Some("A@example.com".to_string()),
-                    ..CreateUserRequest::default()
-                },
-            )
-            .await;
+        let duplicate = env.create_user(&ctx, &account, "A@example.com").await;
         assert_eq!(code(duplicate), "ConflictException");
         let no_email = env
             .chime
@@ -278,33 +245,11 @@ async fn users_are_created_listed_updated_and_paginated() {
         assert_eq!(code(bad_page), "BadRequestException");
 
         let updated = env
-            .chime
-            .update_user(
-                &ctx,
-                UpdateUserRequest {
-                    account_id: account.clone(),
-                    user_id: ids[0].clone(),
-                    license_type: Some("Basic".to_string()),
-                    ..UpdateUserRequest::default()
-                },
-            )
+            .set_license(&ctx, &account, &ids[0], "Basic")
             .await
-            .unwrap()
-            .user
             .unwrap();
         assert_eq!(updated.license_type.as_deref(), Some("Basic"));
-        let trial = env
-            .chime
-            .update_user(
-                &ctx,
-                UpdateUserRequest {
-                    account_id: account.clone(),
-                    user_id: ids[0].clone(),
-                    license_type: Some("ProTrial".to_string()),
-                    ..UpdateUserRequest::default()
-                },
-            )
-            .await;
+        let trial = env.set_license(&ctx, &account, &ids[0], "ProTrial").await;
         assert_eq!(code(trial), "BadRequestException");
 
         let batch = env
@@ -453,26 +398,15 @@ async fn removing_team_users_keeps_their_identity_and_allows_deletion() {
         let ann = env.user_by_email(&ctx, &account, "ann@example.com").await;
         let ann_token = env.mailer.token_for("ann@example.com");
 
-        let blocked = env
-            .chime
-            .delete_account(
-                &ctx,
-                DeleteAccountRequest {
-                    account_id: account.clone(),
-                },
-            )
-            .await;
+        let blocked = env.delete_account(&ctx, &account).await;
         assert_eq!(code(blocked), "UnprocessableEntityException");
 
         // A Team account cannot suspend: the batch removes the users.
         let removed = env
-            .chime
-            .batch_suspend_user(
+            .suspend(
                 &ctx,
-                BatchSuspendUserRequest {
-                    account_id: account.clone(),
-                    user_id_list: vec![mary.user_id.clone(), ann.user_id.clone(), "nobody".into()],
-                },
+                &account,
+                vec![mary.user_id.clone(), ann.user_id.clone(), "nobody".into()],
             )
             .await
             .unwrap()
@@ -515,15 +449,7 @@ async fn removing_team_users_keeps_their_identity_and_allows_deletion() {
             "the removed invitee's link is withdrawn"
         );
 
-        env.chime
-            .delete_account(
-                &ctx,
-                DeleteAccountRequest {
-                    account_id: account.clone(),
-                },
-            )
-            .await
-            .unwrap();
+        env.delete_account(&ctx, &account).await.unwrap();
     }
 }
 
@@ -556,16 +482,7 @@ async fn a_trial_user_joining_gets_pro_and_an_identity_moves_on_registration() {
         );
         let moved = env.user_by_email(&ctx, &second, "mary@example.com").await;
         assert_eq!(moved.user_id, mary.user_id);
-        let in_first = env
-            .chime
-            .get_user(
-                &ctx,
-                GetUserRequest {
-                    account_id: first.clone(),
-                    user_id: mary.user_id.clone(),
-                },
-            )
-            .await;
+        let in_first = env.get_user(&ctx, &first, &mary.user_id).await;
         assert_eq!(code(in_first), "NotFoundException");
 
         // ListAccounts by UserEmail finds the account the user belongs to.
@@ -656,17 +573,7 @@ async fn delegate_groups_give_licenses_from_the_directory() {
             }
         };
         associate(&["chime-pro"]).await.unwrap();
-        env.chime
-            .update_account(
-                &ctx,
-                UpdateAccountRequest {
-                    account_id: account.clone(),
-                    default_license: Some("Basic".to_string()),
-                    ..UpdateAccountRequest::default()
-                },
-            )
-            .await
-            .unwrap();
+        env.set_default_license(&ctx, &account, "Basic").await;
         associate(&["chime-basic"]).await.unwrap();
         assert_eq!(code(associate(&[]).await), "BadRequestException");
 
@@ -706,16 +613,7 @@ async fn delegate_groups_give_licenses_from_the_directory() {
         );
 
         let assign = env
-            .chime
-            .update_user(
-                &ctx,
-                UpdateUserRequest {
-                    account_id: account.clone(),
-                    user_id: users[2].user_id.clone(),
-                    license_type: Some("Pro".to_string()),
-                    ..UpdateUserRequest::default()
-                },
-            )
+            .set_license(&ctx, &account, &users[2].user_id, "Pro")
             .await;
         assert_eq!(code(assign), "ForbiddenException");
 
@@ -741,16 +639,7 @@ async fn another_tenant_sees_none_of_it() {
         let account = env.account(&ctx, "Team").await;
         let user = env.registered(&ctx, &account, "mary@example.com").await;
         let other = env.tenant().await;
-        let get = env
-            .chime
-            .get_user(
-                &other,
-                GetUserRequest {
-                    account_id: account.clone(),
-                    user_id: user.user_id.clone(),
-                },
-            )
-            .await;
+        let get = env.get_user(&other, &account, &user.user_id).await;
         assert_eq!(code(get), "NotFoundException");
         let list = env
             .chime
@@ -763,27 +652,10 @@ async fn another_tenant_sees_none_of_it() {
             )
             .await;
         assert_eq!(code(list), "NotFoundException");
-        let invite = env
-            .chime
-            .invite_users(
-                &other,
-                InviteUsersRequest {
-                    account_id: account.clone(),
-                    user_email_list: vec!["x@example.com".to_string()],
-                    user_type: None,
-                },
-            )
-            .await;
+        let invite = env.try_invite(&other, &account, &["x@example.com"]).await;
         assert_eq!(code(invite), "NotFoundException");
         let suspend = env
-            .chime
-            .batch_suspend_user(
-                &other,
-                BatchSuspendUserRequest {
-                    account_id: account.clone(),
-                    user_id_list: vec![user.user_id.clone()],
-                },
-            )
+            .suspend(&other, &account, vec![user.user_id.clone()])
             .await;
         assert_eq!(code(suspend), "NotFoundException");
         // The other tenant's own account does not reach the user either.
@@ -840,17 +712,7 @@ async fn a_sign_up_outside_any_account_starts_a_pro_trial() {
         // Invited to a Team account, the trial user joins it with Pro.
         let ctx = env.tenant().await;
         let account = env.account(&ctx, "Team").await;
-        env.chime
-            .update_account(
-                &ctx,
-                UpdateAccountRequest {
-                    account_id: account.clone(),
-                    default_license: Some("Basic".to_string()),
-                    ..UpdateAccountRequest::default()
-                },
-            )
-            .await
-            .unwrap();
+        env.set_default_license(&ctx, &account, "Basic").await;
         env.invite(&ctx, &account, &["solo@example.org"]).await;
         let token = env.mailer.token_for("solo@example.org");
         let joined = register(&env.chime, &token, "long enough", "Solo")
@@ -870,18 +732,8 @@ async fn a_created_user_registers_by_signing_up() {
         let ctx = env.tenant().await;
         let account = env.account(&ctx, "Team").await;
         let created = env
-            .chime
-            .create_user(
-                &ctx,
-                CreateUserRequest {
-                    account_id: account.clone(),
-                    email: Some("kim@example.net".to_string()),
-                    ..CreateUserRequest::default()
-                },
-            )
+            .create_user(&ctx, &account, "kim@example.net")
             .await
-            .unwrap()
-            .user
             .unwrap();
         sign_up(&env.chime, "kim@example.net").await.unwrap();
         let token = env.mailer.token_for("kim@example.net");

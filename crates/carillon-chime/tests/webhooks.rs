@@ -6,37 +6,25 @@
 use std::time::Duration;
 
 use carillon_adminapi::CarillonOperation;
-use carillon_awsapi::generated::chime::*;
 use carillon_chime::webhooks::{
     CreateWebhook, CreateWebhookInput, DeleteWebhook, ListWebhooks, ListWebhooksInput,
     RegenerateWebhookUrl, WebhookInput,
 };
-use carillon_chime::{Chime, ChimeConfig};
+use carillon_chime::ChimeConfig;
 use carillon_core::{ApiError, RequestContext};
-use carillon_store::testing::{test_stores, TestStore};
+use carillon_store::chime::chat::RoomMembershipRecord;
+use support::Env;
 
-mod bots_env;
+mod support;
 
 const PUBLIC_URL: &str = "https://chime.test";
 
-struct Env {
-    chime: Chime,
-    test: TestStore,
-}
-
 async fn envs() -> Vec<Env> {
-    let mut out = Vec::new();
-    for test in test_stores().await {
-        let config = ChimeConfig {
-            public_url: PUBLIC_URL.to_string(),
-            ..ChimeConfig::default()
-        };
-        let chime = Chime::with_config(test.store.clone(), config)
-            .await
-            .unwrap();
-        out.push(Env { chime, test });
-    }
-    out
+    support::envs_with(|| ChimeConfig {
+        public_url: PUBLIC_URL.to_string(),
+        ..ChimeConfig::default()
+    })
+    .await
 }
 
 /// A tenant with a Chime account and a room holding user `alice`.
@@ -48,12 +36,8 @@ struct Room {
 }
 
 impl Env {
-    async fn tenant(&self) -> RequestContext {
-        bots_env::tenant(&self.test).await
-    }
-
     async fn user(&self, room: &Room, email: &str) -> String {
-        let user_id = bots_env::insert_user(&self.test, &room.ctx, &room.account, email).await;
+        let user_id = self.member(&room.ctx, &room.account, email).await;
         self.test
             .exec(
                 "INSERT INTO chime_room_memberships (room_id, member_id, account_id, \
@@ -66,33 +50,10 @@ impl Env {
 
     async fn room(&self) -> Room {
         let ctx = self.tenant().await;
-        let account = self
-            .chime
-            .create_account(
-                &ctx,
-                CreateAccountRequest {
-                    name: "Hooks".to_string(),
-                },
-            )
-            .await
-            .unwrap()
-            .account
-            .unwrap()
-            .account_id;
+        let account = self.account(&ctx, "Hooks").await;
         let room = self
-            .chime
-            .create_room(
-                &ctx,
-                CreateRoomRequest {
-                    account_id: account.clone(),
-                    client_request_token: None,
-                    name: "Alerts".to_string(),
-                },
-            )
+            .create_room(&ctx, &account, "Alerts")
             .await
-            .unwrap()
-            .room
-            .unwrap()
             .room_id
             .unwrap();
         let mut out = Room {
@@ -118,6 +79,15 @@ impl Env {
             )
             .await
             .map(|o| (o.webhook.webhook_id, o.webhook.url.unwrap()))
+    }
+
+    /// The room's memberships as stored.
+    async fn members(&self, room: &Room) -> Vec<RoomMembershipRecord> {
+        self.test
+            .store
+            .list_room_memberships(&room.room, "", None)
+            .await
+            .unwrap()
     }
 
     /// Posts `body` to `url` as a client would.
@@ -146,12 +116,7 @@ async fn webhook_operations_manage_room_members() {
         let (id, url) = env.create(&room, "CI").await.unwrap();
         assert!(url.starts_with(&format!("{PUBLIC_URL}/incomingwebhooks/")));
         assert!(url.contains("?token="));
-        let members = env
-            .test
-            .store
-            .list_room_memberships(&room.room, "", None)
-            .await
-            .unwrap();
+        let members = env.members(&room).await;
         let member = members.iter().find(|m| m.member_id == id).unwrap();
         assert_eq!(member.member_type, "Webhook", "{}", env.test.label);
 
@@ -228,12 +193,7 @@ async fn webhook_operations_manage_room_members() {
             .call(&room.ctx, input())
             .await
             .unwrap();
-        let members = env
-            .test
-            .store
-            .list_room_memberships(&room.room, "", None)
-            .await
-            .unwrap();
+        let members = env.members(&room).await;
         assert!(members.iter().all(|m| m.member_id != id));
         let again = DeleteWebhook(env.chime.clone())
             .call(&room.ctx, input())

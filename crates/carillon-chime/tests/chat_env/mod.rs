@@ -1,7 +1,6 @@
-//! The environment the chat and room tests share: a Chime service per test store (SQLite,
-//! and PostgreSQL when `CARILLON_TEST_DATABASE_URL` is set), tenants, Chime accounts
-//! through CreateAccount, and registered users and bots written through the store (the
-//! users and bots operations have tests of their own).
+//! What the chat and room tests add to [`crate::support`]: users with a password and a
+//! session value to act as, and bots written through the store (the users and bots
+//! operations have tests of their own), and the hub's events.
 
 #![allow(dead_code)]
 
@@ -10,34 +9,18 @@ use std::sync::{Arc, OnceLock};
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHasher, SaltString};
 use argon2::Argon2;
-use carillon_awsapi::generated::chime::*;
 use carillon_chime::hub::ChatEvent;
 use carillon_chime::sessions::SessionUser;
-use carillon_chime::Chime;
 use carillon_core::time::now_millis;
 use carillon_core::RequestContext;
 use carillon_store::chime::bots::{BotCreation, BotRecord};
 use carillon_store::chime::users::ChimeUserRecord;
-use carillon_store::testing::{create_account, test_stores, TestStore};
 use tokio::sync::broadcast::Receiver;
+
+use crate::support::{in_account, user_row, Env};
 
 /// The password of every user [`Env::user`] makes.
 pub const PASSWORD: &str = "correct horse battery";
-
-/// A Chime service over one test store (kept alive alongside).
-pub struct Env {
-    pub chime: Chime,
-    pub test: TestStore,
-}
-
-pub async fn envs() -> Vec<Env> {
-    let mut out = Vec::new();
-    for test in test_stores().await {
-        let chime = Chime::new(test.store.clone()).await.unwrap();
-        out.push(Env { chime, test });
-    }
-    out
-}
 
 /// [`PASSWORD`] hashed once per test binary (Argon2 is slow in debug builds).
 fn password_hash() -> String {
@@ -60,35 +43,6 @@ pub struct TestUser {
 }
 
 impl Env {
-    /// A new Carillon account (tenant) and a request context of its admin.
-    pub async fn tenant(&self) -> RequestContext {
-        let account_id = create_account(&self.test.store).await;
-        RequestContext {
-            principal_arn: format!("arn:aws:iam::{account_id}:user/admin"),
-            account_id,
-            access_key_id: "AKIATEST".to_string(),
-            region: "us-east-1".to_string(),
-            request_id: carillon_core::ids::new_uuid(),
-            source_ip: "127.0.0.1".to_string(),
-        }
-    }
-
-    /// A new Chime account of `ctx`'s tenant; its ID.
-    pub async fn account(&self, ctx: &RequestContext, name: &str) -> String {
-        self.chime
-            .create_account(
-                ctx,
-                CreateAccountRequest {
-                    name: name.to_string(),
-                },
-            )
-            .await
-            .unwrap()
-            .account
-            .unwrap()
-            .account_id
-    }
-
     /// A registered Pro user of `account` with [`PASSWORD`] and a display name, and a
     /// session value for calling the chat functions directly.
     pub async fn user(
@@ -105,17 +59,11 @@ impl Env {
     /// A registered unmanaged identity (no account, no license: a user removed from a Team
     /// account, §1.3) with [`PASSWORD`]; its user ID.
     pub async fn unmanaged(&self, email: &str) -> String {
-        let now = now_millis();
-        let user_id = carillon_core::ids::new_uuid();
-        self.test
-            .store
-            .insert_chime_user(&ChimeUserRecord {
-                license_type: None,
-                ..user_record(&user_id, email, "Unmanaged", "Registered", now)
-            })
-            .await
-            .unwrap();
-        user_id
+        self.insert_user(ChimeUserRecord {
+            license_type: None,
+            ..user_record(email, "Unmanaged", "Registered", now_millis())
+        })
+        .await
     }
 
     /// A user of `account` in `registration_status`.
@@ -128,17 +76,14 @@ impl Env {
         registration_status: &str,
     ) -> TestUser {
         let now = now_millis();
-        let user_id = carillon_core::ids::new_uuid();
         let email = email.to_lowercase();
-        self.test
-            .store
-            .insert_chime_user(&ChimeUserRecord {
-                account_id: Some(ctx.account_id.clone()),
-                chime_account_id: Some(account.to_string()),
-                ..user_record(&user_id, &email, display_name, registration_status, now)
-            })
-            .await
-            .unwrap();
+        let user_id = self
+            .insert_user(in_account(
+                &ctx.account_id,
+                account,
+                user_record(&email, display_name, registration_status, now),
+            ))
+            .await;
         TestUser {
             session: SessionUser {
                 user_id: user_id.clone(),
@@ -196,42 +141,21 @@ pub fn drain(events: &mut Receiver<Arc<ChatEvent>>) -> Vec<ChatEvent> {
     out
 }
 
-/// The error code of `result`, which must be an error.
-pub fn code<T: std::fmt::Debug>(result: Result<T, carillon_core::ApiError>) -> String {
-    result.expect_err("an error").code.to_string()
-}
-
-/// A Pro user row with [`PASSWORD`], of no account until the caller sets one.
+/// A Pro user row with [`PASSWORD`], created and registered `now`, of no account until the
+/// caller sets one.
 fn user_record(
-    user_id: &str,
     email: &str,
     display_name: &str,
     registration_status: &str,
     now: i64,
 ) -> ChimeUserRecord {
     ChimeUserRecord {
-        user_id: user_id.to_string(),
-        account_id: None,
-        chime_account_id: None,
-        primary_email: email.to_lowercase(),
         display_name: Some(display_name.to_string()),
-        user_type: "PrivateUser".to_string(),
-        license_type: Some("Pro".to_string()),
         registration_status: registration_status.to_string(),
-        invitation_status: None,
-        invited_at: None,
         registered_at: Some(now),
-        trial_started_at: None,
-        personal_pin: "0123456789".to_string(),
         password_hash: Some(password_hash()),
-        privacy: "Public".to_string(),
-        alexa_enabled: false,
-        alexa_room_arn: None,
-        inbound_calling: true,
-        outbound_calling: true,
-        sms: true,
-        primary_provisioned_number: None,
         created_at: now,
         updated_at: now,
+        ..user_row(&email.to_lowercase())
     }
 }

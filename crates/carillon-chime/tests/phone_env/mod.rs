@@ -1,21 +1,15 @@
-//! The environment the phone-number and porting tests share: a Chime service per test store
-//! (SQLite, and PostgreSQL when `CARILLON_TEST_DATABASE_URL` is set) whose pool holds the
-//! numbers of a CSV import, tenants, and orders waited on until they settle.
+//! What the phone-number and porting tests add to [`crate::support`]: a pool holding the
+//! numbers of a CSV import, and orders waited on until they settle.
 
 #![allow(dead_code)]
 
 use std::time::Duration;
 
 use carillon_awsapi::generated::chime::*;
-use carillon_chime::Chime;
 use carillon_core::{ApiError, RequestContext};
-use carillon_store::testing::{create_account, test_stores, TestStore};
+use carillon_store::testing::test_stores;
 
-/// A Chime service over one test store (kept alive alongside).
-pub struct Env {
-    pub chime: Chime,
-    pub test: TestStore,
-}
+use crate::support::Env;
 
 /// One environment per test store, its pool filled from `pool_csv` (every line imported).
 pub async fn envs(pool_csv: &str) -> Vec<Env> {
@@ -25,31 +19,12 @@ pub async fn envs(pool_csv: &str) -> Vec<Env> {
             .await
             .unwrap();
         assert!(summary.refused.is_empty(), "{:?}", summary.refused);
-        let chime = Chime::new(test.store.clone()).await.unwrap();
-        out.push(Env { chime, test });
+        out.push(Env::new(test).await);
     }
     out
 }
 
-/// The error code of a result that must be an error.
-pub fn code<T: std::fmt::Debug>(result: Result<T, ApiError>) -> String {
-    result.expect_err("an error").code.into_owned()
-}
-
 impl Env {
-    /// A new Carillon account (tenant) and a request context of its admin.
-    pub async fn tenant(&self) -> RequestContext {
-        let account_id = create_account(&self.test.store).await;
-        RequestContext {
-            principal_arn: format!("arn:aws:iam::{account_id}:user/admin"),
-            account_id,
-            access_key_id: "AKIATEST".to_string(),
-            region: "us-east-1".to_string(),
-            request_id: carillon_core::ids::new_uuid(),
-            source_ip: "127.0.0.1".to_string(),
-        }
-    }
-
     /// CreatePhoneNumberOrder of `numbers` as `product`.
     pub async fn order(
         &self,

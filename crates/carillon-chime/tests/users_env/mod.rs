@@ -1,6 +1,6 @@
-//! Shared fixtures of the users and domains tests: a Chime service per test store wired to
-//! a recording [`Mailer`] and a local DNS stub, tenants with request contexts, and helpers
-//! reading the registration link out of a recorded invitation.
+//! What the users and domains tests add to [`crate::support`]: the Chime service wired to a
+//! recording [`Mailer`] and a local DNS stub, invitations, registration from the link a
+//! recorded invitation carries, and chat sessions.
 
 #![allow(dead_code)]
 
@@ -9,13 +9,15 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use carillon_awsapi::generated::chime::*;
-use carillon_chime::{Chime, ChimeConfig, Mailer};
-use carillon_core::RequestContext;
-use carillon_store::testing::{create_account, test_stores, TestStore};
+use carillon_chime::{ChimeConfig, Mailer};
+use carillon_core::{ApiError, RequestContext};
+use carillon_store::testing::{test_stores, TestStore};
 use hickory_resolver::proto::op::{Message, MessageType, ResponseCode};
 use hickory_resolver::proto::rr::rdata::TXT;
 use hickory_resolver::proto::rr::{RData, Record, RecordType};
 use tokio::net::UdpSocket;
+
+use crate::support;
 
 /// The public URL of the service in the tests.
 pub const PUBLIC_URL: &str = "https://chime.carillon.test";
@@ -165,10 +167,17 @@ impl DnsStub {
 
 /// A Chime service over one test store, its mailer and DNS stub.
 pub struct Env {
-    pub chime: Chime,
+    pub service: support::Env,
     pub mailer: RecordingMailer,
     pub dns: DnsStub,
-    pub test: TestStore,
+}
+
+impl std::ops::Deref for Env {
+    type Target = support::Env;
+
+    fn deref(&self) -> &support::Env {
+        &self.service
+    }
 }
 
 pub async fn envs() -> Vec<Env> {
@@ -183,56 +192,23 @@ pub async fn envs() -> Vec<Env> {
             mailer: Some(Arc::new(mailer.clone())),
             ..ChimeConfig::default()
         };
-        let chime = Chime::with_config(test.store.clone(), config)
-            .await
-            .unwrap();
         out.push(Env {
-            chime,
+            service: support::Env::with_config(test, config).await,
             mailer,
             dns,
-            test,
         });
     }
     out
 }
 
 impl Env {
-    /// A new Carillon account (tenant) and a request context of its admin.
-    pub async fn tenant(&self) -> RequestContext {
-        let account_id = create_account(&self.test.store).await;
-        RequestContext {
-            principal_arn: format!("arn:aws:iam::{account_id}:user/admin"),
-            account_id,
-            access_key_id: "AKIATEST".to_string(),
-            region: "us-east-1".to_string(),
-            request_id: carillon_core::ids::new_uuid(),
-            source_ip: "127.0.0.1".to_string(),
-        }
-    }
-
-    /// A new Team account of `ctx` named `name`; returns its ID.
-    pub async fn account(&self, ctx: &RequestContext, name: &str) -> String {
-        self.chime
-            .create_account(
-                ctx,
-                CreateAccountRequest {
-                    name: name.to_string(),
-                },
-            )
-            .await
-            .unwrap()
-            .account
-            .unwrap()
-            .account_id
-    }
-
-    /// Invites `emails` to `account`; returns the invites.
-    pub async fn invite(
+    /// InviteUsers of `emails` to `account`.
+    pub async fn try_invite(
         &self,
         ctx: &RequestContext,
         account: &str,
         emails: &[&str],
-    ) -> Vec<Invite> {
+    ) -> Result<InviteUsersResponse, ApiError> {
         self.chime
             .invite_users(
                 ctx,
@@ -243,9 +219,132 @@ impl Env {
                 },
             )
             .await
+    }
+
+    /// Invites `emails` to `account`; returns the invites.
+    pub async fn invite(
+        &self,
+        ctx: &RequestContext,
+        account: &str,
+        emails: &[&str],
+    ) -> Vec<Invite> {
+        self.try_invite(ctx, account, emails)
+            .await
             .unwrap()
             .invites
             .unwrap()
+    }
+
+    /// CreateUser `email` (no type, no name) in `account`.
+    pub async fn create_user(
+        &self,
+        ctx: &RequestContext,
+        account: &str,
+        email: &str,
+    ) -> Result<User, ApiError> {
+        self.chime
+            .create_user(
+                ctx,
+                CreateUserRequest {
+                    account_id: account.to_string(),
+                    email: Some(email.to_string()),
+                    ..CreateUserRequest::default()
+                },
+            )
+            .await
+            .map(|r| r.user.unwrap())
+    }
+
+    /// GetUser.
+    pub async fn get_user(
+        &self,
+        ctx: &RequestContext,
+        account: &str,
+        user_id: &str,
+    ) -> Result<User, ApiError> {
+        self.chime
+            .get_user(
+                ctx,
+                GetUserRequest {
+                    account_id: account.to_string(),
+                    user_id: user_id.to_string(),
+                },
+            )
+            .await
+            .map(|r| r.user.unwrap())
+    }
+
+    /// UpdateUser of the license only.
+    pub async fn set_license(
+        &self,
+        ctx: &RequestContext,
+        account: &str,
+        user_id: &str,
+        license: &str,
+    ) -> Result<User, ApiError> {
+        self.chime
+            .update_user(
+                ctx,
+                UpdateUserRequest {
+                    account_id: account.to_string(),
+                    user_id: user_id.to_string(),
+                    license_type: Some(license.to_string()),
+                    ..UpdateUserRequest::default()
+                },
+            )
+            .await
+            .map(|r| r.user.unwrap())
+    }
+
+    /// UpdateAccount of the default license only.
+    pub async fn set_default_license(&self, ctx: &RequestContext, account: &str, license: &str) {
+        self.chime
+            .update_account(
+                ctx,
+                UpdateAccountRequest {
+                    account_id: account.to_string(),
+                    default_license: Some(license.to_string()),
+                    ..UpdateAccountRequest::default()
+                },
+            )
+            .await
+            .unwrap();
+    }
+
+    /// BatchSuspendUser of `user_ids`.
+    pub async fn suspend(
+        &self,
+        ctx: &RequestContext,
+        account: &str,
+        user_ids: Vec<String>,
+    ) -> Result<BatchSuspendUserResponse, ApiError> {
+        self.chime
+            .batch_suspend_user(
+                ctx,
+                BatchSuspendUserRequest {
+                    account_id: account.to_string(),
+                    user_id_list: user_ids,
+                },
+            )
+            .await
+    }
+
+    /// BatchUnsuspendUser of `user_ids`.
+    pub async fn unsuspend(
+        &self,
+        ctx: &RequestContext,
+        account: &str,
+        user_ids: Vec<String>,
+    ) -> Result<BatchUnsuspendUserResponse, ApiError> {
+        self.chime
+            .batch_unsuspend_user(
+                ctx,
+                BatchUnsuspendUserRequest {
+                    account_id: account.to_string(),
+                    user_id_list: user_ids,
+                },
+            )
+            .await
     }
 
     /// The user of `account` with `email`.
