@@ -7,8 +7,9 @@
 //! unmanaged identity (a user removed from a Team account) has neither.
 
 use sqlx::any::AnyRow;
-use sqlx::Row;
+use sqlx::{FromRow, Row};
 
+use super::sql::{self, Arg};
 use crate::error::{StoreError, StoreResult};
 use crate::Store;
 
@@ -68,32 +69,35 @@ const USER_COLUMNS: &str = "user_id, account_id, chime_account_id, primary_email
      trial_started_at, personal_pin, password_hash, privacy, alexa_enabled, alexa_room_arn, \
      inbound_calling, outbound_calling, sms, primary_provisioned_number, created_at, updated_at";
 
-fn user_from_row(row: &AnyRow) -> StoreResult<ChimeUserRecord> {
-    Ok(ChimeUserRecord {
-        user_id: row.try_get("user_id")?,
-        account_id: row.try_get("account_id")?,
-        chime_account_id: row.try_get("chime_account_id")?,
-        primary_email: row.try_get("primary_email")?,
-        display_name: row.try_get("display_name")?,
-        user_type: row.try_get("user_type")?,
-        license_type: row.try_get("license_type")?,
-        registration_status: row.try_get("registration_status")?,
-        invitation_status: row.try_get("invitation_status")?,
-        invited_at: row.try_get("invited_at")?,
-        registered_at: row.try_get("registered_at")?,
-        trial_started_at: row.try_get("trial_started_at")?,
-        personal_pin: row.try_get("personal_pin")?,
-        password_hash: row.try_get("password_hash")?,
-        privacy: row.try_get("privacy")?,
-        alexa_enabled: row.try_get::<i64, _>("alexa_enabled")? != 0,
-        alexa_room_arn: row.try_get("alexa_room_arn")?,
-        inbound_calling: row.try_get::<i64, _>("inbound_calling")? != 0,
-        outbound_calling: row.try_get::<i64, _>("outbound_calling")? != 0,
-        sms: row.try_get::<i64, _>("sms")? != 0,
-        primary_provisioned_number: row.try_get("primary_provisioned_number")?,
-        created_at: row.try_get("created_at")?,
-        updated_at: row.try_get("updated_at")?,
-    })
+impl FromRow<'_, AnyRow> for ChimeUserRecord {
+    /// A row of [`USER_COLUMNS`] (booleans stored as 0/1).
+    fn from_row(row: &AnyRow) -> Result<ChimeUserRecord, sqlx::Error> {
+        Ok(ChimeUserRecord {
+            user_id: row.try_get("user_id")?,
+            account_id: row.try_get("account_id")?,
+            chime_account_id: row.try_get("chime_account_id")?,
+            primary_email: row.try_get("primary_email")?,
+            display_name: row.try_get("display_name")?,
+            user_type: row.try_get("user_type")?,
+            license_type: row.try_get("license_type")?,
+            registration_status: row.try_get("registration_status")?,
+            invitation_status: row.try_get("invitation_status")?,
+            invited_at: row.try_get("invited_at")?,
+            registered_at: row.try_get("registered_at")?,
+            trial_started_at: row.try_get("trial_started_at")?,
+            personal_pin: row.try_get("personal_pin")?,
+            password_hash: row.try_get("password_hash")?,
+            privacy: row.try_get("privacy")?,
+            alexa_enabled: row.try_get::<i64, _>("alexa_enabled")? != 0,
+            alexa_room_arn: row.try_get("alexa_room_arn")?,
+            inbound_calling: row.try_get::<i64, _>("inbound_calling")? != 0,
+            outbound_calling: row.try_get::<i64, _>("outbound_calling")? != 0,
+            sms: row.try_get::<i64, _>("sms")? != 0,
+            primary_provisioned_number: row.try_get("primary_provisioned_number")?,
+            created_at: row.try_get("created_at")?,
+            updated_at: row.try_get("updated_at")?,
+        })
+    }
 }
 
 /// Which users of a Chime account a listing returns and where it resumes.
@@ -110,7 +114,7 @@ pub struct ChimeUserFilter {
 }
 
 /// An invitation or a sign-up confirmation as stored (table `chime_invitations`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct ChimeInvitationRecord {
     /// The invitation ID (UUID), the model's `InviteId`.
     pub invite_id: String,
@@ -139,24 +143,8 @@ pub struct ChimeInvitationRecord {
 const INVITATION_COLUMNS: &str = "invite_id, account_id, chime_account_id, user_id, email, \
      token_hash, status, email_status, created_at, expires_at, accepted_at";
 
-fn invitation_from_row(row: &AnyRow) -> StoreResult<ChimeInvitationRecord> {
-    Ok(ChimeInvitationRecord {
-        invite_id: row.try_get("invite_id")?,
-        account_id: row.try_get("account_id")?,
-        chime_account_id: row.try_get("chime_account_id")?,
-        user_id: row.try_get("user_id")?,
-        email: row.try_get("email")?,
-        token_hash: row.try_get("token_hash")?,
-        status: row.try_get("status")?,
-        email_status: row.try_get("email_status")?,
-        created_at: row.try_get("created_at")?,
-        expires_at: row.try_get("expires_at")?,
-        accepted_at: row.try_get("accepted_at")?,
-    })
-}
-
 /// A claimed domain as stored (table `chime_domains`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct ChimeDomainRecord {
     /// The claiming Chime account.
     pub chime_account_id: String,
@@ -181,22 +169,8 @@ pub struct ChimeDomainRecord {
 const DOMAIN_COLUMNS: &str = "chime_account_id, domain_name, account_id, status, \
      verification_name, verification_value, created_at, verified_at, checked_at";
 
-fn domain_from_row(row: &AnyRow) -> StoreResult<ChimeDomainRecord> {
-    Ok(ChimeDomainRecord {
-        chime_account_id: row.try_get("chime_account_id")?,
-        domain_name: row.try_get("domain_name")?,
-        account_id: row.try_get("account_id")?,
-        status: row.try_get("status")?,
-        verification_name: row.try_get("verification_name")?,
-        verification_value: row.try_get("verification_value")?,
-        created_at: row.try_get("created_at")?,
-        verified_at: row.try_get("verified_at")?,
-        checked_at: row.try_get("checked_at")?,
-    })
-}
-
 /// A sign-in delegate group of a Chime account.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct ChimeDelegateGroupRecord {
     /// The directory group's name (exact match).
     pub group_name: String,
@@ -227,16 +201,11 @@ impl Store {
         chime_account_id: &str,
         user_id: &str,
     ) -> StoreResult<Option<ChimeUserRecord>> {
-        let row = sqlx::query(&format!(
-            "SELECT {USER_COLUMNS} FROM chime_users \
-             WHERE account_id = $1 AND chime_account_id = $2 AND user_id = $3"
-        ))
-        .bind(account_id)
-        .bind(chime_account_id)
-        .bind(user_id)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.as_ref().map(user_from_row).transpose()
+        self.chime_user_where(
+            "account_id = $1 AND chime_account_id = $2 AND user_id = $3",
+            &[account_id.into(), chime_account_id.into(), user_id.into()],
+        )
+        .await
     }
 
     /// The identity of `email` (lower-cased), in whichever account it is (or unmanaged): an
@@ -244,26 +213,29 @@ impl Store {
     ///
     /// Errors: `Database`.
     pub async fn chime_user_by_email(&self, email: &str) -> StoreResult<Option<ChimeUserRecord>> {
-        let row = sqlx::query(&format!(
-            "SELECT {USER_COLUMNS} FROM chime_users WHERE primary_email = $1"
-        ))
-        .bind(email.to_lowercase())
-        .fetch_optional(&self.pool)
-        .await?;
-        row.as_ref().map(user_from_row).transpose()
+        self.chime_user_where(
+            "primary_email = $1",
+            &[email.to_lowercase().as_str().into()],
+        )
+        .await
     }
 
     /// The identity `user_id`, whichever account it is in (sign-in checks, registration).
     ///
     /// Errors: `Database`.
     pub async fn chime_user_by_id(&self, user_id: &str) -> StoreResult<Option<ChimeUserRecord>> {
-        let row = sqlx::query(&format!(
-            "SELECT {USER_COLUMNS} FROM chime_users WHERE user_id = $1"
-        ))
-        .bind(user_id)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.as_ref().map(user_from_row).transpose()
+        self.chime_user_where("user_id = $1", &[user_id.into()])
+            .await
+    }
+
+    /// The user matching `condition`, its placeholders bound to `args` in order.
+    async fn chime_user_where(
+        &self,
+        condition: &str,
+        args: &[Arg<'_>],
+    ) -> StoreResult<Option<ChimeUserRecord>> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM chime_users WHERE {condition}");
+        sql::fetch_optional(&self.pool, &sql, args).await
     }
 
     /// Users of the tenant's Chime account matching `filter`, by ID.
@@ -275,21 +247,22 @@ impl Store {
         chime_account_id: &str,
         filter: &ChimeUserFilter,
     ) -> StoreResult<Vec<ChimeUserRecord>> {
-        let rows = sqlx::query(&format!(
+        let sql = format!(
             "SELECT {USER_COLUMNS} FROM chime_users \
              WHERE account_id = $1 AND chime_account_id = $2 \
              AND ($3 = '' OR primary_email = $3) AND ($4 = '' OR user_type = $4) \
              AND user_id > $5 ORDER BY user_id LIMIT $6"
-        ))
-        .bind(account_id)
-        .bind(chime_account_id)
-        .bind(filter.email.clone().unwrap_or_default().to_lowercase())
-        .bind(filter.user_type.clone().unwrap_or_default())
-        .bind(filter.after.clone().unwrap_or_default())
-        .bind(filter.limit)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(user_from_row).collect()
+        );
+        let email = filter.email.as_deref().unwrap_or_default().to_lowercase();
+        let args = [
+            account_id.into(),
+            chime_account_id.into(),
+            email.as_str().into(),
+            filter.user_type.as_deref().unwrap_or_default().into(),
+            filter.after.as_deref().unwrap_or_default().into(),
+            filter.limit.into(),
+        ];
+        sql::fetch_all(&self.pool, &sql, &args).await
     }
 
     /// How many users the tenant's Chime account has.
@@ -300,13 +273,8 @@ impl Store {
         account_id: &str,
         chime_account_id: &str,
     ) -> StoreResult<i64> {
-        Ok(sqlx::query_scalar(
-            "SELECT COUNT(*) FROM chime_users WHERE account_id = $1 AND chime_account_id = $2",
-        )
-        .bind(account_id)
-        .bind(chime_account_id)
-        .fetch_one(&self.pool)
-        .await?)
+        self.count_of_chime_account("chime_users", account_id, chime_account_id)
+            .await
     }
 
     /// Writes every mutable column of `user` (account membership included) to the row with
@@ -330,10 +298,7 @@ impl Store {
     ) -> StoreResult<bool> {
         let mut tx = self.begin_write().await?;
         let found = update_user(&mut tx, user).await?;
-        sqlx::query("DELETE FROM chime_sessions WHERE user_id = $1")
-            .bind(&user.user_id)
-            .execute(&mut *tx)
-            .await?;
+        sql::execute(&mut *tx, DELETE_SESSIONS, &[(&user.user_id).into()]).await?;
         tx.commit().await?;
         Ok(found)
     }
@@ -342,11 +307,7 @@ impl Store {
     ///
     /// Errors: `Database`.
     pub async fn delete_chime_sessions_of_user(&self, user_id: &str) -> StoreResult<u64> {
-        let done = sqlx::query("DELETE FROM chime_sessions WHERE user_id = $1")
-            .bind(user_id)
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected())
+        sql::execute(&self.pool, DELETE_SESSIONS, &[user_id.into()]).await
     }
 
     /// Removes `user` from its Team account (`user` already carries the unmanaged state:
@@ -361,14 +322,16 @@ impl Store {
         user: &ChimeUserRecord,
     ) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
-        sqlx::query(
+        sql::execute(
+            &mut *tx,
             "DELETE FROM chime_invitations \
              WHERE account_id = $1 AND chime_account_id = $2 AND user_id = $3",
+            &[
+                account_id.into(),
+                chime_account_id.into(),
+                (&user.user_id).into(),
+            ],
         )
-        .bind(account_id)
-        .bind(chime_account_id)
-        .bind(&user.user_id)
-        .execute(&mut *tx)
         .await?;
         update_user(&mut tx, user).await?;
         tx.commit().await?;
@@ -393,32 +356,35 @@ impl Store {
         } else {
             update_user(&mut tx, user).await?;
         }
-        sqlx::query(
+        sql::execute(
+            &mut *tx,
             "DELETE FROM chime_invitations \
              WHERE COALESCE(chime_account_id, '') = COALESCE($1, '') AND user_id = $2 \
              AND status = 'Pending'",
+            &[
+                (&invitation.chime_account_id).into(),
+                (&invitation.user_id).into(),
+            ],
         )
-        .bind(&invitation.chime_account_id)
-        .bind(&invitation.user_id)
-        .execute(&mut *tx)
         .await?;
-        sqlx::query(&format!(
+        let sql = format!(
             "INSERT INTO chime_invitations ({INVITATION_COLUMNS}) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
-        ))
-        .bind(&invitation.invite_id)
-        .bind(&invitation.account_id)
-        .bind(&invitation.chime_account_id)
-        .bind(&invitation.user_id)
-        .bind(&invitation.email)
-        .bind(&invitation.token_hash)
-        .bind(&invitation.status)
-        .bind(&invitation.email_status)
-        .bind(invitation.created_at)
-        .bind(invitation.expires_at)
-        .bind(invitation.accepted_at)
-        .execute(&mut *tx)
-        .await?;
+        );
+        let args = [
+            (&invitation.invite_id).into(),
+            (&invitation.account_id).into(),
+            (&invitation.chime_account_id).into(),
+            (&invitation.user_id).into(),
+            (&invitation.email).into(),
+            (&invitation.token_hash).into(),
+            (&invitation.status).into(),
+            (&invitation.email_status).into(),
+            invitation.created_at.into(),
+            invitation.expires_at.into(),
+            invitation.accepted_at.into(),
+        ];
+        sql::execute(&mut *tx, &sql, &args).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -435,22 +401,20 @@ impl Store {
         email_status: &str,
     ) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
-        sqlx::query(
+        let args = [invite_id.into(), status.into(), email_status.into()];
+        sql::execute(
+            &mut *tx,
             "UPDATE chime_invitations SET status = $2, email_status = $3 WHERE invite_id = $1",
+            &args,
         )
-        .bind(invite_id)
-        .bind(status)
-        .bind(email_status)
-        .execute(&mut *tx)
         .await?;
-        sqlx::query(
+        sql::execute(
+            &mut *tx,
             "UPDATE chime_users SET invitation_status = $2 WHERE registration_status = 'Unregistered' \
              AND user_id = (SELECT user_id FROM chime_invitations WHERE invite_id = $1) \
              AND chime_account_id = (SELECT chime_account_id FROM chime_invitations WHERE invite_id = $1)",
+            &args[..2],
         )
-        .bind(invite_id)
-        .bind(status)
-        .execute(&mut *tx)
         .await?;
         tx.commit().await?;
         Ok(())
@@ -464,13 +428,9 @@ impl Store {
         &self,
         token_hash: &str,
     ) -> StoreResult<Option<ChimeInvitationRecord>> {
-        let row = sqlx::query(&format!(
-            "SELECT {INVITATION_COLUMNS} FROM chime_invitations WHERE token_hash = $1"
-        ))
-        .bind(token_hash)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.as_ref().map(invitation_from_row).transpose()
+        let sql =
+            format!("SELECT {INVITATION_COLUMNS} FROM chime_invitations WHERE token_hash = $1");
+        sql::fetch_optional(&self.pool, &sql, &[token_hash.into()]).await
     }
 
     /// Accepts the pending invitation `invite_id` at `now` and writes the registered `user`
@@ -485,15 +445,14 @@ impl Store {
         user: &ChimeUserRecord,
     ) -> StoreResult<bool> {
         let mut tx = self.begin_write().await?;
-        let done = sqlx::query(
+        let accepted = sql::changed(
+            &mut *tx,
             "UPDATE chime_invitations SET status = 'Accepted', accepted_at = $2 \
              WHERE invite_id = $1 AND status = 'Pending'",
+            &[invite_id.into(), now.into()],
         )
-        .bind(invite_id)
-        .bind(now)
-        .execute(&mut *tx)
         .await?;
-        if done.rows_affected() == 0 {
+        if !accepted {
             return Ok(false);
         }
         update_user(&mut tx, user).await?;
@@ -505,20 +464,21 @@ impl Store {
     ///
     /// Errors: `Conflict` when the Chime account already claims it; `Database`.
     pub async fn insert_chime_domain(&self, domain: &ChimeDomainRecord) -> StoreResult<()> {
-        sqlx::query(&format!(
+        let sql = format!(
             "INSERT INTO chime_domains ({DOMAIN_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-        ))
-        .bind(&domain.chime_account_id)
-        .bind(&domain.domain_name)
-        .bind(&domain.account_id)
-        .bind(&domain.status)
-        .bind(&domain.verification_name)
-        .bind(&domain.verification_value)
-        .bind(domain.created_at)
-        .bind(domain.verified_at)
-        .bind(domain.checked_at)
-        .execute(&self.pool)
-        .await?;
+        );
+        let args = [
+            (&domain.chime_account_id).into(),
+            (&domain.domain_name).into(),
+            (&domain.account_id).into(),
+            (&domain.status).into(),
+            (&domain.verification_name).into(),
+            (&domain.verification_value).into(),
+            domain.created_at.into(),
+            domain.verified_at.into(),
+            domain.checked_at.into(),
+        ];
+        sql::execute(&self.pool, &sql, &args).await?;
         Ok(())
     }
 
@@ -531,16 +491,17 @@ impl Store {
         chime_account_id: &str,
         domain_name: &str,
     ) -> StoreResult<Option<ChimeDomainRecord>> {
-        let row = sqlx::query(&format!(
-            "SELECT {DOMAIN_COLUMNS} FROM chime_domains \
-             WHERE account_id = $1 AND chime_account_id = $2 AND domain_name = $3"
-        ))
-        .bind(account_id)
-        .bind(chime_account_id)
-        .bind(domain_name)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.as_ref().map(domain_from_row).transpose()
+        let domains = self
+            .chime_domains_where(
+                "account_id = $1 AND chime_account_id = $2 AND domain_name = $3",
+                &[
+                    account_id.into(),
+                    chime_account_id.into(),
+                    domain_name.into(),
+                ],
+            )
+            .await?;
+        Ok(domains.into_iter().next())
     }
 
     /// The tenant's Chime account's claims, by name.
@@ -551,15 +512,11 @@ impl Store {
         account_id: &str,
         chime_account_id: &str,
     ) -> StoreResult<Vec<ChimeDomainRecord>> {
-        let rows = sqlx::query(&format!(
-            "SELECT {DOMAIN_COLUMNS} FROM chime_domains \
-             WHERE account_id = $1 AND chime_account_id = $2 ORDER BY domain_name"
-        ))
-        .bind(account_id)
-        .bind(chime_account_id)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(domain_from_row).collect()
+        self.chime_domains_where(
+            "account_id = $1 AND chime_account_id = $2 ORDER BY domain_name",
+            &[account_id.into(), chime_account_id.into()],
+        )
+        .await
     }
 
     /// Up to `limit` pending claims of every tenant, least recently checked first (the
@@ -567,14 +524,11 @@ impl Store {
     ///
     /// Errors: `Database`.
     pub async fn pending_chime_domains(&self, limit: i64) -> StoreResult<Vec<ChimeDomainRecord>> {
-        let rows = sqlx::query(&format!(
-            "SELECT {DOMAIN_COLUMNS} FROM chime_domains WHERE status = 'PendingVerification' \
-             ORDER BY COALESCE(checked_at, 0), domain_name LIMIT $1"
-        ))
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(domain_from_row).collect()
+        self.chime_domains_where(
+            "status = 'PendingVerification' ORDER BY COALESCE(checked_at, 0), domain_name LIMIT $1",
+            &[limit.into()],
+        )
+        .await
     }
 
     /// The verified claim of `domain_name` (lower-case), whichever tenant holds it.
@@ -584,14 +538,24 @@ impl Store {
         &self,
         domain_name: &str,
     ) -> StoreResult<Option<ChimeDomainRecord>> {
-        let row = sqlx::query(&format!(
-            "SELECT {DOMAIN_COLUMNS} FROM chime_domains \
-             WHERE domain_name = $1 AND status = 'Verified'"
-        ))
-        .bind(domain_name)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.as_ref().map(domain_from_row).transpose()
+        let domains = self
+            .chime_domains_where(
+                "domain_name = $1 AND status = 'Verified'",
+                &[domain_name.into()],
+            )
+            .await?;
+        Ok(domains.into_iter().next())
+    }
+
+    /// The claims matching `condition` (with its ordering and limit), its placeholders
+    /// bound to `args` in order.
+    async fn chime_domains_where(
+        &self,
+        condition: &str,
+        args: &[Arg<'_>],
+    ) -> StoreResult<Vec<ChimeDomainRecord>> {
+        let sql = format!("SELECT {DOMAIN_COLUMNS} FROM chime_domains WHERE {condition}");
+        sql::fetch_all(&self.pool, &sql, args).await
     }
 
     /// Records a DNS check of a pending claim at `now`.
@@ -602,14 +566,17 @@ impl Store {
         domain: &ChimeDomainRecord,
         now: i64,
     ) -> StoreResult<()> {
-        sqlx::query(
+        sql::execute(
+            &self.pool,
             "UPDATE chime_domains SET checked_at = $3 \
-             WHERE chime_account_id = $1 AND domain_name = $2",
+             WHERE chime_account_id = $1 AND domain_name = $2 AND account_id = $4",
+            &[
+                (&domain.chime_account_id).into(),
+                (&domain.domain_name).into(),
+                now.into(),
+                (&domain.account_id).into(),
+            ],
         )
-        .bind(&domain.chime_account_id)
-        .bind(&domain.domain_name)
-        .bind(now)
-        .execute(&self.pool)
         .await?;
         Ok(())
     }
@@ -627,28 +594,32 @@ impl Store {
         enterprise_type: &str,
     ) -> StoreResult<bool> {
         let mut tx = self.begin_write().await?;
-        let done = sqlx::query(
+        let verified = sql::changed(
+            &mut *tx,
             "UPDATE chime_domains SET status = 'Verified', verified_at = $3, checked_at = $3 \
              WHERE account_id = $4 AND chime_account_id = $1 AND domain_name = $2 \
              AND status = 'PendingVerification'",
+            &[
+                (&domain.chime_account_id).into(),
+                (&domain.domain_name).into(),
+                now.into(),
+                (&domain.account_id).into(),
+            ],
         )
-        .bind(&domain.chime_account_id)
-        .bind(&domain.domain_name)
-        .bind(now)
-        .bind(&domain.account_id)
-        .execute(&mut *tx)
         .await?;
-        if done.rows_affected() == 0 {
+        if !verified {
             return Ok(false);
         }
-        sqlx::query(
+        sql::execute(
+            &mut *tx,
             "UPDATE chime_accounts SET account_type = $3 \
              WHERE account_id = $1 AND chime_account_id = $2 AND account_type = 'Team'",
+            &[
+                (&domain.account_id).into(),
+                (&domain.chime_account_id).into(),
+                enterprise_type.into(),
+            ],
         )
-        .bind(&domain.account_id)
-        .bind(&domain.chime_account_id)
-        .bind(enterprise_type)
-        .execute(&mut *tx)
         .await?;
         tx.commit().await?;
         Ok(true)
@@ -670,49 +641,55 @@ impl Store {
         now: i64,
     ) -> StoreResult<Option<Vec<String>>> {
         let mut tx = self.begin_write().await?;
-        let done = sqlx::query(
+        let deleted = sql::changed(
+            &mut *tx,
             "DELETE FROM chime_domains \
              WHERE account_id = $1 AND chime_account_id = $2 AND domain_name = $3",
+            &[
+                account_id.into(),
+                chime_account_id.into(),
+                domain_name.into(),
+            ],
         )
-        .bind(account_id)
-        .bind(chime_account_id)
-        .bind(domain_name)
-        .execute(&mut *tx)
         .await?;
-        if done.rows_affected() == 0 {
+        if !deleted {
             return Ok(None);
         }
         let suffix = format!("@{domain_name}");
-        let users: Vec<String> = sqlx::query_scalar(
+        let users = sql::fetch_texts(
+            &mut *tx,
             "SELECT user_id FROM chime_users WHERE account_id = $1 AND chime_account_id = $2 \
              AND substr(primary_email, length(primary_email) - length($3) + 1) = $3 \
              ORDER BY user_id",
+            &[
+                account_id.into(),
+                chime_account_id.into(),
+                suffix.as_str().into(),
+            ],
         )
-        .bind(account_id)
-        .bind(chime_account_id)
-        .bind(&suffix)
-        .fetch_all(&mut *tx)
         .await?;
         for user_id in &users {
-            sqlx::query(
+            sql::execute(
+                &mut *tx,
                 "UPDATE chime_users SET registration_status = CASE \
                  WHEN registration_status = 'Suspended' THEN 'Suspended' ELSE $2 END, \
                  license_type = NULL, primary_provisioned_number = NULL, updated_at = $3 \
-                 WHERE user_id = $1",
+                 WHERE user_id = $1 AND account_id = $4",
+                &[
+                    user_id.into(),
+                    released_status.into(),
+                    now.into(),
+                    account_id.into(),
+                ],
             )
-            .bind(user_id)
-            .bind(released_status)
-            .bind(now)
-            .execute(&mut *tx)
             .await?;
-            sqlx::query("DELETE FROM chime_sessions WHERE user_id = $1")
-                .bind(user_id)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query("DELETE FROM chime_invitations WHERE user_id = $1 AND status = 'Pending'")
-                .bind(user_id)
-                .execute(&mut *tx)
-                .await?;
+            sql::execute(&mut *tx, DELETE_SESSIONS, &[user_id.into()]).await?;
+            sql::execute(
+                &mut *tx,
+                "DELETE FROM chime_invitations WHERE user_id = $1 AND status = 'Pending'",
+                &[user_id.into()],
+            )
+            .await?;
         }
         tx.commit().await?;
         Ok(Some(users))
@@ -726,13 +703,26 @@ impl Store {
         account_id: &str,
         chime_account_id: &str,
     ) -> StoreResult<i64> {
-        Ok(sqlx::query_scalar(
-            "SELECT COUNT(*) FROM chime_domains WHERE account_id = $1 AND chime_account_id = $2",
+        self.count_of_chime_account("chime_domains", account_id, chime_account_id)
+            .await
+    }
+
+    /// How many rows of `table` belong to the tenant's Chime account.
+    async fn count_of_chime_account(
+        &self,
+        table: &'static str,
+        account_id: &str,
+        chime_account_id: &str,
+    ) -> StoreResult<i64> {
+        let sql =
+            format!("SELECT COUNT(*) FROM {table} WHERE account_id = $1 AND chime_account_id = $2");
+        let (count,): (i64,) = sql::fetch_one(
+            &self.pool,
+            &sql,
+            &[account_id.into(), chime_account_id.into()],
         )
-        .bind(account_id)
-        .bind(chime_account_id)
-        .fetch_one(&self.pool)
-        .await?)
+        .await?;
+        Ok(count)
     }
 
     /// Before a Chime account is deleted: its remaining users (an Enterprise account's
@@ -748,24 +738,19 @@ impl Store {
         now: i64,
     ) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
+        let args = [account_id.into(), chime_account_id.into(), now.into()];
         for table in ["chime_invitations", "chime_signin_delegate_groups"] {
-            sqlx::query(&format!(
-                "DELETE FROM {table} WHERE account_id = $1 AND chime_account_id = $2"
-            ))
-            .bind(account_id)
-            .bind(chime_account_id)
-            .execute(&mut *tx)
-            .await?;
+            let sql =
+                format!("DELETE FROM {table} WHERE account_id = $1 AND chime_account_id = $2");
+            sql::execute(&mut *tx, &sql, &args[..2]).await?;
         }
-        sqlx::query(
+        sql::execute(
+            &mut *tx,
             "UPDATE chime_users SET account_id = NULL, chime_account_id = NULL, \
              license_type = NULL, updated_at = $3 \
              WHERE account_id = $1 AND chime_account_id = $2",
+            &args,
         )
-        .bind(account_id)
-        .bind(chime_account_id)
-        .bind(now)
-        .execute(&mut *tx)
         .await?;
         tx.commit().await?;
         Ok(())
@@ -784,26 +769,29 @@ impl Store {
     ) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
         for group in groups {
-            sqlx::query(
-                "DELETE FROM chime_signin_delegate_groups \
-                 WHERE account_id = $1 AND chime_account_id = $2 AND group_name = $3",
+            sql::execute(
+                &mut *tx,
+                DELETE_DELEGATE_GROUP,
+                &[
+                    account_id.into(),
+                    chime_account_id.into(),
+                    (&group.group_name).into(),
+                ],
             )
-            .bind(account_id)
-            .bind(chime_account_id)
-            .bind(&group.group_name)
-            .execute(&mut *tx)
             .await?;
-            sqlx::query(
+            sql::execute(
+                &mut *tx,
                 "INSERT INTO chime_signin_delegate_groups \
                  (chime_account_id, group_name, account_id, license, created_at) \
                  VALUES ($1, $2, $3, $4, $5)",
+                &[
+                    chime_account_id.into(),
+                    (&group.group_name).into(),
+                    account_id.into(),
+                    (&group.license).into(),
+                    now.into(),
+                ],
             )
-            .bind(chime_account_id)
-            .bind(&group.group_name)
-            .bind(account_id)
-            .bind(&group.license)
-            .bind(now)
-            .execute(&mut *tx)
             .await?;
         }
         tx.commit().await?;
@@ -823,16 +811,12 @@ impl Store {
         let mut tx = self.begin_write().await?;
         let mut removed = 0;
         for name in group_names {
-            removed += sqlx::query(
-                "DELETE FROM chime_signin_delegate_groups \
-                 WHERE account_id = $1 AND chime_account_id = $2 AND group_name = $3",
+            removed += sql::execute(
+                &mut *tx,
+                DELETE_DELEGATE_GROUP,
+                &[account_id.into(), chime_account_id.into(), name.into()],
             )
-            .bind(account_id)
-            .bind(chime_account_id)
-            .bind(name)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+            .await?;
         }
         tx.commit().await?;
         Ok(removed)
@@ -846,21 +830,13 @@ impl Store {
         account_id: &str,
         chime_account_id: &str,
     ) -> StoreResult<Vec<ChimeDelegateGroupRecord>> {
-        let rows: Vec<(String, String)> = sqlx::query_as(
+        sql::fetch_all(
+            &self.pool,
             "SELECT group_name, license FROM chime_signin_delegate_groups \
              WHERE account_id = $1 AND chime_account_id = $2 ORDER BY group_name",
+            &[account_id.into(), chime_account_id.into()],
         )
-        .bind(account_id)
-        .bind(chime_account_id)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(group_name, license)| ChimeDelegateGroupRecord {
-                group_name,
-                license,
-            })
-            .collect())
+        .await
     }
 
     /// The names of the directory groups `email` belongs to in the tenant's directory: the
@@ -873,7 +849,8 @@ impl Store {
         account_id: &str,
         email: &str,
     ) -> StoreResult<Vec<String>> {
-        Ok(sqlx::query_scalar(
+        sql::fetch_texts(
+            &self.pool,
             "SELECT g.name FROM addresses a \
              JOIN entities u ON u.entity_id = a.entity_id \
              JOIN organizations o ON o.organization_id = u.organization_id \
@@ -882,44 +859,48 @@ impl Store {
              WHERE a.address = $1 AND o.account_id = $2 AND u.kind = 'USER' \
              AND u.state = 'ENABLED' AND g.kind = 'GROUP' AND g.state = 'ENABLED' \
              ORDER BY g.name",
+            &[email.to_lowercase().as_str().into(), account_id.into()],
         )
-        .bind(email.to_lowercase())
-        .bind(account_id)
-        .fetch_all(&self.pool)
-        .await?)
+        .await
     }
 }
 
-/// `query` with every column of `user` bound in [`USER_COLUMNS`] order ($1–$23).
-fn bind_user<'q>(
-    query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
-    user: &'q ChimeUserRecord,
-) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
-    query
-        .bind(&user.user_id)
-        .bind(&user.account_id)
-        .bind(&user.chime_account_id)
-        .bind(user.primary_email.to_lowercase())
-        .bind(&user.display_name)
-        .bind(&user.user_type)
-        .bind(&user.license_type)
-        .bind(&user.registration_status)
-        .bind(&user.invitation_status)
-        .bind(user.invited_at)
-        .bind(user.registered_at)
-        .bind(user.trial_started_at)
-        .bind(&user.personal_pin)
-        .bind(&user.password_hash)
-        .bind(&user.privacy)
-        .bind(i64::from(user.alexa_enabled))
-        .bind(&user.alexa_room_arn)
-        .bind(i64::from(user.inbound_calling))
-        .bind(i64::from(user.outbound_calling))
-        .bind(i64::from(user.sms))
-        .bind(&user.primary_provisioned_number)
-        .bind(user.created_at)
-        .bind(user.updated_at)
+/// Every column of `user` in [`USER_COLUMNS`] order (`$1`–`$23`), with `email` (its
+/// address lower-cased) for `primary_email`.
+fn user_args<'a>(user: &'a ChimeUserRecord, email: &'a str) -> [Arg<'a>; 23] {
+    [
+        (&user.user_id).into(),
+        (&user.account_id).into(),
+        (&user.chime_account_id).into(),
+        email.into(),
+        (&user.display_name).into(),
+        (&user.user_type).into(),
+        (&user.license_type).into(),
+        (&user.registration_status).into(),
+        (&user.invitation_status).into(),
+        user.invited_at.into(),
+        user.registered_at.into(),
+        user.trial_started_at.into(),
+        (&user.personal_pin).into(),
+        (&user.password_hash).into(),
+        (&user.privacy).into(),
+        user.alexa_enabled.into(),
+        (&user.alexa_room_arn).into(),
+        user.inbound_calling.into(),
+        user.outbound_calling.into(),
+        user.sms.into(),
+        (&user.primary_provisioned_number).into(),
+        user.created_at.into(),
+        user.updated_at.into(),
+    ]
 }
+
+/// Ends every chat session of user `$1`.
+const DELETE_SESSIONS: &str = "DELETE FROM chime_sessions WHERE user_id = $1";
+
+/// Removes group `$3` from Chime account `$2` of tenant `$1`.
+const DELETE_DELEGATE_GROUP: &str = "DELETE FROM chime_signin_delegate_groups \
+     WHERE account_id = $1 AND chime_account_id = $2 AND group_name = $3";
 
 async fn insert_user(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
@@ -930,10 +911,10 @@ async fn insert_user(
         "INSERT INTO chime_users ({USER_COLUMNS}) VALUES ({})",
         placeholders.join(", ")
     );
-    bind_user(sqlx::query(&sql), user)
-        .execute(&mut **tx)
+    let email = user.primary_email.to_lowercase();
+    sql::execute(&mut **tx, &sql, &user_args(user, &email))
         .await
-        .map_err(|e| match StoreError::from(e) {
+        .map_err(|e| match e {
             StoreError::Conflict(_) => StoreError::Conflict(format!(
                 "{} already has a Chime identity",
                 user.primary_email
@@ -959,8 +940,6 @@ async fn update_user(
         "UPDATE chime_users SET {} WHERE user_id = $1 AND primary_email = $4",
         assignments.join(", ")
     );
-    let done = bind_user(sqlx::query(&sql), user)
-        .execute(&mut **tx)
-        .await?;
-    Ok(done.rows_affected() > 0)
+    let email = user.primary_email.to_lowercase();
+    sql::changed(&mut **tx, &sql, &user_args(user, &email)).await
 }
