@@ -8,6 +8,7 @@
 //! (readers filter `hidden_at IS NULL`); it is restored by clearing it, or purged (deleted)
 //! for good.
 
+use super::sql::{self, Arg};
 use crate::error::StoreResult;
 use crate::Store;
 
@@ -17,7 +18,7 @@ pub const ROOM: &str = "room";
 pub const CONVERSATION: &str = "conversation";
 
 /// An Enterprise account's retention settings as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct RetentionSettingsRecord {
     /// The Chime account.
     pub chime_account_id: String,
@@ -31,41 +32,39 @@ pub struct RetentionSettingsRecord {
     pub updated_at: i64,
 }
 
-type SettingsRow = (String, String, Option<i64>, Option<i64>, i64);
-
 const SETTINGS_COLUMNS: &str = "chime_account_id, account_id, room_retention_days, \
      conversation_retention_days, updated_at";
 
-fn settings_record(row: SettingsRow) -> RetentionSettingsRecord {
-    let (chime_account_id, account_id, room, conversation, updated_at) = row;
-    RetentionSettingsRecord {
-        chime_account_id,
-        account_id,
-        room_retention_days: room,
-        conversation_retention_days: conversation,
-        updated_at,
-    }
+/// The settings matching `condition` (with its ordering), its placeholders bound to `args`.
+async fn settings_where(
+    store: &Store,
+    condition: &str,
+    args: &[Arg<'_>],
+) -> StoreResult<Vec<RetentionSettingsRecord>> {
+    let sql = format!("SELECT {SETTINGS_COLUMNS} FROM chime_retention_settings WHERE {condition}");
+    sql::fetch_all(&store.pool, &sql, args).await
 }
 
 /// Writes `settings` (replacing the account's previous ones).
 ///
 /// Errors: `Database`.
 pub async fn put_settings(store: &Store, settings: &RetentionSettingsRecord) -> StoreResult<()> {
-    sqlx::query(&format!(
+    let sql = format!(
         "INSERT INTO chime_retention_settings ({SETTINGS_COLUMNS}) VALUES ($1, $2, $3, $4, $5) \
          ON CONFLICT (chime_account_id) DO UPDATE SET \
          room_retention_days = excluded.room_retention_days, \
          conversation_retention_days = excluded.conversation_retention_days, \
          updated_at = excluded.updated_at \
          WHERE chime_retention_settings.account_id = excluded.account_id"
-    ))
-    .bind(&settings.chime_account_id)
-    .bind(&settings.account_id)
-    .bind(settings.room_retention_days)
-    .bind(settings.conversation_retention_days)
-    .bind(settings.updated_at)
-    .execute(&store.pool)
-    .await?;
+    );
+    let args = [
+        (&settings.chime_account_id).into(),
+        (&settings.account_id).into(),
+        settings.room_retention_days.into(),
+        settings.conversation_retention_days.into(),
+        settings.updated_at.into(),
+    ];
+    sql::execute(&store.pool, &sql, &args).await?;
     Ok(())
 }
 
@@ -78,15 +77,13 @@ pub async fn settings(
     account_id: &str,
     chime_account_id: &str,
 ) -> StoreResult<Option<RetentionSettingsRecord>> {
-    let row: Option<SettingsRow> = sqlx::query_as(&format!(
-        "SELECT {SETTINGS_COLUMNS} FROM chime_retention_settings \
-         WHERE account_id = $1 AND chime_account_id = $2"
-    ))
-    .bind(account_id)
-    .bind(chime_account_id)
-    .fetch_optional(&store.pool)
+    let found = settings_where(
+        store,
+        "account_id = $1 AND chime_account_id = $2",
+        &[account_id.into(), chime_account_id.into()],
+    )
     .await?;
-    Ok(row.map(settings_record))
+    Ok(found.into_iter().next())
 }
 
 /// Every account's settings with at least one period on (the retention job's, across
@@ -94,14 +91,13 @@ pub async fn settings(
 ///
 /// Errors: `Database`.
 pub async fn settings_in_force(store: &Store) -> StoreResult<Vec<RetentionSettingsRecord>> {
-    let rows: Vec<SettingsRow> = sqlx::query_as(&format!(
-        "SELECT {SETTINGS_COLUMNS} FROM chime_retention_settings \
-         WHERE room_retention_days IS NOT NULL OR conversation_retention_days IS NOT NULL \
-         ORDER BY chime_account_id"
-    ))
-    .fetch_all(&store.pool)
-    .await?;
-    Ok(rows.into_iter().map(settings_record).collect())
+    settings_where(
+        store,
+        "room_retention_days IS NOT NULL OR conversation_retention_days IS NOT NULL \
+         ORDER BY chime_account_id",
+        &[],
+    )
+    .await
 }
 
 /// The `AccountType` of Chime account `chime_account_id` whatever its tenant (the retention
@@ -110,36 +106,42 @@ pub async fn settings_in_force(store: &Store) -> StoreResult<Vec<RetentionSettin
 ///
 /// Errors: `Database`.
 pub async fn account_type(store: &Store, chime_account_id: &str) -> StoreResult<Option<String>> {
-    Ok(
-        sqlx::query_scalar("SELECT account_type FROM chime_accounts WHERE chime_account_id = $1")
-            .bind(chime_account_id)
-            .fetch_optional(&store.pool)
-            .await?,
+    text_of(
+        store,
+        "SELECT account_type FROM chime_accounts WHERE chime_account_id = $1",
+        chime_account_id,
     )
+    .await
 }
 
 /// The rooms of Chime account `chime_account_id`.
 ///
 /// Errors: `Database`.
 pub async fn rooms_of(store: &Store, chime_account_id: &str) -> StoreResult<Vec<String>> {
-    Ok(sqlx::query_scalar(
+    sql::fetch_texts(
+        &store.pool,
         "SELECT room_id FROM chime_rooms WHERE chime_account_id = $1 ORDER BY room_id",
+        &[chime_account_id.into()],
     )
-    .bind(chime_account_id)
-    .fetch_all(&store.pool)
-    .await?)
+    .await
 }
 
 /// The Chime account room `room_id` belongs to (its creator's), `None` when the room is gone.
 ///
 /// Errors: `Database`.
 pub async fn room_account(store: &Store, room_id: &str) -> StoreResult<Option<String>> {
-    Ok(
-        sqlx::query_scalar("SELECT chime_account_id FROM chime_rooms WHERE room_id = $1")
-            .bind(room_id)
-            .fetch_optional(&store.pool)
-            .await?,
+    text_of(
+        store,
+        "SELECT chime_account_id FROM chime_rooms WHERE room_id = $1",
+        room_id,
     )
+    .await
+}
+
+/// The text `sql` selects with `$1` bound to `id`, `None` when no row.
+async fn text_of(store: &Store, sql: &str, id: &str) -> StoreResult<Option<String>> {
+    let row: Option<(String,)> = sql::fetch_optional(&store.pool, sql, &[id.into()]).await?;
+    Ok(row.map(|(text,)| text))
 }
 
 /// The conversations with at least one member who is a user of Chime account
@@ -147,14 +149,14 @@ pub async fn room_account(store: &Store, room_id: &str) -> StoreResult<Option<St
 ///
 /// Errors: `Database`.
 pub async fn conversations_of(store: &Store, chime_account_id: &str) -> StoreResult<Vec<String>> {
-    Ok(sqlx::query_scalar(
+    sql::fetch_texts(
+        &store.pool,
         "SELECT DISTINCT m.conversation_id FROM chime_conversation_members m \
          JOIN chime_users u ON u.user_id = m.user_id \
          WHERE u.chime_account_id = $1 ORDER BY m.conversation_id",
+        &[chime_account_id.into()],
     )
-    .bind(chime_account_id)
-    .fetch_all(&store.pool)
-    .await?)
+    .await
 }
 
 /// The current Chime account of each member of conversation `conversation_id` (`None` for
@@ -165,26 +167,28 @@ pub async fn conversation_member_accounts(
     store: &Store,
     conversation_id: &str,
 ) -> StoreResult<Vec<Option<String>>> {
-    Ok(sqlx::query_scalar(
+    let rows: Vec<(Option<String>,)> = sql::fetch_all(
+        &store.pool,
         "SELECT u.chime_account_id FROM chime_conversation_members m \
          JOIN chime_users u ON u.user_id = m.user_id \
          WHERE m.conversation_id = $1 ORDER BY m.user_id",
+        &[conversation_id.into()],
     )
-    .bind(conversation_id)
-    .fetch_all(&store.pool)
-    .await?)
+    .await?;
+    Ok(rows.into_iter().map(|(account,)| account).collect())
 }
 
 /// The containers (`(container_type, container_id)`) holding hidden messages.
 ///
 /// Errors: `Database`.
 pub async fn containers_with_hidden_messages(store: &Store) -> StoreResult<Vec<(String, String)>> {
-    Ok(sqlx::query_as(
+    sql::fetch_all(
+        &store.pool,
         "SELECT DISTINCT container_type, container_id FROM chime_messages \
          WHERE hidden_at IS NOT NULL ORDER BY container_id",
+        &[],
     )
-    .fetch_all(&store.pool)
-    .await?)
+    .await
 }
 
 /// Deletes for good the messages of `container_id` hidden at or before `hidden_before`
@@ -196,15 +200,13 @@ pub async fn purge_hidden(
     container_id: &str,
     hidden_before: i64,
 ) -> StoreResult<u64> {
-    let done = sqlx::query(
+    sql::execute(
+        &store.pool,
         "DELETE FROM chime_messages WHERE container_id = $1 \
          AND hidden_at IS NOT NULL AND hidden_at <= $2",
+        &[container_id.into(), hidden_before.into()],
     )
-    .bind(container_id)
-    .bind(hidden_before)
-    .execute(&store.pool)
-    .await?;
-    Ok(done.rows_affected())
+    .await
 }
 
 /// Makes visible again the hidden messages of `container_id` created at or after
@@ -216,15 +218,16 @@ pub async fn restore(
     container_id: &str,
     created_since: Option<i64>,
 ) -> StoreResult<u64> {
-    let done = sqlx::query(
+    sql::execute(
+        &store.pool,
         "UPDATE chime_messages SET hidden_at = NULL WHERE container_id = $1 \
          AND hidden_at IS NOT NULL AND created_at >= $2",
+        &[
+            container_id.into(),
+            created_since.unwrap_or(i64::MIN).into(),
+        ],
     )
-    .bind(container_id)
-    .bind(created_since.unwrap_or(i64::MIN))
-    .execute(&store.pool)
-    .await?;
-    Ok(done.rows_affected())
+    .await
 }
 
 /// Hides (as of `now`, epoch ms) the visible messages of `container_id` created before
@@ -237,14 +240,11 @@ pub async fn hide(
     created_before: i64,
     now: i64,
 ) -> StoreResult<u64> {
-    let done = sqlx::query(
+    sql::execute(
+        &store.pool,
         "UPDATE chime_messages SET hidden_at = $3 WHERE container_id = $1 \
          AND hidden_at IS NULL AND created_at < $2",
+        &[container_id.into(), created_before.into(), now.into()],
     )
-    .bind(container_id)
-    .bind(created_before)
-    .bind(now)
-    .execute(&store.pool)
-    .await?;
-    Ok(done.rows_affected())
+    .await
 }
