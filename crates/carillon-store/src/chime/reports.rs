@@ -5,11 +5,12 @@
 //! `chime_user_sign_ins` (a user's latest chat sign-in, kept when sessions end). The figures
 //! are counted from the core tables (`chime_users`, `chime_messages`, `chime_sessions`).
 
+use super::sql::{self, Arg};
 use crate::error::StoreResult;
 use crate::Store;
 
 /// A tenant's usage reporting, on.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct UsageReportingRecord {
     /// The Carillon account (tenant).
     pub account_id: String,
@@ -54,15 +55,17 @@ pub struct UsageFigures {
 ///
 /// Errors: `Database`.
 pub async fn put_reporting(store: &Store, record: &UsageReportingRecord) -> StoreResult<()> {
-    sqlx::query(
+    sql::execute(
+        &store.pool,
         "INSERT INTO chime_usage_reporting (account_id, bucket, enabled_at) VALUES ($1, $2, $3) \
          ON CONFLICT (account_id) DO UPDATE SET bucket = excluded.bucket, \
          enabled_at = excluded.enabled_at",
+        &[
+            (&record.account_id).into(),
+            (&record.bucket).into(),
+            record.enabled_at.into(),
+        ],
     )
-    .bind(&record.account_id)
-    .bind(&record.bucket)
-    .bind(record.enabled_at)
-    .execute(&store.pool)
     .await?;
     Ok(())
 }
@@ -74,38 +77,28 @@ pub async fn reporting(
     store: &Store,
     account_id: &str,
 ) -> StoreResult<Option<UsageReportingRecord>> {
-    let row: Option<(String, String, i64)> = sqlx::query_as(
-        "SELECT account_id, bucket, enabled_at FROM chime_usage_reporting WHERE account_id = $1",
-    )
-    .bind(account_id)
-    .fetch_optional(&store.pool)
-    .await?;
-    Ok(
-        row.map(|(account_id, bucket, enabled_at)| UsageReportingRecord {
-            account_id,
-            bucket,
-            enabled_at,
-        }),
-    )
+    let found = reporting_where(store, "account_id = $1", &[account_id.into()]).await?;
+    Ok(found.into_iter().next())
+}
+
+/// The usage reporting rows matching `condition`, by tenant.
+async fn reporting_where(
+    store: &Store,
+    condition: &str,
+    args: &[Arg<'_>],
+) -> StoreResult<Vec<UsageReportingRecord>> {
+    let sql = format!(
+        "SELECT account_id, bucket, enabled_at FROM chime_usage_reporting WHERE {condition} \
+         ORDER BY account_id"
+    );
+    sql::fetch_all(&store.pool, &sql, args).await
 }
 
 /// Every tenant's usage reporting that is on (the report job's), by tenant.
 ///
 /// Errors: `Database`.
 pub async fn all_reporting(store: &Store) -> StoreResult<Vec<UsageReportingRecord>> {
-    let rows: Vec<(String, String, i64)> = sqlx::query_as(
-        "SELECT account_id, bucket, enabled_at FROM chime_usage_reporting ORDER BY account_id",
-    )
-    .fetch_all(&store.pool)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(account_id, bucket, enabled_at)| UsageReportingRecord {
-            account_id,
-            bucket,
-            enabled_at,
-        })
-        .collect())
+    reporting_where(store, "1 = 1", &[]).await
 }
 
 /// Turns `account_id`'s usage reporting off; returns whether it was on. Reports written
@@ -113,11 +106,12 @@ pub async fn all_reporting(store: &Store) -> StoreResult<Vec<UsageReportingRecor
 ///
 /// Errors: `Database`.
 pub async fn delete_reporting(store: &Store, account_id: &str) -> StoreResult<bool> {
-    let done = sqlx::query("DELETE FROM chime_usage_reporting WHERE account_id = $1")
-        .bind(account_id)
-        .execute(&store.pool)
-        .await?;
-    Ok(done.rows_affected() > 0)
+    sql::changed(
+        &store.pool,
+        "DELETE FROM chime_usage_reporting WHERE account_id = $1",
+        &[account_id.into()],
+    )
+    .await
 }
 
 /// Whether the report of Chime account `chime_account_id` for the week starting at
@@ -129,13 +123,12 @@ pub async fn report_written(
     chime_account_id: &str,
     week_start: i64,
 ) -> StoreResult<bool> {
-    let found: Option<i64> = sqlx::query_scalar(
+    let found: Option<(i64,)> = sql::fetch_optional(
+        &store.pool,
         "SELECT written_at FROM chime_usage_reports \
          WHERE chime_account_id = $1 AND week_start = $2",
+        &[chime_account_id.into(), week_start.into()],
     )
-    .bind(chime_account_id)
-    .bind(week_start)
-    .fetch_optional(&store.pool)
     .await?;
     Ok(found.is_some())
 }
@@ -152,21 +145,23 @@ pub async fn record_report(
     (bucket, object_key): (&str, &str),
     now: i64,
 ) -> StoreResult<()> {
-    sqlx::query(
+    sql::execute(
+        &store.pool,
         "INSERT INTO chime_usage_reports \
          (chime_account_id, week_start, account_id, bucket, object_key, written_at) \
          VALUES ($1, $2, $3, $4, $5, $6) \
          ON CONFLICT (chime_account_id, week_start) DO UPDATE SET \
          bucket = excluded.bucket, object_key = excluded.object_key, \
          written_at = excluded.written_at",
+        &[
+            chime_account_id.into(),
+            week_start.into(),
+            account_id.into(),
+            bucket.into(),
+            object_key.into(),
+            now.into(),
+        ],
     )
-    .bind(chime_account_id)
-    .bind(week_start)
-    .bind(account_id)
-    .bind(bucket)
-    .bind(object_key)
-    .bind(now)
-    .execute(&store.pool)
     .await?;
     Ok(())
 }
@@ -175,14 +170,13 @@ pub async fn record_report(
 ///
 /// Errors: `Database`.
 pub async fn record_sign_in(store: &Store, user_id: &str, at: i64) -> StoreResult<()> {
-    sqlx::query(
+    sql::execute(
+        &store.pool,
         "INSERT INTO chime_user_sign_ins (user_id, last_sign_in_at) VALUES ($1, $2) \
          ON CONFLICT (user_id) DO UPDATE SET last_sign_in_at = excluded.last_sign_in_at \
          WHERE chime_user_sign_ins.last_sign_in_at < excluded.last_sign_in_at",
+        &[user_id.into(), at.into()],
     )
-    .bind(user_id)
-    .bind(at)
-    .execute(&store.pool)
     .await?;
     Ok(())
 }
@@ -209,7 +203,8 @@ pub async fn usage_rows(
     from: i64,
     to: i64,
 ) -> StoreResult<Vec<UsageRow>> {
-    let rows: Vec<UsageRowTuple> = sqlx::query_as(
+    let rows: Vec<UsageRowTuple> = sql::fetch_all(
+        &store.pool,
         "SELECT u.user_id, u.display_name, u.primary_email, u.registration_status, u.created_at, \
          (SELECT MAX(s.last_sign_in_at) FROM chime_user_sign_ins s WHERE s.user_id = u.user_id), \
          (SELECT MAX(x.created_at) FROM chime_sessions x WHERE x.user_id = u.user_id), \
@@ -217,12 +212,13 @@ pub async fn usage_rows(
           AND m.sender_type = 'User' AND m.created_at >= $3 AND m.created_at < $4) \
          FROM chime_users u WHERE u.account_id = $1 AND u.chime_account_id = $2 \
          ORDER BY u.primary_email",
+        &[
+            account_id.into(),
+            chime_account_id.into(),
+            from.into(),
+            to.into(),
+        ],
     )
-    .bind(account_id)
-    .bind(chime_account_id)
-    .bind(from)
-    .bind(to)
-    .fetch_all(&store.pool)
     .await?;
     Ok(rows
         .into_iter()
@@ -263,27 +259,27 @@ pub async fn figures(
     from: i64,
     to: i64,
 ) -> StoreResult<UsageFigures> {
-    let registered_users: i64 = sqlx::query_scalar(
+    let (registered_users,): (i64,) = sql::fetch_one(
+        &store.pool,
         "SELECT COUNT(*) FROM chime_users WHERE account_id = $1 AND chime_account_id = $2 \
          AND registration_status <> 'Unregistered' AND registered_at IS NOT NULL \
          AND registered_at < $3",
+        &[account_id.into(), chime_account_id.into(), to.into()],
     )
-    .bind(account_id)
-    .bind(chime_account_id)
-    .bind(to)
-    .fetch_one(&store.pool)
     .await?;
-    let (active_users, chat_messages_sent): (i64, i64) = sqlx::query_as(
+    let (active_users, chat_messages_sent): (i64, i64) = sql::fetch_one(
+        &store.pool,
         "SELECT COUNT(DISTINCT m.sender_id), COUNT(*) FROM chime_messages m \
          JOIN chime_users u ON u.user_id = m.sender_id \
          WHERE u.account_id = $1 AND u.chime_account_id = $2 AND m.sender_type = 'User' \
          AND m.created_at >= $3 AND m.created_at < $4",
+        &[
+            account_id.into(),
+            chime_account_id.into(),
+            from.into(),
+            to.into(),
+        ],
     )
-    .bind(account_id)
-    .bind(chime_account_id)
-    .bind(from)
-    .bind(to)
-    .fetch_one(&store.pool)
     .await?;
     Ok(UsageFigures {
         registered_users,
@@ -319,7 +315,7 @@ pub async fn put_report_object(
 }
 
 /// A member of a room as the member-list export shows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct RoomMemberRow {
     /// The member ID (user, bot user or webhook).
     pub member_id: String,
@@ -341,44 +337,34 @@ pub async fn room_members(
     store: &Store,
     room_id: &str,
 ) -> StoreResult<Option<(String, Vec<RoomMemberRow>)>> {
-    let name: Option<String> =
-        sqlx::query_scalar("SELECT name FROM chime_rooms WHERE room_id = $1")
-            .bind(room_id)
-            .fetch_optional(&store.pool)
-            .await?;
-    let Some(name) = name else {
+    let room = [room_id.into()];
+    let name: Option<(String,)> = sql::fetch_optional(
+        &store.pool,
+        "SELECT name FROM chime_rooms WHERE room_id = $1",
+        &room,
+    )
+    .await?;
+    let Some((name,)) = name else {
         return Ok(None);
     };
-    type Row = (String, String, String, Option<String>, Option<String>);
-    let rows: Vec<Row> = sqlx::query_as(
+    let members = sql::fetch_all(
+        &store.pool,
         "SELECT m.member_id, m.member_type, m.role, \
-         COALESCE(u.display_name, b.display_name, w.name), COALESCE(u.primary_email, b.bot_email) \
+         COALESCE(u.display_name, b.display_name, w.name) AS name, \
+         COALESCE(u.primary_email, b.bot_email) AS email \
          FROM chime_room_memberships m \
          LEFT JOIN chime_users u ON m.member_type = 'User' AND u.user_id = m.member_id \
          LEFT JOIN chime_bots b ON m.member_type = 'Bot' AND b.user_id = m.member_id \
          LEFT JOIN chime_webhooks w ON m.member_type = 'Webhook' AND w.webhook_id = m.member_id \
          WHERE m.room_id = $1 ORDER BY m.member_id",
+        &room,
     )
-    .bind(room_id)
-    .fetch_all(&store.pool)
     .await?;
-    let members = rows
-        .into_iter()
-        .map(
-            |(member_id, member_type, role, name, email)| RoomMemberRow {
-                member_id,
-                member_type,
-                role,
-                name,
-                email,
-            },
-        )
-        .collect();
     Ok(Some((name, members)))
 }
 
 /// A personal contact with what the contacts export shows.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct ContactRow {
     /// The contact's user ID.
     pub user_id: String,
@@ -407,12 +393,13 @@ pub enum ContactAdded {
 ///
 /// Errors: `Database`.
 pub async fn user_id_by_email(store: &Store, email: &str) -> StoreResult<Option<String>> {
-    Ok(
-        sqlx::query_scalar("SELECT user_id FROM chime_users WHERE primary_email = $1")
-            .bind(email.trim().to_lowercase())
-            .fetch_optional(&store.pool)
-            .await?,
+    let row: Option<(String,)> = sql::fetch_optional(
+        &store.pool,
+        "SELECT user_id FROM chime_users WHERE primary_email = $1",
+        &[email.trim().to_lowercase().as_str().into()],
     )
+    .await?;
+    Ok(row.map(|(user_id,)| user_id))
 }
 
 /// Adds `contact_user_id` to `user_id`'s personal contacts at `now` (epoch ms) unless the
@@ -427,30 +414,30 @@ pub async fn add_contact(
     max: i64,
 ) -> StoreResult<ContactAdded> {
     let mut tx = store.begin_write().await?;
-    let exists: Option<i64> = sqlx::query_scalar(
+    let args = [user_id.into(), contact_user_id.into(), now.into()];
+    let exists: Option<(i64,)> = sql::fetch_optional(
+        &mut *tx,
         "SELECT added_at FROM chime_contacts WHERE user_id = $1 AND contact_user_id = $2",
+        &args[..2],
     )
-    .bind(user_id)
-    .bind(contact_user_id)
-    .fetch_optional(&mut *tx)
     .await?;
     if exists.is_some() {
         return Ok(ContactAdded::AlreadyThere);
     }
-    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM chime_contacts WHERE user_id = $1")
-        .bind(user_id)
-        .fetch_one(&mut *tx)
-        .await?;
+    let (count,): (i64,) = sql::fetch_one(
+        &mut *tx,
+        "SELECT COUNT(*) FROM chime_contacts WHERE user_id = $1",
+        &args[..1],
+    )
+    .await?;
     if count >= max {
         return Ok(ContactAdded::Full);
     }
-    sqlx::query(
+    sql::execute(
+        &mut *tx,
         "INSERT INTO chime_contacts (user_id, contact_user_id, added_at) VALUES ($1, $2, $3)",
+        &args,
     )
-    .bind(user_id)
-    .bind(contact_user_id)
-    .bind(now)
-    .execute(&mut *tx)
     .await?;
     tx.commit().await?;
     Ok(ContactAdded::Added)
@@ -464,38 +451,25 @@ pub async fn remove_contact(
     user_id: &str,
     contact_user_id: &str,
 ) -> StoreResult<bool> {
-    let done =
-        sqlx::query("DELETE FROM chime_contacts WHERE user_id = $1 AND contact_user_id = $2")
-            .bind(user_id)
-            .bind(contact_user_id)
-            .execute(&store.pool)
-            .await?;
-    Ok(done.rows_affected() > 0)
+    sql::changed(
+        &store.pool,
+        "DELETE FROM chime_contacts WHERE user_id = $1 AND contact_user_id = $2",
+        &[user_id.into(), contact_user_id.into()],
+    )
+    .await
 }
 
 /// `user_id`'s personal contacts, by email.
 ///
 /// Errors: `Database`.
 pub async fn contacts(store: &Store, user_id: &str) -> StoreResult<Vec<ContactRow>> {
-    type Row = (String, Option<String>, String, Option<String>, i64);
-    let rows: Vec<Row> = sqlx::query_as(
-        "SELECT u.user_id, u.display_name, u.primary_email, u.primary_provisioned_number, c.added_at \
+    sql::fetch_all(
+        &store.pool,
+        "SELECT u.user_id, u.display_name, u.primary_email AS email, \
+         u.primary_provisioned_number AS phone_number, c.added_at \
          FROM chime_contacts c JOIN chime_users u ON u.user_id = c.contact_user_id \
          WHERE c.user_id = $1 ORDER BY u.primary_email",
+        &[user_id.into()],
     )
-    .bind(user_id)
-    .fetch_all(&store.pool)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(
-            |(user_id, display_name, email, phone_number, added_at)| ContactRow {
-                user_id,
-                display_name,
-                email,
-                phone_number,
-                added_at,
-            },
-        )
-        .collect())
+    .await
 }
