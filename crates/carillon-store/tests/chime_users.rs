@@ -30,6 +30,14 @@ async fn chime_account(t: &TestStore, tenant: &str) -> String {
     id
 }
 
+/// A tenant with a Chime account, and another tenant: (tenant, other tenant, account).
+async fn two_tenants(t: &TestStore) -> (String, String, String) {
+    let tenant = create_account(&t.store).await;
+    let other = create_account(&t.store).await;
+    let account = chime_account(t, &tenant).await;
+    (tenant, other, account)
+}
+
 fn user(tenant: &str, account: &str, email: &str) -> ChimeUserRecord {
     ChimeUserRecord {
         user_id: carillon_core::ids::new_uuid(),
@@ -91,9 +99,7 @@ fn domain(tenant: &str, account: &str, name: &str) -> ChimeDomainRecord {
 #[tokio::test]
 async fn users_are_scoped_unique_by_address_and_listed() {
     for t in test_stores().await {
-        let tenant = create_account(&t.store).await;
-        let other = create_account(&t.store).await;
-        let account = chime_account(&t, &tenant).await;
+        let (tenant, other, account) = two_tenants(&t).await;
         let a = user(&tenant, &account, "A@Example.com");
         t.store.insert_chime_user(&a).await.unwrap();
         let dup = t
@@ -238,9 +244,7 @@ async fn an_invitation_is_accepted_once() {
 #[tokio::test]
 async fn one_account_holds_a_domain_verified_and_removal_releases_users() {
     for t in test_stores().await {
-        let tenant = create_account(&t.store).await;
-        let other = create_account(&t.store).await;
-        let account = chime_account(&t, &tenant).await;
+        let (tenant, other, account) = two_tenants(&t).await;
         let rival = chime_account(&t, &other).await;
         let mine = domain(&tenant, &account, "corp.example");
         let theirs = domain(&other, &rival, "corp.example");
@@ -372,9 +376,7 @@ async fn one_account_holds_a_domain_verified_and_removal_releases_users() {
 #[tokio::test]
 async fn delegate_groups_and_directory_membership() {
     for t in test_stores().await {
-        let tenant = create_account(&t.store).await;
-        let other = create_account(&t.store).await;
-        let account = chime_account(&t, &tenant).await;
+        let (tenant, other, account) = two_tenants(&t).await;
         let groups = [
             ChimeDelegateGroupRecord {
                 group_name: "pro".to_string(),

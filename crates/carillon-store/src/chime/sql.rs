@@ -131,9 +131,9 @@ where
     E: Executor<'c, Database = Any>,
     R: for<'r> FromRow<'r, AnyRow> + Send + Unpin,
 {
-    Ok(sqlx::query_as_with(sql, arguments(args)?)
-        .fetch_one(executor)
-        .await?)
+    fetch_optional(executor, sql, args)
+        .await?
+        .ok_or_else(|| sqlx::Error::RowNotFound.into())
 }
 
 /// Every row query `sql` with `args` selects.
