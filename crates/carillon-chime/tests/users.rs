@@ -298,16 +298,7 @@ async fn logout_pin_and_settings() {
         env.session(&user.user_id).await;
         env.session(&user.user_id).await;
         let mut events = env.chime.hub().subscribe();
-        env.chime
-            .logout_user(
-                &ctx,
-                LogoutUserRequest {
-                    account_id: account.clone(),
-                    user_id: user.user_id.clone(),
-                },
-            )
-            .await
-            .unwrap();
+        env.logout(&ctx, &account, &user.user_id).await.unwrap();
         assert_eq!(env.sessions(&user.user_id).await, 0);
         let event = events.recv().await.unwrap();
         assert_eq!(
@@ -317,19 +308,7 @@ async fn logout_pin_and_settings() {
             }
         );
 
-        let reset = env
-            .chime
-            .reset_personal_pin(
-                &ctx,
-                ResetPersonalPINRequest {
-                    account_id: account.clone(),
-                    user_id: user.user_id.clone(),
-                },
-            )
-            .await
-            .unwrap()
-            .user
-            .unwrap();
+        let reset = env.reset_pin(&ctx, &account, &user.user_id).await.unwrap();
         let pin = reset.personal_pin.unwrap();
         assert_ne!(Some(pin.clone()), user.personal_pin);
         assert!(pin.len() == 10 && pin.chars().all(|c| c.is_ascii_digit()));
@@ -374,16 +353,7 @@ async fn logout_pin_and_settings() {
         let after = settings(env.chime.clone()).await;
         assert!(after.inbound_calling && !after.outbound_calling && !after.sms);
 
-        let unknown = env
-            .chime
-            .logout_user(
-                &ctx,
-                LogoutUserRequest {
-                    account_id: account.clone(),
-                    user_id: "no-such-user".to_string(),
-                },
-            )
-            .await;
+        let unknown = env.logout(&ctx, &account, "no-such-user").await;
         assert_eq!(code(unknown), "NotFoundException");
     }
 }
@@ -660,16 +630,7 @@ async fn another_tenant_sees_none_of_it() {
         assert_eq!(code(suspend), "NotFoundException");
         // The other tenant's own account does not reach the user either.
         let own = env.account(&other, "Mine").await;
-        let get = env
-            .chime
-            .reset_personal_pin(
-                &other,
-                ResetPersonalPINRequest {
-                    account_id: own,
-                    user_id: user.user_id.clone(),
-                },
-            )
-            .await;
+        let get = env.reset_pin(&other, &own, &user.user_id).await;
         assert_eq!(code(get), "NotFoundException");
     }
 }

@@ -296,6 +296,44 @@ impl Env {
             .map(|r| r.user.unwrap())
     }
 
+    /// LogoutUser.
+    pub async fn logout(
+        &self,
+        ctx: &RequestContext,
+        account: &str,
+        user_id: &str,
+    ) -> Result<(), ApiError> {
+        self.chime
+            .logout_user(
+                ctx,
+                LogoutUserRequest {
+                    account_id: account.to_string(),
+                    user_id: user_id.to_string(),
+                },
+            )
+            .await
+            .map(|_| ())
+    }
+
+    /// ResetPersonalPIN.
+    pub async fn reset_pin(
+        &self,
+        ctx: &RequestContext,
+        account: &str,
+        user_id: &str,
+    ) -> Result<User, ApiError> {
+        self.chime
+            .reset_personal_pin(
+                ctx,
+                ResetPersonalPINRequest {
+                    account_id: account.to_string(),
+                    user_id: user_id.to_string(),
+                },
+            )
+            .await
+            .map(|r| r.user.unwrap())
+    }
+
     /// UpdateAccount of the default license only.
     pub async fn set_default_license(&self, ctx: &RequestContext, account: &str, license: &str) {
         self.chime
