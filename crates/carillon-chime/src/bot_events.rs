@@ -1,7 +1,8 @@
 //! Delivery of bot events: `Invite`, `Mention` and `Remove` to each bot's HTTPS endpoint.
 //! Spec: chime-zh.md §3.2 (payloads, signature, delivery contract), §1.16.
 //!
-//! [`dispatch`] (a job of [`crate::jobs::run`]) follows this node's [`crate::hub`]: a bot
+//! [`dispatch`] (a job of [`crate::jobs::run`]) follows the events published on this node
+//! ([`crate::hub::Hub::subscribe_local`], not those relayed from other nodes): a bot
 //! member added to a room gets `Invite` (with the room's persistent reply URL), removed gets
 //! `Remove`, and a user's new room message that mentions it (resolved by the chat rules,
 //! `@<display name>` or `@<bot email>`) gets `Mention` (with a reply URL valid 2 minutes).
@@ -132,7 +133,8 @@ pub async fn dispatch(chime: Chime, shutdown: CancellationToken) {
             return;
         }
     };
-    let mut events = chime.hub().subscribe();
+    // Local events only: the node where an event happened sends its bot events, once.
+    let mut events = chime.hub().subscribe_local();
     let mut deliveries = JoinSet::new();
     loop {
         let event = tokio::select! {

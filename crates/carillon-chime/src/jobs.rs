@@ -23,6 +23,7 @@ pub async fn run(chime: Chime, shutdown: CancellationToken) {
     jobs.spawn(crate::bot_events::dispatch(chime.clone(), shutdown.clone()));
     jobs.spawn(crate::reports::run(chime.clone(), shutdown.clone()));
     jobs.spawn(crate::phone_numbers::job(chime.clone(), shutdown.clone()));
+    jobs.spawn(crate::hub::relay::run(chime.clone(), shutdown.clone()));
     drop(chime);
     shutdown.cancelled().await;
     while jobs.join_next().await.is_some() {}
