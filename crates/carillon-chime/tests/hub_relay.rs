@@ -6,6 +6,8 @@
 //! and the relay stops at shutdown. On SQLite the relay does nothing. The PostgreSQL tests
 //! are skipped (with a printed note) when `CARILLON_TEST_DATABASE_URL` is unset.
 
+mod support;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -14,10 +16,9 @@ use carillon_chime::hub::{relay, ChatEvent, Container, MessageChange, MessageVie
 use carillon_chime::messages::{post, NewPost};
 use carillon_chime::Chime;
 use carillon_core::time::now_millis;
-use carillon_core::RequestContext;
-use carillon_store::chime::users::ChimeUserRecord;
-use carillon_store::testing::{create_account, test_stores, TestStore};
+use carillon_store::testing::{test_stores, TestStore};
 use carillon_store::Store;
+use support::Env;
 use tokio::sync::broadcast::error::TryRecvError;
 use tokio::sync::broadcast::Receiver;
 use tokio::task::JoinHandle;
@@ -26,23 +27,18 @@ use tokio_util::sync::CancellationToken;
 /// How soon another node must see an event.
 const WITHIN: Duration = Duration::from_secs(1);
 
-/// One node: a service with its relay job running.
-struct Node {
-    chime: Chime,
-    relay: JoinHandle<()>,
-}
-
-/// Two nodes over `t`'s database (A on `t`'s store, B on a store of its own), their relays
-/// listening.
+/// Two nodes over one PostgreSQL test store: A on its store, B on a store of its own opened
+/// on the same database and schema; each running its relay job.
 struct Cluster {
-    a: Node,
-    b: Node,
+    a: Env,
+    b: Chime,
+    relays: Vec<JoinHandle<()>>,
     shutdown: CancellationToken,
-    t: TestStore,
 }
 
 impl Cluster {
-    /// `None` (with a note) when no PostgreSQL server is configured.
+    /// The nodes with their relays listening; `None` (with a note) when no PostgreSQL
+    /// server is configured.
     async fn start() -> Option<Cluster> {
         let Some(t) = test_stores()
             .await
@@ -58,122 +54,49 @@ impl Cluster {
         // `carillon serve` would.
         let blobs = url::Url::from_directory_path(t.dir().join("blobs")).unwrap();
         let b_store = Store::open(t.database_url(), blobs.as_str()).await.unwrap();
+        let a = Env::new(t).await;
+        let b = Chime::new(b_store).await.unwrap();
         let shutdown = CancellationToken::new();
-        let a = Node::start(t.store.clone(), &shutdown).await;
-        let b = Node::start(b_store, &shutdown).await;
+        let relays = [&a.chime, &b]
+            .into_iter()
+            .map(|chime| tokio::spawn(relay::run(chime.clone(), shutdown.clone())))
+            .collect();
         let deadline = Instant::now() + Duration::from_secs(10);
-        while !(a.chime.hub().is_relayed() && b.chime.hub().is_relayed()) {
+        while !(a.chime.hub().is_relayed() && b.hub().is_relayed()) {
             assert!(Instant::now() < deadline, "relays listening within 10 s");
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        assert_ne!(a.chime.hub().node_id(), b.chime.hub().node_id());
-        Some(Cluster { a, b, shutdown, t })
+        assert_ne!(a.chime.hub().node_id(), b.hub().node_id());
+        Some(Cluster {
+            a,
+            b,
+            relays,
+            shutdown,
+        })
     }
 
-    /// Stops both relays, which must end promptly, and detach from their hubs.
+    /// Stops both relays, which must end promptly and detach from their hubs.
     async fn stop(self) {
         self.shutdown.cancel();
-        for node in [self.a, self.b] {
-            tokio::time::timeout(Duration::from_secs(5), node.relay)
+        for relay in self.relays {
+            tokio::time::timeout(Duration::from_secs(5), relay)
                 .await
                 .expect("the relay stops at shutdown")
                 .unwrap();
-            assert!(!node.chime.hub().is_relayed());
         }
-        drop(self.t);
+        assert!(!self.a.chime.hub().is_relayed() && !self.b.hub().is_relayed());
     }
-}
-
-impl Node {
-    async fn start(store: Store, shutdown: &CancellationToken) -> Node {
-        let chime = Chime::new(store).await.unwrap();
-        let relay = tokio::spawn(relay::run(chime.clone(), shutdown.clone()));
-        Node { chime, relay }
-    }
-}
-
-/// A tenant's admin context.
-async fn tenant(store: &Store) -> RequestContext {
-    let account_id = create_account(store).await;
-    RequestContext {
-        principal_arn: format!("arn:aws:iam::{account_id}:user/admin"),
-        account_id,
-        access_key_id: "AKIATEST".to_string(),
-        region: "us-east-1".to_string(),
-        request_id: carillon_core::ids::new_uuid(),
-        source_ip: "127.0.0.1".to_string(),
-    }
-}
-
-/// A registered Pro user of the Chime account; its user ID.
-async fn user(store: &Store, ctx: &RequestContext, account: &str, email: &str) -> String {
-    let now = now_millis();
-    let user_id = carillon_core::ids::new_uuid();
-    store
-        .insert_chime_user(&ChimeUserRecord {
-            user_id: user_id.clone(),
-            account_id: Some(ctx.account_id.clone()),
-            chime_account_id: Some(account.to_string()),
-            primary_email: email.to_string(),
-            display_name: Some(email.to_string()),
-            user_type: "PrivateUser".to_string(),
-            license_type: Some("Pro".to_string()),
-            registration_status: "Registered".to_string(),
-            invitation_status: None,
-            invited_at: None,
-            registered_at: Some(now),
-            trial_started_at: None,
-            personal_pin: "0123456789".to_string(),
-            password_hash: None,
-            privacy: "Public".to_string(),
-            alexa_enabled: false,
-            alexa_room_arn: None,
-            inbound_calling: true,
-            outbound_calling: true,
-            sms: true,
-            primary_provisioned_number: None,
-            created_at: now,
-            updated_at: now,
-        })
-        .await
-        .unwrap();
-    user_id
 }
 
 /// A room of a new tenant, made on node A, with two user members; `(room, mary, john)`.
-async fn room_with_two_members(chime: &Chime) -> (String, String, String) {
-    let ctx = tenant(chime.store()).await;
-    let account = chime
-        .create_account(
-            &ctx,
-            CreateAccountRequest {
-                name: "Relay".to_string(),
-            },
-        )
-        .await
-        .unwrap()
-        .account
-        .unwrap()
-        .account_id;
-    let mary = user(chime.store(), &ctx, &account, "mary@example.com").await;
-    let john = user(chime.store(), &ctx, &account, "john@example.com").await;
-    let room = chime
-        .create_room(
-            &ctx,
-            CreateRoomRequest {
-                account_id: account.clone(),
-                name: "Ops".to_string(),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap()
-        .room
-        .unwrap()
-        .room_id
-        .unwrap();
+async fn room_with_two_members(a: &Env) -> (String, String, String) {
+    let ctx = a.tenant().await;
+    let account = a.account(&ctx, "Relay").await;
+    let mary = a.member(&ctx, &account, "mary@example.com").await;
+    let john = a.member(&ctx, &account, "john@example.com").await;
+    let room = a.create_room(&ctx, &account, "Ops").await.room_id.unwrap();
     for member in [&mary, &john] {
-        chime
+        a.chime
             .create_room_membership(
                 &ctx,
                 CreateRoomMembershipRequest {
@@ -233,8 +156,8 @@ async fn a_message_posted_on_one_node_reaches_the_other_once() {
     let Some(cluster) = Cluster::start().await else {
         return;
     };
-    let (a, b) = (&cluster.a.chime, &cluster.b.chime);
-    let (room, mary, john) = room_with_two_members(a).await;
+    let (a, b) = (&cluster.a.chime, &cluster.b);
+    let (room, mary, john) = room_with_two_members(&cluster.a).await;
     let mut a_all = a.hub().subscribe();
     let mut a_local = a.hub().subscribe_local();
     let mut b_all = b.hub().subscribe();
@@ -281,7 +204,7 @@ async fn an_event_over_the_notify_limit_goes_through_the_payload_table() {
     let Some(cluster) = Cluster::start().await else {
         return;
     };
-    let (a, b) = (&cluster.a.chime, &cluster.b.chime);
+    let (a, b) = (&cluster.a.chime, &cluster.b);
     let mut b_all = b.hub().subscribe();
     // A message to a room of 3,000 readers: about 120 KB of JSON.
     let audience: Vec<String> = (0..3000).map(|_| carillon_core::ids::new_uuid()).collect();
@@ -305,7 +228,7 @@ async fn an_event_over_the_notify_limit_goes_through_the_payload_table() {
     a.hub().publish(event.clone());
     assert_eq!(message_event(&mut b_all, &message_id).await, event);
     let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM notify_payloads")
-        .fetch_one(cluster.t.pool())
+        .fetch_one(cluster.a.test.pool())
         .await
         .unwrap();
     assert_eq!(stored, 1, "the event went through notify_payloads");
