@@ -9,6 +9,14 @@
 //! the same rules again, so suspending a user or deleting the account ends their sessions
 //! at once even before LogoutUser deletes the rows. A failed sign-in costs the same Argon2
 //! work whether or not the email names a user, so timing does not reveal who exists.
+//!
+//! Throttle: every sign-in attempt of an email is counted in the store (shared by every
+//! node) before its password is checked; a successful one clears the count. Once
+//! [`MAX_FAILED_SIGN_INS`] attempts failed within a [`SIGN_IN_WINDOW_MS`] window (15
+//! minutes from the window's first failure), further attempts for that email are refused
+//! with `ThrottledClientException` (HTTP 429) until the window ends, even with the right
+//! password. Unknown emails are counted the same way, so the throttle does not reveal who
+//! exists either.
 
 use std::sync::OnceLock;
 
@@ -31,6 +39,12 @@ pub const SESSION_LIFETIME_MS: i64 = 24 * 60 * 60 * 1000;
 pub const UNAUTHORIZED: &str = "UnauthorizedClientException";
 /// Model error code of a user who exists but may not sign in (HTTP 403).
 pub const FORBIDDEN: &str = "ForbiddenException";
+/// Model error code of a sign-in refused by the throttle (HTTP 429).
+pub const THROTTLED: &str = "ThrottledClientException";
+/// Failed sign-ins of one email a window allows; later attempts in it are refused.
+pub const MAX_FAILED_SIGN_INS: i64 = 10;
+/// Length of a sign-in throttle window from its first failure: 15 minutes, in milliseconds.
+pub const SIGN_IN_WINDOW_MS: i64 = 15 * 60 * 1000;
 
 /// A signed-in chat user, as every client route sees the caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,6 +90,40 @@ fn unauthorized(message: &str) -> ApiError {
 /// The hex SHA-256 of a bearer token: the session's name in the store.
 fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// The throttle's name for `email` (trimmed, lower-cased): its hex SHA-256, so the store
+/// keeps no address someone typed.
+fn email_key(email: &str) -> String {
+    token_hash(&email.trim().to_lowercase())
+}
+
+/// Counts a sign-in attempt of `email` at `now`.
+///
+/// Errors: `ThrottledClientException` once the window's failures reached
+/// [`MAX_FAILED_SIGN_INS`]; `ServiceFailureException` when the store fails.
+async fn count_attempt(chime: &Chime, email: &str, now: i64) -> ApiResult<()> {
+    let window = chime
+        .store
+        .count_chime_sign_in_attempt(&email_key(email), now, now - SIGN_IN_WINDOW_MS)
+        .await
+        .map_err(internal)?;
+    if window.failures <= MAX_FAILED_SIGN_INS {
+        return Ok(());
+    }
+    let retry_in_s = ((window.window_start + SIGN_IN_WINDOW_MS - now).max(0) + 999) / 1000;
+    // The address is personal data and the password never appears: the key and the count
+    // are enough to follow an attack.
+    tracing::warn!(
+        email_key = %email_key(email),
+        failures = window.failures,
+        retry_in_s,
+        "chat sign-in throttled"
+    );
+    Err(ApiError::new(
+        THROTTLED,
+        format!("Too many failed sign-ins for this email; try again in {retry_in_s} seconds"),
+    ))
 }
 
 /// A hash of a random password, verified against when the email names no user with a
@@ -130,8 +178,9 @@ fn session_user(user: ChatUserRecord, expires_at: i64) -> SessionUser {
 ///
 /// Errors: `UnauthorizedClientException` for an unknown email or a wrong password (the same
 /// message for both); `ForbiddenException` for a user with the right password who may not
-/// sign in (suspended, unregistered, unlicensed, account deleted); `BadRequestException`
-/// naming `Email` or `Password` when blank.
+/// sign in (suspended, unregistered, unlicensed, account deleted); `ThrottledClientException`
+/// after [`MAX_FAILED_SIGN_INS`] failed attempts for the email within the window (see the
+/// module docs); `BadRequestException` naming `Email` or `Password` when blank.
 pub async fn sign_in(chime: &Chime, email: &str, password: &str) -> ApiResult<SignedIn> {
     if email.trim().is_empty() {
         return Err(ApiError::new(
@@ -145,6 +194,7 @@ pub async fn sign_in(chime: &Chime, email: &str, password: &str) -> ApiResult<Si
             "Password must not be empty",
         ));
     }
+    count_attempt(chime, email, now_millis()).await?;
     let user = chime
         .store
         .chat_user_by_email(email.trim())
@@ -178,6 +228,11 @@ pub async fn sign_in(chime: &Chime, email: &str, password: &str) -> ApiResult<Si
     chime
         .store
         .create_chat_session(&record)
+        .await
+        .map_err(internal)?;
+    chime
+        .store
+        .clear_chime_sign_in_failures(&email_key(email))
         .await
         .map_err(internal)?;
     // The usage report's last sign-in outlives the session (chime-ko.md §2.0.1).

@@ -8,5 +8,6 @@ pub mod chat;
 pub mod phone_numbers;
 pub mod reports;
 pub mod retention;
+pub mod sign_in;
 mod sql;
 pub mod users;
