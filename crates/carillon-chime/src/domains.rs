@@ -14,9 +14,13 @@
 //!
 //! Removing a claim (§1.3, §2.4): the account's users with an address in that domain are
 //! signed out everywhere at once (`SessionsRevoked`), lose their license and assigned
-//! number; `Suspended` users stay `Suspended`, every other becomes `Released`. The account
-//! stays Enterprise (deletable once no domain is left). IAM: `chime:<Operation>` on `*`
-//! (Chime policies name no resources, §1.21).
+//! number; `Suspended` users stay `Suspended`, every other becomes `Released`. They also
+//! leave the account's rooms at once (chime-ko.md §2.1.5: they lose their rooms), each
+//! removal published as `Membership{Removed}` after the commit. [`RELEASED_PERIOD_MS`]
+//! (90 days, chime-ko.md §2.0.4) after the removal, the [`purge_job`] moves each user still
+//! `Released` out of the account: an identity of no account and no license, which may sign
+//! up again. The account stays Enterprise (deletable once no domain is left). IAM:
+//! `chime:<Operation>` on `*` (Chime policies name no resources, §1.21).
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -52,8 +56,15 @@ pub const RECORD_PREFIX: &str = "_carillon-chime.";
 pub const VALUE_PREFIX: &str = "carillon-chime-verification=";
 /// How often the job checks pending claims.
 pub const VERIFY_INTERVAL: Duration = Duration::from_secs(60);
-/// Pending claims checked per job round.
+/// Pending claims checked, or released users moved, per job round.
 const BATCH: i64 = 100;
+/// How long a released user stays in its account: 90 days (chime-ko.md §2.0.4), in
+/// milliseconds.
+pub const RELEASED_PERIOD_MS: i64 = 90 * 24 * 60 * 60 * 1000;
+/// How often the [`purge_job`] looks for released users past [`RELEASED_PERIOD_MS`].
+pub const PURGE_INTERVAL: Duration = Duration::from_secs(60 * 60);
+/// Name of the [`purge_job`]'s lease in `job_leases`.
+pub const PURGE_LEASE: &str = "chime-released-users";
 
 const COLLECTION: &str = "/carillon/v1/chime/accounts/{AccountId}/domains";
 const ITEM: &str = "/carillon/v1/chime/accounts/{AccountId}/domains/{DomainName}";
@@ -326,6 +337,57 @@ pub async fn verification_job(chime: Chime, shutdown: CancellationToken) {
     }
 }
 
+/// Moves every user released at or before `now - RELEASED_PERIOD_MS` and still `Released`
+/// out of its account (an identity of no account and no license, the account's invitations
+/// to it deleted); returns their IDs. Idempotent.
+///
+/// Errors: `ServiceFailureException` when the store fails.
+pub async fn purge_released_users(chime: &Chime, now: i64) -> ApiResult<Vec<String>> {
+    let mut moved = Vec::new();
+    loop {
+        let batch = chime
+            .store
+            .purge_released_chime_users(RELEASED, now - RELEASED_PERIOD_MS, now, BATCH)
+            .await
+            .map_err(internal)?;
+        let done = (batch.len() as i64) < BATCH;
+        moved.extend(batch);
+        if done {
+            return Ok(moved);
+        }
+    }
+}
+
+/// Runs [`purge_released_users`] every [`PURGE_INTERVAL`] until `shutdown`, on the node
+/// holding the job lease [`PURGE_LEASE`] (two intervals long, so another node takes over
+/// when the holder stops).
+pub async fn purge_job(chime: Chime, shutdown: CancellationToken) {
+    loop {
+        match chime
+            .store
+            .acquire_job_lease(PURGE_LEASE, &chime.config.node_id, PURGE_INTERVAL * 2)
+            .await
+        {
+            Ok(true) => match purge_released_users(&chime, now_millis()).await {
+                Ok(moved) if !moved.is_empty() => {
+                    tracing::info!(
+                        users = moved.len(),
+                        "released Chime users left their accounts"
+                    );
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e.message, "purging released Chime users"),
+            },
+            Ok(false) => {}
+            Err(e) => tracing::warn!(error = %e, "taking the released-users job lease"),
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(PURGE_INTERVAL) => {}
+        }
+    }
+}
+
 async fn claim(
     chime: &Chime,
     ctx: &RequestContext,
@@ -490,7 +552,7 @@ impl CarillonOperation for DeleteDomain {
             action: "chime:DeleteDomain",
             resource: "*",
             summary: "Removes a domain claim and releases the account's users of that domain.",
-            docs: "The account's users with an address in the domain are signed out of every device at once and lose their license and phone number; Suspended users stay Suspended, the others become Released (UserRegistrationStatus \"Released\") and may join another account. Cannot be undone. Spec: chime-zh.md §1.3, §2.4; chime-ko.md §2.0.4.",
+            docs: "The account's users with an address in the domain are signed out of every device at once and lose their license, phone number and memberships of the account's rooms; Suspended users stay Suspended, the others become Released (UserRegistrationStatus \"Released\") and may join another account. 90 days later the Released users leave the account. Cannot be undone. Spec: chime-zh.md §1.3, §2.4; chime-ko.md §2.0.4, §2.1.5.",
             errors: &ERRORS,
         }
     }
@@ -498,7 +560,7 @@ impl CarillonOperation for DeleteDomain {
     async fn call(&self, ctx: &RequestContext, input: DomainInput) -> ApiResult<EmptyOutput> {
         let chime = &self.0;
         let domain = claim(chime, ctx, &input.account_id, &input.domain_name).await?;
-        let released = chime
+        let removal = chime
             .store
             .delete_chime_domain(
                 &ctx.account_id,
@@ -510,7 +572,22 @@ impl CarillonOperation for DeleteDomain {
             .await
             .map_err(internal)?
             .ok_or_else(|| claim_not_found(&domain.domain_name))?;
-        for user_id in released {
+        // The removal is committed: a failed event read is logged, not answered as a
+        // failure of the operation.
+        for membership in &removal.memberships {
+            if let Err(e) = crate::rooms::publish_user_removed(
+                chime,
+                &ctx.account_id,
+                &membership.room_id,
+                &membership.member_id,
+                &membership.role,
+            )
+            .await
+            {
+                tracing::warn!(room_id = %membership.room_id, error = %e.message, "publishing a released user's room removal");
+            }
+        }
+        for user_id in removal.users {
             chime.hub.publish(ChatEvent::SessionsRevoked { user_id });
         }
         Ok(EmptyOutput {})

@@ -20,6 +20,7 @@ pub async fn run(chime: Chime, shutdown: CancellationToken) {
         chime.clone(),
         shutdown.clone(),
     ));
+    jobs.spawn(crate::domains::purge_job(chime.clone(), shutdown.clone()));
     jobs.spawn(crate::bot_events::dispatch(chime.clone(), shutdown.clone()));
     jobs.spawn(crate::reports::run(chime.clone(), shutdown.clone()));
     jobs.spawn(crate::phone_numbers::job(chime.clone(), shutdown.clone()));

@@ -434,6 +434,51 @@ async fn remove_member(
     Ok(())
 }
 
+/// Publishes `Membership{Removed}` for user `member_id` (role `role`), already taken out of
+/// room `room_id` of tenant `account_id` by an administrator's committed operation (a
+/// domain removal, chime-ko.md §2.1.5), to the remaining members and the removed one;
+/// nothing when the room is gone.
+///
+/// Errors: `ServiceFailureException` when the store fails.
+pub(crate) async fn publish_user_removed(
+    chime: &Chime,
+    account_id: &str,
+    room_id: &str,
+    member_id: &str,
+    role: &str,
+) -> ApiResult<()> {
+    let Some(room) = chime
+        .store
+        .chat_room(account_id, room_id)
+        .await
+        .map_err(internal)?
+    else {
+        return Ok(());
+    };
+    let removed = RoomMembershipRecord {
+        room_id: room.room_id.clone(),
+        member_id: member_id.to_string(),
+        account_id: room.account_id.clone(),
+        member_type: "User".to_string(),
+        role: role.to_string(),
+        invited_by: None,
+        updated_at: now_millis(),
+        email: None,
+        full_name: None,
+        member_chime_account_id: None,
+    };
+    let audience = member_ids(chime, &room.room_id).await?;
+    publish_membership(
+        chime,
+        &room,
+        &removed,
+        MembershipChange::Removed,
+        None,
+        audience,
+    );
+    Ok(())
+}
+
 /// One page of memberships of `room_id` after the decoded token, and the next token.
 async fn membership_page(
     chime: &Chime,

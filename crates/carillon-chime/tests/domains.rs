@@ -12,10 +12,10 @@ use std::time::Duration;
 use carillon_adminapi::CarillonOperation;
 use carillon_awsapi::generated::chime::*;
 use carillon_chime::domains::{
-    verification_job, AccountInput, ClaimDomain, ClaimDomainInput, DeleteDomain, DomainInput,
-    GetDomain, ListDomains,
+    purge_released_users, verification_job, AccountInput, ClaimDomain, ClaimDomainInput,
+    DeleteDomain, DomainInput, GetDomain, ListDomains, RELEASED_PERIOD_MS,
 };
-use carillon_chime::hub::ChatEvent;
+use carillon_chime::hub::{ChatEvent, MembershipChange};
 use carillon_chime::users::{may_sign_in, register, sign_up};
 use carillon_core::{ApiError, RequestContext};
 use support::code;
@@ -46,6 +46,23 @@ async fn get(
     domain: &str,
 ) -> Result<carillon_chime::domains::DomainOutput, ApiError> {
     GetDomain(env.chime.clone())
+        .call(
+            ctx,
+            DomainInput {
+                account_id: account.to_string(),
+                domain_name: domain.to_string(),
+            },
+        )
+        .await
+}
+
+async fn delete_domain(
+    env: &Env,
+    ctx: &RequestContext,
+    account: &str,
+    domain: &str,
+) -> Result<carillon_chime::domains::EmptyOutput, ApiError> {
+    DeleteDomain(env.chime.clone())
         .call(
             ctx,
             DomainInput {
@@ -401,5 +418,181 @@ async fn removing_a_domain_releases_its_users() {
             .unwrap();
         assert_eq!(detached.chime_account_id, None);
         assert_eq!(detached.registration_status, "Suspended");
+    }
+}
+
+#[tokio::test]
+async fn removing_a_domain_takes_its_users_out_of_the_accounts_rooms() {
+    for env in envs().await {
+        let ctx = env.tenant().await;
+        let account = env.account(&ctx, "Corp").await;
+        verified(&env, &ctx, &account, "corp.example").await;
+        let mary = env.registered(&ctx, &account, "mary@corp.example").await;
+        let sam = env.registered(&ctx, &account, "sam@corp.example").await;
+        let olga = env
+            .registered(&ctx, &account, "olga@elsewhere.example")
+            .await;
+        let room = env.create_room(&ctx, &account, "Launch").await;
+        let room_id = room.room_id.unwrap();
+        for (user, role) in [
+            (&mary, "Administrator"),
+            (&sam, "Member"),
+            (&olga, "Member"),
+        ] {
+            env.chime
+                .create_room_membership(
+                    &ctx,
+                    CreateRoomMembershipRequest {
+                        account_id: account.clone(),
+                        member_id: user.user_id.clone(),
+                        role: Some(role.to_string()),
+                        room_id: room_id.clone(),
+                    },
+                )
+                .await
+                .unwrap();
+        }
+        env.suspend(&ctx, &account, vec![sam.user_id.clone()])
+            .await
+            .unwrap();
+
+        let mut events = env.chime.hub().subscribe();
+        delete_domain(&env, &ctx, &account, "corp.example")
+            .await
+            .unwrap();
+
+        let mut removed = Vec::new();
+        let mut revoked_before_removal = false;
+        while let Ok(event) = events.try_recv() {
+            match &*event {
+                ChatEvent::Membership {
+                    account_id,
+                    room_id: event_room,
+                    member_id,
+                    role,
+                    change,
+                    actor,
+                    audience,
+                    ..
+                } => {
+                    assert_eq!(account_id, &ctx.account_id);
+                    assert_eq!(event_room, &room_id);
+                    assert_eq!(*change, MembershipChange::Removed);
+                    assert_eq!(actor, &None);
+                    assert!(audience.contains(member_id));
+                    assert!(audience.contains(&olga.user_id));
+                    removed.push((member_id.clone(), role.clone()));
+                }
+                ChatEvent::SessionsRevoked { .. } => revoked_before_removal = removed.is_empty(),
+                _ => {}
+            }
+        }
+        assert!(!revoked_before_removal);
+        removed.sort();
+        let mut expected = vec![
+            (mary.user_id.clone(), "Administrator".to_string()),
+            (sam.user_id.clone(), "Member".to_string()),
+        ];
+        expected.sort();
+        assert_eq!(removed, expected);
+
+        let left = env
+            .chime
+            .list_room_memberships(
+                &ctx,
+                ListRoomMembershipsRequest {
+                    account_id: account.clone(),
+                    room_id: room_id.clone(),
+                    max_results: None,
+                    next_token: None,
+                },
+            )
+            .await
+            .unwrap()
+            .room_memberships
+            .unwrap();
+        let members: Vec<_> = left
+            .iter()
+            .map(|m| m.member.as_ref().unwrap().member_id.clone().unwrap())
+            .collect();
+        assert_eq!(members, vec![olga.user_id.clone()]);
+    }
+}
+
+#[tokio::test]
+async fn released_users_leave_the_account_after_ninety_days() {
+    for env in envs().await {
+        let ctx = env.tenant().await;
+        let account = env.account(&ctx, "Corp").await;
+        verified(&env, &ctx, &account, "corp.example").await;
+        let mary = env.registered(&ctx, &account, "mary@corp.example").await;
+        let sam = env.registered(&ctx, &account, "sam@corp.example").await;
+        let olga = env
+            .registered(&ctx, &account, "olga@elsewhere.example")
+            .await;
+        env.suspend(&ctx, &account, vec![sam.user_id.clone()])
+            .await
+            .unwrap();
+        delete_domain(&env, &ctx, &account, "corp.example")
+            .await
+            .unwrap();
+        let removed_at = carillon_core::time::now_millis();
+
+        // Within the 90 days the released user stays in the account.
+        let early = purge_released_users(&env.chime, removed_at + RELEASED_PERIOD_MS - 60_000)
+            .await
+            .unwrap();
+        assert!(!early.contains(&mary.user_id));
+        let still = env.user_by_email(&ctx, &account, "mary@corp.example").await;
+        assert_eq!(still.user_registration_status.as_deref(), Some("Released"));
+
+        let later = removed_at + RELEASED_PERIOD_MS + 60_000;
+        let moved = purge_released_users(&env.chime, later).await.unwrap();
+        assert!(moved.contains(&mary.user_id));
+        assert!(!moved.contains(&sam.user_id));
+        assert!(!moved.contains(&olga.user_id));
+        assert!(purge_released_users(&env.chime, later)
+            .await
+            .unwrap()
+            .is_empty());
+
+        let gone = env
+            .test
+            .store
+            .chime_user_by_id(&mary.user_id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(gone.account_id, None);
+        assert_eq!(gone.chime_account_id, None);
+        assert_eq!(gone.license_type, None);
+        assert_eq!(gone.registration_status, "Released");
+        assert!(!may_sign_in(&env.chime, &mary.user_id).await.unwrap());
+        let listed = env
+            .chime
+            .get_user(
+                &ctx,
+                GetUserRequest {
+                    account_id: account.clone(),
+                    user_id: mary.user_id.clone(),
+                },
+            )
+            .await;
+        assert_eq!(code(listed), "NotFoundException");
+        let sam_now = env.user_by_email(&ctx, &account, "sam@corp.example").await;
+        assert_eq!(
+            sam_now.user_registration_status.as_deref(),
+            Some("Suspended")
+        );
+
+        // The identity may sign up again, now outside any account.
+        sign_up(&env.chime, "mary@corp.example").await.unwrap();
+        let token = env.mailer.token_for("mary@corp.example");
+        let again = register(&env.chime, &token, "another good password", "Mary")
+            .await
+            .unwrap();
+        assert_eq!(again.user_id, mary.user_id);
+        assert_eq!(again.chime_account_id, None);
+        assert!(may_sign_in(&env.chime, &mary.user_id).await.unwrap());
     }
 }

@@ -5,7 +5,7 @@
 
 use carillon_store::chime::users::{
     ChimeDelegateGroupRecord, ChimeDomainRecord, ChimeInvitationRecord, ChimeUserFilter,
-    ChimeUserRecord,
+    ChimeUserRecord, RemovedMembership,
 };
 use carillon_store::testing::{create_account, test_stores, TestStore};
 use carillon_store::{ChimeAccountRecord, StoreError};
@@ -305,12 +305,39 @@ async fn one_account_holds_a_domain_verified_and_removal_releases_users() {
             .await
             .unwrap()
             .is_none());
-        let mut released = t
+        t.exec(
+            "INSERT INTO chime_rooms (room_id, account_id, chime_account_id, name, created_at, \
+             updated_at) VALUES ('room-1', $1, $2, 'Launch', 0, 0)",
+            &[&tenant, &account],
+        )
+        .await;
+        for (member, role) in [
+            (&registered.user_id, "Administrator"),
+            (&elsewhere.user_id, "Member"),
+        ] {
+            t.exec(
+                "INSERT INTO chime_room_memberships (room_id, member_id, account_id, member_type, \
+                 role, updated_at) VALUES ('room-1', $1, $2, 'User', $3, 0)",
+                &[member, &tenant, role],
+            )
+            .await;
+        }
+        let removal = t
             .store
             .delete_chime_domain(&tenant, &account, "corp.example", "Released", 20)
             .await
             .unwrap()
             .unwrap();
+        assert_eq!(
+            removal.memberships,
+            vec![RemovedMembership {
+                room_id: "room-1".to_string(),
+                member_id: registered.user_id.clone(),
+                role: "Administrator".to_string(),
+            }]
+        );
+        assert_eq!(t.store.count_room_memberships("room-1").await.unwrap(), 1);
+        let mut released = removal.users;
         released.sort();
         let mut expected = vec![registered.user_id.clone(), suspended.user_id.clone()];
         expected.sort();
@@ -353,6 +380,25 @@ async fn one_account_holds_a_domain_verified_and_removal_releases_users() {
                 .unwrap(),
             0
         );
+
+        // 90 days after (here: at or before `before`), released users leave the account.
+        let purge = |before: i64| {
+            t.store
+                .purge_released_chime_users("Released", before, 25, 10)
+        };
+        assert!(purge(19).await.unwrap().is_empty());
+        assert_eq!(purge(20).await.unwrap(), vec![registered.user_id.clone()]);
+        assert!(purge(20).await.unwrap().is_empty());
+        let mary = t
+            .store
+            .chime_user_by_id(&registered.user_id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(mary.account_id, None);
+        assert_eq!(mary.chime_account_id, None);
+        assert_eq!(mary.registration_status, "Released");
+        assert_eq!(mary.updated_at, 25);
 
         t.store
             .detach_chime_account_users(&tenant, &account, 30)

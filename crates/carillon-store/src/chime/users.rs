@@ -178,6 +178,26 @@ pub struct ChimeDelegateGroupRecord {
     pub license: String,
 }
 
+/// What a domain removal did ([`Store::delete_chime_domain`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DomainRemoval {
+    /// The users of the domain (released or still suspended), by ID.
+    pub users: Vec<String>,
+    /// Their memberships of the account's rooms, now deleted.
+    pub memberships: Vec<RemovedMembership>,
+}
+
+/// A room membership a domain removal deleted.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct RemovedMembership {
+    /// The room.
+    pub room_id: String,
+    /// The user.
+    pub member_id: String,
+    /// `Administrator` or `Member`, as it was.
+    pub role: String,
+}
+
 /// Domain status of a claim whose TXT record was found.
 pub const DOMAIN_VERIFIED: &str = "Verified";
 
@@ -626,10 +646,11 @@ impl Store {
     }
 
     /// Removes the tenant's claim of `domain_name` with its effect on the account's users
-    /// whose address is in that domain (chime-zh.md §1.3): `Suspended` users stay
-    /// suspended, every other one becomes `released_status`; all lose their license,
-    /// assigned number and chat sessions. Returns the affected user IDs, or `None` when
-    /// there was no such claim. One transaction.
+    /// whose address is in that domain (chime-zh.md §1.3; chime-ko.md §2.1.5): `Suspended`
+    /// users stay suspended, every other one becomes `released_status` (`released_at` =
+    /// `now`); all lose their license, assigned number, chat sessions and memberships of
+    /// the account's rooms. Returns what it did, or `None` when there was no such claim.
+    /// One transaction.
     ///
     /// Errors: `Database`.
     pub async fn delete_chime_domain(
@@ -639,7 +660,7 @@ impl Store {
         domain_name: &str,
         released_status: &str,
         now: i64,
-    ) -> StoreResult<Option<Vec<String>>> {
+    ) -> StoreResult<Option<DomainRemoval>> {
         let mut tx = self.begin_write().await?;
         let deleted = sql::changed(
             &mut *tx,
@@ -673,6 +694,8 @@ impl Store {
                 &mut *tx,
                 "UPDATE chime_users SET registration_status = CASE \
                  WHEN registration_status = 'Suspended' THEN 'Suspended' ELSE $2 END, \
+                 released_at = CASE \
+                 WHEN registration_status = 'Suspended' THEN released_at ELSE $3 END, \
                  license_type = NULL, primary_provisioned_number = NULL, updated_at = $3 \
                  WHERE user_id = $1 AND account_id = $4",
                 &[
@@ -691,8 +714,86 @@ impl Store {
             )
             .await?;
         }
+        let rooms_of_account = "SELECT room_id FROM chime_rooms \
+             WHERE account_id = $1 AND chime_account_id = $2";
+        let mut memberships = Vec::new();
+        for user_id in &users {
+            let args = [account_id.into(), chime_account_id.into(), user_id.into()];
+            let sql = format!(
+                "SELECT room_id, member_id, role FROM chime_room_memberships \
+                 WHERE account_id = $1 AND member_id = $3 AND member_type = 'User' \
+                 AND room_id IN ({rooms_of_account}) ORDER BY room_id"
+            );
+            let found: Vec<RemovedMembership> = sql::fetch_all(&mut *tx, &sql, &args).await?;
+            let sql = format!(
+                "DELETE FROM chime_room_memberships \
+                 WHERE account_id = $1 AND member_id = $3 AND member_type = 'User' \
+                 AND room_id IN ({rooms_of_account})"
+            );
+            sql::execute(&mut *tx, &sql, &args).await?;
+            memberships.extend(found);
+        }
         tx.commit().await?;
-        Ok(Some(users))
+        Ok(Some(DomainRemoval { users, memberships }))
+    }
+
+    /// Moves the tenant-owned users released (by a domain removal) at or before `before`
+    /// (epoch ms) out of their account: each becomes an identity of no account and no
+    /// license, keeping its `Released` status (it signs up again to use Chime), and the
+    /// account's invitations to it are deleted; at most `limit` users, one transaction.
+    /// Returns the moved user IDs. Spec: chime-ko.md §2.0.4 (users are deleted after 90
+    /// days).
+    ///
+    /// Errors: `Database`.
+    pub async fn purge_released_chime_users(
+        &self,
+        released_status: &str,
+        before: i64,
+        now: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<String>> {
+        let mut tx = self.begin_write().await?;
+        let due: Vec<(String, String, String)> = sql::fetch_all(
+            &mut *tx,
+            "SELECT user_id, account_id, chime_account_id FROM chime_users \
+             WHERE registration_status = $1 AND released_at <= $2 \
+             AND account_id IS NOT NULL AND chime_account_id IS NOT NULL \
+             ORDER BY released_at, user_id LIMIT $3",
+            &[released_status.into(), before.into(), limit.into()],
+        )
+        .await?;
+        let mut moved = Vec::with_capacity(due.len());
+        for (user_id, account_id, chime_account_id) in due {
+            let args = [
+                user_id.as_str().into(),
+                account_id.as_str().into(),
+                chime_account_id.as_str().into(),
+                released_status.into(),
+                now.into(),
+            ];
+            let left = sql::changed(
+                &mut *tx,
+                "UPDATE chime_users SET account_id = NULL, chime_account_id = NULL, \
+                 license_type = NULL, updated_at = $5 \
+                 WHERE user_id = $1 AND account_id = $2 AND chime_account_id = $3 \
+                 AND registration_status = $4",
+                &args,
+            )
+            .await?;
+            if !left {
+                continue;
+            }
+            sql::execute(
+                &mut *tx,
+                "DELETE FROM chime_invitations \
+                 WHERE user_id = $1 AND account_id = $2 AND chime_account_id = $3",
+                &args[..3],
+            )
+            .await?;
+            moved.push(user_id);
+        }
+        tx.commit().await?;
+        Ok(moved)
     }
 
     /// How many domains (pending or verified) the tenant's Chime account claims.
