@@ -27,8 +27,9 @@
 //! Lists take `max-results` and `next-token` and answer `NextToken` when there is more.
 //! Members are PascalCase, times RFC 3339. Errors answer `{"Code","Message"}` with the
 //! model's status: 400 BadRequest, 401 UnauthorizedClient, 403 Forbidden, 404 NotFound,
-//! 409 Conflict, 400 ResourceLimitExceeded, 500 otherwise. Passwords and tokens are never
-//! logged.
+//! 409 Conflict, 400 ResourceLimitExceeded, 429 ThrottledClient (sign-in after 10 failures
+//! of the email within 15 minutes, see `carillon_chime::sessions`), 500 otherwise.
+//! Passwords and tokens are never logged.
 
 use std::collections::HashMap;
 
