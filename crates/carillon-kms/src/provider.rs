@@ -23,6 +23,10 @@ pub const WORKMAIL_CONTEXT_KEY: &str = "aws:workmail:arn";
 /// `arn:aws:s3:::<bucket>/<key>`. Spec: workmail.md §2.22.
 pub const S3_CONTEXT_KEY: &str = "aws:s3:arn";
 
+/// The encryption-context key of a Chime chat container's data key: the room or
+/// conversation ID (carillon-chime `chat_crypto`).
+pub const CHIME_CONTAINER_CONTEXT_KEY: &str = "carillon:chime:container";
+
 /// Name-value pairs bound to a wrapped key as additional authenticated data: unwrapping needs
 /// exactly the same pairs (KMS encryption context).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -37,6 +41,12 @@ impl EncryptionContext {
     /// `{"aws:s3:arn": object_arn}`, the context of an SSE-KMS-like object.
     pub fn s3(object_arn: &str) -> EncryptionContext {
         EncryptionContext::single(S3_CONTEXT_KEY, object_arn)
+    }
+
+    /// `{"carillon:chime:container": container_id}`, the context of a chat room's or
+    /// conversation's data key.
+    pub fn chime_container(container_id: &str) -> EncryptionContext {
+        EncryptionContext::single(CHIME_CONTAINER_CONTEXT_KEY, container_id)
     }
 
     fn single(key: &str, value: &str) -> EncryptionContext {

@@ -178,6 +178,22 @@ pub struct ChatMessageRecord {
     pub edited_at: Option<i64>,
 }
 
+/// The data key of a room or conversation (`chime_container_keys`), wrapped by its tenant's
+/// KMS key with the container ID as encryption context.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct ContainerKeyRecord {
+    /// The room or conversation ID.
+    pub container_id: String,
+    /// The tenant whose KMS key wraps it (fixed when it was made).
+    pub account_id: String,
+    /// The wrapping KMS key.
+    pub kms_key_arn: String,
+    /// Base64 of the provider's wrapping.
+    pub wrapped_key: String,
+    /// Epoch milliseconds.
+    pub created_at: i64,
+}
+
 /// Where a newest-first page of messages resumes: strictly older than this message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MessageCursor {
@@ -616,6 +632,7 @@ impl Store {
         .await?;
         for statement in [
             "DELETE FROM chime_messages WHERE container_type = 'room' AND container_id = $1",
+            "DELETE FROM chime_container_keys WHERE container_id = $1",
             "DELETE FROM chime_room_memberships WHERE room_id = $1",
             "DELETE FROM chime_rooms WHERE room_id = $1",
         ] {
@@ -1015,6 +1032,50 @@ impl Store {
         let row: MessageRow = sql::fetch_one(&mut *tx, &sql, &[message_id.into()]).await?;
         tx.commit().await?;
         Ok(Some(message_record(row)))
+    }
+
+    /// The wrapped data key of container `container_id`, if it has one yet.
+    ///
+    /// Errors: `Database`.
+    pub async fn chime_container_key(
+        &self,
+        container_id: &str,
+    ) -> StoreResult<Option<ContainerKeyRecord>> {
+        sql::fetch_optional(
+            &self.pool,
+            "SELECT container_id, account_id, kms_key_arn, wrapped_key, created_at \
+             FROM chime_container_keys WHERE container_id = $1",
+            &[container_id.into()],
+        )
+        .await
+    }
+
+    /// Stores `key` unless its container already has one; returns the container's key,
+    /// whoever stored it first (callers racing to make the first key all get the same one).
+    ///
+    /// Errors: `Database`.
+    pub async fn insert_chime_container_key(
+        &self,
+        key: &ContainerKeyRecord,
+    ) -> StoreResult<ContainerKeyRecord> {
+        sql::execute(
+            &self.pool,
+            "INSERT INTO chime_container_keys \
+             (container_id, account_id, kms_key_arn, wrapped_key, created_at) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (container_id) DO NOTHING",
+            &[
+                (&key.container_id).into(),
+                (&key.account_id).into(),
+                (&key.kms_key_arn).into(),
+                (&key.wrapped_key).into(),
+                key.created_at.into(),
+            ],
+        )
+        .await?;
+        Ok(self
+            .chime_container_key(&key.container_id)
+            .await?
+            .unwrap_or_else(|| key.clone()))
     }
 }
 
