@@ -20,6 +20,7 @@ mod accounts;
 pub mod bot_events;
 pub mod bots;
 pub mod carrier;
+mod chat_crypto;
 pub mod chat_retention_job;
 pub mod conversations;
 pub mod countries;

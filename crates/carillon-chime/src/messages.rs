@@ -9,11 +9,14 @@
 //! Mentions are resolved at posting and editing time ([`crate::mentions`]). Every change
 //! is published on the hub after it is stored, with the container's members as audience.
 //! End users cannot delete messages (§1.10); administrators redact them (`rooms`).
+//! Content is sealed at rest ([`crate::chat_crypto`]); what is published and returned is
+//! the plaintext.
 
 use carillon_core::time::now_millis;
 use carillon_core::{ApiError, ApiResult};
 use carillon_store::chime::chat::{ChatMessageRecord, MessageCursor};
 
+use crate::chat_crypto;
 use crate::errors::{bad_request, forbidden, internal, not_found};
 use crate::hub::{ChatEvent, Container, MessageChange, MessageView};
 use crate::mentions::{self, Candidate};
@@ -231,14 +234,24 @@ pub async fn post(chime: &Chime, post: NewPost) -> ApiResult<MessageView> {
     });
     refuse_disabled_bots(chime, &state, &mentions).await?;
     let (container_type, container_id) = container_parts(&post.container);
-    let record = ChatMessageRecord {
-        message_id: carillon_core::ids::new_uuid(),
+    let message_id = carillon_core::ids::new_uuid();
+    let sealed = chat_crypto::seal_content(
+        chime,
+        &state.account_id,
+        container_id,
+        &message_id,
+        &post.content,
+    )
+    .await
+    .map_err(internal)?;
+    let mut record = ChatMessageRecord {
+        message_id,
         container_type: container_type.to_string(),
         container_id: container_id.to_string(),
         sender_id: post.sender_id,
         sender_type: post.sender_type,
         sender_name: post.sender_name,
-        content: Some(post.content),
+        content: Some(sealed),
         mentions,
         redacted: false,
         created_at: now_millis(),
@@ -249,6 +262,7 @@ pub async fn post(chime: &Chime, post: NewPost) -> ApiResult<MessageView> {
         .insert_chat_message(&record)
         .await
         .map_err(internal)?;
+    record.content = Some(post.content);
     let message = view(record);
     hub.publish(ChatEvent::Message {
         account_id: state.account_id.clone(),
@@ -318,9 +332,13 @@ pub async fn edit(
     });
     refuse_disabled_bots(chime, &state, &mentions).await?;
     let edited_at = now_millis();
+    let sealed =
+        chat_crypto::seal_content(chime, &state.account_id, container_id, message_id, &content)
+            .await
+            .map_err(internal)?;
     let changed = chime
         .store
-        .edit_chat_message(container_id, message_id, &content, &mentions, edited_at)
+        .edit_chat_message(container_id, message_id, &sealed, &mentions, edited_at)
         .await
         .map_err(internal)?;
     if !changed {
@@ -409,8 +427,19 @@ pub async fn history(
         .await
         .map_err(internal)?;
     let next_token = chime.next_page(&scope, &mut records, limit, |m| &m.message_id);
+    let mut messages = Vec::with_capacity(records.len());
+    for mut record in records {
+        if let Some(stored) = &record.content {
+            record.content = Some(
+                chat_crypto::open_content(chime, container_id, &record.message_id, stored)
+                    .await
+                    .map_err(internal)?,
+            );
+        }
+        messages.push(view(record));
+    }
     Ok(HistoryPage {
-        messages: records.into_iter().map(view).collect(),
+        messages,
         next_token,
     })
 }

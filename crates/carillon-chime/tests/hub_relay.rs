@@ -50,10 +50,17 @@ impl Cluster {
             );
             return None;
         };
-        // Node B shares the database, its schema and the blob directory, as a second
-        // `carillon serve` would.
+        // Node B shares the database, its schema, the blob directory and the keys, as a
+        // second `carillon serve` would.
         let blobs = url::Url::from_directory_path(t.dir().join("blobs")).unwrap();
-        let b_store = Store::open(t.database_url(), blobs.as_str()).await.unwrap();
+        let keys = carillon_kms::LocalKeyProvider::open(t.dir().join("keys")).unwrap();
+        let b_store = Store::open(t.database_url(), blobs.as_str())
+            .await
+            .unwrap()
+            .with_keyring(Arc::new(carillon_kms::Keyring::new(
+                Arc::new(keys),
+                "us-east-1",
+            )));
         let a = Env::new(t).await;
         let b = Chime::new(b_store).await.unwrap();
         let shutdown = CancellationToken::new();
