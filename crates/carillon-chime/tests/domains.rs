@@ -39,21 +39,30 @@ async fn claim(
         .await
 }
 
+/// `op` (GetDomain or DeleteDomain) on `domain` of `account`.
+async fn on_domain<O: CarillonOperation<Input = DomainInput>>(
+    op: O,
+    ctx: &RequestContext,
+    account: &str,
+    domain: &str,
+) -> Result<O::Output, ApiError> {
+    op.call(
+        ctx,
+        DomainInput {
+            account_id: account.to_string(),
+            domain_name: domain.to_string(),
+        },
+    )
+    .await
+}
+
 async fn get(
     env: &Env,
     ctx: &RequestContext,
     account: &str,
     domain: &str,
 ) -> Result<carillon_chime::domains::DomainOutput, ApiError> {
-    GetDomain(env.chime.clone())
-        .call(
-            ctx,
-            DomainInput {
-                account_id: account.to_string(),
-                domain_name: domain.to_string(),
-            },
-        )
-        .await
+    on_domain(GetDomain(env.chime.clone()), ctx, account, domain).await
 }
 
 async fn delete_domain(
@@ -62,15 +71,7 @@ async fn delete_domain(
     account: &str,
     domain: &str,
 ) -> Result<carillon_chime::domains::EmptyOutput, ApiError> {
-    DeleteDomain(env.chime.clone())
-        .call(
-            ctx,
-            DomainInput {
-                account_id: account.to_string(),
-                domain_name: domain.to_string(),
-            },
-        )
-        .await
+    on_domain(DeleteDomain(env.chime.clone()), ctx, account, domain).await
 }
 
 async fn account_type(env: &Env, ctx: &RequestContext, account: &str) -> String {
@@ -351,28 +352,16 @@ async fn removing_a_domain_releases_its_users() {
         assert_eq!(code(blocked), "UnprocessableEntityException");
 
         let mut events = env.chime.hub().subscribe();
-        let remove = |ctx: RequestContext, domain: &str| {
-            let (chime, account, domain) = (env.chime.clone(), account.clone(), domain.to_string());
-            async move {
-                DeleteDomain(chime)
-                    .call(
-                        &ctx,
-                        DomainInput {
-                            account_id: account,
-                            domain_name: domain,
-                        },
-                    )
-                    .await
-            }
-        };
         let stranger = env.tenant().await;
         assert_eq!(
-            code(remove(stranger, "corp.example").await),
+            code(delete_domain(&env, &stranger, &account, "corp.example").await),
             "NotFoundException"
         );
-        remove(ctx.clone(), "corp.example").await.unwrap();
+        delete_domain(&env, &ctx, &account, "corp.example")
+            .await
+            .unwrap();
         assert_eq!(
-            code(remove(ctx.clone(), "corp.example").await),
+            code(delete_domain(&env, &ctx, &account, "corp.example").await),
             "NotFoundException"
         );
         let mut revoked = Vec::new();
