@@ -74,6 +74,19 @@ async fn delete_domain(
     on_domain(DeleteDomain(env.chime.clone()), ctx, account, domain).await
 }
 
+/// A Chime account of `ctx`'s tenant holding `corp.example` verified, with three registered
+/// users: (account, mary@corp.example, sam@corp.example, olga@elsewhere.example).
+async fn corp_users(env: &Env, ctx: &RequestContext) -> (String, User, User, User) {
+    let account = env.account(ctx, "Corp").await;
+    verified(env, ctx, &account, "corp.example").await;
+    let mary = env.registered(ctx, &account, "mary@corp.example").await;
+    let sam = env.registered(ctx, &account, "sam@corp.example").await;
+    let olga = env
+        .registered(ctx, &account, "olga@elsewhere.example")
+        .await;
+    (account, mary, sam, olga)
+}
+
 async fn account_type(env: &Env, ctx: &RequestContext, account: &str) -> String {
     env.chime
         .get_account(
@@ -336,13 +349,7 @@ async fn claimed_domain_users_join_the_enterprise_account() {
 async fn removing_a_domain_releases_its_users() {
     for env in envs().await {
         let ctx = env.tenant().await;
-        let account = env.account(&ctx, "Corp").await;
-        verified(&env, &ctx, &account, "corp.example").await;
-        let mary = env.registered(&ctx, &account, "mary@corp.example").await;
-        let sam = env.registered(&ctx, &account, "sam@corp.example").await;
-        let other = env
-            .registered(&ctx, &account, "olga@elsewhere.example")
-            .await;
+        let (account, mary, sam, other) = corp_users(&env, &ctx).await;
         env.suspend(&ctx, &account, vec![sam.user_id.clone()])
             .await
             .unwrap();
@@ -414,13 +421,7 @@ async fn removing_a_domain_releases_its_users() {
 async fn removing_a_domain_takes_its_users_out_of_the_accounts_rooms() {
     for env in envs().await {
         let ctx = env.tenant().await;
-        let account = env.account(&ctx, "Corp").await;
-        verified(&env, &ctx, &account, "corp.example").await;
-        let mary = env.registered(&ctx, &account, "mary@corp.example").await;
-        let sam = env.registered(&ctx, &account, "sam@corp.example").await;
-        let olga = env
-            .registered(&ctx, &account, "olga@elsewhere.example")
-            .await;
+        let (account, mary, sam, olga) = corp_users(&env, &ctx).await;
         let room = env.create_room(&ctx, &account, "Launch").await;
         let room_id = room.room_id.unwrap();
         for (user, role) in [
@@ -512,13 +513,7 @@ async fn removing_a_domain_takes_its_users_out_of_the_accounts_rooms() {
 async fn released_users_leave_the_account_after_ninety_days() {
     for env in envs().await {
         let ctx = env.tenant().await;
-        let account = env.account(&ctx, "Corp").await;
-        verified(&env, &ctx, &account, "corp.example").await;
-        let mary = env.registered(&ctx, &account, "mary@corp.example").await;
-        let sam = env.registered(&ctx, &account, "sam@corp.example").await;
-        let olga = env
-            .registered(&ctx, &account, "olga@elsewhere.example")
-            .await;
+        let (account, mary, sam, olga) = corp_users(&env, &ctx).await;
         env.suspend(&ctx, &account, vec![sam.user_id.clone()])
             .await
             .unwrap();
