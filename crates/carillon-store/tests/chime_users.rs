@@ -38,6 +38,11 @@ async fn two_tenants(t: &TestStore) -> (String, String, String) {
     (tenant, other, account)
 }
 
+/// The stored user `user_id`, which must exist.
+async fn user_by_id(t: &TestStore, user_id: &str) -> ChimeUserRecord {
+    t.store.chime_user_by_id(user_id).await.unwrap().unwrap()
+}
+
 fn user(tenant: &str, account: &str, email: &str) -> ChimeUserRecord {
     ChimeUserRecord {
         user_id: carillon_core::ids::new_uuid(),
@@ -236,7 +241,7 @@ async fn an_invitation_is_accepted_once() {
             .unwrap();
         assert_eq!(accepted.status, "Accepted");
         assert_eq!(accepted.accepted_at, Some(5));
-        let registered = t.store.chime_user_by_id(&u.user_id).await.unwrap().unwrap();
+        let registered = user_by_id(&t, &u.user_id).await;
         assert_eq!(registered.registration_status, "Registered");
     }
 }
@@ -342,28 +347,13 @@ async fn one_account_holds_a_domain_verified_and_removal_releases_users() {
         let mut expected = vec![registered.user_id.clone(), suspended.user_id.clone()];
         expected.sort();
         assert_eq!(released, expected);
-        let mary = t
-            .store
-            .chime_user_by_id(&registered.user_id)
-            .await
-            .unwrap()
-            .unwrap();
+        let mary = user_by_id(&t, &registered.user_id).await;
         assert_eq!(mary.registration_status, "Released");
         assert_eq!(mary.license_type, None);
         assert_eq!(mary.primary_provisioned_number, None);
-        let sam = t
-            .store
-            .chime_user_by_id(&suspended.user_id)
-            .await
-            .unwrap()
-            .unwrap();
+        let sam = user_by_id(&t, &suspended.user_id).await;
         assert_eq!(sam.registration_status, "Suspended");
-        let olga = t
-            .store
-            .chime_user_by_id(&elsewhere.user_id)
-            .await
-            .unwrap()
-            .unwrap();
+        let olga = user_by_id(&t, &elsewhere.user_id).await;
         assert_eq!(olga.registration_status, "Unregistered");
         assert_eq!(olga.license_type.as_deref(), Some("Pro"));
         assert_eq!(
@@ -389,12 +379,7 @@ async fn one_account_holds_a_domain_verified_and_removal_releases_users() {
         assert!(purge(19).await.unwrap().is_empty());
         assert_eq!(purge(20).await.unwrap(), vec![registered.user_id.clone()]);
         assert!(purge(20).await.unwrap().is_empty());
-        let mary = t
-            .store
-            .chime_user_by_id(&registered.user_id)
-            .await
-            .unwrap()
-            .unwrap();
+        let mary = user_by_id(&t, &registered.user_id).await;
         assert_eq!(mary.account_id, None);
         assert_eq!(mary.chime_account_id, None);
         assert_eq!(mary.registration_status, "Released");
@@ -408,12 +393,7 @@ async fn one_account_holds_a_domain_verified_and_removal_releases_users() {
             t.store.count_chime_users(&tenant, &account).await.unwrap(),
             0
         );
-        let detached = t
-            .store
-            .chime_user_by_id(&suspended.user_id)
-            .await
-            .unwrap()
-            .unwrap();
+        let detached = user_by_id(&t, &suspended.user_id).await;
         assert_eq!(detached.account_id, None);
         assert_eq!(detached.registration_status, "Suspended");
     }
