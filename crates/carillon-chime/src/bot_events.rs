@@ -195,6 +195,10 @@ async fn handle(chime: &Chime, client: &reqwest::Client, event: &ChatEvent) {
             let Container::Room(room_id) = &message.container else {
                 return;
             };
+            // Most messages mention no one: no bot to look up.
+            if message.mentions.is_empty() {
+                return;
+            }
             let bots = match chime.store.chime_bots_in_room(account_id, room_id).await {
                 Ok(bots) => bots,
                 Err(e) => {
