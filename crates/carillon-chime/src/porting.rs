@@ -29,9 +29,8 @@ use base64::Engine;
 use carillon_adminapi::{CarillonOperation, ErrorSpec, OperationSpec, Registry};
 use carillon_core::time::{millis_to_datetime, now_millis};
 use carillon_core::{ApiError, ApiResult, RequestContext};
-use carillon_store::chime::phone_numbers::{
-    status as number_status, PhoneNumberRecord, PortingDocumentRecord, PortingOrderRecord,
-};
+use carillon_store::chime::phone_numbers::{status as number_status, PhoneNumberRecord};
+use carillon_store::chime::porting::{PortingDocumentRecord, PortingOrderRecord};
 use http::Method;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};

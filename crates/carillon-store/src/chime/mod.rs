@@ -6,6 +6,7 @@
 pub mod bots;
 pub mod chat;
 pub mod phone_numbers;
+pub mod porting;
 pub mod reports;
 pub mod retention;
 pub mod sign_in;
