@@ -532,6 +532,11 @@ async fn orders_cancel_and_list_per_tenant() {
             .unwrap();
         assert_eq!(second.porting_orders.len(), 2);
         assert_eq!(second.next_token, None);
+        // A listed order is whole, numbers included, as GetPortingOrder reads it.
+        for listed in first.porting_orders.iter().chain(&second.porting_orders) {
+            let got = env.get_order(&ctx, &listed.porting_order_id).await.unwrap();
+            assert_eq!(serde_json::to_value(listed).unwrap(), got);
+        }
         let other = env.tenant().await;
         let theirs = list
             .call(&other, serde_json::from_value(json!({})).unwrap())

@@ -263,6 +263,15 @@ async fn orders_settle_from_their_numbers_and_inventory_is_tenant_scoped() {
                 .len(),
             1
         );
+        // A listing carries each order whole, numbers included, as a single read does.
+        let mut one_by_one = Vec::new();
+        for id in ["o1", "o2"] {
+            one_by_one.push(store.phone_number_order(&a, id).await.unwrap().unwrap());
+        }
+        assert_eq!(
+            store.list_phone_number_orders(&a, None, 10).await.unwrap(),
+            one_by_one
+        );
 
         // Writes are guarded by the expected status.
         let mut n = store

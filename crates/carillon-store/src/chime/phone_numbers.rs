@@ -8,8 +8,6 @@
 //! countries, throttles, the deletion queue, porting transitions) live in carillon-chime.
 //! Every tenant-owned query filters on `account_id`.
 
-use std::future::Future;
-
 use sqlx::any::AnyRow;
 use sqlx::{FromRow, Row};
 
@@ -369,6 +367,25 @@ pub(super) async fn replace_failed_number(
     insert_number(tx, n).await
 }
 
+/// A number order's row: ID, tenant, product type, status, creation, update.
+type OrderRow = (String, String, String, String, i64, i64);
+
+const ORDER_COLUMNS: &str = "order_id, account_id, product_type, status, created_at, updated_at";
+
+/// The order of `row` with its `numbers` (E.164, status).
+fn order(row: OrderRow, numbers: Vec<(String, String)>) -> OrderRecord {
+    let (order_id, account_id, product_type, status, created_at, updated_at) = row;
+    OrderRecord {
+        order_id,
+        account_id,
+        product_type,
+        status,
+        numbers,
+        created_at,
+        updated_at,
+    }
+}
+
 impl Store {
     /// Adds `number` to the operator's pool, or updates its description (country, type,
     /// capabilities, city, state) when it is known and no tenant holds it. Idempotent.
@@ -715,64 +732,20 @@ impl Store {
         account_id: &str,
         order_id: &str,
     ) -> StoreResult<Option<OrderRecord>> {
-        let row: Option<(String, String, String, String, i64, i64)> = sql::fetch_optional(
+        let row: Option<OrderRow> = sql::fetch_optional(
             &self.pool,
-            "SELECT order_id, account_id, product_type, status, created_at, updated_at \
-             FROM chime_phone_number_orders WHERE account_id = $1 AND order_id = $2",
+            &format!(
+                "SELECT {ORDER_COLUMNS} FROM chime_phone_number_orders \
+                 WHERE account_id = $1 AND order_id = $2"
+            ),
             &[account_id.into(), order_id.into()],
         )
         .await?;
-        let Some((order_id, account_id, product_type, status, created_at, updated_at)) = row else {
+        let Some(row) = row else {
             return Ok(None);
         };
-        let numbers = self.order_numbers(&order_id).await?;
-        Ok(Some(OrderRecord {
-            order_id,
-            account_id,
-            product_type,
-            status,
-            numbers,
-            created_at,
-            updated_at,
-        }))
-    }
-
-    /// A page of `account_id`'s orders in `table` by ID (column `id_column`): the IDs after
-    /// `after` (from the start when `None`), at most `limit`, each read whole by `read`.
-    pub(super) async fn page_of_orders<T, Read, Fut>(
-        &self,
-        table: &str,
-        id_column: &str,
-        account_id: &str,
-        after: Option<&str>,
-        limit: i64,
-        read: Read,
-    ) -> StoreResult<Vec<T>>
-    where
-        Read: Fn(String) -> Fut,
-        Fut: Future<Output = StoreResult<Option<T>>>,
-    {
-        let sql = format!(
-            "SELECT {id_column} FROM {table} WHERE account_id = $1 AND {id_column} > $2 \
-             ORDER BY {id_column} LIMIT $3"
-        );
-        let ids = sql::fetch_texts(
-            &self.pool,
-            &sql,
-            &[
-                account_id.into(),
-                after.unwrap_or_default().into(),
-                limit.into(),
-            ],
-        )
-        .await?;
-        let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
-            if let Some(order) = read(id).await? {
-                out.push(order);
-            }
-        }
-        Ok(out)
+        let numbers = self.order_numbers(&row.0).await?;
+        Ok(Some(order(row, numbers)))
     }
 
     /// `account_id`'s number orders by ID, after `after`, at most `limit`.
@@ -784,15 +757,40 @@ impl Store {
         after: Option<&str>,
         limit: i64,
     ) -> StoreResult<Vec<OrderRecord>> {
-        self.page_of_orders(
-            "chime_phone_number_orders",
-            "order_id",
-            account_id,
-            after,
-            limit,
-            |id| async move { self.phone_number_order(account_id, &id).await },
+        let page = [
+            account_id.into(),
+            after.unwrap_or_default().into(),
+            limit.into(),
+        ];
+        let rows: Vec<OrderRow> = sql::fetch_all(
+            &self.pool,
+            &format!(
+                "SELECT {ORDER_COLUMNS} FROM chime_phone_number_orders \
+                 WHERE account_id = $1 AND order_id > $2 ORDER BY order_id LIMIT $3"
+            ),
+            &page,
         )
-        .await
+        .await?;
+        // The page's numbers in one query: the same page as a subquery.
+        let mut numbers: Vec<(String, String, String)> = sql::fetch_all(
+            &self.pool,
+            "SELECT order_id, e164, status FROM chime_phone_number_order_numbers \
+             WHERE order_id IN (SELECT order_id FROM chime_phone_number_orders \
+             WHERE account_id = $1 AND order_id > $2 ORDER BY order_id LIMIT $3) \
+             ORDER BY order_id, e164",
+            &page,
+        )
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                let split = numbers.partition_point(|(order_id, _, _)| *order_id == row.0);
+                let own = numbers
+                    .drain(..split)
+                    .map(|(_, e164, status)| (e164, status));
+                order(row, own.collect())
+            })
+            .collect())
     }
 
     /// `account_id`'s inventory number `e164` (any status).
