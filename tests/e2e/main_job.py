@@ -9,7 +9,10 @@ over TLS, and checks the security boundaries. An aiosmtpd server stands in as th
 
 The comparison rule is in harness.py.
 
-Usage: main_job.py --carillon PATH --corpus DIR
+Usage: main_job.py --carillon PATH --corpus DIR [--count N]
+
+DIR holds `.eml` files, directly or one folder down (the shared corpus has `default/` and
+`lkml/`); with --count, the run first checks that there are exactly N of them.
 """
 
 import argparse
@@ -34,17 +37,20 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--carillon", required=True)
     parser.add_argument("--corpus", required=True)
+    parser.add_argument("--count", type=int, help="the number of messages the corpus must hold")
     parser.add_argument("--database-url", help="run on this metadata database instead of SQLite")
     args = parser.parse_args()
 
     corpus = []
-    for sub in ("default", "lkml"):
-        folder = os.path.join(args.corpus, sub)
-        for name in sorted(os.listdir(folder)):
+    for folder, _, names in sorted(os.walk(args.corpus)):
+        for name in sorted(names):
             if name.endswith(".eml"):
                 with open(os.path.join(folder, name), "rb") as f:
-                    corpus.append((f"{sub}/{name}", f.read()))
-    check(len(corpus) == 263, f"corpus has 263 messages ({len(corpus)})")
+                    corpus.append((os.path.relpath(os.path.join(folder, name), args.corpus), f.read()))
+    if args.count is not None:
+        check(len(corpus) == args.count, f"corpus has {args.count} messages ({len(corpus)})")
+    # The flags/MOVE/EXPUNGE steps need three messages in bob's INBOX (every fourth one).
+    check(len(corpus) >= 12, f"corpus has at least 12 messages ({len(corpus)})")
 
     zone = Zone()
     dns = DNSServer(zone, port=0, address="127.0.0.1", logger=DNSLogger("-request,-reply,-truncated", prefix=False))
