@@ -12,7 +12,6 @@
 mod audit_logs;
 mod blob;
 pub mod chime;
-mod chime_accounts;
 mod db;
 mod dkim;
 mod error;
@@ -36,7 +35,7 @@ mod workmail;
 
 pub use audit_logs::AuditLogDeliveryRecord;
 pub use blob::BlobStore;
-pub use chime_accounts::{ChimeAccountFilter, ChimeAccountRecord};
+pub use chime::accounts::{ChimeAccountFilter, ChimeAccountRecord};
 pub use db::{Backend, Store};
 pub use dkim::{DkimKeyRecord, DKIM_ACTIVE, DKIM_PENDING, DKIM_RETIRING};
 pub use error::{StoreError, StoreResult};

@@ -1,8 +1,9 @@
-//! The Chime system's tables beyond accounts (`crate::chime_accounts`): one module per
-//! object family. Tenant-owned rows carry `account_id`, and every query filters on it.
+//! The Chime system's tables: one module per object family (`accounts`, `users`, `chat`,
+//! `bots`, `phone_numbers`, `porting`, `retention`, `reports`, `sign_in`). Tenant-owned rows carry `account_id`, and every query filters on it.
 //! The schema shared by these modules is `migrations/0016_chime_core.sql`.
 //! Their statements run through `sql` (values bound in order, rows decoded by `FromRow`).
 
+pub mod accounts;
 pub mod bots;
 pub mod chat;
 pub mod phone_numbers;

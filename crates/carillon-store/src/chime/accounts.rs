@@ -3,6 +3,10 @@
 //! The store keeps rows; the rules (types, licenses, the deletion preconditions, how long a
 //! deleted account stays disabled) live in carillon-chime.
 
+use sqlx::any::AnyRow;
+use sqlx::{FromRow, Row};
+
+use super::sql;
 use crate::error::StoreResult;
 use crate::Store;
 
@@ -42,46 +46,24 @@ pub struct ChimeAccountFilter {
     pub limit: i64,
 }
 
-type Row = (
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    i64,
-    i64,
-    i64,
-    Option<i64>,
-);
-
 const COLUMNS: &str = "chime_account_id, account_id, name, account_type, account_status, \
      default_license, disable_remote_control, enable_dial_out, created_at, deleted_at";
 
-fn record(row: Row) -> ChimeAccountRecord {
-    let (
-        id,
-        account_id,
-        name,
-        account_type,
-        account_status,
-        default_license,
-        remote,
-        dial,
-        created_at,
-        deleted_at,
-    ) = row;
-    ChimeAccountRecord {
-        chime_account_id: id,
-        account_id,
-        name,
-        account_type,
-        account_status,
-        default_license,
-        disable_remote_control: remote != 0,
-        enable_dial_out: dial != 0,
-        created_at,
-        deleted_at,
+impl FromRow<'_, AnyRow> for ChimeAccountRecord {
+    /// A row of [`COLUMNS`] (booleans stored as 0/1).
+    fn from_row(row: &AnyRow) -> Result<ChimeAccountRecord, sqlx::Error> {
+        Ok(ChimeAccountRecord {
+            chime_account_id: row.try_get("chime_account_id")?,
+            account_id: row.try_get("account_id")?,
+            name: row.try_get("name")?,
+            account_type: row.try_get("account_type")?,
+            account_status: row.try_get("account_status")?,
+            default_license: row.try_get("default_license")?,
+            disable_remote_control: row.try_get::<i64, _>("disable_remote_control")? != 0,
+            enable_dial_out: row.try_get::<i64, _>("enable_dial_out")? != 0,
+            created_at: row.try_get("created_at")?,
+            deleted_at: row.try_get("deleted_at")?,
+        })
     }
 }
 
@@ -90,20 +72,25 @@ impl Store {
     ///
     /// Errors: `Database` (including a duplicate ID or an unknown tenant).
     pub async fn create_chime_account(&self, account: &ChimeAccountRecord) -> StoreResult<()> {
-        sqlx::query(&format!(
-            "INSERT INTO chime_accounts ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-        ))
-        .bind(&account.chime_account_id)
-        .bind(&account.account_id)
-        .bind(&account.name)
-        .bind(&account.account_type)
-        .bind(&account.account_status)
-        .bind(&account.default_license)
-        .bind(i64::from(account.disable_remote_control))
-        .bind(i64::from(account.enable_dial_out))
-        .bind(account.created_at)
-        .bind(account.deleted_at)
-        .execute(&self.pool)
+        sql::execute(
+            &self.pool,
+            &format!(
+                "INSERT INTO chime_accounts ({COLUMNS}) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+            ),
+            &[
+                (&account.chime_account_id).into(),
+                (&account.account_id).into(),
+                (&account.name).into(),
+                (&account.account_type).into(),
+                (&account.account_status).into(),
+                (&account.default_license).into(),
+                account.disable_remote_control.into(),
+                account.enable_dial_out.into(),
+                account.created_at.into(),
+                account.deleted_at.into(),
+            ],
+        )
         .await?;
         Ok(())
     }
@@ -118,17 +105,20 @@ impl Store {
         chime_account_id: &str,
         deleted_after: i64,
     ) -> StoreResult<Option<ChimeAccountRecord>> {
-        let row: Option<Row> = sqlx::query_as(&format!(
-            "SELECT {COLUMNS} FROM chime_accounts \
-             WHERE account_id = $1 AND chime_account_id = $2 \
-             AND (deleted_at IS NULL OR deleted_at > $3)"
-        ))
-        .bind(account_id)
-        .bind(chime_account_id)
-        .bind(deleted_after)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map(record))
+        sql::fetch_optional(
+            &self.pool,
+            &format!(
+                "SELECT {COLUMNS} FROM chime_accounts \
+                 WHERE account_id = $1 AND chime_account_id = $2 \
+                 AND (deleted_at IS NULL OR deleted_at > $3)"
+            ),
+            &[
+                account_id.into(),
+                chime_account_id.into(),
+                deleted_after.into(),
+            ],
+        )
+        .await
     }
 
     /// `account_id`'s live (not deleted) Chime accounts matching `filter`, by ID.
@@ -139,22 +129,26 @@ impl Store {
         account_id: &str,
         filter: &ChimeAccountFilter,
     ) -> StoreResult<Vec<ChimeAccountRecord>> {
-        let prefix = filter.name_prefix.clone().unwrap_or_default();
+        let prefix = filter.name_prefix.as_deref().unwrap_or_default();
         let prefix_len = i64::try_from(prefix.chars().count()).unwrap_or(i64::MAX);
-        let rows: Vec<Row> = sqlx::query_as(&format!(
-            "SELECT {COLUMNS} FROM chime_accounts \
-             WHERE account_id = $1 AND deleted_at IS NULL \
-             AND ($2 = 0 OR substr(name, 1, CAST($2 AS INTEGER)) = $3) AND chime_account_id > $4 \
-             ORDER BY chime_account_id LIMIT $5"
-        ))
-        .bind(account_id)
-        .bind(prefix_len)
-        .bind(prefix)
-        .bind(filter.after.clone().unwrap_or_default())
-        .bind(filter.limit)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.into_iter().map(record).collect())
+        sql::fetch_all(
+            &self.pool,
+            &format!(
+                "SELECT {COLUMNS} FROM chime_accounts \
+                 WHERE account_id = $1 AND deleted_at IS NULL \
+                 AND ($2 = 0 OR substr(name, 1, CAST($2 AS INTEGER)) = $3) \
+                 AND chime_account_id > $4 \
+                 ORDER BY chime_account_id LIMIT $5"
+            ),
+            &[
+                account_id.into(),
+                prefix_len.into(),
+                prefix.into(),
+                filter.after.as_deref().unwrap_or_default().into(),
+                filter.limit.into(),
+            ],
+        )
+        .await
     }
 
     /// Writes the mutable fields of `account` (name, type, status, license, settings,
@@ -162,24 +156,25 @@ impl Store {
     ///
     /// Errors: `Database`.
     pub async fn update_chime_account(&self, account: &ChimeAccountRecord) -> StoreResult<bool> {
-        let done = sqlx::query(
+        sql::changed(
+            &self.pool,
             "UPDATE chime_accounts SET name = $3, account_type = $4, account_status = $5, \
              default_license = $6, disable_remote_control = $7, enable_dial_out = $8, \
              deleted_at = $9 \
              WHERE account_id = $1 AND chime_account_id = $2",
+            &[
+                (&account.account_id).into(),
+                (&account.chime_account_id).into(),
+                (&account.name).into(),
+                (&account.account_type).into(),
+                (&account.account_status).into(),
+                (&account.default_license).into(),
+                account.disable_remote_control.into(),
+                account.enable_dial_out.into(),
+                account.deleted_at.into(),
+            ],
         )
-        .bind(&account.account_id)
-        .bind(&account.chime_account_id)
-        .bind(&account.name)
-        .bind(&account.account_type)
-        .bind(&account.account_status)
-        .bind(&account.default_license)
-        .bind(i64::from(account.disable_remote_control))
-        .bind(i64::from(account.enable_dial_out))
-        .bind(account.deleted_at)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() > 0)
+        .await
     }
 
     /// Removes for good `account_id`'s Chime accounts deleted at or before `cutoff` (epoch
@@ -187,14 +182,12 @@ impl Store {
     ///
     /// Errors: `Database`.
     pub async fn purge_chime_accounts(&self, account_id: &str, cutoff: i64) -> StoreResult<u64> {
-        let done = sqlx::query(
+        sql::execute(
+            &self.pool,
             "DELETE FROM chime_accounts WHERE account_id = $1 \
              AND deleted_at IS NOT NULL AND deleted_at <= $2",
+            &[account_id.into(), cutoff.into()],
         )
-        .bind(account_id)
-        .bind(cutoff)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected())
+        .await
     }
 }
