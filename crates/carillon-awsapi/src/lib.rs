@@ -22,6 +22,12 @@
 //!
 //! The generated code is checked in: edit `xtask/src/codegen`, never `src/generated`, and
 //! run `cargo xtask codegen` (`--check` fails when the checked-in code is stale).
+//!
+//! Modules besides [`generated`]: `protocol` (awsJson1.1 and restJson1 binding, `uri`
+//! templates), `validate` (model-constraint checks and their messages), `dispatch` (resolve
+//! and invoke), `service` (which service a request is for), `spec` (the model facts the
+//! generated tables carry: operations, HTTP bindings, error shapes), `types` (documents,
+//! blobs and timestamps on the wire), `error` (error responses).
 
 mod dispatch;
 pub mod error;

@@ -4,6 +4,12 @@
 //! IDs, UUIDs, ARNs), UTC time helpers, the API error value that operations return, opaque
 //! tamper-checked pagination tokens, and the request context (tenant, principal, request ID)
 //! that every operation receives. It performs no I/O and knows no protocol or storage detail.
+//!
+//! Modules: `arn` (ARNs in the originals' shapes, with the configured region), `error`
+//! ([`ApiError`]: the model's error code and a human message), `ids` (12-digit accounts,
+//! `m-` + 32 hex organizations, UUIDs, access key IDs), `pagination` (opaque, tamper-checked
+//! `NextToken`s), `tenant` ([`RequestContext`]: tenant, principal, request ID, source IP),
+//! `time` (UTC epoch milliseconds and the models' timestamp formats).
 
 pub mod arn;
 pub mod error;

@@ -7,7 +7,8 @@
 //! ([`audit`]), and the account/key operations back `carillon serve`'s bootstrap and the
 //! `carillon accounts|keys create` commands. It stores through carillon-store's typed
 //! functions and must not touch any service's resources (organizations, users, mail): it
-//! answers *who* and *may they*, never *what*.
+//! answers *who* and *may they*, never *what*. Private modules: `credentials` (the AWS
+//! shared-credentials files `carillon accounts|keys create` write), `error`.
 //!
 //! Known gap: secret access keys are stored in clear in the metadata database, because
 //! SigV4 verification needs the secret itself as HMAC key material (a hash cannot verify a

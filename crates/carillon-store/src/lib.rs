@@ -8,6 +8,29 @@
 //!
 //! Every tenant-owned table carries `account_id`, and every query on such a table filters on
 //! it: tenant isolation is enforced here as well as above.
+//!
+//! Modules (most add `impl Store` blocks of typed functions; migrations are in
+//! `migrations/`, numbered):
+//! - plumbing: `db` (the pool, backend, migrations, `begin_write`), `blob` (the blob store:
+//!   local directory or S3), `settings` (server secrets), `notify` (change notification
+//!   across nodes: PostgreSQL NOTIFY/LISTEN on a schema-scoped channel, a reconnecting
+//!   `Listener`, payloads over 8,000 bytes through `notify_payloads`; nothing on SQLite),
+//!   `error`, `testing` (feature `test-fixtures`: one store per backend for the test suites);
+//! - identity: `iam` (accounts, principals, access keys, the audit trail);
+//! - WorkMail: `workmail` (one module per directory object: organizations, domains,
+//!   entities, addresses, groups, tags, login), `recipients` (address → mailboxes, groups
+//!   expanded), `mailbox` (folders; messages with UIDs, flags, MODSEQ, expunge, copy/move;
+//!   blob reference counting), `queue` (leased outbound rows, each with the SMTP gateway a
+//!   flow rule routed it to), `flow_rules` (email flow rules and SMTP gateways; the 1,000
+//!   sender patterns per organization checked in the write transaction), `flow_hooks`
+//!   (in-transit messages of flow-rule hooks: leased rows, content replaceable while a
+//!   synchronous hook runs; hook signing secrets), `journaling`, `retention` (policies, aged
+//!   messages, purge, job leases), `export` (export jobs), `keys` (wrapped mailbox and
+//!   organization transit keys), `dkim` (DKIM keys per domain with their rotation state;
+//!   inbound DMARC enforcement), `audit_logs` (audit-log delivery per organization and type),
+//!   `monitoring` (the event log's log group per organization), `s3` (buckets and objects
+//!   of the minimal S3 endpoint);
+//! - Chime: `chime` (one module per object family, all through its `sql` helper).
 
 mod audit_logs;
 mod blob;
