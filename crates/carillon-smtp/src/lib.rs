@@ -33,15 +33,14 @@ mod outbound;
 mod session;
 mod stream;
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use carillon_mail::authentication::SenderAuthenticator;
+use carillon_net::{Limit, Listener, OnShutdown, Tls};
 use carillon_store::Store;
-use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
 
 pub use outbound::{run_outbound_queue, OutboundConfig};
 
@@ -88,9 +87,10 @@ impl std::fmt::Debug for SmtpConfig {
     }
 }
 
-/// Serves the inbound (MX) role on `listener` until `shutdown` completes: mail for every
-/// local domain from any client, unknown local recipients `550 5.1.1`, foreign domains
-/// `554 5.7.1` (never an open relay), no AUTH. Spec: issue 2 §6, workmail.md §6.
+/// Serves the inbound (MX) role on `listener` until `shutdown` is cancelled (open sessions
+/// run on to their end): mail for every local domain from any client, unknown local
+/// recipients `550 5.1.1`, foreign domains `554 5.7.1` (never an open relay), no AUTH.
+/// Spec: issue 2 §6, workmail.md §6.
 ///
 /// Errors: none once listening (accept errors are logged and retried); the `Result` is for
 /// the caller's uniform handling of listeners.
@@ -98,22 +98,22 @@ pub async fn serve_inbound(
     listener: TcpListener,
     store: Store,
     config: SmtpConfig,
-    shutdown: impl Future<Output = ()> + Send + 'static,
+    shutdown: CancellationToken,
 ) -> std::io::Result<()> {
     serve(listener, store, config, Role::Inbound, shutdown).await
 }
 
-/// Serves the submission role (RFC 6409, port 587 style) on `listener` until `shutdown`:
-/// STARTTLS, then AUTH PLAIN or LOGIN, are required before MAIL; the envelope sender must be
-/// one of the user's addresses (`553 5.7.1` otherwise); local recipients are delivered,
-/// foreign ones queued, and a copy goes to the sender's `Sent Items`.
+/// Serves the submission role (RFC 6409, port 587 style) on `listener` until `shutdown` is
+/// cancelled: STARTTLS, then AUTH PLAIN or LOGIN, are required before MAIL; the envelope
+/// sender must be one of the user's addresses (`553 5.7.1` otherwise); local recipients are
+/// delivered, foreign ones queued, and a copy goes to the sender's `Sent Items`.
 ///
 /// Errors: as [`serve_inbound`].
 pub async fn serve_submission(
     listener: TcpListener,
     store: Store,
     config: SmtpConfig,
-    shutdown: impl Future<Output = ()> + Send + 'static,
+    shutdown: CancellationToken,
 ) -> std::io::Result<()> {
     serve(listener, store, config, Role::Submission, shutdown).await
 }
@@ -123,44 +123,25 @@ async fn serve(
     store: Store,
     config: SmtpConfig,
     role: Role,
-    shutdown: impl Future<Output = ()> + Send + 'static,
+    shutdown: CancellationToken,
 ) -> std::io::Result<()> {
     let shared = Arc::new(Shared {
         store,
-        acceptor: tokio_rustls::TlsAcceptor::from(config.tls.clone()),
+        tls: Arc::new(Tls::new(config.tls.clone(), session::IO_TIMEOUT)),
         config,
         role,
     });
-    let sessions = Arc::new(Semaphore::new(MAX_SESSIONS));
-    let mut shutdown = std::pin::pin!(shutdown);
-    loop {
-        let accepted = tokio::select! {
-            _ = &mut shutdown => return Ok(()),
-            accepted = listener.accept() => accepted,
-        };
-        let (mut stream, peer) = match accepted {
-            Ok(accepted) => accepted,
-            Err(e) => {
-                // Typically out of file descriptors: back off instead of spinning.
-                tracing::warn!(error = %e, "SMTP accept failed");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            }
-        };
-        let Ok(permit) = sessions.clone().try_acquire_owned() else {
-            tokio::spawn(async move {
-                let _ = stream
-                    .write_all(b"421 4.3.2 Too many connections, try again later\r\n")
-                    .await;
-            });
-            continue;
-        };
-        let shared = shared.clone();
-        tokio::spawn(async move {
-            if let Err(e) = Session::new(shared, stream, peer).run().await {
-                tracing::debug!(%peer, error = %e, "SMTP session ended with an error");
-            }
-            drop(permit);
-        });
-    }
+    let spec = Listener {
+        protocol: "smtp",
+        limit: Some(Limit {
+            max: MAX_SESSIONS,
+            refusal: b"421 4.3.2 Too many connections, try again later\r\n",
+        }),
+        // A session ends with its conversation: shutdown closes the listener only.
+        on_shutdown: OnShutdown::Detach,
+    };
+    carillon_net::accept_loop(listener, spec, shutdown, |stream, peer| {
+        Session::new(shared.clone(), stream, peer).run()
+    })
+    .await
 }

@@ -18,16 +18,15 @@ use carillon_mail::delivery::{
     self, Bounce, DeliveryError, DeliveryOutcome, Envelope, FailedRecipient, RecipientCheck,
     RecipientStatus,
 };
+use carillon_net::{Conn, Handshake, Io};
 use carillon_store::Store;
 use smtp_proto::{
     Error as ParseError, MailFrom, RcptTo, Request, Response, AUTH_LOGIN, AUTH_PLAIN,
     MAIL_BODY_BINARYMIME,
 };
-use tokio::io::{AsyncWriteExt, BufReader};
-use tokio::net::TcpStream;
-use tokio_rustls::TlsAcceptor;
+use tokio::io::{AsyncBufRead, AsyncWriteExt, BufReader};
 
-use crate::stream::{read_data, read_line, skip_line, Conn, Line};
+use crate::stream::{read_data, read_line, skip_line, Line};
 use crate::{SmtpConfig, DEFAULT_QUEUE_LIFETIME};
 
 /// Longest command line accepted, CRLF included (RFC 5321 §4.5.3.1.4 allows 512; extensions
@@ -42,7 +41,7 @@ const COMMAND_TIMEOUT: Duration = Duration::from_secs(300);
 const DATA_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// Time allowed for a TLS handshake after STARTTLS, and for writing replies.
-const IO_TIMEOUT: Duration = Duration::from_secs(60);
+pub(crate) const IO_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Protocol errors (bad commands, failed AUTH) after which the session is closed.
 const MAX_ERRORS: u32 = 20;
@@ -60,10 +59,11 @@ pub(crate) enum Role {
 }
 
 /// What sessions of one listener share.
-pub(crate) struct Shared {
+pub(crate) struct Shared<H> {
     pub store: Store,
     pub config: SmtpConfig,
-    pub acceptor: TlsAcceptor,
+    /// The STARTTLS handshake.
+    pub tls: Arc<H>,
     pub role: Role,
 }
 
@@ -78,30 +78,30 @@ enum Flow {
     Close,
 }
 
-pub(crate) struct Session {
-    shared: Arc<Shared>,
+pub(crate) struct Session<S, H: Handshake<S>> {
+    shared: Arc<Shared<H>>,
     peer: SocketAddr,
-    io: BufReader<Conn>,
+    io: BufReader<Conn<S, H>>,
     out: Vec<u8>,
     helo: Option<String>,
     esmtp: bool,
-    tls: bool,
     user: Option<MailUser>,
     transaction: Option<Transaction>,
     errors: u32,
     auth_failures: u32,
 }
 
-impl Session {
-    pub(crate) fn new(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) -> Session {
+impl<S: Io, H: Handshake<S>> Session<S, H> {
+    /// A session on a plain connection from `peer`.
+    pub(crate) fn new(shared: Arc<Shared<H>>, stream: S, peer: SocketAddr) -> Session<S, H> {
+        let conn = Conn::new(stream, shared.tls.clone());
         Session {
             shared,
             peer,
-            io: BufReader::new(Conn::Plain(stream)),
+            io: BufReader::new(conn),
             out: Vec::with_capacity(1024),
             helo: None,
             esmtp: false,
-            tls: false,
             user: None,
             transaction: None,
             errors: 0,
@@ -253,10 +253,10 @@ impl Session {
             "SMTPUTF8".to_string(),
             "ENHANCEDSTATUSCODES".to_string(),
         ];
-        if !self.tls {
+        if !self.tls() {
             lines.push("STARTTLS".to_string());
         }
-        if self.shared.role == Role::Submission && self.tls && self.user.is_none() {
+        if self.shared.role == Role::Submission && self.tls() && self.user.is_none() {
             lines.push("AUTH PLAIN LOGIN".to_string());
         }
         lines.push("HELP".to_string());
@@ -276,7 +276,7 @@ impl Session {
             return self.error(503, [5, 5, 1], "Nested MAIL command");
         }
         if self.shared.role == Role::Submission {
-            if !self.tls {
+            if !self.tls() {
                 return self.error(530, [5, 7, 0], "Must issue a STARTTLS command first");
             }
             if self.user.is_none() {
@@ -544,7 +544,7 @@ impl Session {
     /// (`for` only with a single recipient; the protocol names are RFC 3848's.)
     fn trace_headers(&self, transaction: &Transaction, id: &str) -> Vec<u8> {
         let mut protocol = String::from(if self.esmtp { "ESMTP" } else { "SMTP" });
-        if self.esmtp && self.tls {
+        if self.esmtp && self.tls() {
             protocol.push('S');
         }
         if self.esmtp && self.user.is_some() {
@@ -613,34 +613,29 @@ impl Session {
         }
     }
 
+    /// Whether the connection is encrypted (after STARTTLS).
+    fn tls(&self) -> bool {
+        self.io.get_ref().is_tls()
+    }
+
     async fn starttls(&mut self) -> std::io::Result<Flow> {
-        if self.tls {
+        if self.tls() {
             self.error(503, [5, 5, 1], "TLS already active");
             return Ok(Flow::Continue);
         }
         self.reply(220, Some([2, 0, 0]), "Ready to start TLS");
         self.flush().await?;
-        // Dropping the BufReader discards anything pipelined after STARTTLS (RFC 3207 §4.2).
-        let conn = std::mem::replace(&mut self.io, BufReader::new(Conn::Closed)).into_inner();
-        let Conn::Plain(tcp) = conn else {
-            return Ok(Flow::Close);
-        };
-        let accepted = tokio::time::timeout(IO_TIMEOUT, self.shared.acceptor.accept(tcp)).await;
-        match accepted {
-            Ok(Ok(tls)) => {
-                self.io = BufReader::new(Conn::Tls(Box::new(tls)));
-                self.tls = true;
-                self.helo = None;
-                self.esmtp = false;
-                self.transaction = None;
-                Ok(Flow::Continue)
-            }
-            Ok(Err(e)) => {
-                tracing::debug!(peer = %self.peer, error = %e, "TLS handshake failed");
-                Err(e)
-            }
-            Err(_) => Err(std::io::ErrorKind::TimedOut.into()),
+        // Anything pipelined after STARTTLS is discarded (RFC 3207 §4.2).
+        let buffered = self.io.buffer().len();
+        std::pin::Pin::new(&mut self.io).consume(buffered);
+        if let Err(e) = self.io.get_mut().start_tls().await {
+            tracing::debug!(peer = %self.peer, error = %e, "TLS handshake failed");
+            return Err(e);
         }
+        self.helo = None;
+        self.esmtp = false;
+        self.transaction = None;
+        Ok(Flow::Continue)
     }
 
     async fn auth(&mut self, mechanism: u64, initial: String) -> std::io::Result<()> {
@@ -652,7 +647,7 @@ impl Session {
             );
             return Ok(());
         }
-        if !self.tls {
+        if !self.tls() {
             self.error(
                 538,
                 [5, 7, 11],

@@ -206,7 +206,7 @@ pub async fn run(config: Config) -> Result<()> {
     {
         let (store, cfg, token) = (store.clone(), smtp_config.clone(), shutdown.clone());
         tasks.spawn(async move {
-            carillon_smtp::serve_inbound(smtp, store, cfg, token.cancelled_owned())
+            carillon_smtp::serve_inbound(smtp, store, cfg, token)
                 .await
                 .context("smtp listener")
         });
@@ -214,7 +214,7 @@ pub async fn run(config: Config) -> Result<()> {
     {
         let (store, cfg, token) = (store.clone(), smtp_config, shutdown.clone());
         tasks.spawn(async move {
-            carillon_smtp::serve_submission(submission, store, cfg, token.cancelled_owned())
+            carillon_smtp::serve_submission(submission, store, cfg, token)
                 .await
                 .context("submission listener")
         });

@@ -25,7 +25,7 @@ pub struct Harness {
     pub org: String,
     pub inbound: SocketAddr,
     pub submission: SocketAddr,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    shutdown: tokio_util::sync::CancellationToken,
     pub servers: Vec<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
 
@@ -129,22 +129,19 @@ impl Harness {
         let submission_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let inbound = inbound_listener.local_addr().unwrap();
         let submission = submission_listener.local_addr().unwrap();
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let shared = futures::future::FutureExt::shared(async move {
-            let _ = rx.await;
-        });
+        let shutdown = tokio_util::sync::CancellationToken::new();
         let servers = vec![
             tokio::spawn(carillon_smtp::serve_inbound(
                 inbound_listener,
                 store.clone(),
                 config.clone(),
-                shared.clone(),
+                shutdown.clone(),
             )),
             tokio::spawn(carillon_smtp::serve_submission(
                 submission_listener,
                 store.clone(),
                 config,
-                shared,
+                shutdown.clone(),
             )),
         ];
         Harness {
@@ -153,16 +150,14 @@ impl Harness {
             org,
             inbound,
             submission,
-            shutdown: Some(tx),
+            shutdown,
             servers,
         }
     }
 
     /// Signals shutdown and waits for both listeners to return.
     pub async fn stop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
+        self.shutdown.cancel();
         for server in self.servers.drain(..) {
             server.await.unwrap().unwrap();
         }
