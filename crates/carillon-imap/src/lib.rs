@@ -15,14 +15,13 @@ mod mime;
 mod search;
 mod session;
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use carillon_net::{Listener, OnShutdown, Tls};
 use carillon_store::Store;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
-use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
 
 /// Configuration of an IMAP listener.
 #[derive(Clone)]
@@ -48,53 +47,35 @@ impl std::fmt::Debug for ImapConfig {
 /// How long open sessions get to finish their current command once shutdown starts.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
-/// Serves IMAP on `listener` until `shutdown` resolves, then tells every session `BYE` and
-/// returns. Each connection runs in its own task; a failing connection never stops the
-/// listener.
+/// Serves IMAP on `listener` until `shutdown` is cancelled, then tells every session `BYE`
+/// and returns once they ended (at most [`SHUTDOWN_GRACE`] later). Each connection runs in
+/// its own task; a failing connection never stops the listener.
 ///
-/// Errors: only when accepting connections fails persistently (the listener is unusable).
+/// Errors: none once listening (accept errors are logged and retried); the `Result` is for
+/// the caller's uniform handling of listeners.
 pub async fn serve(
     listener: TcpListener,
     store: Store,
     config: ImapConfig,
-    shutdown: impl Future<Output = ()> + Send + 'static,
+    shutdown: CancellationToken,
 ) -> std::io::Result<()> {
+    let tls = Arc::new(Tls::new(config.tls.clone(), session::HANDSHAKE_TIMEOUT));
     let config = Arc::new(config);
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let mut sessions = JoinSet::new();
-    tokio::pin!(shutdown);
-    loop {
-        tokio::select! {
-            _ = &mut shutdown => break,
-            accepted = listener.accept() => {
-                let (socket, peer) = match accepted {
-                    Ok(pair) => pair,
-                    Err(error) => {
-                        // Transient (e.g. out of descriptors): back off instead of spinning.
-                        tracing::warn!(%error, "imap accept failed");
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                        continue;
-                    }
-                };
-                let store = store.clone();
-                let config = config.clone();
-                let stop = stop_rx.clone();
-                sessions.spawn(async move {
-                    if let Err(error) = session::run(socket, peer, store, config, stop).await {
-                        tracing::debug!(%peer, %error, "imap connection ended with an error");
-                    }
-                });
-            }
-            Some(_) = sessions.join_next(), if !sessions.is_empty() => {}
-        }
-    }
-    let _ = stop_tx.send(true);
-    let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
-        while sessions.join_next().await.is_some() {}
+    let spec = Listener {
+        protocol: "imap",
+        limit: None,
+        on_shutdown: OnShutdown::Drain(SHUTDOWN_GRACE),
+    };
+    let stop = shutdown.clone();
+    carillon_net::accept_loop(listener, spec, shutdown, |socket, peer| {
+        session::run(
+            socket,
+            peer,
+            store.clone(),
+            config.clone(),
+            tls.clone(),
+            stop.clone(),
+        )
     })
-    .await;
-    if drained.is_err() {
-        sessions.abort_all();
-    }
-    Ok(())
+    .await
 }

@@ -24,7 +24,7 @@ struct Server {
     ca_file: PathBuf,
     cert: CertificateDer<'static>,
     db: TestStore,
-    stop: Vec<tokio::sync::oneshot::Sender<()>>,
+    stop: Vec<tokio_util::sync::CancellationToken>,
     tasks: Vec<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
 
@@ -53,21 +53,14 @@ async fn start() -> Server {
     for implicit_tls in [false, true] {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         ports.push(listener.local_addr().unwrap().port());
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        stop.push(tx);
+        let token = tokio_util::sync::CancellationToken::new();
+        stop.push(token.clone());
         let config = ImapConfig {
             hostname: "imap.test".into(),
             tls: tls.clone(),
             implicit_tls,
         };
-        tasks.push(tokio::spawn(serve(
-            listener,
-            store.clone(),
-            config,
-            async {
-                let _ = rx.await;
-            },
-        )));
+        tasks.push(tokio::spawn(serve(listener, store.clone(), config, token)));
     }
     Server {
         store,
@@ -340,7 +333,7 @@ async fn raw_protocol_states_errors_and_shutdown() {
 
     // Shutdown: every session is told BYE.
     for stop in server.stop {
-        let _ = stop.send(());
+        stop.cancel();
     }
     let bye = raw.line().await;
     assert!(bye.starts_with("* BYE"), "{bye}");
@@ -353,7 +346,7 @@ async fn raw_protocol_states_errors_and_shutdown() {
 
 async fn shutdown(server: Server) {
     for stop in server.stop {
-        let _ = stop.send(());
+        stop.cancel();
     }
     for task in server.tasks {
         task.await.unwrap().unwrap();

@@ -287,7 +287,7 @@ pub async fn run(config: Config) -> Result<()> {
         };
         let (store, token) = (store.clone(), shutdown.clone());
         tasks.spawn(async move {
-            carillon_imap::serve(listener, store, imap_config, token.cancelled_owned())
+            carillon_imap::serve(listener, store, imap_config, token)
                 .await
                 .with_context(|| format!("{name} listener"))
         });

@@ -1,6 +1,7 @@
 //! APPEND (RFC 3501 §6.3.11) with APPENDUID (RFC 4315): stores the message blob, then the
 //! message row, within the user's mailbox quota.
 
+use carillon_net::{Handshake, Io};
 use carillon_store::{NewMessage, StoreError};
 use imap_codec::imap_types::datetime::DateTime;
 use imap_codec::imap_types::extensions::binary::LiteralOrLiteral8;
@@ -11,7 +12,7 @@ use imap_codec::imap_types::response::Code;
 use super::response::Reply;
 use super::{mailbox_name, nz, Connection, Fail};
 
-impl Connection {
+impl<S: Io, H: Handshake<S>> Connection<S, H> {
     pub(super) async fn append(
         &mut self,
         mailbox: &Mailbox<'_>,

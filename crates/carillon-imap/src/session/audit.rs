@@ -15,6 +15,7 @@
 //! folder); EXPUNGE, UID EXPUNGE and CLOSE `delete` (the messages marked `\Deleted`).
 
 use carillon_mail::audit::{self, AuditLogType, ClientInfo, MailboxAction, MailboxItem};
+use carillon_net::{Handshake, Io};
 use carillon_store::AuditLogDeliveryRecord;
 use imap_codec::imap_types::command::CommandBody;
 use imap_codec::imap_types::fetch::{MacroOrMessageDataItemNames, MessageDataItemName};
@@ -51,7 +52,7 @@ enum Planned {
     },
 }
 
-impl Connection {
+impl<S: Io, H: Handshake<S>> Connection<S, H> {
     /// The client as audit records name it.
     pub(super) fn client_info(&self) -> ClientInfo {
         ClientInfo {

@@ -1,12 +1,13 @@
 //! Authentication (RFC 3501 §6.2.2, §6.2.3): LOGIN and AUTHENTICATE PLAIN (RFC 4616) against
 //! the directory (`carillon_mail::auth`). TLS is required first; the dispatcher checks that.
 
+use carillon_net::{Handshake, Io};
 use imap_codec::imap_types::response::Code;
 
 use super::response::{code, Reply};
 use super::{Connection, Fail};
 
-impl Connection {
+impl<S: Io, H: Handshake<S>> Connection<S, H> {
     pub(super) fn user_id(&self) -> String {
         self.user
             .as_ref()

@@ -4,6 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use carillon_net::{Handshake, Io};
 use carillon_store::{StoreError, StoredMessage};
 use imap_codec::imap_types::core::{Tag, Vec1};
 use imap_codec::imap_types::fetch::MessageDataItem;
@@ -11,7 +12,7 @@ use imap_codec::imap_types::response::{CommandContinuationRequest, Data, Respons
 
 use super::{flag_fetch, nz, Connection, Fail, Flow, Pending};
 
-impl Connection {
+impl<S: Io, H: Handshake<S>> Connection<S, H> {
     /// Starts IDLE: the client is told to go ahead and the connection waits for `DONE`,
     /// polling for changes meanwhile.
     pub(super) async fn idle(&mut self, tag: Tag<'static>) -> Result<Flow, Fail> {

@@ -7,6 +7,7 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use carillon_net::{Handshake, Io};
 use carillon_store::{FlagOp, StoreError, StoredMessage};
 use futures::StreamExt;
 use imap_codec::imap_types::core::{NString, Vec1};
@@ -26,7 +27,7 @@ use super::{flag_fetch, has_flag, nz, Connection, Fail, FLUSH_THRESHOLD};
 const READ_AHEAD: usize = 4;
 use crate::mime;
 
-impl Connection {
+impl<S: Io, H: Handshake<S>> Connection<S, H> {
     pub(super) async fn fetch(
         &mut self,
         set: &SequenceSet,

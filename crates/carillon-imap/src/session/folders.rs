@@ -6,6 +6,7 @@ use std::borrow::Cow;
 use std::collections::HashSet;
 use std::ops::Range;
 
+use carillon_net::{Handshake, Io};
 use carillon_store::StoreError;
 use imap_codec::imap_types::core::{Atom, QuotedChar};
 use imap_codec::imap_types::flag::{Flag, FlagNameAttribute, FlagPerm};
@@ -16,7 +17,7 @@ use imap_codec::imap_types::status::{StatusDataItem, StatusDataItemName};
 use super::response::{code, Reply};
 use super::{has_flag, mailbox_name, nz, to_flag, Connection, Fail, Selected, DELIMITER};
 
-impl Connection {
+impl<S: Io, H: Handshake<S>> Connection<S, H> {
     pub(super) async fn select(
         &mut self,
         mailbox: &Mailbox<'_>,

@@ -2,6 +2,7 @@
 //! EXPUNGE and UID EXPUNGE (RFC 4315), SEARCH, STORE, COPY and MOVE (RFC 6851) with COPYUID,
 //! and the resolution of sequence sets to the messages this session has announced.
 
+use carillon_net::{Handshake, Io};
 use carillon_store::{FlagOp, StoreError, StoredMessage};
 use imap_codec::imap_types::core::Vec1;
 use imap_codec::imap_types::extensions::uidplus::{UidElement, UidSet};
@@ -16,7 +17,7 @@ use super::response::{code, Reply};
 use super::{flag_fetch, mailbox_name, nz, Connection, Fail};
 use crate::search;
 
-impl Connection {
+impl<S: Io, H: Handshake<S>> Connection<S, H> {
     /// The plaintext of a message copy of the logged-in user's mailbox: its blob opened with
     /// the copy's message key (encryption at rest, `carillon_mail::crypto`).
     pub(super) async fn read_message(

@@ -1,5 +1,5 @@
-//! One IMAP connection. This module owns the session core: the transport (plain, STARTTLS,
-//! implicit TLS), framing with `imap-codec`'s fragmentizer (bounded literals), the RFC 3501
+//! One IMAP connection. This module owns the session core: when the connection (a
+//! `carillon_net::Conn`) switches to TLS (STARTTLS, implicit TLS), framing with `imap-codec`'s fragmentizer (bounded literals), the RFC 3501
 //! state machine (not authenticated, authenticated, selected) and the dispatch of each
 //! command to the group that implements it:
 //!
@@ -30,6 +30,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use carillon_mail::auth::MailUser;
+use carillon_net::{Conn, Handshake, Io};
 use carillon_store::{Store, StoreError, StoredMessage};
 use imap_codec::encode::Encoder;
 use imap_codec::fragmentizer::{
@@ -46,11 +47,8 @@ use imap_codec::imap_types::response::{
 };
 use imap_codec::imap_types::IntoStatic;
 use imap_codec::{AuthenticateDataCodec, CommandCodec, GreetingCodec, IdleDoneCodec};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-use tokio::sync::watch;
-use tokio_rustls::server::TlsStream;
-use tokio_rustls::TlsAcceptor;
+use tokio::io::AsyncReadExt;
+use tokio_util::sync::CancellationToken;
 
 use self::response::{code, Reply};
 use crate::ImapConfig;
@@ -64,63 +62,28 @@ const IDLE_POLL: Duration = Duration::from_millis(250);
 /// Inactivity autologout (RFC 3501 §5.4: at least 30 minutes).
 const AUTOLOGOUT: Duration = Duration::from_secs(31 * 60);
 /// Time allowed for a TLS handshake.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Output is written out whenever this much is buffered (large FETCHes).
 const FLUSH_THRESHOLD: usize = 256 * 1024;
 const DELIMITER: char = '/';
 
-enum Transport {
-    Plain(TcpStream),
-    Tls(Box<TlsStream<TcpStream>>),
-    /// Only while STARTTLS swaps the stream.
-    Closed,
-}
-
-impl Transport {
-    async fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        match self {
-            Transport::Plain(s) => s.read(buf).await,
-            Transport::Tls(s) => s.read(buf).await,
-            Transport::Closed => Ok(0),
-        }
-    }
-
-    async fn write_all(&mut self, data: &[u8]) -> std::io::Result<()> {
-        match self {
-            Transport::Plain(s) => {
-                s.write_all(data).await?;
-                s.flush().await
-            }
-            Transport::Tls(s) => {
-                s.write_all(data).await?;
-                s.flush().await
-            }
-            Transport::Closed => Err(std::io::ErrorKind::NotConnected.into()),
-        }
-    }
-}
-
-/// Serves one accepted connection until LOGOUT, disconnect, autologout or server shutdown.
-pub(crate) async fn run(
-    socket: TcpStream,
+/// Serves one accepted connection until LOGOUT, disconnect, autologout or server shutdown
+/// (`stop` cancelled). On an implicit-TLS listener the handshake comes first.
+pub(crate) async fn run<S: Io, H: Handshake<S>>(
+    socket: S,
     peer: SocketAddr,
     store: Store,
     config: Arc<ImapConfig>,
-    stop: watch::Receiver<bool>,
+    tls: Arc<H>,
+    stop: CancellationToken,
 ) -> std::io::Result<()> {
-    let transport = if config.implicit_tls {
-        let acceptor = TlsAcceptor::from(config.tls.clone());
-        match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(socket)).await {
-            Ok(Ok(tls)) => Transport::Tls(Box::new(tls)),
-            Ok(Err(error)) => return Err(error),
-            Err(_) => return Err(std::io::ErrorKind::TimedOut.into()),
-        }
-    } else {
-        Transport::Plain(socket)
-    };
+    let mut conn = Conn::new(socket, tls);
+    if config.implicit_tls {
+        conn.start_tls().await?;
+    }
     tracing::debug!(%peer, implicit_tls = config.implicit_tls, "imap connection");
     let mut connection = Connection {
-        transport,
+        conn,
         fragmentizer: Fragmentizer::new(MAX_COMMAND),
         out: Vec::new(),
         store,
@@ -185,14 +148,14 @@ impl Selected {
     }
 }
 
-struct Connection {
-    transport: Transport,
+struct Connection<S, H: Handshake<S>> {
+    conn: Conn<S, H>,
     fragmentizer: Fragmentizer,
     out: Vec<u8>,
     store: Store,
     config: Arc<ImapConfig>,
     peer: SocketAddr,
-    stop: watch::Receiver<bool>,
+    stop: CancellationToken,
     user: Option<MailUser>,
     /// What the client said it is in its `ID` command (name and version), for audit records.
     user_agent: Option<String>,
@@ -200,7 +163,7 @@ struct Connection {
     pending: Pending,
 }
 
-impl Connection {
+impl<S: Io, H: Handshake<S>> Connection<S, H> {
     async fn run(&mut self) -> std::io::Result<()> {
         let text = format!("{} Carillon IMAP4rev1 ready", self.config.hostname);
         let greeting = Greeting::ok(Some(Code::Capability(self.capabilities())), &text)
@@ -214,7 +177,7 @@ impl Connection {
                 let idling = matches!(self.pending, Pending::Idle(_));
                 let wait = if idling { IDLE_POLL } else { AUTOLOGOUT };
                 tokio::select! {
-                    read = self.transport.read(&mut buf) => {
+                    read = self.conn.read(&mut buf) => {
                         let n = read?;
                         if n == 0 {
                             return Ok(());
@@ -230,7 +193,7 @@ impl Connection {
                             tracing::warn!(peer = %self.peer, %error, "imap idle poll failed");
                         }
                     }
-                    _ = self.stop.changed() => {
+                    _ = self.stop.cancelled() => {
                         self.bye("Server shutting down");
                         return self.flush().await;
                     }
@@ -268,16 +231,7 @@ impl Connection {
                 Ok(Flow::Close) => return self.flush().await,
                 Ok(Flow::StartTls) => {
                     self.flush().await?;
-                    let Transport::Plain(socket) =
-                        std::mem::replace(&mut self.transport, Transport::Closed)
-                    else {
-                        return Ok(());
-                    };
-                    let acceptor = TlsAcceptor::from(self.config.tls.clone());
-                    let tls = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(socket))
-                        .await
-                        .map_err(|_| std::io::Error::from(std::io::ErrorKind::TimedOut))??;
-                    self.transport = Transport::Tls(Box::new(tls));
+                    self.conn.start_tls().await?;
                     // Nothing sent before the handshake may be taken as a command after it
                     // (RFC 3501 §6.2.1 injection).
                     self.fragmentizer = Fragmentizer::new(MAX_COMMAND);
@@ -344,7 +298,7 @@ impl Connection {
     async fn command(&mut self, command: Command<'static>) -> Result<Flow, Fail> {
         let Command { tag, body } = command;
         tracing::debug!(peer = %self.peer, command = body.name(), "imap command");
-        let tls = matches!(self.transport, Transport::Tls(_));
+        let tls = self.conn.is_tls();
         let authenticated = self.user.is_some();
         // RFC 3501 §7.4.1: no EXPUNGE while a sequence-number FETCH, STORE or SEARCH runs.
         let mut allow_expunge = true;
@@ -544,7 +498,7 @@ impl Connection {
 
     fn capabilities(&self) -> Vec1<Capability<'static>> {
         let mut caps = vec![Capability::Imap4Rev1];
-        if !matches!(self.transport, Transport::Tls(_)) {
+        if !self.conn.is_tls() {
             caps.push(Capability::StartTls);
             caps.push(Capability::LoginDisabled);
         } else if self.user.is_none() {

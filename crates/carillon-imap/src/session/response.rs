@@ -1,10 +1,12 @@
 //! Writing to the client: the tagged completion of a command (`Reply`), untagged status
-//! responses and `BYE`, and the output buffer that is encoded into and flushed to the transport.
+//! responses and `BYE`, and the output buffer that is encoded into and flushed to the connection.
 
+use carillon_net::{Handshake, Io};
 use imap_codec::encode::Encoder;
 use imap_codec::imap_types::core::Tag;
 use imap_codec::imap_types::response::{Code, CodeOther, Response, Status, StatusKind};
 use imap_codec::ResponseCodec;
+use tokio::io::AsyncWriteExt;
 
 use super::Connection;
 
@@ -64,7 +66,7 @@ pub(super) fn code(name: &'static str) -> Code<'static> {
     Code::Other(CodeOther::unvalidated(name.as_bytes()))
 }
 
-impl Connection {
+impl<S: Io, H: Handshake<S>> Connection<S, H> {
     pub(super) fn push(&mut self, response: &Response<'_>) {
         let encoded = ResponseCodec::default().encode(response).dump();
         // A FETCH of a large body is one big response: avoid copying it a second time.
@@ -93,7 +95,8 @@ impl Connection {
             return Ok(());
         }
         let out = std::mem::take(&mut self.out);
-        self.transport.write_all(&out).await
+        self.conn.write_all(&out).await?;
+        self.conn.flush().await
     }
 
     pub(super) fn push_untagged(&mut self, code: Code<'static>, text: &str) {
