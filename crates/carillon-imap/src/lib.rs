@@ -15,6 +15,8 @@ mod mime;
 mod search;
 mod session;
 
+pub use session::serve_connection;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -68,7 +70,7 @@ pub async fn serve(
     };
     let stop = shutdown.clone();
     carillon_net::accept_loop(listener, spec, shutdown, |socket, peer| {
-        session::run(
+        session::serve_connection(
             socket,
             peer,
             store.clone(),

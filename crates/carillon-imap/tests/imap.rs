@@ -7,11 +7,12 @@ use std::sync::Arc;
 
 use base64::Engine;
 use bytes::Bytes;
-use carillon_imap::{serve, ImapConfig};
+use carillon_imap::{serve, serve_connection, ImapConfig};
+use carillon_net::testing::AssumedTls;
 use carillon_store::testing::TestStore;
 use carillon_store::{NewMessage, Store};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -23,6 +24,7 @@ struct Server {
     tls_port: u16,
     ca_file: PathBuf,
     cert: CertificateDer<'static>,
+    tls: Arc<rustls::ServerConfig>,
     db: TestStore,
     stop: Vec<tokio_util::sync::CancellationToken>,
     tasks: Vec<tokio::task::JoinHandle<std::io::Result<()>>>,
@@ -68,6 +70,7 @@ async fn start() -> Server {
         tls_port: ports[1],
         ca_file,
         cert,
+        tls,
         db,
         stop,
         tasks,
@@ -155,9 +158,9 @@ async fn imaplib_session_over_starttls_and_implicit_tls() {
     shutdown(server).await;
 }
 
-/// A line-oriented TLS client for raw protocol checks.
-struct Raw {
-    stream: BufReader<tokio_rustls::client::TlsStream<TcpStream>>,
+/// A line-oriented client for raw protocol checks, over TLS unless told otherwise.
+struct Raw<S = tokio_rustls::client::TlsStream<TcpStream>> {
+    stream: BufReader<S>,
 }
 
 impl Raw {
@@ -183,7 +186,9 @@ impl Raw {
             stream: BufReader::new(tls),
         }
     }
+}
 
+impl<S: AsyncRead + AsyncWrite + Unpin> Raw<S> {
     async fn line(&mut self) -> String {
         let mut line = String::new();
         self.stream.read_line(&mut line).await.unwrap();
@@ -342,6 +347,90 @@ async fn raw_protocol_states_errors_and_shutdown() {
     for task in server.tasks {
         task.await.unwrap().unwrap();
     }
+}
+
+/// LOGIN, SELECT, FETCH and IDLE on a session run in memory (`tokio::io::duplex`, no socket;
+/// the connection counts as TLS from the start): IDLE announces a message delivered meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_memory_session_logs_in_selects_fetches_and_idles() {
+    let server = start().await;
+    let user_id = alice(&server).await;
+    let (client, stream) = tokio::io::duplex(64 * 1024);
+    let config = ImapConfig {
+        hostname: "imap.test".into(),
+        tls: server.tls.clone(),
+        implicit_tls: true,
+    };
+    let stop = tokio_util::sync::CancellationToken::new();
+    let session = tokio::spawn(serve_connection(
+        stream,
+        "192.0.2.143:40143".parse().unwrap(),
+        server.store.clone(),
+        Arc::new(config),
+        Arc::new(AssumedTls),
+        stop,
+    ));
+    let mut raw = Raw {
+        stream: BufReader::new(client),
+    };
+    let greeting = raw.line().await;
+    assert!(
+        greeting.starts_with("* OK [CAPABILITY IMAP4REV1"),
+        "{greeting}"
+    );
+    assert!(greeting.contains("AUTH=PLAIN"), "{greeting}");
+
+    let reply = raw
+        .command("a1", &format!("LOGIN alice@example.com \"{PASSWORD}\""))
+        .await;
+    assert!(reply.last().unwrap().starts_with("a1 OK"), "{reply:?}");
+    let reply = raw.command("a2", "SELECT INBOX").await;
+    assert!(reply.iter().any(|l| l == "* 1 EXISTS\r\n"), "{reply:?}");
+    assert!(reply.last().unwrap().starts_with("a2 OK [READ-WRITE]"));
+    let reply = raw.command("a3", "FETCH 1 (FLAGS BODY[])").await;
+    let fetched = reply.concat();
+    assert!(fetched.starts_with("* 1 FETCH ("), "{fetched}");
+    assert!(
+        fetched.contains("Revenue is up.\r\nCosts are down.\r\n"),
+        "{fetched}"
+    );
+    assert!(fetched.contains("\\Seen"), "BODY[] sets \\Seen: {fetched}");
+    assert!(reply.last().unwrap().starts_with("a3 OK"), "{reply:?}");
+
+    raw.send("a4 IDLE\r\n").await;
+    assert!(raw.line().await.starts_with("+ "));
+    server
+        .store
+        .blobs()
+        .put("messages/fixture-2", Bytes::from_static(MESSAGE))
+        .await
+        .unwrap();
+    server
+        .store
+        .append_messages(&[NewMessage {
+            user_id,
+            folder: "INBOX".into(),
+            blob_key: "messages/fixture-2".into(),
+            size_bytes: MESSAGE.len() as i64,
+            internal_date: 1_699_956_060_000,
+            flags: Vec::new(),
+            message_key: None,
+        }])
+        .await
+        .unwrap();
+    assert_eq!(raw.line().await, "* 2 EXISTS\r\n");
+    raw.send("DONE\r\n").await;
+    let done = loop {
+        let line = raw.line().await;
+        if line.starts_with("a4 ") {
+            break line;
+        }
+    };
+    assert!(done.starts_with("a4 OK"), "{done}");
+    let reply = raw.command("a5", "LOGOUT").await;
+    assert!(reply[0].starts_with("* BYE"), "{reply:?}");
+    session.await.unwrap().unwrap();
+    shutdown(server).await;
 }
 
 async fn shutdown(server: Server) {

@@ -119,3 +119,78 @@ where
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::AsyncReadExt;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn connections_past_the_limit_get_the_refusal_and_detached_sessions_outlive_shutdown() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let spec = Listener {
+            protocol: "test",
+            limit: Some(Limit {
+                max: 1,
+                refusal: b"busy\r\n",
+            }),
+            on_shutdown: OnShutdown::Detach,
+        };
+        let shutdown = CancellationToken::new();
+        let (release, released) = tokio::sync::watch::channel(false);
+        let serving = tokio::spawn(accept_loop(
+            listener,
+            spec,
+            shutdown.clone(),
+            move |mut stream, _| {
+                let mut released = released.clone();
+                async move {
+                    let _ = released.wait_for(|done| *done).await;
+                    stream.write_all(b"served\r\n").await
+                }
+            },
+        ));
+        let mut first = TcpStream::connect(addr).await.unwrap();
+        // The first connection is accepted before the second is refused.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let mut second = TcpStream::connect(addr).await.unwrap();
+        let mut refused = Vec::new();
+        second.read_to_end(&mut refused).await.unwrap();
+        assert_eq!(refused, b"busy\r\n");
+
+        shutdown.cancel();
+        serving.await.unwrap().unwrap();
+        release.send(true).unwrap();
+        let mut served = Vec::new();
+        first.read_to_end(&mut served).await.unwrap();
+        assert_eq!(served, b"served\r\n");
+    }
+
+    #[tokio::test]
+    async fn draining_aborts_sessions_still_running_after_the_grace_period() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let spec = Listener {
+            protocol: "test",
+            limit: None,
+            on_shutdown: OnShutdown::Drain(Duration::from_millis(100)),
+        };
+        let shutdown = CancellationToken::new();
+        let serving = tokio::spawn(accept_loop(
+            listener,
+            spec,
+            shutdown.clone(),
+            |_stream, _| std::future::pending::<io::Result<()>>(),
+        ));
+        let mut client = TcpStream::connect(addr).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        shutdown.cancel();
+        serving.await.unwrap().unwrap();
+        // The aborted session dropped its stream: the client reads the end.
+        let mut rest = Vec::new();
+        client.read_to_end(&mut rest).await.unwrap();
+        assert!(rest.is_empty());
+    }
+}

@@ -33,18 +33,21 @@ mod outbound;
 mod session;
 mod stream;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use carillon_mail::authentication::SenderAuthenticator;
-use carillon_net::{Limit, Listener, OnShutdown, Tls};
+use carillon_net::{Handshake, Io, Limit, Listener, OnShutdown, Tls};
 use carillon_store::Store;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 pub use outbound::{run_outbound_queue, OutboundConfig};
 
-use session::{Role, Session, Shared};
+pub use session::Role;
+
+use session::{Session, Shared};
 
 /// Default maximum message size as transmitted: 40 MB (MiB). Spec: workmail.md §6.
 pub const DEFAULT_MAX_MESSAGE_SIZE: usize = carillon_mail::delivery::MAX_MESSAGE_MIME_BYTES;
@@ -125,12 +128,7 @@ async fn serve(
     role: Role,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    let shared = Arc::new(Shared {
-        store,
-        tls: Arc::new(Tls::new(config.tls.clone(), session::IO_TIMEOUT)),
-        config,
-        role,
-    });
+    let tls = Arc::new(Tls::new(config.tls.clone(), session::IO_TIMEOUT));
     let spec = Listener {
         protocol: "smtp",
         limit: Some(Limit {
@@ -141,7 +139,37 @@ async fn serve(
         on_shutdown: OnShutdown::Detach,
     };
     carillon_net::accept_loop(listener, spec, shutdown, |stream, peer| {
-        Session::new(shared.clone(), stream, peer).run()
+        serve_connection(
+            stream,
+            peer,
+            store.clone(),
+            config.clone(),
+            role,
+            tls.clone(),
+        )
     })
     .await
+}
+
+/// Runs one SMTP session in `role` on `stream`, a connection accepted from `peer`, until
+/// QUIT, disconnect, timeout or too many errors; STARTTLS upgrades it through `tls`. Each
+/// listener runs this per connection; tests run it over `tokio::io::duplex` with
+/// `carillon_net::testing::AssumedTls`.
+///
+/// Errors: the connection failed or timed out, or its TLS handshake failed.
+pub async fn serve_connection<S: Io, H: Handshake<S>>(
+    stream: S,
+    peer: SocketAddr,
+    store: Store,
+    config: SmtpConfig,
+    role: Role,
+    tls: Arc<H>,
+) -> std::io::Result<()> {
+    let shared = Shared {
+        store,
+        config,
+        tls,
+        role,
+    };
+    Session::new(shared, stream, peer).run().await
 }

@@ -51,14 +51,14 @@ const MAX_AUTH_FAILURES: u32 = 3;
 
 /// Which listener a session belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Role {
+pub enum Role {
     /// MX: mail for local domains from anyone, never relayed.
     Inbound,
     /// Submission: STARTTLS and AUTH before MAIL; local and foreign recipients.
     Submission,
 }
 
-/// What sessions of one listener share.
+/// What a session is given by its listener.
 pub(crate) struct Shared<H> {
     pub store: Store,
     pub config: SmtpConfig,
@@ -79,7 +79,7 @@ enum Flow {
 }
 
 pub(crate) struct Session<S, H: Handshake<S>> {
-    shared: Arc<Shared<H>>,
+    shared: Shared<H>,
     peer: SocketAddr,
     io: BufReader<Conn<S, H>>,
     out: Vec<u8>,
@@ -93,7 +93,7 @@ pub(crate) struct Session<S, H: Handshake<S>> {
 
 impl<S: Io, H: Handshake<S>> Session<S, H> {
     /// A session on a plain connection from `peer`.
-    pub(crate) fn new(shared: Arc<Shared<H>>, stream: S, peer: SocketAddr) -> Session<S, H> {
+    pub(crate) fn new(shared: Shared<H>, stream: S, peer: SocketAddr) -> Session<S, H> {
         let conn = Conn::new(stream, shared.tls.clone());
         Session {
             shared,

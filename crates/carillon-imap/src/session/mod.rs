@@ -67,17 +67,21 @@ pub(crate) const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 const FLUSH_THRESHOLD: usize = 256 * 1024;
 const DELIMITER: char = '/';
 
-/// Serves one accepted connection until LOGOUT, disconnect, autologout or server shutdown
-/// (`stop` cancelled). On an implicit-TLS listener the handshake comes first.
-pub(crate) async fn run<S: Io, H: Handshake<S>>(
-    socket: S,
+/// Runs one IMAP session on `stream`, a connection accepted from `peer`, until LOGOUT,
+/// disconnect, autologout or `stop` (then it says `BYE`); the handshake `tls` runs first on an
+/// implicit-TLS listener and on STARTTLS otherwise. Each listener runs this per connection;
+/// tests run it over `tokio::io::duplex` with `carillon_net::testing::AssumedTls`.
+///
+/// Errors: the connection failed, or its TLS handshake failed or timed out.
+pub async fn serve_connection<S: Io, H: Handshake<S>>(
+    stream: S,
     peer: SocketAddr,
     store: Store,
     config: Arc<ImapConfig>,
     tls: Arc<H>,
     stop: CancellationToken,
 ) -> std::io::Result<()> {
-    let mut conn = Conn::new(socket, tls);
+    let mut conn = Conn::new(stream, tls);
     if config.implicit_tls {
         conn.start_tls().await?;
     }

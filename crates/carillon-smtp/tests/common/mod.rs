@@ -5,10 +5,14 @@
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
-use carillon_smtp::SmtpConfig;
+use carillon_net::testing::AssumedTls;
+use carillon_smtp::{Role, SmtpConfig};
 use carillon_store::testing::TestStore;
 use carillon_store::Store;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{
+    AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader, DuplexStream,
+    ReadHalf, WriteHalf,
+};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -25,6 +29,8 @@ pub struct Harness {
     pub org: String,
     pub inbound: SocketAddr,
     pub submission: SocketAddr,
+    /// The listeners' configuration, for sessions run in memory.
+    pub config: SmtpConfig,
     shutdown: tokio_util::sync::CancellationToken,
     pub servers: Vec<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
@@ -140,7 +146,7 @@ impl Harness {
             tokio::spawn(carillon_smtp::serve_submission(
                 submission_listener,
                 store.clone(),
-                config,
+                config.clone(),
                 shutdown.clone(),
             )),
         ];
@@ -150,6 +156,7 @@ impl Harness {
             org,
             inbound,
             submission,
+            config,
             shutdown,
             servers,
         }
@@ -161,6 +168,36 @@ impl Harness {
         for server in self.servers.drain(..) {
             server.await.unwrap().unwrap();
         }
+    }
+
+    /// A session in `role` run on an in-memory stream (no socket; STARTTLS encrypts nothing),
+    /// and a client on the other end that has read the 220 greeting. The handle yields the
+    /// session's end.
+    pub async fn in_memory(
+        &self,
+        role: Role,
+    ) -> (
+        Client<ReadHalf<DuplexStream>, WriteHalf<DuplexStream>>,
+        tokio::task::JoinHandle<std::io::Result<()>>,
+    ) {
+        let (client, server) = tokio::io::duplex(64 * 1024);
+        let peer: SocketAddr = "192.0.2.25:40025".parse().unwrap();
+        let session = tokio::spawn(carillon_smtp::serve_connection(
+            server,
+            peer,
+            self.store.clone(),
+            self.config.clone(),
+            role,
+            Arc::new(AssumedTls),
+        ));
+        let (read, writer) = tokio::io::split(client);
+        let mut client = Client {
+            reader: BufReader::new(read),
+            writer,
+        };
+        let greeting = client.reply().await;
+        assert!(greeting.starts_with("220 "), "{greeting}");
+        (client, session)
     }
 
     /// The raw messages in a user's folder, by UID, with their flags.
@@ -188,10 +225,10 @@ impl Harness {
     }
 }
 
-/// A line-oriented SMTP client for protocol-level tests.
-pub struct Client {
-    reader: BufReader<OwnedReadHalf>,
-    writer: OwnedWriteHalf,
+/// A line-oriented SMTP client for protocol-level tests, over TCP unless told otherwise.
+pub struct Client<R = OwnedReadHalf, W = OwnedWriteHalf> {
+    reader: BufReader<R>,
+    writer: W,
 }
 
 impl Client {
@@ -206,7 +243,9 @@ impl Client {
         assert!(greeting.starts_with("220 "), "{greeting}");
         client
     }
+}
 
+impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Client<R, W> {
     pub async fn send(&mut self, data: &[u8]) {
         self.writer.write_all(data).await.unwrap();
     }
