@@ -133,7 +133,7 @@ async fn serve(
         protocol: "smtp",
         limit: Some(Limit {
             max: MAX_SESSIONS,
-            refusal: b"421 4.3.2 Too many connections, try again later\r\n",
+            refusal: session::replies::TOO_MANY_CONNECTIONS,
         }),
         // A session ends with its conversation: shutdown closes the listener only.
         on_shutdown: OnShutdown::Detach,
