@@ -1,6 +1,7 @@
 //! APPEND (RFC 3501 §6.3.11) with APPENDUID (RFC 4315): stores the message blob, then the
 //! message row, within the user's mailbox quota.
 
+use carillon_mail::auth::MailUser;
 use carillon_net::{Handshake, Io};
 use carillon_store::{NewMessage, StoreError};
 use imap_codec::imap_types::datetime::DateTime;
@@ -15,14 +16,15 @@ use super::{mailbox_name, nz, Connection, Fail};
 impl<S: Io, H: Handshake<S>> Connection<S, H> {
     pub(super) async fn append(
         &mut self,
+        user: &MailUser,
         mailbox: &Mailbox<'_>,
         flags: &[Flag<'_>],
         date: Option<&DateTime>,
         message: LiteralOrLiteral8<'_>,
     ) -> Result<Reply, Fail> {
-        let user_id = self.user_id();
+        let user_id = &user.user_id;
         let name = mailbox_name(mailbox);
-        let Some(folder) = self.store.folder(&user_id, &name).await? else {
+        let Some(folder) = self.store.folder(user_id, &name).await? else {
             return Ok(Reply::no(Some(Code::TryCreate), "No such mailbox"));
         };
         let data: Vec<u8> = match message {
@@ -33,12 +35,12 @@ impl<S: Io, H: Handshake<S>> Connection<S, H> {
             return Ok(Reply::no(None, "Empty message"));
         }
         let size = data.len() as i64;
-        if !self.has_room(size).await? {
+        if !self.has_room(user, size).await? {
             return Ok(Reply::no(Some(Code::OverQuota), "Mailbox quota exceeded"));
         }
         let sealed = carillon_mail::crypto::put_sealed(&self.store, &data).await?;
         let blob_key = sealed.key.clone();
-        let message_key = match sealed.wrap_for_mailbox(&self.store, &user_id).await {
+        let message_key = match sealed.wrap_for_mailbox(&self.store, user_id).await {
             Ok(wrapped) => wrapped,
             Err(error) => {
                 if let Err(cleanup) = self.store.blobs().delete(&blob_key).await {
@@ -83,10 +85,7 @@ impl<S: Io, H: Handshake<S>> Connection<S, H> {
 
     /// Whether `size` more bytes fit in the user's mailbox quota (workmail.md
     /// UpdateMailboxQuota; the default quota when none is set).
-    async fn has_room(&self, size: i64) -> Result<bool, Fail> {
-        let Some(user) = &self.user else {
-            return Ok(false);
-        };
+    async fn has_room(&self, user: &MailUser, size: i64) -> Result<bool, Fail> {
         let quota_mb = self
             .store
             .find_entity(&user.organization_id, &user.user_id, &["USER"])

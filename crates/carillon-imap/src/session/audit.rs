@@ -64,7 +64,7 @@ impl<S: Io, H: Handshake<S>> Connection<S, H> {
 
     /// What `body` will touch, when the user's organization delivers mailbox-access records.
     pub(super) async fn audit_plan(&self, body: &CommandBody<'_>) -> Result<Option<Audit>, Fail> {
-        let Some(user) = &self.user else {
+        let Some(user) = self.state.user() else {
             return Ok(None);
         };
         let folder = |action, mailbox| {
@@ -147,7 +147,7 @@ impl<S: Io, H: Handshake<S>> Connection<S, H> {
                     CommandBody::ExpungeUid { sequence_set } => Some(sequence_set),
                     _ => None,
                 };
-                self.selected.as_ref().and_then(|selected| {
+                self.state.selected().and_then(|selected| {
                     if selected.read_only {
                         return None;
                     }
@@ -216,7 +216,7 @@ impl<S: Io, H: Handshake<S>> Connection<S, H> {
         uid: bool,
         target: Option<(MailboxAction, String)>,
     ) -> Option<Planned> {
-        let selected = self.selected.as_ref()?;
+        let selected = self.state.selected()?;
         let indexes = self.resolve(set, uid).ok()?;
         Some(Planned::Messages {
             action,
@@ -231,7 +231,7 @@ impl<S: Io, H: Handshake<S>> Connection<S, H> {
             planned,
             deliveries,
         } = audit;
-        let Some(user) = &self.user else {
+        let Some(user) = self.state.user() else {
             return Ok(());
         };
         let allowed = reply.kind() == StatusKind::Ok;
@@ -275,7 +275,7 @@ impl<S: Io, H: Handshake<S>> Connection<S, H> {
                 uids,
                 target,
             } => {
-                let Some(selected) = &self.selected else {
+                let Some(selected) = self.state.selected() else {
                     return Ok(());
                 };
                 let path = self

@@ -3,18 +3,12 @@
 
 use carillon_net::{Handshake, Io};
 use imap_codec::imap_types::response::Code;
+use std::sync::Arc;
 
 use super::response::{code, Reply};
-use super::{Connection, Fail};
+use super::{Connection, Fail, State};
 
 impl<S: Io, H: Handshake<S>> Connection<S, H> {
-    pub(super) fn user_id(&self) -> String {
-        self.user
-            .as_ref()
-            .map(|u| u.user_id.clone())
-            .unwrap_or_default()
-    }
-
     pub(super) async fn plain(&mut self, response: &[u8]) -> Result<Reply, Fail> {
         // RFC 4616: [authzid] NUL authcid NUL passwd; acting as another user is not offered.
         let mut fields = response.split(|&b| b == 0);
@@ -40,7 +34,9 @@ impl<S: Io, H: Handshake<S>> Connection<S, H> {
         match carillon_mail::auth::authenticate(&self.store, login, password, &client).await? {
             Some(user) => {
                 tracing::info!(peer = %self.peer, user_id = %user.user_id, "imap login");
-                self.user = Some(user);
+                self.state = State::Authenticated {
+                    user: Arc::new(user),
+                };
                 Ok(Reply::ok_with(
                     Code::Capability(self.capabilities()),
                     "Logged in",

@@ -10,7 +10,7 @@ use imap_codec::imap_types::core::{Tag, Vec1};
 use imap_codec::imap_types::fetch::MessageDataItem;
 use imap_codec::imap_types::response::{CommandContinuationRequest, Data, Response};
 
-use super::{flag_fetch, nz, Connection, Fail, Flow, Pending};
+use super::{flag_fetch, nz, Connection, Fail, Flow, Pending, State};
 
 impl<S: Io, H: Handshake<S>> Connection<S, H> {
     /// Starts IDLE: the client is told to go ahead and the connection waits for `DONE`,
@@ -27,7 +27,7 @@ impl<S: Io, H: Handshake<S>> Connection<S, H> {
     /// Sends `* n EXPUNGE` for each UID still known, highest sequence number first so no
     /// number shifts under the client, and forgets the messages.
     pub(super) fn announce_expunged(&mut self, uids: &[i64]) {
-        let Some(selected) = &mut self.selected else {
+        let Some(selected) = self.state.selected_mut() else {
             return;
         };
         let mut indexes: Vec<usize> = uids.iter().filter_map(|&u| selected.index_of(u)).collect();
@@ -46,21 +46,22 @@ impl<S: Io, H: Handshake<S>> Connection<S, H> {
     /// messages (EXISTS, RECENT), flag changes (FETCH FLAGS), and — when allowed — expunges.
     /// Cheap when nothing changed: one read of the folder's counters.
     pub(super) async fn sync(&mut self, allow_expunge: bool) -> Result<(), StoreError> {
-        let user_id = self.user_id();
-        let Some(selected) = &self.selected else {
+        let State::Selected { user, folder } = &self.state else {
             return Ok(());
         };
+        let (user, selected) = (user.clone(), folder);
+        let user_id = &user.user_id;
         let folder_id = selected.folder_id.clone();
-        let Some(folder) = self.store.folder_by_id(&user_id, &folder_id).await? else {
+        let Some(folder) = self.store.folder_by_id(user_id, &folder_id).await? else {
             // Deleted by another session: nothing is selected any more (RFC 3501 leaves the
             // behaviour to the server; later commands get "No mailbox selected").
-            self.selected = None;
+            self.state.deselect();
             return Ok(());
         };
         if folder.uid_next == selected.uid_next && folder.highest_modseq == selected.modseq {
             return Ok(());
         }
-        let current = self.store.list_messages(&user_id, &folder_id).await?;
+        let current = self.store.list_messages(user_id, &folder_id).await?;
         let present: HashSet<i64> = current.iter().map(|m| m.uid).collect();
         let gone: Vec<i64> = selected
             .messages
@@ -74,7 +75,7 @@ impl<S: Io, H: Handshake<S>> Connection<S, H> {
             Some(if read_only {
                 folder.first_recent_uid..folder.uid_next
             } else {
-                self.store.claim_recent(&user_id, &folder_id).await?
+                self.store.claim_recent(user_id, &folder_id).await?
             })
         } else {
             None
@@ -82,7 +83,7 @@ impl<S: Io, H: Handshake<S>> Connection<S, H> {
         if allow_expunge {
             self.announce_expunged(&gone);
         }
-        let Some(selected) = &mut self.selected else {
+        let Some(selected) = self.state.selected_mut() else {
             return Ok(());
         };
         let by_uid: HashMap<i64, &StoredMessage> = current.iter().map(|m| (m.uid, m)).collect();
@@ -134,7 +135,7 @@ impl<S: Io, H: Handshake<S>> Connection<S, H> {
     /// Puts flags the store changed into the session's view; returns the UIDs changed.
     pub(super) fn apply_flags(&mut self, changed: Vec<StoredMessage>) -> HashSet<i64> {
         let mut uids = HashSet::new();
-        if let Some(selected) = &mut self.selected {
+        if let Some(selected) = self.state.selected_mut() {
             for message in changed {
                 if let Some(index) = selected.index_of(message.uid) {
                     uids.insert(message.uid);

@@ -7,6 +7,7 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use carillon_mail::auth::MailUser;
 use carillon_net::{Handshake, Io};
 use carillon_store::{FlagOp, StoreError, StoredMessage};
 use futures::StreamExt;
@@ -30,6 +31,7 @@ use crate::mime;
 impl<S: Io, H: Handshake<S>> Connection<S, H> {
     pub(super) async fn fetch(
         &mut self,
+        user: &MailUser,
         set: &SequenceSet,
         items: MacroOrMessageDataItemNames<'_>,
         uid: bool,
@@ -66,7 +68,7 @@ impl<S: Io, H: Handshake<S>> Connection<S, H> {
                     | MessageDataItemName::Rfc822Size
             )
         });
-        let Some(selected) = &self.selected else {
+        let Some(selected) = self.state.selected() else {
             return Ok(Reply::bad("No mailbox selected"));
         };
         let folder_id = selected.folder_id.clone();
@@ -92,7 +94,7 @@ impl<S: Io, H: Handshake<S>> Connection<S, H> {
                 let changed = self
                     .store
                     .store_flags(
-                        &self.user_id(),
+                        &user.user_id,
                         &folder_id,
                         &unseen,
                         FlagOp::Add,
@@ -107,7 +109,7 @@ impl<S: Io, H: Handshake<S>> Connection<S, H> {
         // The mailbox key is looked up once per FETCH, not once per message.
         let mut bodies = {
             let store = self.store.clone();
-            let wanted: Vec<StoredMessage> = match (&self.selected, needs_blob) {
+            let wanted: Vec<StoredMessage> = match (self.state.selected(), needs_blob) {
                 (Some(selected), true) => indexes
                     .iter()
                     .map(|&i| selected.messages[i].clone())
@@ -116,7 +118,7 @@ impl<S: Io, H: Handshake<S>> Connection<S, H> {
             };
             let key = if wanted.iter().any(|m| m.message_key.is_some()) {
                 Some(Arc::new(
-                    carillon_mail::crypto::mailbox_key(&self.store, &self.user_id()).await?,
+                    carillon_mail::crypto::mailbox_key(&self.store, &user.user_id).await?,
                 ))
             } else {
                 None
@@ -141,7 +143,7 @@ impl<S: Io, H: Handshake<S>> Connection<S, H> {
             .buffered(READ_AHEAD)
         };
         for index in indexes {
-            let Some(selected) = &self.selected else {
+            let Some(selected) = self.state.selected() else {
                 break;
             };
             let message = selected.messages[index].clone();

@@ -6,6 +6,7 @@ use std::borrow::Cow;
 use std::collections::HashSet;
 use std::ops::Range;
 
+use carillon_mail::auth::MailUser;
 use carillon_net::{Handshake, Io};
 use carillon_store::StoreError;
 use imap_codec::imap_types::core::{Atom, QuotedChar};
@@ -13,31 +14,30 @@ use imap_codec::imap_types::flag::{Flag, FlagNameAttribute, FlagPerm};
 use imap_codec::imap_types::mailbox::{ListMailbox, Mailbox};
 use imap_codec::imap_types::response::{Code, Data, Response};
 use imap_codec::imap_types::status::{StatusDataItem, StatusDataItemName};
+use std::sync::Arc;
 
 use super::response::{code, Reply};
-use super::{has_flag, mailbox_name, nz, to_flag, Connection, Fail, Selected, DELIMITER};
+use super::{has_flag, mailbox_name, nz, to_flag, Connection, Fail, Selected, State, DELIMITER};
 
 impl<S: Io, H: Handshake<S>> Connection<S, H> {
     pub(super) async fn select(
         &mut self,
+        user: &Arc<MailUser>,
         mailbox: &Mailbox<'_>,
         read_only: bool,
     ) -> Result<Reply, Fail> {
-        self.selected = None;
-        let user_id = self.user_id();
+        self.state.deselect();
+        let user_id = &user.user_id;
         let name = mailbox_name(mailbox);
-        let Some(folder) = self.store.folder(&user_id, &name).await? else {
+        let Some(folder) = self.store.folder(user_id, &name).await? else {
             return Ok(Reply::no(Some(code("NONEXISTENT")), "No such mailbox"));
         };
         let recent_range: Range<i64> = if read_only {
             folder.first_recent_uid..folder.uid_next
         } else {
-            self.store.claim_recent(&user_id, &folder.folder_id).await?
+            self.store.claim_recent(user_id, &folder.folder_id).await?
         };
-        let messages = self
-            .store
-            .list_messages(&user_id, &folder.folder_id)
-            .await?;
+        let messages = self.store.list_messages(user_id, &folder.folder_id).await?;
         let recent: HashSet<i64> = messages
             .iter()
             .map(|m| m.uid)
@@ -78,14 +78,18 @@ impl<S: Io, H: Handshake<S>> Connection<S, H> {
             .max(messages.last().map_or(1, |m| m.uid + 1));
         self.push_untagged(Code::UidValidity(nz(folder.uid_validity)), "UIDs valid");
         self.push_untagged(Code::UidNext(nz(uid_next)), "Predicted next UID");
-        self.selected = Some(Selected {
+        let folder = Selected {
             folder_id: folder.folder_id,
             read_only,
             messages,
             recent,
             uid_next: folder.uid_next,
             modseq: folder.highest_modseq,
-        });
+        };
+        self.state = State::Selected {
+            user: user.clone(),
+            folder,
+        };
         Ok(if read_only {
             Reply::ok_with(Code::ReadOnly, "EXAMINE completed")
         } else {
@@ -93,14 +97,18 @@ impl<S: Io, H: Handshake<S>> Connection<S, H> {
         })
     }
 
-    pub(super) async fn create(&mut self, mailbox: &Mailbox<'_>) -> Result<Reply, Fail> {
+    pub(super) async fn create(
+        &mut self,
+        user: &MailUser,
+        mailbox: &Mailbox<'_>,
+    ) -> Result<Reply, Fail> {
         let name = mailbox_name(mailbox);
         // RFC 3501 §6.3.3: a trailing delimiter only says the name will have inferiors.
         let name = name.trim_end_matches(DELIMITER);
         if name.is_empty() || name.contains(['*', '%']) || name.contains("//") {
             return Ok(Reply::no(Some(code("CANNOT")), "Invalid mailbox name"));
         }
-        match self.store.create_folder(&self.user_id(), name).await {
+        match self.store.create_folder(&user.user_id, name).await {
             Ok(_) => Ok(Reply::ok("CREATE completed")),
             Err(StoreError::Conflict(_)) => Ok(Reply::no(
                 Some(code("ALREADYEXISTS")),
@@ -110,15 +118,19 @@ impl<S: Io, H: Handshake<S>> Connection<S, H> {
         }
     }
 
-    pub(super) async fn delete(&mut self, mailbox: &Mailbox<'_>) -> Result<Reply, Fail> {
+    pub(super) async fn delete(
+        &mut self,
+        user: &MailUser,
+        mailbox: &Mailbox<'_>,
+    ) -> Result<Reply, Fail> {
         let name = mailbox_name(mailbox);
-        let user_id = self.user_id();
-        let folder = self.store.folder(&user_id, &name).await?;
-        match self.store.delete_folder(&user_id, &name).await {
+        let user_id = &user.user_id;
+        let folder = self.store.folder(user_id, &name).await?;
+        match self.store.delete_folder(user_id, &name).await {
             Ok(()) => {
-                if let (Some(folder), Some(selected)) = (folder, &self.selected) {
+                if let (Some(folder), Some(selected)) = (folder, self.state.selected()) {
                     if selected.folder_id == folder.folder_id {
-                        self.selected = None;
+                        self.state.deselect();
                     }
                 }
                 Ok(Reply::ok("DELETE completed"))
@@ -136,6 +148,7 @@ impl<S: Io, H: Handshake<S>> Connection<S, H> {
 
     pub(super) async fn rename(
         &mut self,
+        user: &MailUser,
         from: &Mailbox<'_>,
         to: &Mailbox<'_>,
     ) -> Result<Reply, Fail> {
@@ -144,7 +157,7 @@ impl<S: Io, H: Handshake<S>> Connection<S, H> {
         if to.is_empty() || to.contains(['*', '%']) {
             return Ok(Reply::no(Some(code("CANNOT")), "Invalid mailbox name"));
         }
-        match self.store.rename_folder(&self.user_id(), &from, to).await {
+        match self.store.rename_folder(&user.user_id, &from, to).await {
             Ok(()) => Ok(Reply::ok("RENAME completed")),
             Err(StoreError::NotFound(_)) => {
                 Ok(Reply::no(Some(code("NONEXISTENT")), "No such mailbox"))
@@ -162,11 +175,12 @@ impl<S: Io, H: Handshake<S>> Connection<S, H> {
 
     pub(super) async fn subscribe(
         &mut self,
+        user: &MailUser,
         mailbox: &Mailbox<'_>,
         on: bool,
     ) -> Result<Reply, Fail> {
         let name = mailbox_name(mailbox);
-        match self.store.set_subscribed(&self.user_id(), &name, on).await {
+        match self.store.set_subscribed(&user.user_id, &name, on).await {
             Ok(()) => Ok(Reply::ok(if on {
                 "SUBSCRIBE completed"
             } else {
@@ -181,6 +195,7 @@ impl<S: Io, H: Handshake<S>> Connection<S, H> {
 
     pub(super) async fn list(
         &mut self,
+        user: &MailUser,
         reference: &Mailbox<'_>,
         pattern: &ListMailbox<'_>,
         subscribed_only: bool,
@@ -208,7 +223,7 @@ impl<S: Io, H: Handshake<S>> Connection<S, H> {
             return Ok(Reply::ok(done));
         }
         let full = carillon_store::canonical_folder_name(&format!("{reference}{pattern}"));
-        let folders = self.store.list_folders(&self.user_id()).await?;
+        let folders = self.store.list_folders(&user.user_id).await?;
         let names: Vec<&str> = folders.iter().map(|f| f.name.as_str()).collect();
         for folder in &folders {
             if !wildcard(full.as_bytes(), folder.name.as_bytes())
@@ -249,11 +264,12 @@ impl<S: Io, H: Handshake<S>> Connection<S, H> {
 
     pub(super) async fn status(
         &mut self,
+        user: &MailUser,
         mailbox: &Mailbox<'_>,
         names: &[StatusDataItemName],
     ) -> Result<Reply, Fail> {
         let name = mailbox_name(mailbox);
-        let Some(status) = self.store.folder_status(&self.user_id(), &name).await? else {
+        let Some(status) = self.store.folder_status(&user.user_id, &name).await? else {
             return Ok(Reply::no(Some(code("NONEXISTENT")), "No such mailbox"));
         };
         let items: Vec<StatusDataItem> = names

@@ -2,6 +2,7 @@
 //! EXPUNGE and UID EXPUNGE (RFC 4315), SEARCH, STORE, COPY and MOVE (RFC 6851) with COPYUID,
 //! and the resolution of sequence sets to the messages this session has announced.
 
+use carillon_mail::auth::MailUser;
 use carillon_net::{Handshake, Io};
 use carillon_store::{FlagOp, StoreError, StoredMessage};
 use imap_codec::imap_types::core::Vec1;
@@ -22,23 +23,24 @@ impl<S: Io, H: Handshake<S>> Connection<S, H> {
     /// the copy's message key (encryption at rest, `carillon_mail::crypto`).
     pub(super) async fn read_message(
         &self,
+        user: &MailUser,
         message: &StoredMessage,
     ) -> Result<bytes::Bytes, StoreError> {
         carillon_mail::crypto::read_mailbox_copy(
             &self.store,
-            &self.user_id(),
+            &user.user_id,
             &message.blob_key,
             message.message_key.as_deref(),
         )
         .await
     }
 
-    pub(super) async fn close(&mut self, expunge: bool) -> Result<Reply, Fail> {
-        if let Some(selected) = self.selected.take() {
+    pub(super) async fn close(&mut self, user: &MailUser, expunge: bool) -> Result<Reply, Fail> {
+        if let Some(selected) = self.state.deselect() {
             if expunge && !selected.read_only {
                 // CLOSE expunges silently (RFC 3501 §6.4.2).
                 self.store
-                    .expunge(&self.user_id(), &selected.folder_id, None)
+                    .expunge(&user.user_id, &selected.folder_id, None)
                     .await?;
             }
         }
@@ -51,7 +53,7 @@ impl<S: Io, H: Handshake<S>> Connection<S, H> {
 
     /// Message indexes (sequence number - 1) named by `set`, ascending.
     pub(super) fn resolve(&self, set: &SequenceSet, uid: bool) -> Result<Vec<usize>, Reply> {
-        let Some(selected) = &self.selected else {
+        let Some(selected) = self.state.selected() else {
             return Err(Reply::bad("No mailbox selected"));
         };
         let messages = &selected.messages;
@@ -79,7 +81,11 @@ impl<S: Io, H: Handshake<S>> Connection<S, H> {
             .collect())
     }
 
-    pub(super) async fn expunge(&mut self, set: Option<&SequenceSet>) -> Result<Reply, Fail> {
+    pub(super) async fn expunge(
+        &mut self,
+        user: &MailUser,
+        set: Option<&SequenceSet>,
+    ) -> Result<Reply, Fail> {
         let uids: Option<Vec<i64>> = match set {
             Some(set) => match self.resolve(set, true) {
                 Ok(indexes) => Some(self.uids_of(&indexes)),
@@ -87,7 +93,7 @@ impl<S: Io, H: Handshake<S>> Connection<S, H> {
             },
             None => None,
         };
-        let Some(selected) = &self.selected else {
+        let Some(selected) = self.state.selected() else {
             return Ok(Reply::bad("No mailbox selected"));
         };
         if selected.read_only {
@@ -96,24 +102,25 @@ impl<S: Io, H: Handshake<S>> Connection<S, H> {
         let folder_id = selected.folder_id.clone();
         let expunged = self
             .store
-            .expunge(&self.user_id(), &folder_id, uids.as_deref())
+            .expunge(&user.user_id, &folder_id, uids.as_deref())
             .await?;
         self.announce_expunged(&expunged);
         Ok(Reply::ok("EXPUNGE completed"))
     }
 
     fn uids_of(&self, indexes: &[usize]) -> Vec<i64> {
-        self.selected.as_ref().map_or_else(Vec::new, |s| {
+        self.state.selected().map_or_else(Vec::new, |s| {
             indexes.iter().map(|&i| s.messages[i].uid).collect()
         })
     }
 
     pub(super) async fn search(
         &mut self,
+        user: &MailUser,
         criteria: &[SearchKey<'_>],
         uid: bool,
     ) -> Result<Reply, Fail> {
-        let Some(selected) = &self.selected else {
+        let Some(selected) = self.state.selected() else {
             return Ok(Reply::bad("No mailbox selected"));
         };
         let messages = selected.messages.clone();
@@ -124,7 +131,7 @@ impl<S: Io, H: Handshake<S>> Connection<S, H> {
         let mut found = Vec::new();
         for (index, message) in messages.iter().enumerate() {
             let raw = if needs_content {
-                match self.read_message(message).await {
+                match self.read_message(user, message).await {
                     Ok(raw) => Some(raw),
                     // Expunged by another session, not yet announced here: matches nothing.
                     Err(StoreError::NotFound(_)) => continue,
@@ -155,6 +162,7 @@ impl<S: Io, H: Handshake<S>> Connection<S, H> {
 
     pub(super) async fn store_flags(
         &mut self,
+        user: &MailUser,
         set: &SequenceSet,
         kind: StoreType,
         response: StoreResponse,
@@ -165,7 +173,7 @@ impl<S: Io, H: Handshake<S>> Connection<S, H> {
             Ok(indexes) => indexes,
             Err(reply) => return Ok(reply),
         };
-        let Some(selected) = &self.selected else {
+        let Some(selected) = self.state.selected() else {
             return Ok(Reply::bad("No mailbox selected"));
         };
         if selected.read_only {
@@ -181,11 +189,11 @@ impl<S: Io, H: Handshake<S>> Connection<S, H> {
         let flags: Vec<String> = flags.iter().map(ToString::to_string).collect();
         let changed = self
             .store
-            .store_flags(&self.user_id(), &folder_id, &uids, op, &flags)
+            .store_flags(&user.user_id, &folder_id, &uids, op, &flags)
             .await?;
         self.apply_flags(changed);
         if response == StoreResponse::Answer {
-            let Some(selected) = &self.selected else {
+            let Some(selected) = self.state.selected() else {
                 return Ok(Reply::bad("No mailbox selected"));
             };
             let updates: Vec<(usize, i64, Vec<String>, bool)> = indexes
@@ -211,6 +219,7 @@ impl<S: Io, H: Handshake<S>> Connection<S, H> {
 
     pub(super) async fn transfer(
         &mut self,
+        user: &MailUser,
         set: &SequenceSet,
         mailbox: &Mailbox<'_>,
         uid: bool,
@@ -220,7 +229,7 @@ impl<S: Io, H: Handshake<S>> Connection<S, H> {
             Ok(indexes) => indexes,
             Err(reply) => return Ok(reply),
         };
-        let Some(selected) = &self.selected else {
+        let Some(selected) = self.state.selected() else {
             return Ok(Reply::bad("No mailbox selected"));
         };
         if remove && selected.read_only {
@@ -229,14 +238,14 @@ impl<S: Io, H: Handshake<S>> Connection<S, H> {
         let folder_id = selected.folder_id.clone();
         let uids = self.uids_of(&indexes);
         let destination = mailbox_name(mailbox);
-        let user_id = self.user_id();
+        let user_id = &user.user_id;
         let result = if remove {
             self.store
-                .move_messages(&user_id, &folder_id, &uids, &destination)
+                .move_messages(user_id, &folder_id, &uids, &destination)
                 .await
         } else {
             self.store
-                .copy_messages(&user_id, &folder_id, &uids, &destination)
+                .copy_messages(user_id, &folder_id, &uids, &destination)
                 .await
         };
         let result = match result {

@@ -94,9 +94,8 @@ pub async fn serve_connection<S: Io, H: Handshake<S>>(
         config,
         peer,
         stop,
-        user: None,
         user_agent: None,
-        selected: None,
+        state: State::NotAuthenticated,
         pending: Pending::Command,
     };
     connection.run().await
@@ -135,6 +134,60 @@ impl From<std::io::Error> for Fail {
     }
 }
 
+/// Where the session is in RFC 3501's state machine (§3), with what each state has: no user
+/// before login, no selected folder without a user.
+enum State {
+    /// Before LOGIN or AUTHENTICATE succeeds.
+    NotAuthenticated,
+    /// Logged in, no folder selected.
+    Authenticated { user: Arc<MailUser> },
+    /// Logged in with a folder selected.
+    Selected {
+        user: Arc<MailUser>,
+        folder: Selected,
+    },
+}
+
+impl State {
+    /// The logged-in user, in the authenticated and selected states.
+    fn user(&self) -> Option<&Arc<MailUser>> {
+        match self {
+            State::NotAuthenticated => None,
+            State::Authenticated { user } | State::Selected { user, .. } => Some(user),
+        }
+    }
+
+    /// The selected folder, in the selected state.
+    fn selected(&self) -> Option<&Selected> {
+        match self {
+            State::Selected { folder, .. } => Some(folder),
+            _ => None,
+        }
+    }
+
+    fn selected_mut(&mut self) -> Option<&mut Selected> {
+        match self {
+            State::Selected { folder, .. } => Some(folder),
+            _ => None,
+        }
+    }
+
+    /// Back to the authenticated state (CLOSE, UNSELECT, SELECT starting over, the folder
+    /// deleted elsewhere); returns the folder that was selected.
+    fn deselect(&mut self) -> Option<Selected> {
+        match std::mem::replace(self, State::NotAuthenticated) {
+            State::Selected { user, folder } => {
+                *self = State::Authenticated { user };
+                Some(folder)
+            }
+            other => {
+                *self = other;
+                None
+            }
+        }
+    }
+}
+
 /// The selected folder as this session knows it: the message list it has announced
 /// (sequence number = index + 1) and the counters it last saw.
 struct Selected {
@@ -160,10 +213,9 @@ struct Connection<S, H: Handshake<S>> {
     config: Arc<ImapConfig>,
     peer: SocketAddr,
     stop: CancellationToken,
-    user: Option<MailUser>,
     /// What the client said it is in its `ID` command (name and version), for audit records.
     user_agent: Option<String>,
-    selected: Option<Selected>,
+    state: State,
     pending: Pending,
 }
 
@@ -303,7 +355,7 @@ impl<S: Io, H: Handshake<S>> Connection<S, H> {
         let Command { tag, body } = command;
         tracing::debug!(peer = %self.peer, command = body.name(), "imap command");
         let tls = self.conn.is_tls();
-        let authenticated = self.user.is_some();
+        let authenticated = self.state.user().is_some();
         // RFC 3501 §7.4.1: no EXPUNGE while a sequence-number FETCH, STORE or SEARCH runs.
         let mut allow_expunge = true;
         let audit = self.audit_plan(&body).await;
@@ -369,107 +421,131 @@ impl<S: Io, H: Handshake<S>> Connection<S, H> {
                 }));
                 Ok(Reply::ok("ID completed"))
             }
-            _ if !authenticated => Ok(Reply::bad("Log in first")),
-            CommandBody::Namespace => {
-                self.push(&Response::Data(Data::Namespace {
-                    personal: vec![Namespace {
-                        prefix: IString::try_from("").expect("static"),
-                        delimiter: Some(QuotedChar::try_from(DELIMITER).expect("static")),
-                        extensions: Vec::new(),
-                    }],
-                    other: Vec::new(),
-                    shared: Vec::new(),
-                }));
-                Ok(Reply::ok("NAMESPACE completed"))
-            }
-            CommandBody::Idle => return self.idle(tag).await,
-            CommandBody::Select { mailbox, .. } => self.select(&mailbox, false).await,
-            CommandBody::Examine { mailbox, .. } => self.select(&mailbox, true).await,
-            CommandBody::Create { mailbox } => self.create(&mailbox).await,
-            CommandBody::Delete { mailbox } => self.delete(&mailbox).await,
-            CommandBody::Rename { from, to } => self.rename(&from, &to).await,
-            CommandBody::Subscribe { mailbox } => self.subscribe(&mailbox, true).await,
-            CommandBody::Unsubscribe { mailbox } => self.subscribe(&mailbox, false).await,
-            CommandBody::List {
-                reference,
-                mailbox_wildcard,
-            } => self.list(&reference, &mailbox_wildcard, false).await,
-            CommandBody::Lsub {
-                reference,
-                mailbox_wildcard,
-            } => self.list(&reference, &mailbox_wildcard, true).await,
-            CommandBody::Status {
-                mailbox,
-                item_names,
-            } => self.status(&mailbox, &item_names).await,
-            CommandBody::Append {
-                mailbox,
-                flags,
-                date,
-                message,
-            } => self.append(&mailbox, &flags, date.as_ref(), message).await,
-            _ if self.selected.is_none() => Ok(Reply::bad("No mailbox selected")),
-            CommandBody::Check => Ok(Reply::ok("CHECK completed")),
-            CommandBody::Close => self.close(true).await,
-            CommandBody::Unselect => self.close(false).await,
-            CommandBody::Expunge => self.expunge(None).await,
-            CommandBody::ExpungeUid { sequence_set } => self.expunge(Some(&sequence_set)).await,
-            CommandBody::Search {
-                charset,
-                criteria,
-                uid,
-            } => {
-                allow_expunge = uid;
-                let supported = charset.as_ref().is_none_or(|c| {
-                    let c = c.as_ref().to_ascii_uppercase();
-                    c == "UTF-8" || c == "US-ASCII"
-                });
-                if supported {
-                    self.search(criteria.as_ref(), uid).await
-                } else {
-                    Ok(Reply::no(
-                        Some(Code::BadCharset {
-                            allowed: vec![
-                                "UTF-8".try_into().expect("static"),
-                                "US-ASCII".try_into().expect("static"),
-                            ],
-                        }),
-                        "Unsupported charset",
-                    ))
-                }
-            }
-            CommandBody::Fetch {
-                sequence_set,
-                macro_or_item_names,
-                uid,
-                ..
-            } => {
-                allow_expunge = uid;
-                self.fetch(&sequence_set, macro_or_item_names, uid).await
-            }
-            CommandBody::Store {
-                sequence_set,
-                kind,
-                response,
-                flags,
-                uid,
-                ..
-            } => {
-                allow_expunge = uid;
-                self.store_flags(&sequence_set, kind, response, &flags, uid)
-                    .await
-            }
-            CommandBody::Copy {
-                sequence_set,
-                mailbox,
-                uid,
-            } => self.transfer(&sequence_set, &mailbox, uid, false).await,
-            CommandBody::Move {
-                sequence_set,
-                mailbox,
-                uid,
-            } => self.transfer(&sequence_set, &mailbox, uid, true).await,
-            other => Ok(Reply::bad(format!("{} is not supported", other.name()))),
+            body => match self.state.user().cloned() {
+                None => Ok(Reply::bad("Log in first")),
+                Some(user) => match body {
+                    CommandBody::Namespace => {
+                        self.push(&Response::Data(Data::Namespace {
+                            personal: vec![Namespace {
+                                prefix: IString::try_from("").expect("static"),
+                                delimiter: Some(QuotedChar::try_from(DELIMITER).expect("static")),
+                                extensions: Vec::new(),
+                            }],
+                            other: Vec::new(),
+                            shared: Vec::new(),
+                        }));
+                        Ok(Reply::ok("NAMESPACE completed"))
+                    }
+                    CommandBody::Idle => return self.idle(tag).await,
+                    CommandBody::Select { mailbox, .. } => {
+                        self.select(&user, &mailbox, false).await
+                    }
+                    CommandBody::Examine { mailbox, .. } => {
+                        self.select(&user, &mailbox, true).await
+                    }
+                    CommandBody::Create { mailbox } => self.create(&user, &mailbox).await,
+                    CommandBody::Delete { mailbox } => self.delete(&user, &mailbox).await,
+                    CommandBody::Rename { from, to } => self.rename(&user, &from, &to).await,
+                    CommandBody::Subscribe { mailbox } => {
+                        self.subscribe(&user, &mailbox, true).await
+                    }
+                    CommandBody::Unsubscribe { mailbox } => {
+                        self.subscribe(&user, &mailbox, false).await
+                    }
+                    CommandBody::List {
+                        reference,
+                        mailbox_wildcard,
+                    } => self.list(&user, &reference, &mailbox_wildcard, false).await,
+                    CommandBody::Lsub {
+                        reference,
+                        mailbox_wildcard,
+                    } => self.list(&user, &reference, &mailbox_wildcard, true).await,
+                    CommandBody::Status {
+                        mailbox,
+                        item_names,
+                    } => self.status(&user, &mailbox, &item_names).await,
+                    CommandBody::Append {
+                        mailbox,
+                        flags,
+                        date,
+                        message,
+                    } => {
+                        self.append(&user, &mailbox, &flags, date.as_ref(), message)
+                            .await
+                    }
+                    _ if self.state.selected().is_none() => Ok(Reply::bad("No mailbox selected")),
+                    CommandBody::Check => Ok(Reply::ok("CHECK completed")),
+                    CommandBody::Close => self.close(&user, true).await,
+                    CommandBody::Unselect => self.close(&user, false).await,
+                    CommandBody::Expunge => self.expunge(&user, None).await,
+                    CommandBody::ExpungeUid { sequence_set } => {
+                        self.expunge(&user, Some(&sequence_set)).await
+                    }
+                    CommandBody::Search {
+                        charset,
+                        criteria,
+                        uid,
+                    } => {
+                        allow_expunge = uid;
+                        let supported = charset.as_ref().is_none_or(|c| {
+                            let c = c.as_ref().to_ascii_uppercase();
+                            c == "UTF-8" || c == "US-ASCII"
+                        });
+                        if supported {
+                            self.search(&user, criteria.as_ref(), uid).await
+                        } else {
+                            Ok(Reply::no(
+                                Some(Code::BadCharset {
+                                    allowed: vec![
+                                        "UTF-8".try_into().expect("static"),
+                                        "US-ASCII".try_into().expect("static"),
+                                    ],
+                                }),
+                                "Unsupported charset",
+                            ))
+                        }
+                    }
+                    CommandBody::Fetch {
+                        sequence_set,
+                        macro_or_item_names,
+                        uid,
+                        ..
+                    } => {
+                        allow_expunge = uid;
+                        self.fetch(&user, &sequence_set, macro_or_item_names, uid)
+                            .await
+                    }
+                    CommandBody::Store {
+                        sequence_set,
+                        kind,
+                        response,
+                        flags,
+                        uid,
+                        ..
+                    } => {
+                        allow_expunge = uid;
+                        self.store_flags(&user, &sequence_set, kind, response, &flags, uid)
+                            .await
+                    }
+                    CommandBody::Copy {
+                        sequence_set,
+                        mailbox,
+                        uid,
+                    } => {
+                        self.transfer(&user, &sequence_set, &mailbox, uid, false)
+                            .await
+                    }
+                    CommandBody::Move {
+                        sequence_set,
+                        mailbox,
+                        uid,
+                    } => {
+                        self.transfer(&user, &sequence_set, &mailbox, uid, true)
+                            .await
+                    }
+                    other => Ok(Reply::bad(format!("{} is not supported", other.name()))),
+                },
+            },
         };
         let reply = match (reply, audit) {
             (Ok(reply), Ok(Some(audit))) => {
@@ -505,7 +581,7 @@ impl<S: Io, H: Handshake<S>> Connection<S, H> {
         if !self.conn.is_tls() {
             caps.push(Capability::StartTls);
             caps.push(Capability::LoginDisabled);
-        } else if self.user.is_none() {
+        } else if self.state.user().is_none() {
             caps.push(Capability::Auth(AuthMechanism::Plain));
             caps.push(Capability::SaslIr);
         }
