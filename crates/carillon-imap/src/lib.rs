@@ -11,6 +11,7 @@
 //! Spec: issue 2 §7 (STARTTLS on the plain listener, implicit TLS on the other, no
 //! authentication before TLS).
 
+mod flags;
 mod mime;
 mod search;
 mod session;

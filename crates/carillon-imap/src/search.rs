@@ -8,6 +8,8 @@ use mail_parser::{HeaderValue, Message, MessageParser};
 
 use carillon_store::StoredMessage;
 
+use crate::flags::{has_flag, SystemFlag};
+
 /// What a criterion can look at for one message.
 pub(crate) struct Candidate<'a> {
     /// Sequence number in the session.
@@ -62,7 +64,8 @@ fn eval(
     c: &Candidate<'_>,
     parsed: Option<&Message<'_>>,
 ) -> Result<bool, Unsupported> {
-    let flag = |name: &str| c.message.flags.iter().any(|f| f.eq_ignore_ascii_case(name));
+    let flag = |name: &str| has_flag(&c.message.flags, name);
+    let system = |flag: SystemFlag| flag.is_in(&c.message.flags);
     let internal_day =
         chrono::DateTime::from_timestamp_millis(c.message.internal_date).map(|d| d.date_naive());
     let sent_day = parsed
@@ -84,19 +87,19 @@ fn eval(
         SearchKey::All => true,
         SearchKey::SequenceSet(set) => in_set(set, c.seq, c.max_seq),
         SearchKey::Uid(set) => in_set(set, c.message.uid as u32, c.max_uid),
-        SearchKey::Answered => flag("\\Answered"),
-        SearchKey::Unanswered => !flag("\\Answered"),
-        SearchKey::Deleted => flag("\\Deleted"),
-        SearchKey::Undeleted => !flag("\\Deleted"),
-        SearchKey::Draft => flag("\\Draft"),
-        SearchKey::Undraft => !flag("\\Draft"),
-        SearchKey::Flagged => flag("\\Flagged"),
-        SearchKey::Unflagged => !flag("\\Flagged"),
-        SearchKey::Seen => flag("\\Seen"),
-        SearchKey::Unseen => !flag("\\Seen"),
+        SearchKey::Answered => system(SystemFlag::Answered),
+        SearchKey::Unanswered => !system(SystemFlag::Answered),
+        SearchKey::Deleted => system(SystemFlag::Deleted),
+        SearchKey::Undeleted => !system(SystemFlag::Deleted),
+        SearchKey::Draft => system(SystemFlag::Draft),
+        SearchKey::Undraft => !system(SystemFlag::Draft),
+        SearchKey::Flagged => system(SystemFlag::Flagged),
+        SearchKey::Unflagged => !system(SystemFlag::Flagged),
+        SearchKey::Seen => system(SystemFlag::Seen),
+        SearchKey::Unseen => !system(SystemFlag::Seen),
         SearchKey::Recent => c.recent,
         SearchKey::Old => !c.recent,
-        SearchKey::New => c.recent && !flag("\\Seen"),
+        SearchKey::New => c.recent && !system(SystemFlag::Seen),
         SearchKey::Keyword(k) => flag(k.as_ref()),
         SearchKey::Unkeyword(k) => !flag(k.as_ref()),
         SearchKey::Larger(n) => c.message.size_bytes > i64::from(*n),

@@ -25,6 +25,7 @@ use imap_codec::imap_types::response::{Code, StatusKind};
 
 use super::response::Reply;
 use super::{mailbox_name, Connection, Fail};
+use crate::flags::SystemFlag;
 
 /// What a command is about to touch, and where the organization's records go.
 pub(super) struct Audit {
@@ -158,7 +159,7 @@ impl<S: Io, H: Handshake<S>> Connection<S, H> {
                     let uids = in_set
                         .into_iter()
                         .map(|i| &selected.messages[i])
-                        .filter(|m| m.flags.iter().any(|f| f.eq_ignore_ascii_case("\\Deleted")))
+                        .filter(|m| SystemFlag::Deleted.is_in(&m.flags))
                         .map(|m| m.uid)
                         .collect();
                     Some(Planned::Messages {

@@ -21,7 +21,8 @@ use imap_codec::imap_types::sequence::SequenceSet;
 use imap_codec::imap_types::IntoStatic;
 
 use super::response::Reply;
-use super::{flag_fetch, has_flag, nz, Connection, Fail, FLUSH_THRESHOLD};
+use super::{flag_fetch, nz, Connection, Fail, FLUSH_THRESHOLD};
+use crate::flags::SystemFlag;
 
 /// Messages whose blobs a FETCH reads ahead of the one it renders: bounds the memory of one
 /// FETCH to this many messages (each at most 40 MB) while hiding the read and decrypt latency.
@@ -87,7 +88,7 @@ impl<S: Io, H: Handshake<S>> Connection<S, H> {
             let unseen: Vec<i64> = indexes
                 .iter()
                 .map(|&i| &selected.messages[i])
-                .filter(|m| !has_flag(&m.flags, "\\Seen"))
+                .filter(|m| !SystemFlag::Seen.is_in(&m.flags))
                 .map(|m| m.uid)
                 .collect();
             if !unseen.is_empty() {
@@ -98,7 +99,7 @@ impl<S: Io, H: Handshake<S>> Connection<S, H> {
                         &folder_id,
                         &unseen,
                         FlagOp::Add,
-                        &["\\Seen".to_string()],
+                        &[SystemFlag::Seen.as_str().to_string()],
                     )
                     .await?;
                 newly_seen = self.apply_flags(changed);

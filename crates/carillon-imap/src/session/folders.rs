@@ -5,6 +5,7 @@
 use std::borrow::Cow;
 use std::collections::HashSet;
 use std::ops::Range;
+use std::sync::Arc;
 
 use carillon_mail::auth::MailUser;
 use carillon_net::{Handshake, Io};
@@ -14,10 +15,10 @@ use imap_codec::imap_types::flag::{Flag, FlagNameAttribute, FlagPerm};
 use imap_codec::imap_types::mailbox::{ListMailbox, Mailbox};
 use imap_codec::imap_types::response::{Code, Data, Response};
 use imap_codec::imap_types::status::{StatusDataItem, StatusDataItemName};
-use std::sync::Arc;
 
 use super::response::{code, Reply};
-use super::{has_flag, mailbox_name, nz, to_flag, Connection, Fail, Selected, State, DELIMITER};
+use super::{mailbox_name, nz, to_flag, Connection, Fail, Selected, State, DELIMITER};
+use crate::flags::SystemFlag;
 
 impl<S: Io, H: Handshake<S>> Connection<S, H> {
     pub(super) async fn select(
@@ -70,7 +71,10 @@ impl<S: Io, H: Handshake<S>> Connection<S, H> {
         self.push_untagged(Code::PermanentFlags(permanent), "Limited");
         self.push(&Response::Data(Data::Exists(messages.len() as u32)));
         self.push(&Response::Data(Data::Recent(recent.len() as u32)));
-        if let Some(first) = messages.iter().position(|m| !has_flag(&m.flags, "\\Seen")) {
+        if let Some(first) = messages
+            .iter()
+            .position(|m| !SystemFlag::Seen.is_in(&m.flags))
+        {
             self.push_untagged(Code::Unseen(nz(first as i64 + 1)), "First unseen");
         }
         let uid_next = folder

@@ -625,10 +625,6 @@ fn nz(value: i64) -> NonZeroU32 {
         .unwrap_or(NonZeroU32::MIN)
 }
 
-fn has_flag(flags: &[String], flag: &str) -> bool {
-    flags.iter().any(|f| f.eq_ignore_ascii_case(flag))
-}
-
 fn to_flag(flag: &str) -> Option<Flag<'static>> {
     Flag::try_from(flag).ok().map(IntoStatic::into_static)
 }
