@@ -38,11 +38,11 @@
 //! is left out.
 
 use std::fmt::Write as _;
-use std::future::Future;
 use std::time::Duration;
 
 use bytes::Bytes;
 use carillon_core::time::now_millis;
+use carillon_jobs::{CancellationToken, Job, Pass, Trigger};
 use carillon_store::{
     ExportJobRecord, Store, StoreError, StoreResult, EXPORT_CANCELLED, FOLDER_DELIMITER,
 };
@@ -133,48 +133,63 @@ pub enum JobOutcome {
     Stopped,
 }
 
-/// Runs export jobs until `shutdown` completes: the background task of `carillon serve`.
-/// Jobs `node_id` held in a previous run are due again at once.
-pub async fn run_export_jobs(
+/// The export runner of one node, the background job of `carillon serve`: polls every
+/// [`POLL_INTERVAL`] for due export jobs (at once again after a round that ran some) and
+/// renews the leases of the jobs it holds every [`LEASE_RENEWAL`]. Jobs `node_id` held in a
+/// previous run are due again at once.
+#[derive(Debug, Clone)]
+pub struct ExportRunner {
     store: Store,
     node_id: String,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) {
-    if let Err(e) = store.release_export_leases(&node_id, now_millis()).await {
-        tracing::warn!(error = %e, "could not release stale export leases");
+}
+
+impl ExportRunner {
+    /// The runner on `store` of the node `node_id` (its stable identity).
+    pub fn new(store: Store, node_id: String) -> Self {
+        ExportRunner { store, node_id }
     }
-    let heartbeat = Heartbeat(tokio::spawn(renew_leases(store.clone(), node_id.clone())));
-    let mut shutdown = std::pin::pin!(shutdown);
-    loop {
-        let ran = tokio::select! {
-            _ = &mut shutdown => break,
-            ran = run_due_jobs(&store, &node_id) => ran,
-        };
-        if ran == 0 {
-            tokio::select! {
-                _ = &mut shutdown => break,
-                _ = tokio::time::sleep(POLL_INTERVAL) => {}
-            }
+}
+
+/// A round stops at shutdown wherever it is: a job interrupted half-way runs again from the
+/// start once its lease expires (see "Crash safety").
+#[async_trait::async_trait]
+impl Job for ExportRunner {
+    fn name(&self) -> &'static str {
+        "mailbox-export"
+    }
+
+    fn trigger(&self) -> Trigger {
+        Trigger::Every(POLL_INTERVAL)
+    }
+
+    fn renew_every(&self) -> Option<Duration> {
+        Some(LEASE_RENEWAL)
+    }
+
+    async fn renew(&self) {
+        let until = now_millis() + LEASE.as_millis() as i64;
+        if let Err(e) = self.store.renew_export_leases(&self.node_id, until).await {
+            tracing::warn!(error = %e, "could not renew export leases");
         }
     }
-    drop(heartbeat);
-}
 
-/// Stops the lease renewal when the runner ends, however it ends.
-struct Heartbeat(tokio::task::JoinHandle<()>);
-
-impl Drop for Heartbeat {
-    fn drop(&mut self) {
-        self.0.abort();
+    async fn start(&self) {
+        if let Err(e) = self
+            .store
+            .release_export_leases(&self.node_id, now_millis())
+            .await
+        {
+            tracing::warn!(error = %e, "could not release stale export leases");
+        }
     }
-}
 
-async fn renew_leases(store: Store, node: String) {
-    loop {
-        tokio::time::sleep(LEASE_RENEWAL).await;
-        let until = now_millis() + LEASE.as_millis() as i64;
-        if let Err(e) = store.renew_export_leases(&node, until).await {
-            tracing::warn!(error = %e, "could not renew export leases");
+    async fn pass(&self, shutdown: &CancellationToken) -> Pass {
+        match shutdown
+            .run_until_cancelled(run_due_jobs(&self.store, &self.node_id))
+            .await
+        {
+            Some(0) | None => Pass::Idle,
+            Some(_) => Pass::MoreDue,
         }
     }
 }

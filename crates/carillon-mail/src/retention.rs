@@ -15,10 +15,10 @@
 //! (deregistered) more than 30 days ago. A job lease (`job_leases`) keeps the passes on one
 //! node at a time; a node that does not hold the lease skips the pass.
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use carillon_jobs::{CancellationToken, Job, JobLease, Pass, Trigger};
 use carillon_store::{FlagOp, RetentionPolicyRecord, Store, StoreError};
 
 /// Model `FolderName` values and the default folder each stands for (see
@@ -68,20 +68,21 @@ pub struct RetentionReport {
     pub purged_mailboxes: u64,
 }
 
-/// The retention job of one node.
+/// The retention job of one node: a [`carillon_jobs::Job`] passing every `interval` on the
+/// node holding the lease [`LEASE_NAME`].
 #[derive(Clone)]
 pub struct RetentionJob {
     store: Store,
-    holder: String,
-    lease_ttl: Duration,
+    lease: JobLease,
+    interval: Duration,
     clock: Clock,
 }
 
 impl std::fmt::Debug for RetentionJob {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RetentionJob")
-            .field("holder", &self.holder)
-            .field("lease_ttl", &self.lease_ttl)
+            .field("lease", &self.lease)
+            .field("interval", &self.interval)
             .finish_non_exhaustive()
     }
 }
@@ -91,10 +92,11 @@ impl RetentionJob {
     /// `interval`. The lease lasts two intervals (at least a minute), so another node takes
     /// over within that time when this one stops. Uses the system clock.
     pub fn new(store: Store, holder: impl Into<String>, interval: Duration) -> RetentionJob {
+        let lease_ttl = interval.saturating_mul(2).max(MIN_LEASE);
         RetentionJob {
+            lease: JobLease::new(store.clone(), LEASE_NAME, holder, lease_ttl),
             store,
-            holder: holder.into(),
-            lease_ttl: interval.saturating_mul(2).max(MIN_LEASE),
+            interval,
             clock: Arc::new(carillon_core::time::now_millis),
         }
     }
@@ -105,46 +107,22 @@ impl RetentionJob {
         self
     }
 
-    /// Runs passes every `interval`, the first at once, until `shutdown` completes. A failed
-    /// pass is logged and retried at the next interval.
-    pub async fn run(self, interval: Duration, shutdown: impl Future<Output = ()> + Send) {
-        let mut shutdown = std::pin::pin!(shutdown);
-        loop {
-            tokio::select! {
-                _ = &mut shutdown => break,
-                result = self.run_once() => match result {
-                    Ok(Some(report)) if report != RetentionReport::default() => {
-                        tracing::info!(
-                            moved = report.moved,
-                            expunged = report.expunged,
-                            purged_mailboxes = report.purged_mailboxes,
-                            "retention pass"
-                        );
-                    }
-                    Ok(_) => {}
-                    Err(error) => tracing::warn!(%error, "retention pass failed"),
-                },
-            }
-            tokio::select! {
-                _ = &mut shutdown => break,
-                _ = tokio::time::sleep(interval) => {}
-            }
-        }
-    }
-
-    /// One pass: takes (or renews) the lease, then applies every policy and purges expired
-    /// mailboxes. Returns `None` when another node holds the lease. A mailbox that fails is
-    /// logged and skipped; the others are still processed.
+    /// One pass under the lease: takes (or renews) it, then [`RetentionJob::apply`]. Returns
+    /// `None` when another node holds the lease.
     ///
     /// Errors: the lease or the list of policies or mailboxes cannot be read.
     pub async fn run_once(&self) -> Result<Option<RetentionReport>, StoreError> {
-        if !self
-            .store
-            .acquire_job_lease(LEASE_NAME, &self.holder, self.lease_ttl)
-            .await?
-        {
+        if !self.lease.acquire().await? {
             return Ok(None);
         }
+        self.apply().await.map(Some)
+    }
+
+    /// Applies every policy and purges expired mailboxes, the lease held. A mailbox that
+    /// fails is logged and skipped; the others are still processed.
+    ///
+    /// Errors: the list of policies or mailboxes cannot be read.
+    async fn apply(&self) -> Result<RetentionReport, StoreError> {
         let now = (self.clock)();
         let mut report = RetentionReport::default();
         for policy in self.store.active_retention_policies().await? {
@@ -170,7 +148,7 @@ impl RetentionJob {
                 Err(error) => tracing::warn!(user_id, %error, "mailbox purge failed"),
             }
         }
-        Ok(Some(report))
+        Ok(report)
     }
 
     async fn apply_policy(
@@ -260,5 +238,38 @@ impl RetentionJob {
                 return Ok(());
             }
         }
+    }
+}
+
+/// A pass every interval, the first at once; a pass stops half-way at shutdown (each move
+/// or expunge batch is its own transaction, and the next pass finds what is left).
+#[async_trait::async_trait]
+impl Job for RetentionJob {
+    fn name(&self) -> &'static str {
+        LEASE_NAME
+    }
+
+    fn trigger(&self) -> Trigger {
+        Trigger::Every(self.interval)
+    }
+
+    fn lease(&self) -> Option<&JobLease> {
+        Some(&self.lease)
+    }
+
+    async fn pass(&self, shutdown: &CancellationToken) -> Pass {
+        match shutdown.run_until_cancelled(self.apply()).await {
+            Some(Ok(report)) if report != RetentionReport::default() => {
+                tracing::info!(
+                    moved = report.moved,
+                    expunged = report.expunged,
+                    purged_mailboxes = report.purged_mailboxes,
+                    "retention pass"
+                );
+            }
+            Some(Ok(_)) | None => {}
+            Some(Err(error)) => tracing::warn!(%error, "retention pass failed"),
+        }
+        Pass::Idle
     }
 }

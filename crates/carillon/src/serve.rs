@@ -220,15 +220,14 @@ pub async fn run(config: Config) -> Result<()> {
         });
     }
     {
-        let interval = config.retention_interval;
         let job = carillon_mail::retention::RetentionJob::new(
             store.clone(),
             node_id(&config.store.data_dir)?,
-            interval,
+            config.retention_interval,
         );
         let token = shutdown.clone();
         tasks.spawn(async move {
-            job.run(interval, token.cancelled_owned()).await;
+            carillon_jobs::run(job, token).await;
             Ok(())
         });
     }
@@ -249,13 +248,13 @@ pub async fn run(config: Config) -> Result<()> {
         });
     }
     {
-        let (store, node, token) = (
+        let runner = carillon_mail::export::ExportRunner::new(
             store.clone(),
             node_id(&config.store.data_dir)?,
-            shutdown.clone(),
         );
+        let token = shutdown.clone();
         tasks.spawn(async move {
-            carillon_mail::export::run_export_jobs(store, node, token.cancelled_owned()).await;
+            carillon_jobs::run(runner, token).await;
             Ok(())
         });
     }

@@ -18,10 +18,12 @@
 //! another node once the lease expires. A delivery interrupted after its mailbox copies were
 //! committed but before the row was marked done is delivered again (at-least-once).
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use carillon_jobs::{CancellationToken, Job, Pass, Trigger};
 use carillon_store::{NewTransitMessage, Store, StoreError, TransitMessageRecord};
 use serde_json::{json, Value};
 
@@ -43,6 +45,9 @@ pub const MAX_BACKOFF: Duration = Duration::from_secs(5 * 60);
 const LEASE: Duration = Duration::from_secs(60);
 /// Rows a worker works on at once.
 const CONCURRENCY: usize = 8;
+/// How often an idle worker looks for due rows (a row inserted in this process wakes it
+/// at once).
+const POLL_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Wakes the worker of this process when a row was just inserted.
 static WAKE: tokio::sync::Notify = tokio::sync::Notify::const_new();
@@ -344,11 +349,75 @@ pub fn backoff(attempts: i64) -> Duration {
 /// The background worker of flow-rule hooks (spawned by `carillon serve`): leases due rows
 /// (one node works each), invokes their hooks, delivers synchronous messages once decided,
 /// and removes finished rows and their content 24 hours after they arrived.
+///
+/// A [`carillon_jobs::Job`] woken at once by a row inserted in this process and otherwise
+/// polling every second. Its clones share the worker's 8 permits and its purge clock.
 #[derive(Debug, Clone)]
 pub struct HookWorker {
     store: Store,
     node: String,
     client: HookClient,
+    /// Rows worked on at once: [`CONCURRENCY`].
+    permits: Arc<tokio::sync::Semaphore>,
+    /// When finished rows were last purged (epoch ms; 0 = not yet).
+    last_purge: Arc<AtomicI64>,
+}
+
+/// A pass purges finished rows once a minute, then leases due rows while permits are free,
+/// each worked in a task of its own (left running at shutdown: a row's steps are guarded by
+/// its lease, and an unfinished one is worked again). The rows a previous run of this node
+/// held are released at start.
+#[async_trait::async_trait]
+impl Job for HookWorker {
+    fn name(&self) -> &'static str {
+        "flow-hook-worker"
+    }
+
+    fn trigger(&self) -> Trigger {
+        Trigger::EveryOrWoken(POLL_INTERVAL, &WAKE)
+    }
+
+    async fn start(&self) {
+        let now = carillon_core::time::now_millis();
+        if let Err(e) = self.store.release_transit_leases(&self.node, now).await {
+            tracing::warn!(error = %e, "hook worker: releasing stale leases failed");
+        }
+    }
+
+    async fn pass(&self, shutdown: &CancellationToken) -> Pass {
+        let now = carillon_core::time::now_millis();
+        if now - self.last_purge.load(Ordering::Relaxed) >= 60_000 {
+            self.last_purge.store(now, Ordering::Relaxed);
+            self.purge(now).await;
+        }
+        loop {
+            let permit = tokio::select! {
+                () = shutdown.cancelled() => return Pass::Idle,
+                permit = self.permits.clone().acquire_owned() => match permit {
+                    Ok(permit) => permit,
+                    Err(_) => return Pass::Idle,
+                },
+            };
+            let leased = self
+                .store
+                .lease_transit_message(&self.node, carillon_core::time::now_millis(), millis(LEASE))
+                .await;
+            match leased {
+                Ok(Some(row)) => {
+                    let worker = self.clone();
+                    tokio::spawn(async move {
+                        worker.process(row).await;
+                        drop(permit);
+                    });
+                }
+                Ok(None) => return Pass::Idle,
+                Err(e) => {
+                    tracing::warn!(error = %e, "hook worker: leasing failed");
+                    return Pass::Idle;
+                }
+            }
+        }
+    }
 }
 
 /// How a synchronous invocation ended.
@@ -366,64 +435,14 @@ impl HookWorker {
             store,
             node,
             client,
+            permits: Arc::new(tokio::sync::Semaphore::new(CONCURRENCY)),
+            last_purge: Arc::new(AtomicI64::new(0)),
         }
     }
 
-    /// Works until `shutdown` resolves: at most 8 rows at once, woken at once by a row
-    /// inserted in this process and otherwise polling every second; the rows a previous run
-    /// of this node held are released first.
+    /// Runs the worker (see its [`Job`] passes) until `shutdown` resolves.
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
-        let now = carillon_core::time::now_millis();
-        if let Err(e) = self.store.release_transit_leases(&self.node, now).await {
-            tracing::warn!(error = %e, "hook worker: releasing stale leases failed");
-        }
-        let worker = Arc::new(self);
-        let permits = Arc::new(tokio::sync::Semaphore::new(CONCURRENCY));
-        let mut last_purge = 0i64;
-        tokio::pin!(shutdown);
-        loop {
-            let now = carillon_core::time::now_millis();
-            if now - last_purge >= 60_000 {
-                last_purge = now;
-                worker.purge(now).await;
-            }
-            loop {
-                let permit = tokio::select! {
-                    _ = &mut shutdown => return,
-                    permit = permits.clone().acquire_owned() => match permit {
-                        Ok(permit) => permit,
-                        Err(_) => return,
-                    },
-                };
-                let leased = worker
-                    .store
-                    .lease_transit_message(
-                        &worker.node,
-                        carillon_core::time::now_millis(),
-                        millis(LEASE),
-                    )
-                    .await;
-                match leased {
-                    Ok(Some(row)) => {
-                        let worker = worker.clone();
-                        tokio::spawn(async move {
-                            worker.process(row).await;
-                            drop(permit);
-                        });
-                    }
-                    Ok(None) => break,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "hook worker: leasing failed");
-                        break;
-                    }
-                }
-            }
-            tokio::select! {
-                _ = &mut shutdown => return,
-                _ = WAKE.notified() => {}
-                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-            }
-        }
+        carillon_jobs::run_until(self, shutdown).await;
     }
 
     /// Removes finished rows older than the 24-hour window, and their content.
