@@ -43,7 +43,7 @@ use carillon_store::Store;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-pub use outbound::{run_outbound_queue, OutboundConfig};
+pub use outbound::{run_outbound_queue, OutboundConfig, OutboundQueue};
 
 pub use session::Role;
 

@@ -21,6 +21,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use carillon_jobs::{CancellationToken, Pass, Trigger};
 use carillon_mail::delivery::{self, Bounce, FailedRecipient};
 use carillon_mail::{dkim, events};
 use carillon_store::{QueuedOutbound, Store, StoreError};
@@ -69,72 +70,86 @@ const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(300);
 const LEASE: Duration = Duration::from_secs(60);
 const LEASE_RENEWAL: Duration = Duration::from_secs(15);
 
-/// Runs the outbound queue until `shutdown` completes. Stale leases of `config.node_id` are
-/// released first, so a restarted node resumes its rows at once.
+/// Runs the outbound queue until `shutdown` completes (see [`OutboundQueue`]).
 pub async fn run_outbound_queue(
     store: Store,
     config: OutboundConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
-    let resolver = match build_resolver(config.resolver_nameserver) {
-        Ok(resolver) => Some(resolver),
-        Err(e) => {
-            tracing::error!(error = %e, "no DNS resolver: only a smarthost can be used");
-            None
-        }
-    };
-    if let Err(e) = store.release_outbound_leases(&config.node_id).await {
-        tracing::warn!(error = %e, "could not release stale outbound leases");
-    }
-    let heartbeat = Heartbeat(tokio::spawn(renew_leases(
-        store.clone(),
-        config.node_id.clone(),
-    )));
-    let gateway_tls = match verified_tls(config.extra_ca_pem.as_deref()) {
-        Ok(tls) => Some(tls),
-        Err(e) => {
-            tracing::error!(error = %e, "no SMTP gateway TLS client: gateway mail is deferred");
-            None
-        }
-    };
-    let worker = Worker {
-        store,
-        config,
-        resolver,
-        tls: opportunistic_tls(),
-        gateway_tls,
-    };
-    let mut shutdown = std::pin::pin!(shutdown);
-    loop {
-        let leased = tokio::select! {
-            _ = &mut shutdown => break,
-            leased = worker.round() => leased,
-        };
-        if leased < BATCH {
-            tokio::select! {
-                _ = &mut shutdown => break,
-                _ = tokio::time::sleep(POLL_INTERVAL) => {}
+    carillon_jobs::run_until(OutboundQueue::new(store, config), shutdown).await;
+}
+
+/// The outbound queue runner of one node, a [`carillon_jobs::Job`]: leases up to 32 due
+/// rows a round and attempts 8 at once, at once again after a full round and otherwise
+/// every [`POLL_INTERVAL`]; renews this node's row leases every [`LEASE_RENEWAL`]. Stale
+/// leases of `config.node_id` are released at start, so a restarted node resumes its rows
+/// at once.
+pub struct OutboundQueue(Worker);
+
+impl OutboundQueue {
+    /// The runner of `config` on `store`. Without a usable DNS resolver only a smarthost
+    /// can be used; without a usable gateway CA bundle gateway mail is deferred (both
+    /// logged).
+    pub fn new(store: Store, config: OutboundConfig) -> Self {
+        let resolver = match build_resolver(config.resolver_nameserver) {
+            Ok(resolver) => Some(resolver),
+            Err(e) => {
+                tracing::error!(error = %e, "no DNS resolver: only a smarthost can be used");
+                None
             }
+        };
+        let gateway_tls = match verified_tls(config.extra_ca_pem.as_deref()) {
+            Ok(tls) => Some(tls),
+            Err(e) => {
+                tracing::error!(error = %e, "no SMTP gateway TLS client: gateway mail is deferred");
+                None
+            }
+        };
+        OutboundQueue(Worker {
+            store,
+            config,
+            resolver,
+            tls: opportunistic_tls(),
+            gateway_tls,
+        })
+    }
+}
+
+/// A round stops at shutdown wherever it is: its rows stay leased to this node, which
+/// releases them when it starts again (another node takes them once the lease expires).
+#[async_trait::async_trait]
+impl carillon_jobs::Job for OutboundQueue {
+    fn name(&self) -> &'static str {
+        "outbound-queue"
+    }
+
+    fn trigger(&self) -> Trigger {
+        Trigger::Every(POLL_INTERVAL)
+    }
+
+    fn renew_every(&self) -> Option<Duration> {
+        Some(LEASE_RENEWAL)
+    }
+
+    async fn renew(&self) {
+        let until = carillon_core::time::now_millis() + LEASE.as_millis() as i64;
+        let node = &self.0.config.node_id;
+        if let Err(e) = self.0.store.renew_outbound_leases(node, until).await {
+            tracing::warn!(error = %e, "could not renew outbound leases");
         }
     }
-    drop(heartbeat);
-}
 
-/// Stops the lease renewal when the worker ends, however it ends.
-struct Heartbeat(tokio::task::JoinHandle<()>);
-
-impl Drop for Heartbeat {
-    fn drop(&mut self) {
-        self.0.abort();
+    async fn start(&self) {
+        let node = &self.0.config.node_id;
+        if let Err(e) = self.0.store.release_outbound_leases(node).await {
+            tracing::warn!(error = %e, "could not release stale outbound leases");
+        }
     }
-}
 
-async fn renew_leases(store: Store, node: String) {
-    loop {
-        tokio::time::sleep(LEASE_RENEWAL).await;
-        let until = carillon_core::time::now_millis() + LEASE.as_millis() as i64;
-        if let Err(e) = store.renew_outbound_leases(&node, until).await {
-            tracing::warn!(error = %e, "could not renew outbound leases");
+    async fn pass(&self, shutdown: &CancellationToken) -> Pass {
+        match shutdown.run_until_cancelled(self.0.round()).await {
+            Some(leased) if leased >= BATCH => Pass::MoreDue,
+            _ => Pass::Idle,
         }
     }
 }
