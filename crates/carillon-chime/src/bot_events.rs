@@ -1,7 +1,7 @@
 //! Delivery of bot events: `Invite`, `Mention` and `Remove` to each bot's HTTPS endpoint.
 //! Spec: chime-zh.md §3.2 (payloads, signature, delivery contract), §1.16.
 //!
-//! [`dispatch`] (a job of [`crate::jobs::run`]) follows the events published on this node
+//! [`BotEvents`] (one of [`crate::jobs::all`]) follows the events published on this node
 //! ([`crate::hub::Hub::subscribe_local`], not those relayed from other nodes): a bot
 //! member added to a room gets `Invite` (with the room's persistent reply URL), removed gets
 //! `Remove`, and a user's new room message that mentions it (resolved by the chat rules,
@@ -17,10 +17,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use carillon_jobs::{CancellationToken, Job, Pass, Trigger};
 use serde::Serialize;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::task::JoinSet;
-use tokio_util::sync::CancellationToken;
 
 use crate::bots::{
     self, ENDPOINT_TIMEOUT, REPLY_URL_LIFETIME_MS, SIGNATURE_HEADER, TIMESTAMP_HEADER,
@@ -123,37 +123,59 @@ struct BotEvent {
     message: Option<String>,
 }
 
-/// Follows the hub until `shutdown`, sending each bot event in a task of its own (a slow
-/// endpoint delays only its own events); at shutdown, waits for the deliveries under way.
+/// Follows the hub until `shutdown` (see [`BotEvents`]).
 pub async fn dispatch(chime: Chime, shutdown: CancellationToken) {
-    let client = match https_client(&chime) {
-        Ok(client) => client,
-        Err(e) => {
-            tracing::error!(error = %e, "bot events: no HTTPS client, bot events are not sent");
-            return;
-        }
-    };
-    // Local events only: the node where an event happened sends its bot events, once.
-    let mut events = chime.hub().subscribe_local();
-    let mut deliveries = JoinSet::new();
-    loop {
-        let event = tokio::select! {
-            () = shutdown.cancelled() => break,
-            event = events.recv() => event,
-        };
-        match event {
-            Ok(event) => {
-                let (chime, client) = (chime.clone(), client.clone());
-                deliveries.spawn(async move { handle(&chime, &client, &event).await });
-            }
-            Err(RecvError::Lagged(missed)) => {
-                tracing::warn!(missed, "bot events: fell behind the hub, events lost");
-            }
-            Err(RecvError::Closed) => break,
-        }
-        while deliveries.try_join_next().is_some() {}
+    carillon_jobs::run(BotEvents(chime), shutdown).await;
+}
+
+/// The bot events job: follows the node's own hub events until shutdown, sending each bot
+/// event in a task of its own (a slow endpoint delays only its own events); at shutdown,
+/// waits for the deliveries under way.
+#[derive(Clone)]
+pub struct BotEvents(pub Chime);
+
+#[async_trait::async_trait]
+impl Job for BotEvents {
+    fn name(&self) -> &'static str {
+        "chime-bot-events"
     }
-    while deliveries.join_next().await.is_some() {}
+
+    fn trigger(&self) -> Trigger {
+        Trigger::Stream
+    }
+
+    async fn pass(&self, shutdown: &CancellationToken) -> Pass {
+        let chime = &self.0;
+        let client = match https_client(chime) {
+            Ok(client) => client,
+            Err(e) => {
+                tracing::error!(error = %e, "bot events: no HTTPS client, bot events are not sent");
+                return Pass::Idle;
+            }
+        };
+        // Local events only: the node where an event happened sends its bot events, once.
+        let mut events = chime.hub().subscribe_local();
+        let mut deliveries = JoinSet::new();
+        loop {
+            let event = tokio::select! {
+                () = shutdown.cancelled() => break,
+                event = events.recv() => event,
+            };
+            match event {
+                Ok(event) => {
+                    let (chime, client) = (chime.clone(), client.clone());
+                    deliveries.spawn(async move { handle(&chime, &client, &event).await });
+                }
+                Err(RecvError::Lagged(missed)) => {
+                    tracing::warn!(missed, "bot events: fell behind the hub, events lost");
+                }
+                Err(RecvError::Closed) => break,
+            }
+            while deliveries.try_join_next().is_some() {}
+        }
+        while deliveries.join_next().await.is_some() {}
+        Pass::Idle
+    }
 }
 
 /// Sends what `event` means to bots, if anything.

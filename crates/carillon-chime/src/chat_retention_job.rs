@@ -10,7 +10,7 @@
 use std::time::Duration;
 
 use carillon_core::time::now_millis;
-use tokio_util::sync::CancellationToken;
+use carillon_jobs::{CancellationToken, Job, JobLease, Pass, Trigger};
 
 use crate::retention::{apply_all, RetentionOutcome};
 use crate::Chime;
@@ -21,31 +21,69 @@ pub const LEASE_NAME: &str = "chime-chat-retention";
 /// Shortest lease: a pass may take a while even when passes are frequent.
 const MIN_LEASE: Duration = Duration::from_secs(60);
 
-/// Runs a pass at once, then every `chime.config().retention_interval`, until `shutdown`.
-/// A failed pass is logged and retried at the next interval.
-pub async fn run(chime: Chime, shutdown: CancellationToken) {
-    let interval = chime.config().retention_interval;
-    loop {
-        tokio::select! {
-            _ = shutdown.cancelled() => break,
-            result = run_once(&chime) => match result {
-                Ok(Some(outcome)) if outcome != RetentionOutcome::default() => {
-                    tracing::info!(
-                        hidden = outcome.hidden,
-                        restored = outcome.restored,
-                        purged = outcome.purged,
-                        "chat retention pass"
-                    );
-                }
-                Ok(_) => {}
-                Err(error) => tracing::warn!(%error, "chat retention pass failed"),
-            },
-        }
-        tokio::select! {
-            _ = shutdown.cancelled() => break,
-            _ = tokio::time::sleep(interval) => {}
-        }
+/// The chat retention job: a pass at once, then every `ChimeConfig::retention_interval`, on
+/// the node holding the lease [`LEASE_NAME`]. A pass stops where it is at shutdown: the rules
+/// depend only on the time, so the next pass (here or on another node) finishes the work; a
+/// failed pass is logged and retried at the next interval.
+#[derive(Clone)]
+pub struct ChatRetentionJob {
+    chime: Chime,
+    lease: JobLease,
+}
+
+impl ChatRetentionJob {
+    /// The job of the node `chime.config().node_id`.
+    pub fn new(chime: Chime) -> Self {
+        let lease = lease(&chime);
+        ChatRetentionJob { chime, lease }
     }
+}
+
+#[async_trait::async_trait]
+impl Job for ChatRetentionJob {
+    fn name(&self) -> &'static str {
+        LEASE_NAME
+    }
+
+    fn trigger(&self) -> Trigger {
+        Trigger::Every(self.chime.config().retention_interval)
+    }
+
+    fn lease(&self) -> Option<&JobLease> {
+        Some(&self.lease)
+    }
+
+    async fn pass(&self, shutdown: &CancellationToken) -> Pass {
+        let pass = apply_all(self.chime.store(), now_millis());
+        match shutdown.run_until_cancelled(pass).await {
+            Some(Ok(outcome)) if outcome != RetentionOutcome::default() => {
+                tracing::info!(
+                    hidden = outcome.hidden,
+                    restored = outcome.restored,
+                    purged = outcome.purged,
+                    "chat retention pass"
+                );
+            }
+            Some(Ok(_)) | None => {}
+            Some(Err(error)) => tracing::warn!(%error, "chat retention pass failed"),
+        }
+        Pass::Idle
+    }
+}
+
+/// The job's lease, held by `chime.config().node_id` for two intervals (at least a minute).
+fn lease(chime: &Chime) -> JobLease {
+    let ttl = chime
+        .config()
+        .retention_interval
+        .saturating_mul(2)
+        .max(MIN_LEASE);
+    JobLease::new(
+        chime.store().clone(),
+        LEASE_NAME,
+        chime.config().node_id.clone(),
+        ttl,
+    )
 }
 
 /// One pass at the current time when this node holds (or takes) the lease; `None` when
@@ -55,16 +93,7 @@ pub async fn run(chime: Chime, shutdown: CancellationToken) {
 pub async fn run_once(
     chime: &Chime,
 ) -> Result<Option<RetentionOutcome>, carillon_store::StoreError> {
-    let ttl = chime
-        .config()
-        .retention_interval
-        .saturating_mul(2)
-        .max(MIN_LEASE);
-    if !chime
-        .store()
-        .acquire_job_lease(LEASE_NAME, &chime.config().node_id, ttl)
-        .await?
-    {
+    if !lease(chime).acquire().await? {
         return Ok(None);
     }
     apply_all(chime.store(), now_millis()).await.map(Some)

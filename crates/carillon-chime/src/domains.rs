@@ -17,9 +17,9 @@
 //! number; `Suspended` users stay `Suspended`, every other becomes `Released`. They also
 //! leave the account's rooms at once (chime-ko.md §2.1.5: they lose their rooms), each
 //! removal published as `Membership{Removed}` after the commit. [`RELEASED_PERIOD_MS`]
-//! (90 days, chime-ko.md §2.0.4) after the removal, the [`purge_job`] moves each user still
-//! `Released` out of the account: an identity of no account and no license, which may sign
-//! up again. The account stays Enterprise (deletable once no domain is left). IAM:
+//! (90 days, chime-ko.md §2.0.4) after the removal, the [`ReleasedUsersPurge`] job moves each
+//! user still `Released` out of the account: an identity of no account and no license, which
+//! may sign up again. The account stays Enterprise (deletable once no domain is left). IAM:
 //! `chime:<Operation>` on `*` (Chime policies name no resources, §1.21).
 
 use std::net::SocketAddr;
@@ -28,6 +28,7 @@ use std::time::Duration;
 use carillon_adminapi::{CarillonOperation, ErrorSpec, OperationSpec, Registry};
 use carillon_core::time::{millis_to_datetime, now_millis};
 use carillon_core::{ApiError, ApiResult, RequestContext};
+use carillon_jobs::{CancellationToken, Job, JobLease, Pass, Trigger};
 use carillon_store::chime::users::ChimeDomainRecord;
 use carillon_store::StoreError;
 use hickory_resolver::config::{NameServerConfigGroup, ResolverConfig, ResolverOpts};
@@ -37,7 +38,6 @@ use http::Method;
 use rand::Rng;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use tokio_util::sync::CancellationToken;
 
 use crate::errors::{bad_request, codes, internal};
 use crate::hub::ChatEvent;
@@ -61,9 +61,10 @@ const BATCH: i64 = 100;
 /// How long a released user stays in its account: 90 days (chime-ko.md §2.0.4), in
 /// milliseconds.
 pub const RELEASED_PERIOD_MS: i64 = 90 * 24 * 60 * 60 * 1000;
-/// How often the [`purge_job`] looks for released users past [`RELEASED_PERIOD_MS`].
+/// How often the [`ReleasedUsersPurge`] job looks for released users past
+/// [`RELEASED_PERIOD_MS`].
 pub const PURGE_INTERVAL: Duration = Duration::from_secs(60 * 60);
-/// Name of the [`purge_job`]'s lease in `job_leases`.
+/// Name of the [`ReleasedUsersPurge`] job's lease in `job_leases`.
 pub const PURGE_LEASE: &str = "chime-released-users";
 
 const COLLECTION: &str = "/carillon/v1/chime/accounts/{AccountId}/domains";
@@ -313,27 +314,43 @@ async fn check(chime: &Chime, mut domain: ChimeDomainRecord) -> ApiResult<ChimeD
     Ok(domain)
 }
 
-/// Checks pending claims every [`VERIFY_INTERVAL`] until `shutdown` (§2.7: Chime checks
-/// for the record). Each check is idempotent, so every node may run it.
+/// Checks pending claims every [`VERIFY_INTERVAL`] until `shutdown` (see
+/// [`DomainVerification`]).
 pub async fn verification_job(chime: Chime, shutdown: CancellationToken) {
-    loop {
-        match chime.store.pending_chime_domains(BATCH).await {
+    carillon_jobs::run(DomainVerification(chime), shutdown).await;
+}
+
+/// The domain verification job: checks pending claims every [`VERIFY_INTERVAL`] (§2.7:
+/// Chime checks for the record). Each check is idempotent, so every node runs it; at
+/// shutdown a pass ends after the claim it is checking.
+#[derive(Clone)]
+pub struct DomainVerification(pub Chime);
+
+#[async_trait::async_trait]
+impl Job for DomainVerification {
+    fn name(&self) -> &'static str {
+        "chime-domain-verification"
+    }
+
+    fn trigger(&self) -> Trigger {
+        Trigger::Every(VERIFY_INTERVAL)
+    }
+
+    async fn pass(&self, shutdown: &CancellationToken) -> Pass {
+        match self.0.store.pending_chime_domains(BATCH).await {
             Ok(pending) => {
                 for domain in pending {
                     if shutdown.is_cancelled() {
-                        return;
+                        break;
                     }
-                    if let Err(e) = check(&chime, domain).await {
+                    if let Err(e) = check(&self.0, domain).await {
                         tracing::warn!(error = %e.message, "checking a Chime domain claim");
                     }
                 }
             }
             Err(e) => tracing::warn!(error = %e, "listing pending Chime domain claims"),
         }
-        tokio::select! {
-            () = shutdown.cancelled() => return,
-            () = tokio::time::sleep(VERIFY_INTERVAL) => {}
-        }
+        Pass::Idle
     }
 }
 
@@ -358,33 +375,54 @@ pub async fn purge_released_users(chime: &Chime, now: i64) -> ApiResult<Vec<Stri
     }
 }
 
-/// Runs [`purge_released_users`] every [`PURGE_INTERVAL`] until `shutdown`, on the node
-/// holding the job lease [`PURGE_LEASE`] (two intervals long, so another node takes over
-/// when the holder stops).
-pub async fn purge_job(chime: Chime, shutdown: CancellationToken) {
-    loop {
-        match chime
-            .store
-            .acquire_job_lease(PURGE_LEASE, &chime.config.node_id, PURGE_INTERVAL * 2)
-            .await
-        {
-            Ok(true) => match purge_released_users(&chime, now_millis()).await {
-                Ok(moved) if !moved.is_empty() => {
-                    tracing::info!(
-                        users = moved.len(),
-                        "released Chime users left their accounts"
-                    );
-                }
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e.message, "purging released Chime users"),
-            },
-            Ok(false) => {}
-            Err(e) => tracing::warn!(error = %e, "taking the released-users job lease"),
+/// The released-users job: runs [`purge_released_users`] every [`PURGE_INTERVAL`] on the
+/// node holding the job lease [`PURGE_LEASE`] (two intervals long, so another node takes over
+/// when the holder stops). A pass finishes its batches at shutdown.
+#[derive(Clone)]
+pub struct ReleasedUsersPurge {
+    chime: Chime,
+    lease: JobLease,
+}
+
+impl ReleasedUsersPurge {
+    /// The job of the node `chime.config().node_id`.
+    pub fn new(chime: Chime) -> Self {
+        let lease = JobLease::new(
+            chime.store.clone(),
+            PURGE_LEASE,
+            chime.config.node_id.clone(),
+            PURGE_INTERVAL * 2,
+        );
+        ReleasedUsersPurge { chime, lease }
+    }
+}
+
+#[async_trait::async_trait]
+impl Job for ReleasedUsersPurge {
+    fn name(&self) -> &'static str {
+        PURGE_LEASE
+    }
+
+    fn trigger(&self) -> Trigger {
+        Trigger::Every(PURGE_INTERVAL)
+    }
+
+    fn lease(&self) -> Option<&JobLease> {
+        Some(&self.lease)
+    }
+
+    async fn pass(&self, _shutdown: &CancellationToken) -> Pass {
+        match purge_released_users(&self.chime, now_millis()).await {
+            Ok(moved) if !moved.is_empty() => {
+                tracing::info!(
+                    users = moved.len(),
+                    "released Chime users left their accounts"
+                );
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e.message, "purging released Chime users"),
         }
-        tokio::select! {
-            () = shutdown.cancelled() => return,
-            () = tokio::time::sleep(PURGE_INTERVAL) => {}
-        }
+        Pass::Idle
     }
 }
 

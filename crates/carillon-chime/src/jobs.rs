@@ -1,31 +1,25 @@
-//! The Chime system's background work, run by `carillon serve` until shutdown.
+//! The Chime system's background jobs, run by `carillon serve` until shutdown.
 //!
-//! Each job coordinates across nodes through the store (leases), so every node runs
-//! [`run`]. A job is an `async fn(Chime, CancellationToken)` of its module, spawned here.
+//! Each is a [`carillon_jobs::Job`] of its module, and coordinates across nodes through the
+//! store (a job lease, or steps guarded by the rows' status), so every node runs them all.
 
-use tokio::task::JoinSet;
-use tokio_util::sync::CancellationToken;
+use carillon_jobs::Job;
 
 use crate::Chime;
 
-/// Runs every Chime background job until `shutdown` is cancelled, then waits for each to
-/// finish its current step.
-pub async fn run(chime: Chime, shutdown: CancellationToken) {
-    let mut jobs: JoinSet<()> = JoinSet::new();
-    jobs.spawn(crate::chat_retention_job::run(
-        chime.clone(),
-        shutdown.clone(),
-    ));
-    jobs.spawn(crate::domains::verification_job(
-        chime.clone(),
-        shutdown.clone(),
-    ));
-    jobs.spawn(crate::domains::purge_job(chime.clone(), shutdown.clone()));
-    jobs.spawn(crate::bot_events::dispatch(chime.clone(), shutdown.clone()));
-    jobs.spawn(crate::reports::run(chime.clone(), shutdown.clone()));
-    jobs.spawn(crate::phone_numbers::job(chime.clone(), shutdown.clone()));
-    jobs.spawn(crate::hub::relay::run(chime.clone(), shutdown.clone()));
-    drop(chime);
-    shutdown.cancelled().await;
-    while jobs.join_next().await.is_some() {}
+/// Every Chime background job of this node, for [`carillon_jobs::run_all`]: chat retention,
+/// domain-claim verification, the released-users purge, bot events, usage reports, the
+/// phone-number queue and the hub relay.
+pub fn all(chime: &Chime) -> Vec<Box<dyn Job>> {
+    vec![
+        Box::new(crate::chat_retention_job::ChatRetentionJob::new(
+            chime.clone(),
+        )),
+        Box::new(crate::domains::DomainVerification(chime.clone())),
+        Box::new(crate::domains::ReleasedUsersPurge::new(chime.clone())),
+        Box::new(crate::bot_events::BotEvents(chime.clone())),
+        Box::new(crate::reports::UsageReports::new(chime.clone())),
+        Box::new(crate::phone_numbers::PhoneNumberQueue(chime.clone())),
+        Box::new(crate::hub::relay::HubRelay(chime.clone())),
+    ]
 }

@@ -14,7 +14,7 @@
 //! Real-time chat events (new, edited and redacted messages, membership changes, presence)
 //! are published on the [`hub::Hub`]; the client edge (`carillon-chime-client`) streams them
 //! to WebSocket clients and the bot dispatcher turns them into bot events. Background work
-//! runs in [`jobs::run`].
+//! is listed in [`jobs::all`].
 
 mod accounts;
 pub mod bot_events;

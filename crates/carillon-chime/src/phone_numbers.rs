@@ -11,7 +11,7 @@
 //! - Inventory: `Unassigned` ⇄ `Assigned` (a Business Calling number and one user).
 //! - DeletePhoneNumber (unassigned only): `DeleteInProgress` with its `DeletionTimestamp`,
 //!   the deletion queue; RestorePhoneNumber within 7 days brings it back; after 7 days
-//!   [`job`] releases it to the carrier's pool and it leaves the inventory.
+//!   [`PhoneNumberQueue`] releases it to the carrier's pool and it leaves the inventory.
 //!
 //! Calling names (≤ 15 characters): a number's own name and the tenant's default name can
 //! each be set once every 7 days (chime-ko.md §2.3) and take 72 hours to apply
@@ -23,12 +23,12 @@ use carillon_awsapi::generated::chime::*;
 use carillon_awsapi::types::Unit;
 use carillon_core::time::{millis_to_datetime, now_millis};
 use carillon_core::{ApiError, ApiResult, RequestContext};
+use carillon_jobs::{CancellationToken, Job, Pass, Trigger};
 use carillon_store::chime::phone_numbers::{
     order_status, status, AssociateOutcome, NewOrder, OrderRecord, PhoneNumberFilter,
     PhoneNumberRecord, PhoneSettingsRecord,
 };
 use carillon_store::StoreError;
-use tokio_util::sync::CancellationToken;
 
 use crate::carrier::{CarrierError, NumberQuery};
 use crate::countries::{self, normalize_e164, BUSINESS_CALLING, LOCAL, TOLL_FREE};
@@ -46,7 +46,7 @@ pub const CALLING_NAME_THROTTLE_MS: i64 = 7 * DAY_MS;
 /// Carillon's limit on a tenant's numbers (inventory plus pending orders; the deletion
 /// queue does not count): ResourceLimitExceededException beyond it.
 pub const PHONE_NUMBER_QUOTA: i64 = 1000;
-/// How often [`job`] looks for due deletions and unfinished orders.
+/// How often [`PhoneNumberQueue`] looks for due deletions and unfinished orders.
 const JOB_INTERVAL: Duration = Duration::from_secs(30);
 
 pub(crate) fn carrier_failure(e: CarrierError) -> ApiError {
@@ -497,8 +497,8 @@ pub(crate) async fn create_phone_number_order(
 
 /// Provisions the `Processing` numbers of `account_id`'s order `order_id` through the
 /// carrier and settles each (the order's status follows). A carrier failure leaves the
-/// number `Processing` for [`job`] to retry. Safe to run on several nodes at once: each
-/// number settles once, and provisioning is idempotent.
+/// number `Processing` for [`PhoneNumberQueue`] to retry. Safe to run on several nodes at
+/// once: each number settles once, and provisioning is idempotent.
 pub async fn process_order(chime: &Chime, account_id: &str, order_id: &str) {
     let order = match chime.store.phone_number_order(account_id, order_id).await {
         Ok(Some(order)) => order,
@@ -1252,10 +1252,10 @@ pub(crate) async fn update_global_settings(
     Ok(Unit {})
 }
 
-/// One pass of [`job`]: numbers whose users no longer hold them become `Unassigned`;
-/// numbers 7 days in the deletion queue go back to the carrier's pool and leave the
-/// inventory; orders still `Processing` (a node stopped, the carrier failed)
-/// are provisioned again. Returns how many numbers were released.
+/// One pass of [`PhoneNumberQueue`]: numbers whose users no longer hold them become
+/// `Unassigned`; numbers 7 days in the deletion queue go back to the carrier's pool and leave
+/// the inventory; orders still `Processing` (a node stopped, the carrier failed) are
+/// provisioned again. Returns how many numbers were released.
 ///
 /// Errors: the store failed (what was done stays done).
 pub async fn run_once(chime: &Chime) -> Result<usize, StoreError> {
@@ -1284,16 +1284,26 @@ pub async fn run_once(chime: &Chime) -> Result<usize, StoreError> {
     Ok(released)
 }
 
-/// The phone-number job: [`run_once`] every 30 seconds until `shutdown`. Every step is
-/// idempotent and guarded by the rows' status, so every node runs it without a lease.
-pub async fn job(chime: Chime, shutdown: CancellationToken) {
-    loop {
-        if let Err(e) = run_once(&chime).await {
+/// The phone-number job: [`run_once`] every 30 seconds. Every step is idempotent and
+/// guarded by the rows' status, so every node runs it without a lease; at shutdown a pass
+/// finishes (a release at the carrier is recorded before the job ends).
+#[derive(Clone)]
+pub struct PhoneNumberQueue(pub Chime);
+
+#[async_trait::async_trait]
+impl Job for PhoneNumberQueue {
+    fn name(&self) -> &'static str {
+        "chime-phone-numbers"
+    }
+
+    fn trigger(&self) -> Trigger {
+        Trigger::Every(JOB_INTERVAL)
+    }
+
+    async fn pass(&self, _shutdown: &CancellationToken) -> Pass {
+        if let Err(e) = run_once(&self.0).await {
             tracing::error!(error = %e, "phone-number job pass failed");
         }
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = tokio::time::sleep(JOB_INTERVAL) => {}
-        }
+        Pass::Idle
     }
 }

@@ -9,9 +9,9 @@
 //! - The weekly report of each Chime account of the Carillon account: a CSV with the header
 //!   [`CSV_HEADER`], one row per user (zero activity included), for the Sunday 00:00 –
 //!   Saturday 23:59:59.999 UTC week, written to the bucket under [`object_key`]. The report
-//!   job ([`run`], hourly, one node at a time by lease) writes each past week once, from the
-//!   first week starting after reporting was turned on ("the first report starts at the next
-//!   Sunday midnight UTC"). `WriteUsageReport` writes one past week now (a week before
+//!   job ([`UsageReports`], hourly, one node at a time by lease) writes each past week once,
+//!   from the first week starting after reporting was turned on ("the first report starts at
+//!   the next Sunday midnight UTC"). `WriteUsageReport` writes one past week now (a week before
 //!   reporting was turned on, or again).
 //! - `GetUsageReportFigures`: the dashboard's figures over a date range.
 //!
@@ -24,12 +24,12 @@ use std::time::Duration;
 use carillon_adminapi::{CarillonOperation, ErrorSpec, OperationSpec, Registry};
 use carillon_core::time::{millis_to_datetime, now_millis};
 use carillon_core::{ApiError, ApiResult, RequestContext};
+use carillon_jobs::{CancellationToken, Job, JobLease, Pass, Trigger};
 use carillon_store::chime::reports::{self as store, UsageReportingRecord, UsageRow};
 use carillon_store::{ChimeAccountFilter, ChimeAccountRecord, StoreError};
 use http::Method;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use tokio_util::sync::CancellationToken;
 
 use crate::errors::{bad_request, internal};
 use crate::Chime;
@@ -291,34 +291,56 @@ pub async fn write_due_reports(
 }
 
 /// The report job: every [`JOB_INTERVAL`] (the first pass at once), on the node holding the
-/// lease, writes the due reports of every tenant with reporting on, until `shutdown`.
-pub async fn run(chime: Chime, shutdown: CancellationToken) {
-    loop {
-        tokio::select! {
-            _ = shutdown.cancelled() => break,
-            result = run_once(&chime) => if let Err(error) = result {
-                tracing::warn!(%error, "usage report pass failed");
-            },
-        }
-        tokio::select! {
-            _ = shutdown.cancelled() => break,
-            _ = tokio::time::sleep(JOB_INTERVAL) => {}
-        }
+/// lease [`LEASE_NAME`] (two intervals long), writes the due reports of every tenant with
+/// reporting on. A pass stops where it is at shutdown: a week not yet written is written by
+/// the next pass.
+#[derive(Clone)]
+pub struct UsageReports {
+    chime: Chime,
+    lease: JobLease,
+}
+
+impl UsageReports {
+    /// The job of the node `chime.config().node_id`.
+    pub fn new(chime: Chime) -> Self {
+        let lease = JobLease::new(
+            chime.store.clone(),
+            LEASE_NAME,
+            chime.config().node_id.clone(),
+            JOB_INTERVAL * 2,
+        );
+        UsageReports { chime, lease }
     }
 }
 
-/// One pass of the report job at the current time; `None` when another node holds the
-/// lease, else how many reports were written.
-///
-/// Errors: the lease or the reporting settings cannot be read.
-pub async fn run_once(chime: &Chime) -> Result<Option<u64>, StoreError> {
-    if !chime
-        .store
-        .acquire_job_lease(LEASE_NAME, &chime.config().node_id, JOB_INTERVAL * 2)
-        .await?
-    {
-        return Ok(None);
+#[async_trait::async_trait]
+impl Job for UsageReports {
+    fn name(&self) -> &'static str {
+        LEASE_NAME
     }
+
+    fn trigger(&self) -> Trigger {
+        Trigger::Every(JOB_INTERVAL)
+    }
+
+    fn lease(&self) -> Option<&JobLease> {
+        Some(&self.lease)
+    }
+
+    async fn pass(&self, shutdown: &CancellationToken) -> Pass {
+        let pass = write_all_due_reports(&self.chime);
+        if let Some(Err(error)) = shutdown.run_until_cancelled(pass).await {
+            tracing::warn!(%error, "usage report pass failed");
+        }
+        Pass::Idle
+    }
+}
+
+/// One pass of the report job at the current time, the lease held: how many reports were
+/// written.
+///
+/// Errors: the reporting settings cannot be read.
+async fn write_all_due_reports(chime: &Chime) -> Result<u64, StoreError> {
     let now = now_millis();
     let mut written = 0;
     for reporting in store::all_reporting(&chime.store).await? {
@@ -329,7 +351,7 @@ pub async fn run_once(chime: &Chime) -> Result<Option<u64>, StoreError> {
             }
         }
     }
-    Ok(Some(written))
+    Ok(written)
 }
 
 /// Adds the report operations of `chime` to `registry`.

@@ -272,10 +272,11 @@ pub async fn run(config: Config) -> Result<()> {
         });
     }
     {
-        let (chime, token) = (chime.clone(), shutdown.clone());
+        let (jobs, token) = (carillon_chime::jobs::all(&chime), shutdown.clone());
         tasks.spawn(async move {
-            carillon_chime::jobs::run(chime, token).await;
-            Ok(())
+            carillon_jobs::run_all(jobs, token)
+                .await
+                .context("Chime background jobs")
         });
     }
     for (listener, implicit_tls, name) in [(imap, false, "imap"), (imaps, true, "imaps")] {

@@ -1,7 +1,7 @@
 //! The hub relay: the job that carries chat events between the nodes sharing one PostgreSQL
 //! database (PRODUCT.md "Runtime shape", scale-out).
 //!
-//! [`run`] listens on the store's notification channel [`CHANNEL`], then attaches to the
+//! [`HubRelay`] listens on the store's notification channel [`CHANNEL`], then attaches to the
 //! node's [`Hub`]: from then on every event published on the node is sent to the database as
 //! JSON (`{"origin": <hub node ID>, "event": <ChatEvent>}`, large ones through the store's
 //! payload table), and every event another node sent is republished on this node's
@@ -15,10 +15,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use carillon_jobs::{CancellationToken, Job, Pass, Trigger};
 use carillon_store::{Listener, Store};
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
 
 use super::{ChatEvent, Hub};
 use crate::Chime;
@@ -48,28 +48,48 @@ struct Incoming {
     event: ChatEvent,
 }
 
-/// Relays the node's chat events to and from the other nodes until `shutdown` (a job of
-/// [`crate::jobs::run`]). Returns at once on SQLite. At shutdown, the events already
-/// queued are still sent.
+/// Relays the node's chat events to and from the other nodes until `shutdown` (see
+/// [`HubRelay`]). Returns at once on SQLite.
 pub async fn run(chime: Chime, shutdown: CancellationToken) {
-    let store = chime.store().clone();
-    if !store.notifies_across_nodes() {
-        return;
+    carillon_jobs::run(HubRelay(chime), shutdown).await;
+}
+
+/// The hub relay job (one of [`crate::jobs::all`]): follows the node's hub and the store's
+/// notification channel until shutdown; ends at once on SQLite. At shutdown, the events
+/// already queued are still sent.
+#[derive(Clone)]
+pub struct HubRelay(pub Chime);
+
+#[async_trait::async_trait]
+impl Job for HubRelay {
+    fn name(&self) -> &'static str {
+        "chime-hub-relay"
     }
-    let hub = chime.hub().clone();
-    drop(chime);
-    let Some(listener) = listen(&store, &shutdown).await else {
-        return;
-    };
-    let outbox = hub.attach_relay();
-    tracing::info!(
-        node_id = hub.node_id(),
-        "chat hub: relaying events across nodes"
-    );
-    tokio::join!(
-        send(&store, &hub, outbox, &shutdown),
-        receive(&hub, listener, &shutdown),
-    );
+
+    fn trigger(&self) -> Trigger {
+        Trigger::Stream
+    }
+
+    async fn pass(&self, shutdown: &CancellationToken) -> Pass {
+        let store = self.0.store();
+        if !store.notifies_across_nodes() {
+            return Pass::Idle;
+        }
+        let hub = self.0.hub();
+        let Some(listener) = listen(store, shutdown).await else {
+            return Pass::Idle;
+        };
+        let outbox = hub.attach_relay();
+        tracing::info!(
+            node_id = hub.node_id(),
+            "chat hub: relaying events across nodes"
+        );
+        tokio::join!(
+            send(store, hub, outbox, shutdown),
+            receive(hub, listener, shutdown),
+        );
+        Pass::Idle
+    }
 }
 
 /// Starts listening on [`CHANNEL`], retrying while the database cannot be reached; `None`
