@@ -111,6 +111,7 @@ pub async fn run(config: Config) -> Result<()> {
     let messageflow =
         carillon_mail::messageflow::MessageFlow::new(store.clone(), config.region.clone());
     let http = bind("http", config.http_addr).await?;
+    let node_id = node_id(&config.store.data_dir)?;
     let trusted_ca = match &config.trusted_ca_file {
         Some(path) => {
             Some(std::fs::read(path).with_context(|| format!("reading {}", path.display()))?)
@@ -131,7 +132,7 @@ pub async fn run(config: Config) -> Result<()> {
         ))),
         trusted_ca_pem: trusted_ca.clone(),
         retention_interval: config.chime_retention_interval,
-        node_id: node_id(&config.store.data_dir)?,
+        node_id: node_id.clone(),
     };
     let chime = carillon_chime::Chime::with_config(store.clone(), chime_config)
         .await
@@ -220,63 +221,41 @@ pub async fn run(config: Config) -> Result<()> {
         });
     }
     {
-        let job = carillon_mail::retention::RetentionJob::new(
-            store.clone(),
-            node_id(&config.store.data_dir)?,
-            config.retention_interval,
-        );
+        let mut jobs: Vec<Box<dyn carillon_jobs::Job>> = vec![
+            Box::new(carillon_mail::retention::RetentionJob::new(
+                store.clone(),
+                node_id.clone(),
+                config.retention_interval,
+            )),
+            Box::new(carillon_smtp::OutboundQueue::new(
+                store.clone(),
+                carillon_smtp::OutboundConfig {
+                    hostname: config.hostname.clone(),
+                    smarthost: config.smarthost.clone(),
+                    resolver_nameserver: config.dns_resolver,
+                    queue_lifetime: config.queue_lifetime,
+                    retry_base: config.queue_retry,
+                    node_id: node_id.clone(),
+                    extra_ca_pem: trusted_ca.clone(),
+                },
+            )),
+            Box::new(carillon_mail::export::ExportRunner::new(
+                store.clone(),
+                node_id.clone(),
+            )),
+            Box::new(carillon_mail::flow::transit::HookWorker::new(
+                store.clone(),
+                node_id,
+                carillon_mail::flow::hooks::HookClient::new(trusted_ca.as_deref())
+                    .context("hook HTTPS client")?,
+            )),
+        ];
+        jobs.extend(carillon_chime::jobs::all(&chime));
         let token = shutdown.clone();
-        tasks.spawn(async move {
-            carillon_jobs::run(job, token).await;
-            Ok(())
-        });
-    }
-    {
-        let outbound = carillon_smtp::OutboundConfig {
-            hostname: config.hostname.clone(),
-            smarthost: config.smarthost.clone(),
-            resolver_nameserver: config.dns_resolver,
-            queue_lifetime: config.queue_lifetime,
-            retry_base: config.queue_retry,
-            node_id: node_id(&config.store.data_dir)?,
-            extra_ca_pem: trusted_ca.clone(),
-        };
-        let (store, token) = (store.clone(), shutdown.clone());
-        tasks.spawn(async move {
-            carillon_smtp::run_outbound_queue(store, outbound, token.cancelled_owned()).await;
-            Ok(())
-        });
-    }
-    {
-        let runner = carillon_mail::export::ExportRunner::new(
-            store.clone(),
-            node_id(&config.store.data_dir)?,
-        );
-        let token = shutdown.clone();
-        tasks.spawn(async move {
-            carillon_jobs::run(runner, token).await;
-            Ok(())
-        });
-    }
-    {
-        let worker = carillon_mail::flow::transit::HookWorker::new(
-            store.clone(),
-            node_id(&config.store.data_dir)?,
-            carillon_mail::flow::hooks::HookClient::new(trusted_ca.as_deref())
-                .context("hook HTTPS client")?,
-        );
-        let token = shutdown.clone();
-        tasks.spawn(async move {
-            worker.run(token.cancelled_owned()).await;
-            Ok(())
-        });
-    }
-    {
-        let (jobs, token) = (carillon_chime::jobs::all(&chime), shutdown.clone());
         tasks.spawn(async move {
             carillon_jobs::run_all(jobs, token)
                 .await
-                .context("Chime background jobs")
+                .context("background jobs")
         });
     }
     for (listener, implicit_tls, name) in [(imap, false, "imap"), (imaps, true, "imaps")] {
