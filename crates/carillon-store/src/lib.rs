@@ -15,7 +15,9 @@
 //!   local directory or S3), `settings` (server secrets), `notify` (change notification
 //!   across nodes: PostgreSQL NOTIFY/LISTEN on a schema-scoped channel, a reconnecting
 //!   `Listener`, payloads over 8,000 bytes through `notify_payloads`; nothing on SQLite),
-//!   `error`, `testing` (feature `test-fixtures`: one store per backend for the test suites);
+//!   `sql` (the one query idiom: a statement with its values bound in order as `Arg`s, on the
+//!   pool or in a transaction, rows decoded by `FromRow`), `error`, `testing` (feature
+//!   `test-fixtures`: one store per backend for the test suites);
 //! - identity: `iam` (accounts, principals, access keys, the audit trail);
 //! - WorkMail: `workmail` (one module per directory object: organizations, domains,
 //!   entities, addresses, groups, tags, login), `recipients` (address → mailboxes, groups
@@ -30,7 +32,7 @@
 //!   inbound DMARC enforcement), `audit_logs` (audit-log delivery per organization and type),
 //!   `monitoring` (the event log's log group per organization), `s3` (buckets and objects
 //!   of the minimal S3 endpoint);
-//! - Chime: `chime` (one module per object family, all through its `sql` helper).
+//! - Chime: `chime` (one module per object family).
 
 mod audit_logs;
 mod blob;
@@ -52,6 +54,7 @@ mod recipients;
 mod retention;
 mod s3;
 mod settings;
+mod sql;
 #[cfg(feature = "test-fixtures")]
 pub mod testing;
 mod workmail;

@@ -6,8 +6,8 @@
 use sqlx::any::AnyRow;
 use sqlx::{FromRow, Row};
 
-use super::sql;
 use crate::error::StoreResult;
+use crate::sql;
 use crate::Store;
 
 /// A Chime account as stored.

@@ -6,8 +6,8 @@
 //! ([`Store::chime_webhook_by_url`]) and by bot user ID for event delivery take the tenant
 //! from the caller too. The rules (limits, who may post) live in carillon-chime.
 
-use super::sql::{self, Arg};
 use crate::error::StoreResult;
+use crate::sql::{self, Arg};
 use crate::Store;
 
 /// A chat bot as stored.

@@ -6,8 +6,8 @@
 //! through their members. Every reader of `chime_messages` skips rows retention has hidden
 //! (`hidden_at IS NOT NULL`).
 
-use super::sql::{self, Arg};
 use crate::error::{StoreError, StoreResult};
+use crate::sql::{self, Arg};
 use crate::Store;
 
 /// A user as chat sees them: identity, account and what sign-in checks.

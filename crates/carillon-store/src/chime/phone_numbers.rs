@@ -11,8 +11,8 @@
 use sqlx::any::AnyRow;
 use sqlx::{FromRow, Row};
 
-use super::sql::{self, Arg};
 use crate::error::{StoreError, StoreResult};
+use crate::sql::{self, Arg};
 use crate::Store;
 
 /// Model `PhoneNumberStatus` values the store itself writes.

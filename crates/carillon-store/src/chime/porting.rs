@@ -11,8 +11,8 @@ use sqlx::any::AnyRow;
 use sqlx::{FromRow, Row};
 
 use super::phone_numbers::{replace_failed_number, PhoneNumberRecord};
-use super::sql;
 use crate::error::StoreResult;
+use crate::sql;
 use crate::Store;
 
 /// A port-in or port-out order.

@@ -5,8 +5,8 @@
 //! `chime_user_sign_ins` (a user's latest chat sign-in, kept when sessions end). The figures
 //! are counted from the core tables (`chime_users`, `chime_messages`, `chime_sessions`).
 
-use super::sql::{self, Arg};
 use crate::error::StoreResult;
+use crate::sql::{self, Arg};
 use crate::Store;
 
 /// A tenant's usage reporting, on.

@@ -8,8 +8,8 @@
 //! (readers filter `hidden_at IS NULL`); it is restored by clearing it, or purged (deleted)
 //! for good.
 
-use super::sql::{self, Arg};
 use crate::error::StoreResult;
+use crate::sql::{self, Arg};
 use crate::Store;
 
 /// `chime_messages.container_type` of a room's messages.

@@ -2,8 +2,8 @@
 //! node over the same database. The rule (how many failures, how long a window) is
 //! carillon-chime's `sessions` module's; the store counts atomically.
 
-use super::sql;
 use crate::error::StoreResult;
+use crate::sql;
 use crate::Store;
 
 /// The failure window of one email key as it is after an attempt.

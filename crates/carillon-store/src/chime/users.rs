@@ -9,8 +9,8 @@
 use sqlx::any::AnyRow;
 use sqlx::{FromRow, Row};
 
-use super::sql::{self, Arg};
 use crate::error::{StoreError, StoreResult};
+use crate::sql::{self, Arg};
 use crate::Store;
 
 /// A Chime user as stored (table `chime_users`).

@@ -1,5 +1,6 @@
-//! The query plumbing the Chime modules share: a statement and its placeholder values in one
-//! call, instead of a chain of `.bind()` per query. Works on the pool and inside a
+//! The one query idiom of the store: a statement and its placeholder values in one call,
+//! instead of a chain of `.bind()` per query, and rows decoded by `FromRow` (by column name)
+//! instead of tuples destructured by position. Works on the pool and inside a
 //! transaction (`&mut *tx`), on SQLite and PostgreSQL alike (sqlx Any, `$1` placeholders).
 
 use sqlx::any::{AnyArguments, AnyRow};
@@ -9,7 +10,7 @@ use crate::error::StoreResult;
 
 /// A value bound to a placeholder; `$1` takes the first of a list, `$2` the second, ...
 #[derive(Debug, Clone, Copy)]
-pub(super) enum Arg<'a> {
+pub(crate) enum Arg<'a> {
     /// Text.
     Text(&'a str),
     /// Text or NULL.
@@ -79,7 +80,7 @@ fn arguments<'q>(args: &[Arg<'q>]) -> Result<AnyArguments<'q>, sqlx::Error> {
 }
 
 /// Runs statement `sql` with `args`; returns how many rows it touched.
-pub(super) async fn execute<'q, 'c, E>(
+pub(crate) async fn execute<'q, 'c, E>(
     executor: E,
     sql: &'q str,
     args: &[Arg<'q>],
@@ -95,7 +96,7 @@ where
 
 /// Runs statement `sql` with `args`; returns whether it touched a row (an update or delete
 /// that found its row, a status-guarded update whose guard held).
-pub(super) async fn changed<'q, 'c, E>(
+pub(crate) async fn changed<'q, 'c, E>(
     executor: E,
     sql: &'q str,
     args: &[Arg<'q>],
@@ -107,7 +108,7 @@ where
 }
 
 /// The row query `sql` with `args` selects, if any.
-pub(super) async fn fetch_optional<'q, 'c, E, R>(
+pub(crate) async fn fetch_optional<'q, 'c, E, R>(
     executor: E,
     sql: &'q str,
     args: &[Arg<'q>],
@@ -122,7 +123,7 @@ where
 }
 
 /// The one row query `sql` with `args` selects (a count, an aggregate).
-pub(super) async fn fetch_one<'q, 'c, E, R>(
+pub(crate) async fn fetch_one<'q, 'c, E, R>(
     executor: E,
     sql: &'q str,
     args: &[Arg<'q>],
@@ -137,7 +138,7 @@ where
 }
 
 /// Every row query `sql` with `args` selects.
-pub(super) async fn fetch_all<'q, 'c, E, R>(
+pub(crate) async fn fetch_all<'q, 'c, E, R>(
     executor: E,
     sql: &'q str,
     args: &[Arg<'q>],
@@ -152,7 +153,7 @@ where
 }
 
 /// The first column, text, of every row query `sql` with `args` selects.
-pub(super) async fn fetch_texts<'q, 'c, E>(
+pub(crate) async fn fetch_texts<'q, 'c, E>(
     executor: E,
     sql: &'q str,
     args: &[Arg<'q>],
