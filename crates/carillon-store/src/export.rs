@@ -8,6 +8,7 @@
 //! holder died comes free when its lease expires.
 
 use crate::error::StoreResult;
+use crate::sql;
 use crate::Store;
 
 /// Job waiting for a runner (shown as `RUNNING` by the API: the model has no pending state).
@@ -119,69 +120,74 @@ impl Store {
         let mut tx = self.begin_write().await?;
         // A no-op write takes the organization row's lock on PostgreSQL (SQLite's BEGIN
         // IMMEDIATE already serializes writers), so admissions of one organization queue up.
-        sqlx::query(
+        sql::execute(
+            &mut *tx,
             "UPDATE organizations SET state = state \
              WHERE organization_id = $1 AND account_id = $2",
+            &[(&job.organization_id).into(), (&job.account_id).into()],
         )
-        .bind(&job.organization_id)
-        .bind(&job.account_id)
-        .execute(&mut *tx)
         .await?;
-        let existing: Option<String> = sqlx::query_scalar(
+        let existing: Option<String> = sql::fetch_optional_scalar(
+            &mut *tx,
             "SELECT job_id FROM mailbox_export_jobs \
              WHERE organization_id = $1 AND account_id = $2 AND client_token = $3",
+            &[
+                (&job.organization_id).into(),
+                (&job.account_id).into(),
+                (&job.client_token).into(),
+            ],
         )
-        .bind(&job.organization_id)
-        .bind(&job.account_id)
-        .bind(&job.client_token)
-        .fetch_optional(&mut *tx)
         .await?;
         if let Some(job_id) = existing {
             return Ok(ExportAdmission::Existing(job_id));
         }
-        let active: i64 = sqlx::query_scalar(
+        let active: i64 = sql::fetch_scalar(
+            &mut *tx,
             "SELECT COUNT(*) FROM mailbox_export_jobs \
              WHERE organization_id = $1 AND state IN ('PENDING', 'RUNNING')",
+            &[(&job.organization_id).into()],
         )
-        .bind(&job.organization_id)
-        .fetch_one(&mut *tx)
         .await?;
         if active >= max_concurrent {
             return Ok(ExportAdmission::TooManyConcurrent(active));
         }
-        let recent: Option<String> = sqlx::query_scalar(
+        let recent: Option<String> = sql::fetch_optional_scalar(
+            &mut *tx,
             "SELECT job_id FROM mailbox_export_jobs \
              WHERE organization_id = $1 AND entity_id = $2 AND start_time >= $3 \
                AND state <> 'FAILED' \
              ORDER BY start_time DESC LIMIT 1",
+            &[
+                (&job.organization_id).into(),
+                (&job.entity_id).into(),
+                mailbox_window_start.into(),
+            ],
         )
-        .bind(&job.organization_id)
-        .bind(&job.entity_id)
-        .bind(mailbox_window_start)
-        .fetch_optional(&mut *tx)
         .await?;
         if let Some(job_id) = recent {
             return Ok(ExportAdmission::MailboxRecentlyExported(job_id));
         }
-        sqlx::query(
+        sql::execute(
+            &mut *tx,
             "INSERT INTO mailbox_export_jobs (job_id, account_id, organization_id, entity_id, \
              description, role_arn, kms_key_arn, s3_bucket_name, s3_prefix, s3_path, \
              client_token, state, estimated_progress, start_time) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'PENDING', 0, $12)",
+            &[
+                (&job.job_id).into(),
+                (&job.account_id).into(),
+                (&job.organization_id).into(),
+                (&job.entity_id).into(),
+                (&job.description).into(),
+                (&job.role_arn).into(),
+                (&job.kms_key_arn).into(),
+                (&job.s3_bucket_name).into(),
+                (&job.s3_prefix).into(),
+                (&job.s3_path).into(),
+                (&job.client_token).into(),
+                job.start_time.into(),
+            ],
         )
-        .bind(&job.job_id)
-        .bind(&job.account_id)
-        .bind(&job.organization_id)
-        .bind(&job.entity_id)
-        .bind(&job.description)
-        .bind(&job.role_arn)
-        .bind(&job.kms_key_arn)
-        .bind(&job.s3_bucket_name)
-        .bind(&job.s3_prefix)
-        .bind(&job.s3_path)
-        .bind(&job.client_token)
-        .bind(job.start_time)
-        .execute(&mut *tx)
         .await?;
         tx.commit().await?;
         Ok(ExportAdmission::Started)
@@ -196,15 +202,15 @@ impl Store {
         organization_id: &str,
         job_id: &str,
     ) -> StoreResult<Option<ExportJobRecord>> {
-        Ok(sqlx::query_as(&format!(
-            "SELECT {COLUMNS} FROM mailbox_export_jobs \
+        sql::fetch_optional(
+            &self.pool,
+            &format!(
+                "SELECT {COLUMNS} FROM mailbox_export_jobs \
              WHERE account_id = $1 AND organization_id = $2 AND job_id = $3"
-        ))
-        .bind(account_id)
-        .bind(organization_id)
-        .bind(job_id)
-        .fetch_optional(&self.pool)
-        .await?)
+            ),
+            &[account_id.into(), organization_id.into(), job_id.into()],
+        )
+        .await
     }
 
     /// Up to `limit` jobs of the organization started at or after `since` (epoch ms), by
@@ -220,20 +226,24 @@ impl Store {
         limit: i64,
     ) -> StoreResult<Vec<ExportJobRecord>> {
         let (after_time, after_id) = after.unwrap_or((i64::MIN, ""));
-        Ok(sqlx::query_as(&format!(
-            "SELECT {COLUMNS} FROM mailbox_export_jobs \
+        sql::fetch_all(
+            &self.pool,
+            &format!(
+                "SELECT {COLUMNS} FROM mailbox_export_jobs \
              WHERE account_id = $1 AND organization_id = $2 AND start_time >= $3 \
                AND (start_time > $4 OR (start_time = $4 AND job_id > $5)) \
              ORDER BY start_time, job_id LIMIT $6"
-        ))
-        .bind(account_id)
-        .bind(organization_id)
-        .bind(since)
-        .bind(after_time)
-        .bind(after_id)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?)
+            ),
+            &[
+                account_id.into(),
+                organization_id.into(),
+                since.into(),
+                after_time.into(),
+                after_id.into(),
+                limit.into(),
+            ],
+        )
+        .await
     }
 
     /// Cancels a pending or running job at `now` (epoch ms): state `CANCELLED`, lease
@@ -249,27 +259,27 @@ impl Store {
         job_id: &str,
         now: i64,
     ) -> StoreResult<Option<String>> {
-        sqlx::query(
+        sql::execute(
+            &self.pool,
             "UPDATE mailbox_export_jobs SET state = 'CANCELLED', end_time = $4, \
              lease_holder = NULL, lease_expires_at = NULL \
              WHERE account_id = $1 AND organization_id = $2 AND job_id = $3 \
                AND state IN ('PENDING', 'RUNNING')",
+            &[
+                account_id.into(),
+                organization_id.into(),
+                job_id.into(),
+                now.into(),
+            ],
         )
-        .bind(account_id)
-        .bind(organization_id)
-        .bind(job_id)
-        .bind(now)
-        .execute(&self.pool)
         .await?;
-        Ok(sqlx::query_scalar(
+        sql::fetch_optional_scalar(
+            &self.pool,
             "SELECT state FROM mailbox_export_jobs \
              WHERE account_id = $1 AND organization_id = $2 AND job_id = $3",
+            &[account_id.into(), organization_id.into(), job_id.into()],
         )
-        .bind(account_id)
-        .bind(organization_id)
-        .bind(job_id)
-        .fetch_optional(&self.pool)
-        .await?)
+        .await
     }
 
     /// Leases the oldest job due at `now` (epoch ms) to `node` until `now + lease_ms`: a
@@ -284,27 +294,31 @@ impl Store {
         now: i64,
         lease_ms: i64,
     ) -> StoreResult<Option<ExportJobRecord>> {
-        let candidates: Vec<String> = sqlx::query_scalar(
+        let candidates: Vec<String> = sql::fetch_all_scalar(
+            &self.pool,
             "SELECT job_id FROM mailbox_export_jobs \
              WHERE state = 'PENDING' OR (state = 'RUNNING' AND lease_expires_at <= $1) \
              ORDER BY start_time, job_id LIMIT 8",
+            &[now.into()],
         )
-        .bind(now)
-        .fetch_all(&self.pool)
         .await?;
         for job_id in candidates {
-            let row: Option<ExportJobRecord> = sqlx::query_as(&format!(
-                "UPDATE mailbox_export_jobs SET state = 'RUNNING', estimated_progress = 0, \
+            let row: Option<ExportJobRecord> = sql::fetch_optional(
+                &self.pool,
+                &format!(
+                    "UPDATE mailbox_export_jobs SET state = 'RUNNING', estimated_progress = 0, \
                  lease_holder = $1, lease_expires_at = $2 \
                  WHERE job_id = $3 AND (state = 'PENDING' \
                    OR (state = 'RUNNING' AND lease_expires_at <= $4)) \
                  RETURNING {COLUMNS}"
-            ))
-            .bind(node)
-            .bind(now + lease_ms)
-            .bind(&job_id)
-            .bind(now)
-            .fetch_optional(&self.pool)
+                ),
+                &[
+                    node.into(),
+                    (now + lease_ms).into(),
+                    (&job_id).into(),
+                    now.into(),
+                ],
+            )
             .await?;
             if row.is_some() {
                 return Ok(row);
@@ -319,15 +333,13 @@ impl Store {
     ///
     /// Errors: `Database`.
     pub async fn release_export_leases(&self, node: &str, now: i64) -> StoreResult<u64> {
-        let done = sqlx::query(
+        sql::execute(
+            &self.pool,
             "UPDATE mailbox_export_jobs SET lease_expires_at = $1 \
              WHERE lease_holder = $2 AND state = 'RUNNING'",
+            &[now.into(), node.into()],
         )
-        .bind(now)
-        .bind(node)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected())
+        .await
     }
 
     /// Extends the leases of every running job `node` holds to `until` (epoch ms): the
@@ -335,15 +347,13 @@ impl Store {
     ///
     /// Errors: `Database`.
     pub async fn renew_export_leases(&self, node: &str, until: i64) -> StoreResult<u64> {
-        let done = sqlx::query(
+        sql::execute(
+            &self.pool,
             "UPDATE mailbox_export_jobs SET lease_expires_at = $1 \
              WHERE lease_holder = $2 AND state = 'RUNNING'",
+            &[until.into(), node.into()],
         )
-        .bind(until)
-        .bind(node)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected())
+        .await
     }
 
     /// Records the progress (0–100) of a job `node` holds. Returns false when the job is no
@@ -356,16 +366,14 @@ impl Store {
         node: &str,
         progress: i64,
     ) -> StoreResult<bool> {
-        let done = sqlx::query(
+        let done = sql::execute(
+            &self.pool,
             "UPDATE mailbox_export_jobs SET estimated_progress = $1 \
              WHERE job_id = $2 AND lease_holder = $3 AND state = 'RUNNING'",
+            &[progress.into(), job_id.into(), node.into()],
         )
-        .bind(progress)
-        .bind(job_id)
-        .bind(node)
-        .execute(&self.pool)
         .await?;
-        Ok(done.rows_affected() == 1)
+        Ok(done == 1)
     }
 
     /// Ends a job `node` holds: `COMPLETED` (progress 100) when `error_info` is `None`,
@@ -384,18 +392,22 @@ impl Store {
             None => (EXPORT_COMPLETED, "100"),
             Some(_) => (EXPORT_FAILED, "estimated_progress"),
         };
-        let done = sqlx::query(&format!(
-            "UPDATE mailbox_export_jobs SET state = $1, estimated_progress = {progress_sql}, \
+        let done = sql::execute(
+            &self.pool,
+            &format!(
+                "UPDATE mailbox_export_jobs SET state = $1, estimated_progress = {progress_sql}, \
              error_info = $2, end_time = $3, lease_holder = NULL, lease_expires_at = NULL \
              WHERE job_id = $4 AND lease_holder = $5 AND state = 'RUNNING'"
-        ))
-        .bind(state)
-        .bind(error_info)
-        .bind(now)
-        .bind(job_id)
-        .bind(node)
-        .execute(&self.pool)
+            ),
+            &[
+                state.into(),
+                error_info.into(),
+                now.into(),
+                job_id.into(),
+                node.into(),
+            ],
+        )
         .await?;
-        Ok(done.rows_affected() == 1)
+        Ok(done == 1)
     }
 }

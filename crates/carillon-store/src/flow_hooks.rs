@@ -9,6 +9,7 @@
 //! 24-hour window) is the caller's business rule; this module only stores and claims.
 
 use crate::error::StoreResult;
+use crate::sql;
 use crate::Store;
 
 /// Synchronous row whose hook has not answered yet: its content may still be replaced.
@@ -172,29 +173,31 @@ impl Store {
         };
         let recipients =
             serde_json::to_string(&message.recipients).expect("a list of strings serializes");
-        sqlx::query(
+        sql::execute(
+            &self.pool,
             "INSERT INTO flow_transit_messages (message_id, account_id, organization_id, \
              direction, synchronous, blob_key, message_key, mail_from, recipients, submitter, \
              hook, state, invocation_id, attempts, next_attempt_at, deadline_at, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 0, $14, $15, $16)",
+            &[
+                (&message.message_id).into(),
+                (&message.account_id).into(),
+                (&message.organization_id).into(),
+                (&message.direction).into(),
+                i64::from(message.synchronous).into(),
+                (&message.blob_key).into(),
+                (&message.message_key).into(),
+                (&message.mail_from).into(),
+                (&recipients).into(),
+                (&message.submitter).into(),
+                (&message.hook).into(),
+                state.into(),
+                (&message.invocation_id).into(),
+                message.next_attempt_at.into(),
+                message.deadline_at.into(),
+                message.created_at.into(),
+            ],
         )
-        .bind(&message.message_id)
-        .bind(&message.account_id)
-        .bind(&message.organization_id)
-        .bind(&message.direction)
-        .bind(i64::from(message.synchronous))
-        .bind(&message.blob_key)
-        .bind(&message.message_key)
-        .bind(&message.mail_from)
-        .bind(recipients)
-        .bind(&message.submitter)
-        .bind(&message.hook)
-        .bind(state)
-        .bind(&message.invocation_id)
-        .bind(message.next_attempt_at)
-        .bind(message.deadline_at)
-        .bind(message.created_at)
-        .execute(&self.pool)
         .await?;
         Ok(())
     }
@@ -209,14 +212,14 @@ impl Store {
         message_id: &str,
         window_start: i64,
     ) -> StoreResult<Option<TransitMessageRecord>> {
-        let row: Option<TransitRow> = sqlx::query_as(&format!(
-            "SELECT {COLUMNS} FROM flow_transit_messages \
+        let row: Option<TransitRow> = sql::fetch_optional(
+            &self.pool,
+            &format!(
+                "SELECT {COLUMNS} FROM flow_transit_messages \
              WHERE message_id = $1 AND account_id = $2 AND created_at >= $3"
-        ))
-        .bind(message_id)
-        .bind(account_id)
-        .bind(window_start)
-        .fetch_optional(&self.pool)
+            ),
+            &[message_id.into(), account_id.into(), window_start.into()],
+        )
         .await?;
         Ok(row.map(Into::into))
     }
@@ -236,23 +239,29 @@ impl Store {
         const DUE: &str = "((state IN ('PENDING', 'ASYNC') AND next_attempt_at <= $1 \
                              AND (lease_expires_at IS NULL OR lease_expires_at <= $1)) \
                             OR (state = 'DELIVERING' AND lease_expires_at <= $1))";
-        let candidates: Vec<String> = sqlx::query_scalar(&format!(
-            "SELECT message_id FROM flow_transit_messages WHERE {DUE} \
+        let candidates: Vec<String> = sql::fetch_all_scalar(
+            &self.pool,
+            &format!(
+                "SELECT message_id FROM flow_transit_messages WHERE {DUE} \
              ORDER BY next_attempt_at, message_id LIMIT 8"
-        ))
-        .bind(now)
-        .fetch_all(&self.pool)
+            ),
+            &[now.into()],
+        )
         .await?;
         for message_id in candidates {
-            let row: Option<TransitRow> = sqlx::query_as(&format!(
-                "UPDATE flow_transit_messages SET lease_holder = $2, lease_expires_at = $3 \
+            let row: Option<TransitRow> = sql::fetch_optional(
+                &self.pool,
+                &format!(
+                    "UPDATE flow_transit_messages SET lease_holder = $2, lease_expires_at = $3 \
                  WHERE message_id = $4 AND {DUE} RETURNING {COLUMNS}"
-            ))
-            .bind(now)
-            .bind(node)
-            .bind(now.saturating_add(lease_ms))
-            .bind(&message_id)
-            .fetch_optional(&self.pool)
+                ),
+                &[
+                    now.into(),
+                    node.into(),
+                    now.saturating_add(lease_ms).into(),
+                    (&message_id).into(),
+                ],
+            )
             .await?;
             if let Some(row) = row {
                 return Ok(Some(row.into()));
@@ -272,17 +281,15 @@ impl Store {
         node: &str,
         next_attempt_at: i64,
     ) -> StoreResult<bool> {
-        let done = sqlx::query(
+        let done = sql::execute(
+            &self.pool,
             "UPDATE flow_transit_messages SET attempts = attempts + 1, next_attempt_at = $1, \
              lease_holder = NULL, lease_expires_at = NULL \
              WHERE message_id = $2 AND lease_holder = $3 AND state IN ('PENDING', 'ASYNC')",
+            &[next_attempt_at.into(), message_id.into(), node.into()],
         )
-        .bind(next_attempt_at)
-        .bind(message_id)
-        .bind(node)
-        .execute(&self.pool)
         .await?;
-        Ok(done.rows_affected() == 1)
+        Ok(done == 1)
     }
 
     /// Freezes the content of a `PENDING` row `node` holds once its final `actions` (as the
@@ -297,16 +304,14 @@ impl Store {
         node: &str,
         actions: &str,
     ) -> StoreResult<Option<(String, Option<String>)>> {
-        Ok(sqlx::query_as(
+        sql::fetch_optional(
+            &self.pool,
             "UPDATE flow_transit_messages SET state = 'DELIVERING', attempts = attempts + 1, \
              actions = $1 WHERE message_id = $2 AND lease_holder = $3 AND state = 'PENDING' \
              RETURNING blob_key, message_key",
+            &[actions.into(), message_id.into(), node.into()],
         )
-        .bind(actions)
-        .bind(message_id)
-        .bind(node)
-        .fetch_optional(&self.pool)
-        .await?)
+        .await
     }
 
     /// Ends the work on a row `node` holds: state `DONE` at `now` (epoch ms), lease dropped.
@@ -319,17 +324,15 @@ impl Store {
         node: &str,
         now: i64,
     ) -> StoreResult<bool> {
-        let done = sqlx::query(
+        let done = sql::execute(
+            &self.pool,
             "UPDATE flow_transit_messages SET state = 'DONE', finished_at = $1, \
              lease_holder = NULL, lease_expires_at = NULL \
              WHERE message_id = $2 AND lease_holder = $3",
+            &[now.into(), message_id.into(), node.into()],
         )
-        .bind(now)
-        .bind(message_id)
-        .bind(node)
-        .execute(&self.pool)
         .await?;
-        Ok(done.rows_affected() == 1)
+        Ok(done == 1)
     }
 
     /// Makes the content of `account_id`'s synchronous message `message_id`, created at or
@@ -346,14 +349,12 @@ impl Store {
         message_key: Option<&str>,
     ) -> StoreResult<ContentReplacement> {
         let mut tx = self.begin_write().await?;
-        let current: Option<(String, String, i64)> = sqlx::query_as(
+        let current: Option<(String, String, i64)> = sql::fetch_optional(
+            &mut *tx,
             "SELECT blob_key, state, synchronous FROM flow_transit_messages \
              WHERE message_id = $1 AND account_id = $2 AND created_at >= $3",
+            &[message_id.into(), account_id.into(), window_start.into()],
         )
-        .bind(message_id)
-        .bind(account_id)
-        .bind(window_start)
-        .fetch_optional(&mut *tx)
         .await?;
         let Some((previous, state, synchronous)) = current else {
             return Ok(ContentReplacement::NotFound);
@@ -361,17 +362,15 @@ impl Store {
         if synchronous == 0 || state != TRANSIT_PENDING {
             return Ok(ContentReplacement::Frozen);
         }
-        let done = sqlx::query(
+        let done = sql::execute(
+            &mut *tx,
             "UPDATE flow_transit_messages SET blob_key = $1, message_key = $2 \
              WHERE message_id = $3 AND state = 'PENDING'",
+            &[blob_key.into(), message_key.into(), message_id.into()],
         )
-        .bind(blob_key)
-        .bind(message_key)
-        .bind(message_id)
-        .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok(if done.rows_affected() == 1 {
+        Ok(if done == 1 {
             ContentReplacement::Replaced(previous)
         } else {
             ContentReplacement::Frozen
@@ -387,21 +386,20 @@ impl Store {
         before: i64,
         limit: i64,
     ) -> StoreResult<Vec<String>> {
-        let rows: Vec<(String, String)> = sqlx::query_as(
+        let rows: Vec<(String, String)> = sql::fetch_all(
+            &self.pool,
             "SELECT message_id, blob_key FROM flow_transit_messages \
              WHERE state = 'DONE' AND created_at < $1 ORDER BY created_at LIMIT $2",
+            &[before.into(), limit.into()],
         )
-        .bind(before)
-        .bind(limit)
-        .fetch_all(&self.pool)
         .await?;
         let mut blobs = Vec::with_capacity(rows.len());
         for (message_id, blob_key) in rows {
-            sqlx::query(
+            sql::execute(
+                &self.pool,
                 "DELETE FROM flow_transit_messages WHERE message_id = $1 AND state = 'DONE'",
+                &[(&message_id).into()],
             )
-            .bind(&message_id)
-            .execute(&self.pool)
             .await?;
             blobs.push(blob_key);
         }
@@ -413,27 +411,25 @@ impl Store {
     ///
     /// Errors: `Database`.
     pub async fn release_transit_leases(&self, node: &str, now: i64) -> StoreResult<u64> {
-        let done = sqlx::query(
+        sql::execute(
+            &self.pool,
             "UPDATE flow_transit_messages SET lease_expires_at = $1 \
              WHERE lease_holder = $2 AND state <> 'DONE'",
+            &[now.into(), node.into()],
         )
-        .bind(now)
-        .bind(node)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected())
+        .await
     }
 
     /// The account owning organization `organization_id`, `None` when there is none.
     ///
     /// Errors: `Database`.
     pub async fn organization_account(&self, organization_id: &str) -> StoreResult<Option<String>> {
-        Ok(
-            sqlx::query_scalar("SELECT account_id FROM organizations WHERE organization_id = $1")
-                .bind(organization_id)
-                .fetch_optional(&self.pool)
-                .await?,
+        sql::fetch_optional_scalar(
+            &self.pool,
+            "SELECT account_id FROM organizations WHERE organization_id = $1",
+            &[organization_id.into()],
         )
+        .await
     }
 
     /// The hook signing secret of `account_id`'s organization `organization_id`, set to
@@ -447,22 +443,23 @@ impl Store {
         candidate: &str,
         now: i64,
     ) -> StoreResult<String> {
-        sqlx::query(
+        sql::execute(
+            &self.pool,
             "INSERT INTO flow_hook_secrets (organization_id, account_id, secret, updated_at) \
              VALUES ($1, $2, $3, $4) ON CONFLICT (organization_id) DO NOTHING",
+            &[
+                organization_id.into(),
+                account_id.into(),
+                candidate.into(),
+                now.into(),
+            ],
         )
-        .bind(organization_id)
-        .bind(account_id)
-        .bind(candidate)
-        .bind(now)
-        .execute(&self.pool)
         .await?;
-        let secret: Option<String> = sqlx::query_scalar(
+        let secret: Option<String> = sql::fetch_optional_scalar(
+            &self.pool,
             "SELECT secret FROM flow_hook_secrets WHERE organization_id = $1 AND account_id = $2",
+            &[organization_id.into(), account_id.into()],
         )
-        .bind(organization_id)
-        .bind(account_id)
-        .fetch_optional(&self.pool)
         .await?;
         secret.ok_or_else(|| crate::StoreError::NotFound(organization_id.to_string()))
     }
@@ -478,18 +475,20 @@ impl Store {
         secret: &str,
         now: i64,
     ) -> StoreResult<()> {
-        sqlx::query(
+        sql::execute(
+            &self.pool,
             "INSERT INTO flow_hook_secrets (organization_id, account_id, secret, updated_at) \
              VALUES ($1, $2, $3, $4) \
              ON CONFLICT (organization_id) DO UPDATE SET secret = excluded.secret, \
              updated_at = excluded.updated_at \
              WHERE flow_hook_secrets.account_id = excluded.account_id",
+            &[
+                organization_id.into(),
+                account_id.into(),
+                secret.into(),
+                now.into(),
+            ],
         )
-        .bind(organization_id)
-        .bind(account_id)
-        .bind(secret)
-        .bind(now)
-        .execute(&self.pool)
         .await?;
         Ok(())
     }

@@ -5,7 +5,11 @@
 //! pattern limit and the gateway a rule uses are checked here, inside the write transaction,
 //! so concurrent calls cannot pass them together.
 
+use sqlx::any::AnyRow;
+use sqlx::{FromRow, Row};
+
 use crate::error::{StoreError, StoreResult};
+use crate::sql;
 use crate::Store;
 
 /// A flow rule as stored.
@@ -42,8 +46,8 @@ pub struct FlowRuleRecord {
     pub updated_at: i64,
 }
 
-/// An SMTP gateway as stored. `Debug` leaves the password out.
-#[derive(Clone, PartialEq, Eq)]
+/// An SMTP gateway as stored (a row of [`GATEWAY_COLUMNS`]). `Debug` leaves the password out.
+#[derive(Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct SmtpGatewayRecord {
     /// Gateway ID (`gw-` and a UUID).
     pub gateway_id: String,
@@ -95,41 +99,12 @@ pub enum FlowRuleWrite {
     NotFound,
 }
 
-type RuleRow = (
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    Option<String>,
-    Option<String>,
-    Option<i64>,
-    Option<String>,
-    Option<i64>,
-    i64,
-    i64,
-);
-
 const RULE_COLUMNS: &str = "rule_id, organization_id, name, direction, action, sender_patterns, \
      destination_patterns, gateway_id, hook_endpoint, hook_synchronous, hook_fallback_action, \
      hook_timeout_minutes, created_at, updated_at";
 
 const GATEWAY_COLUMNS: &str =
     "gateway_id, organization_id, name, address, port, username, password, created_at, updated_at";
-
-type GatewayRow = (
-    String,
-    String,
-    String,
-    String,
-    i64,
-    String,
-    String,
-    i64,
-    i64,
-);
 
 fn patterns_from(json: &str) -> Vec<String> {
     serde_json::from_str(json).unwrap_or_default()
@@ -139,54 +114,27 @@ fn patterns_to(patterns: &[String]) -> String {
     serde_json::Value::from(patterns.to_vec()).to_string()
 }
 
-fn rule_from(row: RuleRow) -> FlowRuleRecord {
-    let (
-        rule_id,
-        organization_id,
-        name,
-        direction,
-        action,
-        senders,
-        destinations,
-        gateway_id,
-        hook_endpoint,
-        hook_synchronous,
-        hook_fallback_action,
-        hook_timeout_minutes,
-        created_at,
-        updated_at,
-    ) = row;
-    FlowRuleRecord {
-        rule_id,
-        organization_id,
-        name,
-        direction,
-        action,
-        sender_patterns: patterns_from(&senders),
-        destination_patterns: patterns_from(&destinations),
-        gateway_id,
-        hook_endpoint,
-        hook_synchronous: hook_synchronous.map(|s| s != 0),
-        hook_fallback_action,
-        hook_timeout_minutes,
-        created_at,
-        updated_at,
-    }
-}
-
-fn gateway_from(row: GatewayRow) -> SmtpGatewayRecord {
-    let (gateway_id, organization_id, name, address, port, username, password, created, updated) =
-        row;
-    SmtpGatewayRecord {
-        gateway_id,
-        organization_id,
-        name,
-        address,
-        port,
-        username,
-        password,
-        created_at: created,
-        updated_at: updated,
+impl FromRow<'_, AnyRow> for FlowRuleRecord {
+    /// A row of [`RULE_COLUMNS`] (patterns stored as JSON arrays, `hook_synchronous` as 0/1).
+    fn from_row(row: &AnyRow) -> Result<FlowRuleRecord, sqlx::Error> {
+        Ok(FlowRuleRecord {
+            rule_id: row.try_get("rule_id")?,
+            organization_id: row.try_get("organization_id")?,
+            name: row.try_get("name")?,
+            direction: row.try_get("direction")?,
+            action: row.try_get("action")?,
+            sender_patterns: patterns_from(row.try_get("sender_patterns")?),
+            destination_patterns: patterns_from(row.try_get("destination_patterns")?),
+            gateway_id: row.try_get("gateway_id")?,
+            hook_endpoint: row.try_get("hook_endpoint")?,
+            hook_synchronous: row
+                .try_get::<Option<i64>, _>("hook_synchronous")?
+                .map(|s| s != 0),
+            hook_fallback_action: row.try_get("hook_fallback_action")?,
+            hook_timeout_minutes: row.try_get("hook_timeout_minutes")?,
+            created_at: row.try_get("created_at")?,
+            updated_at: row.try_get("updated_at")?,
+        })
     }
 }
 
@@ -206,117 +154,128 @@ impl Store {
     ) -> StoreResult<FlowRuleWrite> {
         let mut tx = self.begin_write().await?;
         // Serializes rule writes of one organization on PostgreSQL (see export admission).
-        sqlx::query(
+        sql::execute(
+            &mut *tx,
             "UPDATE organizations SET state = state \
              WHERE organization_id = $1 AND account_id = $2",
+            &[(&rule.organization_id).into(), account_id.into()],
         )
-        .bind(&rule.organization_id)
-        .bind(account_id)
-        .execute(&mut *tx)
         .await?;
         if replace {
-            let exists: Option<String> = sqlx::query_scalar(
+            let exists: Option<String> = sql::fetch_optional_scalar(
+                &mut *tx,
                 "SELECT rule_id FROM email_flow_rules \
                  WHERE rule_id = $1 AND organization_id = $2 AND account_id = $3",
+                &[
+                    (&rule.rule_id).into(),
+                    (&rule.organization_id).into(),
+                    account_id.into(),
+                ],
             )
-            .bind(&rule.rule_id)
-            .bind(&rule.organization_id)
-            .bind(account_id)
-            .fetch_optional(&mut *tx)
             .await?;
             if exists.is_none() {
                 return Ok(FlowRuleWrite::NotFound);
             }
         }
-        let taken: Option<String> = sqlx::query_scalar(
+        let taken: Option<String> = sql::fetch_optional_scalar(
+            &mut *tx,
             "SELECT rule_id FROM email_flow_rules \
              WHERE organization_id = $1 AND account_id = $2 AND name = $3 AND rule_id <> $4",
+            &[
+                (&rule.organization_id).into(),
+                account_id.into(),
+                (&rule.name).into(),
+                (&rule.rule_id).into(),
+            ],
         )
-        .bind(&rule.organization_id)
-        .bind(account_id)
-        .bind(&rule.name)
-        .bind(&rule.rule_id)
-        .fetch_optional(&mut *tx)
         .await?;
         if taken.is_some() {
             return Ok(FlowRuleWrite::NameTaken);
         }
-        let others: Option<i64> = sqlx::query_scalar(
+        let others: Option<i64> = sql::fetch_scalar(
+            &mut *tx,
             "SELECT CAST(SUM(sender_pattern_count) AS BIGINT) FROM email_flow_rules \
              WHERE organization_id = $1 AND account_id = $2 AND rule_id <> $3",
+            &[
+                (&rule.organization_id).into(),
+                account_id.into(),
+                (&rule.rule_id).into(),
+            ],
         )
-        .bind(&rule.organization_id)
-        .bind(account_id)
-        .bind(&rule.rule_id)
-        .fetch_one(&mut *tx)
         .await?;
         let others = others.unwrap_or(0);
         if others + rule.sender_patterns.len() as i64 > max_org_sender_patterns {
             return Ok(FlowRuleWrite::TooManySenderPatterns(others));
         }
         if let Some(gateway_id) = &rule.gateway_id {
-            let found: Option<String> = sqlx::query_scalar(
+            let found: Option<String> = sql::fetch_optional_scalar(
+                &mut *tx,
                 "SELECT gateway_id FROM smtp_gateways \
                  WHERE gateway_id = $1 AND organization_id = $2 AND account_id = $3",
+                &[
+                    gateway_id.into(),
+                    (&rule.organization_id).into(),
+                    account_id.into(),
+                ],
             )
-            .bind(gateway_id)
-            .bind(&rule.organization_id)
-            .bind(account_id)
-            .fetch_optional(&mut *tx)
             .await?;
             if found.is_none() {
                 return Ok(FlowRuleWrite::NoSuchGateway(gateway_id.clone()));
             }
         }
         if replace {
-            sqlx::query(
+            sql::execute(
+                &mut *tx,
                 "UPDATE email_flow_rules SET name = $1, direction = $2, action = $3, \
                  sender_patterns = $4, destination_patterns = $5, sender_pattern_count = $6, \
                  gateway_id = $7, hook_endpoint = $8, hook_synchronous = $9, \
                  hook_fallback_action = $10, hook_timeout_minutes = $11, updated_at = $12 \
                  WHERE rule_id = $13 AND account_id = $14",
+                &[
+                    (&rule.name).into(),
+                    (&rule.direction).into(),
+                    (&rule.action).into(),
+                    (&patterns_to(&rule.sender_patterns)).into(),
+                    (&patterns_to(&rule.destination_patterns)).into(),
+                    (rule.sender_patterns.len() as i64).into(),
+                    (&rule.gateway_id).into(),
+                    (&rule.hook_endpoint).into(),
+                    rule.hook_synchronous.map(i64::from).into(),
+                    (&rule.hook_fallback_action).into(),
+                    rule.hook_timeout_minutes.into(),
+                    rule.updated_at.into(),
+                    (&rule.rule_id).into(),
+                    account_id.into(),
+                ],
             )
-            .bind(&rule.name)
-            .bind(&rule.direction)
-            .bind(&rule.action)
-            .bind(patterns_to(&rule.sender_patterns))
-            .bind(patterns_to(&rule.destination_patterns))
-            .bind(rule.sender_patterns.len() as i64)
-            .bind(&rule.gateway_id)
-            .bind(&rule.hook_endpoint)
-            .bind(rule.hook_synchronous.map(i64::from))
-            .bind(&rule.hook_fallback_action)
-            .bind(rule.hook_timeout_minutes)
-            .bind(rule.updated_at)
-            .bind(&rule.rule_id)
-            .bind(account_id)
-            .execute(&mut *tx)
             .await?;
         } else {
-            sqlx::query(
+            sql::execute(
+                &mut *tx,
                 "INSERT INTO email_flow_rules (rule_id, organization_id, account_id, name, \
                  direction, action, sender_patterns, destination_patterns, \
                  sender_pattern_count, gateway_id, hook_endpoint, hook_synchronous, \
                  hook_fallback_action, hook_timeout_minutes, created_at, updated_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+                &[
+                    (&rule.rule_id).into(),
+                    (&rule.organization_id).into(),
+                    account_id.into(),
+                    (&rule.name).into(),
+                    (&rule.direction).into(),
+                    (&rule.action).into(),
+                    (&patterns_to(&rule.sender_patterns)).into(),
+                    (&patterns_to(&rule.destination_patterns)).into(),
+                    (rule.sender_patterns.len() as i64).into(),
+                    (&rule.gateway_id).into(),
+                    (&rule.hook_endpoint).into(),
+                    rule.hook_synchronous.map(i64::from).into(),
+                    (&rule.hook_fallback_action).into(),
+                    rule.hook_timeout_minutes.into(),
+                    rule.created_at.into(),
+                    rule.updated_at.into(),
+                ],
             )
-            .bind(&rule.rule_id)
-            .bind(&rule.organization_id)
-            .bind(account_id)
-            .bind(&rule.name)
-            .bind(&rule.direction)
-            .bind(&rule.action)
-            .bind(patterns_to(&rule.sender_patterns))
-            .bind(patterns_to(&rule.destination_patterns))
-            .bind(rule.sender_patterns.len() as i64)
-            .bind(&rule.gateway_id)
-            .bind(&rule.hook_endpoint)
-            .bind(rule.hook_synchronous.map(i64::from))
-            .bind(&rule.hook_fallback_action)
-            .bind(rule.hook_timeout_minutes)
-            .bind(rule.created_at)
-            .bind(rule.updated_at)
-            .execute(&mut *tx)
             .await?;
         }
         tx.commit().await?;
@@ -332,16 +291,15 @@ impl Store {
         organization_id: &str,
         name: &str,
     ) -> StoreResult<Option<FlowRuleRecord>> {
-        let row: Option<RuleRow> = sqlx::query_as(&format!(
-            "SELECT {RULE_COLUMNS} FROM email_flow_rules \
+        sql::fetch_optional(
+            &self.pool,
+            &format!(
+                "SELECT {RULE_COLUMNS} FROM email_flow_rules \
              WHERE account_id = $1 AND organization_id = $2 AND name = $3"
-        ))
-        .bind(account_id)
-        .bind(organization_id)
-        .bind(name)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map(rule_from))
+            ),
+            &[account_id.into(), organization_id.into(), name.into()],
+        )
+        .await
     }
 
     /// The flow rules of `account_id`'s organization, by name.
@@ -352,15 +310,15 @@ impl Store {
         account_id: &str,
         organization_id: &str,
     ) -> StoreResult<Vec<FlowRuleRecord>> {
-        let rows: Vec<RuleRow> = sqlx::query_as(&format!(
-            "SELECT {RULE_COLUMNS} FROM email_flow_rules \
+        sql::fetch_all(
+            &self.pool,
+            &format!(
+                "SELECT {RULE_COLUMNS} FROM email_flow_rules \
              WHERE account_id = $1 AND organization_id = $2 ORDER BY name"
-        ))
-        .bind(account_id)
-        .bind(organization_id)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.into_iter().map(rule_from).collect())
+            ),
+            &[account_id.into(), organization_id.into()],
+        )
+        .await
     }
 
     /// The rules of one direction (`INBOUND` / `OUTBOUND`) of an organization, for delivery
@@ -372,15 +330,15 @@ impl Store {
         organization_id: &str,
         direction: &str,
     ) -> StoreResult<Vec<FlowRuleRecord>> {
-        let rows: Vec<RuleRow> = sqlx::query_as(&format!(
-            "SELECT {RULE_COLUMNS} FROM email_flow_rules \
+        sql::fetch_all(
+            &self.pool,
+            &format!(
+                "SELECT {RULE_COLUMNS} FROM email_flow_rules \
              WHERE organization_id = $1 AND direction = $2 ORDER BY name"
-        ))
-        .bind(organization_id)
-        .bind(direction)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.into_iter().map(rule_from).collect())
+            ),
+            &[organization_id.into(), direction.into()],
+        )
+        .await
     }
 
     /// Removes the rule `name`; returns whether there was one.
@@ -392,16 +350,13 @@ impl Store {
         organization_id: &str,
         name: &str,
     ) -> StoreResult<bool> {
-        let done = sqlx::query(
+        sql::changed(
+            &self.pool,
             "DELETE FROM email_flow_rules \
              WHERE account_id = $1 AND organization_id = $2 AND name = $3",
+            &[account_id.into(), organization_id.into(), name.into()],
         )
-        .bind(account_id)
-        .bind(organization_id)
-        .bind(name)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() > 0)
+        .await
     }
 
     /// Creates an SMTP gateway of `account_id`'s organization.
@@ -412,22 +367,24 @@ impl Store {
         account_id: &str,
         gateway: &SmtpGatewayRecord,
     ) -> StoreResult<()> {
-        sqlx::query(
+        sql::execute(
+            &self.pool,
             "INSERT INTO smtp_gateways (gateway_id, organization_id, account_id, name, address, \
              port, username, password, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            &[
+                (&gateway.gateway_id).into(),
+                (&gateway.organization_id).into(),
+                account_id.into(),
+                (&gateway.name).into(),
+                (&gateway.address).into(),
+                gateway.port.into(),
+                (&gateway.username).into(),
+                (&gateway.password).into(),
+                gateway.created_at.into(),
+                gateway.updated_at.into(),
+            ],
         )
-        .bind(&gateway.gateway_id)
-        .bind(&gateway.organization_id)
-        .bind(account_id)
-        .bind(&gateway.name)
-        .bind(&gateway.address)
-        .bind(gateway.port)
-        .bind(&gateway.username)
-        .bind(&gateway.password)
-        .bind(gateway.created_at)
-        .bind(gateway.updated_at)
-        .execute(&self.pool)
         .await?;
         Ok(())
     }
@@ -441,22 +398,24 @@ impl Store {
         gateway: &SmtpGatewayRecord,
         new_password: Option<&str>,
     ) -> StoreResult<()> {
-        let done = sqlx::query(
+        let done = sql::execute(
+            &self.pool,
             "UPDATE smtp_gateways SET address = $1, port = $2, username = $3, \
              password = COALESCE($4, password), updated_at = $5 \
              WHERE gateway_id = $6 AND organization_id = $7 AND account_id = $8",
+            &[
+                (&gateway.address).into(),
+                gateway.port.into(),
+                (&gateway.username).into(),
+                new_password.into(),
+                gateway.updated_at.into(),
+                (&gateway.gateway_id).into(),
+                (&gateway.organization_id).into(),
+                account_id.into(),
+            ],
         )
-        .bind(&gateway.address)
-        .bind(gateway.port)
-        .bind(&gateway.username)
-        .bind(new_password)
-        .bind(gateway.updated_at)
-        .bind(&gateway.gateway_id)
-        .bind(&gateway.organization_id)
-        .bind(account_id)
-        .execute(&self.pool)
         .await?;
-        if done.rows_affected() == 0 {
+        if done == 0 {
             return Err(StoreError::NotFound(gateway.gateway_id.clone()));
         }
         Ok(())
@@ -471,16 +430,15 @@ impl Store {
         organization_id: &str,
         gateway_id: &str,
     ) -> StoreResult<Option<SmtpGatewayRecord>> {
-        let row: Option<GatewayRow> = sqlx::query_as(&format!(
-            "SELECT {GATEWAY_COLUMNS} FROM smtp_gateways \
+        sql::fetch_optional(
+            &self.pool,
+            &format!(
+                "SELECT {GATEWAY_COLUMNS} FROM smtp_gateways \
              WHERE account_id = $1 AND organization_id = $2 AND gateway_id = $3"
-        ))
-        .bind(account_id)
-        .bind(organization_id)
-        .bind(gateway_id)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map(gateway_from))
+            ),
+            &[account_id.into(), organization_id.into(), gateway_id.into()],
+        )
+        .await
     }
 
     /// The gateway `gateway_id` for the outbound queue runner (no tenant: the ID comes from
@@ -491,13 +449,12 @@ impl Store {
         &self,
         gateway_id: &str,
     ) -> StoreResult<Option<SmtpGatewayRecord>> {
-        let row: Option<GatewayRow> = sqlx::query_as(&format!(
-            "SELECT {GATEWAY_COLUMNS} FROM smtp_gateways WHERE gateway_id = $1"
-        ))
-        .bind(gateway_id)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map(gateway_from))
+        sql::fetch_optional(
+            &self.pool,
+            &format!("SELECT {GATEWAY_COLUMNS} FROM smtp_gateways WHERE gateway_id = $1"),
+            &[gateway_id.into()],
+        )
+        .await
     }
 
     /// The gateways of `account_id`'s organization, by name.
@@ -508,15 +465,15 @@ impl Store {
         account_id: &str,
         organization_id: &str,
     ) -> StoreResult<Vec<SmtpGatewayRecord>> {
-        let rows: Vec<GatewayRow> = sqlx::query_as(&format!(
-            "SELECT {GATEWAY_COLUMNS} FROM smtp_gateways \
+        sql::fetch_all(
+            &self.pool,
+            &format!(
+                "SELECT {GATEWAY_COLUMNS} FROM smtp_gateways \
              WHERE account_id = $1 AND organization_id = $2 ORDER BY name"
-        ))
-        .bind(account_id)
-        .bind(organization_id)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.into_iter().map(gateway_from).collect())
+            ),
+            &[account_id.into(), organization_id.into()],
+        )
+        .await
     }
 
     /// Removes a gateway unless a rule uses it. Returns `Ok(None)` when deleted,
@@ -530,35 +487,31 @@ impl Store {
         gateway_id: &str,
     ) -> StoreResult<Option<Vec<String>>> {
         let mut tx = self.begin_write().await?;
-        sqlx::query(
+        sql::execute(
+            &mut *tx,
             "UPDATE organizations SET state = state \
              WHERE organization_id = $1 AND account_id = $2",
+            &[organization_id.into(), account_id.into()],
         )
-        .bind(organization_id)
-        .bind(account_id)
-        .execute(&mut *tx)
         .await?;
-        let users: Vec<String> = sqlx::query_scalar(
+        let users: Vec<String> = sql::fetch_all_scalar(
+            &mut *tx,
             "SELECT name FROM email_flow_rules WHERE gateway_id = $1 AND account_id = $2 \
              ORDER BY name",
+            &[gateway_id.into(), account_id.into()],
         )
-        .bind(gateway_id)
-        .bind(account_id)
-        .fetch_all(&mut *tx)
         .await?;
         if !users.is_empty() {
             return Ok(Some(users));
         }
-        let done = sqlx::query(
+        let done = sql::execute(
+            &mut *tx,
             "DELETE FROM smtp_gateways \
              WHERE gateway_id = $1 AND organization_id = $2 AND account_id = $3",
+            &[gateway_id.into(), organization_id.into(), account_id.into()],
         )
-        .bind(gateway_id)
-        .bind(organization_id)
-        .bind(account_id)
-        .execute(&mut *tx)
         .await?;
-        if done.rows_affected() == 0 {
+        if done == 0 {
             return Err(StoreError::NotFound(gateway_id.to_string()));
         }
         tx.commit().await?;

@@ -7,6 +7,7 @@
 use sqlx::{Any, Transaction};
 
 use crate::error::StoreResult;
+use crate::sql;
 use crate::Store;
 
 /// A recipient to queue for remote delivery.
@@ -84,28 +85,31 @@ impl Store {
         lease_ms: i64,
         limit: i64,
     ) -> StoreResult<Vec<QueuedOutbound>> {
-        let candidates: Vec<String> = sqlx::query_scalar(
+        let candidates: Vec<String> = sql::fetch_all_scalar(
+            &self.pool,
             "SELECT queue_id FROM outbound_queue \
              WHERE next_attempt_at <= $1 AND (lease_holder IS NULL OR lease_expires_at <= $1) \
              ORDER BY next_attempt_at, queue_id LIMIT $2",
+            &[now.into(), limit.into()],
         )
-        .bind(now)
-        .bind(limit)
-        .fetch_all(&self.pool)
         .await?;
         let mut leased = Vec::with_capacity(candidates.len());
         for queue_id in candidates {
-            let row: Option<QueuedOutbound> = sqlx::query_as(&format!(
-                "UPDATE outbound_queue SET lease_holder = $1, lease_expires_at = $2 \
+            let row: Option<QueuedOutbound> = sql::fetch_optional(
+                &self.pool,
+                &format!(
+                    "UPDATE outbound_queue SET lease_holder = $1, lease_expires_at = $2 \
                  WHERE queue_id = $3 AND next_attempt_at <= $4 \
                    AND (lease_holder IS NULL OR lease_expires_at <= $4) \
                  RETURNING {COLUMNS}"
-            ))
-            .bind(node)
-            .bind(now + lease_ms)
-            .bind(&queue_id)
-            .bind(now)
-            .fetch_optional(&self.pool)
+                ),
+                &[
+                    node.into(),
+                    (now + lease_ms).into(),
+                    (&queue_id).into(),
+                    now.into(),
+                ],
+            )
             .await?;
             leased.extend(row);
         }
@@ -115,38 +119,36 @@ impl Store {
     /// Drops every lease `node` holds (called when a node starts: its previous run's leases
     /// are stale, so the rows are due again at once rather than when the leases expire).
     pub async fn release_outbound_leases(&self, node: &str) -> StoreResult<u64> {
-        let done = sqlx::query(
+        sql::execute(
+            &self.pool,
             "UPDATE outbound_queue SET lease_holder = NULL, lease_expires_at = NULL \
              WHERE lease_holder = $1",
+            &[node.into()],
         )
-        .bind(node)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected())
+        .await
     }
 
     /// Extends every lease `node` holds to `until` (epoch ms): the heartbeat of a running
     /// node, so leases can be short and a dead node's rows come free soon.
     pub async fn renew_outbound_leases(&self, node: &str, until: i64) -> StoreResult<u64> {
-        let done =
-            sqlx::query("UPDATE outbound_queue SET lease_expires_at = $1 WHERE lease_holder = $2")
-                .bind(until)
-                .bind(node)
-                .execute(&self.pool)
-                .await?;
-        Ok(done.rows_affected())
+        sql::execute(
+            &self.pool,
+            "UPDATE outbound_queue SET lease_expires_at = $1 WHERE lease_holder = $2",
+            &[until.into(), node.into()],
+        )
+        .await
     }
 
     /// Removes a row `node` holds once delivery succeeded or failed for good. Returns false
     /// when the row is gone or another node holds it (its lease was lost).
     pub async fn finish_outbound(&self, queue_id: &str, node: &str) -> StoreResult<bool> {
-        let done =
-            sqlx::query("DELETE FROM outbound_queue WHERE queue_id = $1 AND lease_holder = $2")
-                .bind(queue_id)
-                .bind(node)
-                .execute(&self.pool)
-                .await?;
-        Ok(done.rows_affected() == 1)
+        let done = sql::execute(
+            &self.pool,
+            "DELETE FROM outbound_queue WHERE queue_id = $1 AND lease_holder = $2",
+            &[queue_id.into(), node.into()],
+        )
+        .await?;
+        Ok(done == 1)
     }
 
     /// Records a transient failure of a row `node` holds: one more attempt, the error, the
@@ -159,29 +161,33 @@ impl Store {
         next_attempt_at: i64,
         error: &str,
     ) -> StoreResult<bool> {
-        let done = sqlx::query(
+        let done = sql::execute(
+            &self.pool,
             "UPDATE outbound_queue SET attempts = attempts + 1, next_attempt_at = $1, \
              last_error = $2, lease_holder = NULL, lease_expires_at = NULL \
              WHERE queue_id = $3 AND lease_holder = $4",
+            &[
+                next_attempt_at.into(),
+                error.into(),
+                queue_id.into(),
+                node.into(),
+            ],
         )
-        .bind(next_attempt_at)
-        .bind(error)
-        .bind(queue_id)
-        .bind(node)
-        .execute(&self.pool)
         .await?;
-        Ok(done.rows_affected() == 1)
+        Ok(done == 1)
     }
 
     /// The queued rows of an organization, oldest first (inspection and tests).
     pub async fn list_outbound(&self, organization_id: &str) -> StoreResult<Vec<QueuedOutbound>> {
-        Ok(sqlx::query_as(&format!(
-            "SELECT {COLUMNS} FROM outbound_queue WHERE organization_id = $1 \
+        sql::fetch_all(
+            &self.pool,
+            &format!(
+                "SELECT {COLUMNS} FROM outbound_queue WHERE organization_id = $1 \
              ORDER BY created_at, queue_id"
-        ))
-        .bind(organization_id)
-        .fetch_all(&self.pool)
-        .await?)
+            ),
+            &[organization_id.into()],
+        )
+        .await
     }
 }
 
@@ -195,22 +201,24 @@ pub(crate) async fn insert_outbound(
     let mut ids = Vec::with_capacity(items.len());
     for item in items {
         let id = carillon_core::ids::new_uuid();
-        sqlx::query(
+        sql::execute(
+            &mut **tx,
             "INSERT INTO outbound_queue (queue_id, organization_id, envelope_from, recipient, \
              blob_key, attempts, next_attempt_at, expires_at, created_at, gateway_id, \
              message_key) VALUES ($1, $2, $3, $4, $5, 0, $6, $7, $8, $9, $10)",
+            &[
+                (&id).into(),
+                (&item.organization_id).into(),
+                (&item.envelope_from).into(),
+                (&item.recipient).into(),
+                (&item.blob_key).into(),
+                item.next_attempt_at.into(),
+                item.expires_at.into(),
+                now.into(),
+                (&item.gateway_id).into(),
+                (&item.message_key).into(),
+            ],
         )
-        .bind(&id)
-        .bind(&item.organization_id)
-        .bind(&item.envelope_from)
-        .bind(&item.recipient)
-        .bind(&item.blob_key)
-        .bind(item.next_attempt_at)
-        .bind(item.expires_at)
-        .bind(now)
-        .bind(&item.gateway_id)
-        .bind(&item.message_key)
-        .execute(&mut **tx)
         .await?;
         ids.push(id);
     }

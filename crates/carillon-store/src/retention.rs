@@ -8,10 +8,11 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use crate::error::{StoreError, StoreResult};
+use crate::sql;
 use crate::Store;
 
 /// One folder configuration of a retention policy (model `FolderConfiguration`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct RetentionFolderRecord {
     /// Model `FolderName`: `INBOX`, `DELETED_ITEMS`, `SENT_ITEMS`, `DRAFTS` or `JUNK_EMAIL`.
     pub folder: String,
@@ -21,8 +22,8 @@ pub struct RetentionFolderRecord {
     pub period_days: Option<i64>,
 }
 
-/// An organization's retention policy.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// An organization's retention policy (its row; `folders` read apart).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct RetentionPolicyRecord {
     /// The organization (`m-…`).
     pub organization_id: String,
@@ -33,6 +34,7 @@ pub struct RetentionPolicyRecord {
     /// The description, if any.
     pub description: Option<String>,
     /// The folder configurations, one per folder, ordered by folder name.
+    #[sqlx(skip)]
     pub folders: Vec<RetentionFolderRecord>,
     /// Last change, epoch milliseconds.
     pub updated_at: i64,
@@ -49,8 +51,6 @@ pub struct PurgedMailbox {
     pub blobs: u64,
 }
 
-type PolicyRow = (String, String, String, Option<String>, i64);
-
 impl Store {
     /// Sets (creates or replaces) the retention policy of `account_id`'s organization:
     /// the policy row and all its folder configurations, in one transaction. The caller
@@ -64,7 +64,8 @@ impl Store {
         policy: &RetentionPolicyRecord,
     ) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
-        let written: Option<String> = sqlx::query_scalar(
+        let written: Option<String> = sql::fetch_optional_scalar(
+            &mut *tx,
             "INSERT INTO retention_policies \
              (organization_id, account_id, policy_id, name, description, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6) \
@@ -73,14 +74,15 @@ impl Store {
              description = excluded.description, updated_at = excluded.updated_at \
              WHERE retention_policies.account_id = excluded.account_id \
              RETURNING organization_id",
+            &[
+                (&policy.organization_id).into(),
+                account_id.into(),
+                (&policy.policy_id).into(),
+                (&policy.name).into(),
+                (&policy.description).into(),
+                policy.updated_at.into(),
+            ],
         )
-        .bind(&policy.organization_id)
-        .bind(account_id)
-        .bind(&policy.policy_id)
-        .bind(&policy.name)
-        .bind(&policy.description)
-        .bind(policy.updated_at)
-        .fetch_optional(&mut *tx)
         .await?;
         if written.is_none() {
             tx.rollback().await?;
@@ -89,20 +91,24 @@ impl Store {
                 policy.organization_id
             )));
         }
-        sqlx::query("DELETE FROM retention_folder_configurations WHERE organization_id = $1")
-            .bind(&policy.organization_id)
-            .execute(&mut *tx)
-            .await?;
+        sql::execute(
+            &mut *tx,
+            "DELETE FROM retention_folder_configurations WHERE organization_id = $1",
+            &[(&policy.organization_id).into()],
+        )
+        .await?;
         for folder in &policy.folders {
-            sqlx::query(
+            sql::execute(
+                &mut *tx,
                 "INSERT INTO retention_folder_configurations \
                  (organization_id, folder, action, period_days) VALUES ($1, $2, $3, $4)",
+                &[
+                    (&policy.organization_id).into(),
+                    (&folder.folder).into(),
+                    (&folder.action).into(),
+                    folder.period_days.into(),
+                ],
             )
-            .bind(&policy.organization_id)
-            .bind(&folder.folder)
-            .bind(&folder.action)
-            .bind(folder.period_days)
-            .execute(&mut *tx)
             .await?;
         }
         tx.commit().await?;
@@ -117,16 +123,15 @@ impl Store {
         account_id: &str,
         organization_id: &str,
     ) -> StoreResult<Option<RetentionPolicyRecord>> {
-        let row: Option<PolicyRow> = sqlx::query_as(
+        let row: Option<RetentionPolicyRecord> = sql::fetch_optional(
+            &self.pool,
             "SELECT organization_id, policy_id, name, description, updated_at \
              FROM retention_policies WHERE account_id = $1 AND organization_id = $2",
+            &[account_id.into(), organization_id.into()],
         )
-        .bind(account_id)
-        .bind(organization_id)
-        .fetch_optional(&self.pool)
         .await?;
         match row {
-            Some(row) => Ok(Some(self.policy_from_row(row).await?)),
+            Some(policy) => Ok(Some(self.with_folders(policy).await?)),
             None => Ok(None),
         }
     }
@@ -143,26 +148,21 @@ impl Store {
     ) -> StoreResult<bool> {
         let mut tx = self.begin_write().await?;
         // Folder configurations first: they reference the policy row.
-        sqlx::query(
+        sql::execute(
+            &mut *tx,
             "DELETE FROM retention_folder_configurations WHERE organization_id IN \
              (SELECT organization_id FROM retention_policies \
               WHERE account_id = $1 AND organization_id = $2 AND policy_id = $3)",
+            &[account_id.into(), organization_id.into(), policy_id.into()],
         )
-        .bind(account_id)
-        .bind(organization_id)
-        .bind(policy_id)
-        .execute(&mut *tx)
         .await?;
-        let deleted = sqlx::query(
+        let deleted = sql::execute(
+            &mut *tx,
             "DELETE FROM retention_policies \
              WHERE account_id = $1 AND organization_id = $2 AND policy_id = $3",
+            &[account_id.into(), organization_id.into(), policy_id.into()],
         )
-        .bind(account_id)
-        .bind(organization_id)
-        .bind(policy_id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        .await?;
         if deleted == 0 {
             tx.rollback().await?;
             return Ok(false);
@@ -175,57 +175,47 @@ impl Store {
     ///
     /// Errors: `Database`.
     pub async fn active_retention_policies(&self) -> StoreResult<Vec<RetentionPolicyRecord>> {
-        let rows: Vec<PolicyRow> = sqlx::query_as(
+        let rows: Vec<RetentionPolicyRecord> = sql::fetch_all(
+            &self.pool,
             "SELECT p.organization_id, p.policy_id, p.name, p.description, p.updated_at \
              FROM retention_policies p \
              JOIN organizations o ON o.organization_id = p.organization_id \
              WHERE o.state = 'Active' ORDER BY p.organization_id",
+            &[],
         )
-        .fetch_all(&self.pool)
         .await?;
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
-            out.push(self.policy_from_row(row).await?);
+            out.push(self.with_folders(row).await?);
         }
         Ok(out)
     }
 
-    async fn policy_from_row(&self, row: PolicyRow) -> StoreResult<RetentionPolicyRecord> {
-        let (organization_id, policy_id, name, description, updated_at) = row;
-        let folders: Vec<(String, String, Option<i64>)> = sqlx::query_as(
+    /// `policy` with its folder configurations read.
+    async fn with_folders(
+        &self,
+        mut policy: RetentionPolicyRecord,
+    ) -> StoreResult<RetentionPolicyRecord> {
+        policy.folders = sql::fetch_all(
+            &self.pool,
             "SELECT folder, action, period_days FROM retention_folder_configurations \
              WHERE organization_id = $1 ORDER BY folder",
+            &[(&policy.organization_id).into()],
         )
-        .bind(&organization_id)
-        .fetch_all(&self.pool)
         .await?;
-        Ok(RetentionPolicyRecord {
-            organization_id,
-            policy_id,
-            name,
-            description,
-            folders: folders
-                .into_iter()
-                .map(|(folder, action, period_days)| RetentionFolderRecord {
-                    folder,
-                    action,
-                    period_days,
-                })
-                .collect(),
-            updated_at,
-        })
+        Ok(policy)
     }
 
     /// The users of the organization that have a mailbox (enabled or not), by user ID.
     ///
     /// Errors: `Database`.
     pub async fn organization_mailboxes(&self, organization_id: &str) -> StoreResult<Vec<String>> {
-        Ok(sqlx::query_scalar(
+        sql::fetch_all_scalar(
+            &self.pool,
             "SELECT user_id FROM mailboxes WHERE organization_id = $1 ORDER BY user_id",
+            &[organization_id.into()],
         )
-        .bind(organization_id)
-        .fetch_all(&self.pool)
-        .await?)
+        .await
     }
 
     /// UIDs (ascending) of the message copies of the user's folder `folder_id` whose
@@ -240,17 +230,19 @@ impl Store {
         cutoff: i64,
         limit: i64,
     ) -> StoreResult<Vec<i64>> {
-        Ok(sqlx::query_scalar(
+        sql::fetch_all_scalar(
+            &self.pool,
             "SELECT m.uid FROM messages m JOIN folders f ON f.folder_id = m.folder_id \
              WHERE f.user_id = $1 AND m.folder_id = $2 AND m.internal_date < $3 \
              ORDER BY m.uid LIMIT $4",
+            &[
+                user_id.into(),
+                folder_id.into(),
+                cutoff.into(),
+                limit.into(),
+            ],
         )
-        .bind(user_id)
-        .bind(folder_id)
-        .bind(cutoff)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?)
+        .await
     }
 
     /// Users whose mailbox still exists although they were disabled (deregistered, or
@@ -262,14 +254,14 @@ impl Store {
         &self,
         disabled_before: i64,
     ) -> StoreResult<Vec<String>> {
-        Ok(sqlx::query_scalar(
+        sql::fetch_all_scalar(
+            &self.pool,
             "SELECT b.user_id FROM mailboxes b JOIN entities e ON e.entity_id = b.user_id \
              WHERE e.state <> 'ENABLED' AND e.disabled_at IS NOT NULL AND e.disabled_at < $1 \
              ORDER BY b.user_id",
+            &[disabled_before.into()],
         )
-        .bind(disabled_before)
-        .fetch_all(&self.pool)
-        .await?)
+        .await
     }
 
     /// Deletes the user's whole mailbox — message copies, folders, the mailbox row — when
@@ -285,41 +277,44 @@ impl Store {
     ) -> StoreResult<Option<PurgedMailbox>> {
         let mut tx = self.begin_write().await?;
         // Locks the entity row first: a concurrent RegisterToWorkMail waits for the purge.
-        let due: Option<String> = sqlx::query_scalar(
+        let due: Option<String> = sql::fetch_optional_scalar(
+            &mut *tx,
             "UPDATE entities SET disabled_at = disabled_at \
              WHERE entity_id = $1 AND state <> 'ENABLED' \
              AND disabled_at IS NOT NULL AND disabled_at < $2 RETURNING entity_id",
+            &[user_id.into(), disabled_before.into()],
         )
-        .bind(user_id)
-        .bind(disabled_before)
-        .fetch_optional(&mut *tx)
         .await?;
         if due.is_none() {
             tx.rollback().await?;
             return Ok(None);
         }
-        let blob_keys: Vec<String> = sqlx::query_scalar(
+        let blob_keys: Vec<String> = sql::fetch_all_scalar(
+            &mut *tx,
             "DELETE FROM messages WHERE folder_id IN \
              (SELECT folder_id FROM folders WHERE user_id = $1) RETURNING blob_key",
+            &[user_id.into()],
         )
-        .bind(user_id)
-        .fetch_all(&mut *tx)
         .await?;
         // The mailbox key goes with its last copy (encryption at rest, workmail.md §5.3).
-        sqlx::query("DELETE FROM encryption_keys WHERE owner_id = $1 AND kind = 'mailbox'")
-            .bind(user_id)
-            .execute(&mut *tx)
-            .await?;
-        let folders = sqlx::query("DELETE FROM folders WHERE user_id = $1")
-            .bind(user_id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        let mailbox = sqlx::query("DELETE FROM mailboxes WHERE user_id = $1")
-            .bind(user_id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+        sql::execute(
+            &mut *tx,
+            "DELETE FROM encryption_keys WHERE owner_id = $1 AND kind = 'mailbox'",
+            &[user_id.into()],
+        )
+        .await?;
+        let folders = sql::execute(
+            &mut *tx,
+            "DELETE FROM folders WHERE user_id = $1",
+            &[user_id.into()],
+        )
+        .await?;
+        let mailbox = sql::execute(
+            &mut *tx,
+            "DELETE FROM mailboxes WHERE user_id = $1",
+            &[user_id.into()],
+        )
+        .await?;
         if mailbox == 0 {
             tx.rollback().await?;
             return Ok(None);
@@ -356,18 +351,20 @@ impl Store {
     ) -> StoreResult<bool> {
         let now = carillon_core::time::now_millis();
         let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
-        let taken: Option<String> = sqlx::query_scalar(
+        let taken: Option<String> = sql::fetch_optional_scalar(
+            &self.pool,
             "INSERT INTO job_leases (name, holder, expires_at) VALUES ($1, $2, $3) \
              ON CONFLICT (name) DO UPDATE SET \
              holder = excluded.holder, expires_at = excluded.expires_at \
              WHERE job_leases.holder = excluded.holder OR job_leases.expires_at <= $4 \
              RETURNING holder",
+            &[
+                name.into(),
+                holder.into(),
+                now.saturating_add(ttl_ms).into(),
+                now.into(),
+            ],
         )
-        .bind(name)
-        .bind(holder)
-        .bind(now.saturating_add(ttl_ms))
-        .bind(now)
-        .fetch_optional(&self.pool)
         .await?;
         Ok(taken.is_some())
     }

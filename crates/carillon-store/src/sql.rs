@@ -4,7 +4,7 @@
 //! transaction (`&mut *tx`), on SQLite and PostgreSQL alike (sqlx Any, `$1` placeholders).
 
 use sqlx::any::{AnyArguments, AnyRow};
-use sqlx::{Any, Arguments, Executor, FromRow};
+use sqlx::{Any, Arguments, Decode, Executor, FromRow, Type};
 
 use crate::error::StoreResult;
 
@@ -161,6 +161,51 @@ pub(crate) async fn fetch_texts<'q, 'c, E>(
 where
     E: Executor<'c, Database = Any>,
 {
-    let rows: Vec<(String,)> = fetch_all(executor, sql, args).await?;
-    Ok(rows.into_iter().map(|(text,)| text).collect())
+    fetch_all_scalar(executor, sql, args).await
+}
+
+/// The first column of the row query `sql` with `args` selects, if any (an ID looked up, a
+/// guard checked).
+pub(crate) async fn fetch_optional_scalar<'q, 'c, E, T>(
+    executor: E,
+    sql: &'q str,
+    args: &[Arg<'q>],
+) -> StoreResult<Option<T>>
+where
+    E: Executor<'c, Database = Any>,
+    T: for<'r> Decode<'r, Any> + Type<Any> + Send + Unpin,
+{
+    Ok(sqlx::query_scalar_with(sql, arguments(args)?)
+        .fetch_optional(executor)
+        .await?)
+}
+
+/// The first column of the one row query `sql` with `args` selects (a count, a sum).
+pub(crate) async fn fetch_scalar<'q, 'c, E, T>(
+    executor: E,
+    sql: &'q str,
+    args: &[Arg<'q>],
+) -> StoreResult<T>
+where
+    E: Executor<'c, Database = Any>,
+    T: for<'r> Decode<'r, Any> + Type<Any> + Send + Unpin,
+{
+    fetch_optional_scalar(executor, sql, args)
+        .await?
+        .ok_or_else(|| sqlx::Error::RowNotFound.into())
+}
+
+/// The first column of every row query `sql` with `args` selects (IDs, UIDs).
+pub(crate) async fn fetch_all_scalar<'q, 'c, E, T>(
+    executor: E,
+    sql: &'q str,
+    args: &[Arg<'q>],
+) -> StoreResult<Vec<T>>
+where
+    E: Executor<'c, Database = Any>,
+    T: for<'r> Decode<'r, Any> + Type<Any> + Send + Unpin,
+{
+    Ok(sqlx::query_scalar_with(sql, arguments(args)?)
+        .fetch_all(executor)
+        .await?)
 }
