@@ -1,15 +1,14 @@
 //! Inbound sender authentication on the MX path: SPF (RFC 7208), DKIM (RFC 6376), ARC
 //! (RFC 8617, where present) and DMARC (RFC 7489) evaluated with `mail-auth`, summarized in an
-//! `Authentication-Results` header (RFC 8601), and the DMARC disposition delivery applies
-//! when the recipient's organization enforces DMARC. Spec: workmail.md §2.25.
+//! `Authentication-Results` header (RFC 8601), and the DMARC disposition that delivery's
+//! verdict stage applies when the recipient's organization enforces DMARC. Spec:
+//! workmail.md §2.25.
 //!
 //! Mail from authenticated submission is not evaluated.
 
-use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use carillon_store::{Resolution, Store, StoreError};
 use hickory_resolver::config::{NameServerConfigGroup, ResolverConfig, ResolverOpts};
 use hickory_resolver::error::ResolveError;
 use hickory_resolver::TokioAsyncResolver;
@@ -18,8 +17,6 @@ use mail_auth::dmarc::verify::DmarcParameters;
 use mail_auth::dmarc::Policy;
 use mail_auth::spf::verify::SpfParameters;
 use mail_auth::{AuthenticatedMessage, AuthenticationResults, DmarcResult, MessageAuthenticator};
-
-use crate::delivery::{INBOX, JUNK_EMAIL};
 
 /// What the sender domain's DMARC policy asks for a message that failed DMARC.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,75 +38,6 @@ pub struct Verdict {
     pub header: String,
     /// What delivery does for organizations that enforce DMARC.
     pub disposition: DmarcDisposition,
-}
-
-/// Applies a [`DmarcDisposition`] to the mailboxes of each recipient during delivery,
-/// reading each organization's enforcement setting once.
-pub(crate) struct DmarcFilter {
-    disposition: DmarcDisposition,
-    enforcing: HashMap<String, bool>,
-    junk: Vec<String>,
-}
-
-impl DmarcFilter {
-    pub(crate) fn new(disposition: DmarcDisposition) -> Self {
-        DmarcFilter {
-            disposition,
-            enforcing: HashMap::new(),
-            junk: Vec::new(),
-        }
-    }
-
-    /// Removes (reject) or marks for `Junk E-mail` (quarantine) the mailboxes of enforcing
-    /// organizations in `resolution`. Returns `true` when the recipient reached mailboxes
-    /// and all of them refused the message.
-    ///
-    /// Errors: the store cannot read an enforcement setting.
-    pub(crate) async fn apply(
-        &mut self,
-        store: &Store,
-        resolution: &mut Resolution,
-    ) -> Result<bool, StoreError> {
-        let Resolution::Mailboxes(mailboxes) = resolution else {
-            return Ok(false);
-        };
-        if self.disposition == DmarcDisposition::Deliver || mailboxes.is_empty() {
-            return Ok(false);
-        }
-        let mut kept = Vec::with_capacity(mailboxes.len());
-        for mailbox in mailboxes.drain(..) {
-            let enforced = match self.enforcing.get(&mailbox.organization_id) {
-                Some(enforced) => *enforced,
-                None => {
-                    let enforced = store
-                        .inbound_dmarc_enforced(&mailbox.organization_id)
-                        .await?;
-                    self.enforcing
-                        .insert(mailbox.organization_id.clone(), enforced);
-                    enforced
-                }
-            };
-            match (enforced, self.disposition) {
-                (true, DmarcDisposition::Reject) => {}
-                (true, _) => {
-                    self.junk.push(mailbox.user_id.clone());
-                    kept.push(mailbox);
-                }
-                (false, _) => kept.push(mailbox),
-            }
-        }
-        *mailboxes = kept;
-        Ok(mailboxes.is_empty())
-    }
-
-    /// The folder the copy for `user_id` goes to: `Junk E-mail` when quarantined, else INBOX.
-    pub(crate) fn folder(&self, user_id: &str) -> &'static str {
-        if self.junk.iter().any(|u| u == user_id) {
-            JUNK_EMAIL
-        } else {
-            INBOX
-        }
-    }
 }
 
 /// Evaluates SPF, DKIM, ARC and DMARC through a DNS resolver.

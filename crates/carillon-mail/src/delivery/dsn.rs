@@ -10,7 +10,8 @@ use bytes::Bytes;
 use carillon_store::{NewOutbound, Resolution, Store};
 use chrono::{TimeZone, Utc};
 
-use super::{deliver_inbound, DeliveryError, Envelope};
+use super::deliver_inbound;
+use super::envelope::{DeliveryError, Envelope};
 
 /// A recipient the message could not be delivered to.
 #[derive(Debug, Clone, PartialEq, Eq)]

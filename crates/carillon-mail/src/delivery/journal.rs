@@ -29,7 +29,8 @@ use carillon_store::{
     JournalingTarget, LocalMailbox, NewMessage, NewOutbound, Resolution, Store, StoreError,
 };
 
-use super::{inbox_copy, Envelope, MailboxSizes};
+use super::envelope::{inbox_copy, Envelope};
+use super::recipients::MailboxSizes;
 
 /// Local part of the reserved sender of journal records; with the organization's test
 /// domain it can be neither a mailbox address nor an alias (§2.24).
