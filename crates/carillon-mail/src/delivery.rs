@@ -13,7 +13,10 @@
 //! message is on disk and an unacknowledged one has no visible copy; the effects come after.
 //!
 //! The flow-rule hook worker ([`crate::flow::transit::HookWorker`]) re-enters at the decision
-//! stage with the hook's answer ([`deliver_with_actions`]).
+//! stage with the hook's answer ([`deliver_with_actions`]). Dependencies go one way: the
+//! stages use `flow::rules` (evaluation) and `flow::held` (holding a message), never the
+//! worker. The one way back is a new message: a bounce to a local sender is delivered from
+//! the start ([`send_bounce`]).
 //!
 //! Limits: workmail.md §6 — 40 MB MIME / 29 MB unencoded per message, 500 recipients, the
 //! mailbox quota (§1.7).

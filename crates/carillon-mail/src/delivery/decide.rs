@@ -4,7 +4,7 @@
 //! (inbound) or of the sender's (outbound) — or, when a synchronous hook already answered,
 //! the hook's action for it ([`Decider::answered`]) — and then the mailboxes with room for
 //! the message (the quota, workmail.md §1.7). A recipient a synchronous Run hook rule holds
-//! is handed to the hook worker here ([`crate::flow::transit::hold`]), durably, before
+//! is handed to the hook worker here ([`crate::flow::held::hold`]), durably, before
 //! anything is committed. What must happen once the delivery is committed (asynchronous
 //! hooks told, rule bounces, `RULE_APPLIED`) is returned in [`FlowEffects`] for the
 //! [effects](super::effects) stage. Rules are read from the store per message (once per
@@ -22,8 +22,8 @@ use super::journal;
 use super::recipients::{MailboxSizes, Recipient};
 use super::verdict::{Authenticated, Verdict};
 use crate::auth::MailUser;
+use crate::flow::held;
 use crate::flow::rules::{self, FlowAction, FlowDirection, FlowRule, HookTarget, RuleOutcome};
-use crate::flow::transit;
 
 /// Where the decision stage gets each recipient's action from, and in which direction.
 pub(super) struct Decider<'a> {
@@ -512,7 +512,7 @@ impl<'a> Rules<'a> {
     }
 
     /// Hands the recipients held for synchronous hooks to the hook worker
-    /// ([`transit::hold`], durable when this returns), one in-transit message per
+    /// ([`held::hold`], durable when this returns), one in-transit message per
     /// organization and rule. `submitter`: the sending user (outbound).
     ///
     /// Errors: `Store` (answer a temporary failure: nothing is committed yet).
@@ -528,7 +528,7 @@ impl<'a> Rules<'a> {
                 mail_from: envelope.mail_from.clone(),
                 recipients: call.recipients.clone(),
             };
-            transit::hold(
+            held::hold(
                 store,
                 &call.organization_id,
                 self.decider.direction,

@@ -22,8 +22,8 @@ use super::seal::Sealed;
 use crate::auth::MailUser;
 use crate::authentication::DmarcDisposition;
 use crate::events::{self, BouncedRecipient, EmailEvent, MessageHeaders, RuleAction};
+use crate::flow::held;
 use crate::flow::rules::FlowDirection;
-use crate::flow::transit;
 use crate::metrics;
 
 /// Queue lifetime of what delivery queues outside an SMTP session (rule bounces of inbound
@@ -146,7 +146,7 @@ pub(super) async fn committed(
 type Finishing<'f> = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'f>>;
 
 /// The flow rules' effects, after the delivery is committed (or nothing was stored): tells the asynchronous hooks
-/// ([`transit::hold`]), sends the bounces of the `RuleBounced` recipients to
+/// ([`held::hold`]), sends the bounces of the `RuleBounced` recipients to
 /// `envelope_from` (one DSN per organization; never for a null reverse-path) and logs
 /// `RULE_APPLIED` per rule and action (workmail.md §4.1) under `trace_id`. Failures are
 /// logged: the message is already accepted.
@@ -168,7 +168,7 @@ fn flow_effects<'f>(
                 mail_from: envelope_from.to_string(),
                 recipients: call.recipients.clone(),
             };
-            if let Err(e) = transit::hold(
+            if let Err(e) = held::hold(
                 store,
                 &call.organization_id,
                 flow.direction,
