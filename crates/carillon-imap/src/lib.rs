@@ -4,7 +4,7 @@
 //!
 //! Commands are framed and parsed by `imap-codec` and answered with its encoder; storage is
 //! the store's (`carillon_store` mailbox functions), authentication the directory's
-//! (`carillon_mail::auth`). No state is kept between connections here: UIDVALIDITY, UIDNEXT,
+//! (`carillon_mail::login`). No state is kept between connections here: UIDVALIDITY, UIDNEXT,
 //! flags and `\Recent` live in the store, and a session notices other sessions' and other
 //! nodes' changes by polling its folder's UIDNEXT and HIGHESTMODSEQ.
 //!

@@ -79,7 +79,7 @@ async fn start() -> Server {
 
 /// A user `alice@example.com` with one delivered INBOX message (the bytes of [`MESSAGE`]).
 async fn alice(server: &Server) -> String {
-    let hash = carillon_mail::auth::hash_password(PASSWORD).unwrap();
+    let hash = carillon_mail::login::hash_password(PASSWORD).unwrap();
     let user_id = server
         .db
         .insert_test_mail_user("alice@example.com", &hash)

@@ -37,9 +37,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use carillon_store::Store;
 
-use crate::auth::MailUser;
-use crate::authentication::DmarcDisposition;
 use crate::flow::rules::{FlowAction, FlowDirection};
+use crate::login::MailUser;
+use crate::sender_authentication::DmarcDisposition;
 use decide::Decider;
 use seal::Submitter;
 
@@ -71,7 +71,7 @@ pub async fn deliver_inbound(
 }
 
 /// [`deliver_inbound`] applying the DMARC disposition of the sender authentication
-/// ([`crate::authentication`]) for recipients whose organization enforces DMARC (on unless
+/// ([`crate::sender_authentication`]) for recipients whose organization enforces DMARC (on unless
 /// turned off, workmail.md §2.25): `Reject` leaves their mailboxes out (a recipient reaching
 /// only those is `DmarcRejected`), `Quarantine` files their copy in `Junk E-mail` instead of
 /// the INBOX. Organizations that do not enforce get the message as usual.

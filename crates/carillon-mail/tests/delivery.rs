@@ -5,11 +5,11 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use carillon_mail::auth::MailUser;
 use carillon_mail::delivery::{
     self, check_message_size, DeliveryError, Envelope, RecipientStatus, MAX_MESSAGE_MIME_BYTES,
     MAX_MESSAGE_UNENCODED_BYTES,
 };
+use carillon_mail::login::MailUser;
 use carillon_store::testing::TestStore;
 
 const DOMAIN: &str = "example.test";

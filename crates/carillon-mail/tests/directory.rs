@@ -5,7 +5,7 @@
 mod common;
 
 use carillon_awsapi::generated::workmail::*;
-use carillon_mail::auth::authenticate;
+use carillon_mail::login::authenticate;
 use carillon_store::testing::unique_name;
 use common::{code, envs, PASSWORD};
 

@@ -7,9 +7,9 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use bytes::Bytes;
-use carillon_mail::auth::MailUser;
 use carillon_mail::delivery::{self, Envelope, RecipientStatus};
 use carillon_mail::events;
+use carillon_mail::login::MailUser;
 use carillon_store::testing::TestStore;
 use carillon_store::EmailMonitoringRecord;
 use serde_json::Value;

@@ -6,9 +6,9 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use carillon_mail::auth::MailUser;
 use carillon_mail::delivery::{self, Envelope, RecipientStatus};
 use carillon_mail::flow::rules::{FlowAction, FlowDirection};
+use carillon_mail::login::MailUser;
 use carillon_store::testing::TestStore;
 use carillon_store::{FlowRuleRecord, SmtpGatewayRecord};
 

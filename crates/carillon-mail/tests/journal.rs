@@ -12,12 +12,12 @@ use carillon_adminapi::CarillonOperation;
 use carillon_awsapi::generated::workmail::*;
 use carillon_awsapi::WorkMailApi;
 use carillon_core::RequestContext;
-use carillon_mail::auth::MailUser;
 use carillon_mail::delivery::{self, Envelope, RecipientStatus};
 use carillon_mail::directory::journaling::{
     DeleteJournalingConfiguration, GetJournalingConfiguration, OrganizationJournalingInput,
     PutJournalingConfiguration, PutJournalingConfigurationInput,
 };
+use carillon_mail::login::MailUser;
 use common::{code, envs, Env};
 
 /// An organization with users alice, bob, carol, journal (the journaling mailbox) and

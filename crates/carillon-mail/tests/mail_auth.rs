@@ -8,8 +8,8 @@ mod common;
 use bytes::Bytes;
 use carillon_awsapi::generated::workmail::*;
 use carillon_core::RequestContext;
-use carillon_mail::authentication::{DmarcDisposition, SenderAuthenticator};
 use carillon_mail::delivery::{self, Envelope, RecipientStatus};
+use carillon_mail::sender_authentication::{DmarcDisposition, SenderAuthenticator};
 use carillon_store::testing::unique_name;
 use common::{envs, Env, MAIL_HOST};
 

@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 
 use bytes::Bytes;
 use carillon_mail::delivery::{self, Envelope};
-use carillon_mail::{auth, metrics};
+use carillon_mail::{login, metrics};
 use carillon_store::testing::TestStore;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
@@ -91,10 +91,10 @@ async fn a_delivery_counts_once_per_message_per_mailbox_and_per_refused_recipien
 async fn authentication_failure_samples_each_attempt() {
     let handle = handle();
     let f = TestStore::sqlite().await;
-    let hash = auth::hash_password("Corr3ct-horse").unwrap();
+    let hash = login::hash_password("Corr3ct-horse").unwrap();
     f.insert_test_mail_user("dana@metrics-auth.test", &hash)
         .await;
-    let user = auth::authenticate(
+    let user = login::authenticate(
         &f.store,
         "dana@metrics-auth.test",
         "Corr3ct-horse",
@@ -104,9 +104,10 @@ async fn authentication_failure_samples_each_attempt() {
     .unwrap()
     .expect("authenticated");
     for wrong in ["wrong", "also wrong"] {
-        let refused = auth::authenticate(&f.store, "dana@metrics-auth.test", wrong, &imap_client())
-            .await
-            .unwrap();
+        let refused =
+            login::authenticate(&f.store, "dana@metrics-auth.test", wrong, &imap_client())
+                .await
+                .unwrap();
         assert!(refused.is_none());
     }
 

@@ -37,7 +37,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use carillon_mail::authentication::SenderAuthenticator;
+use carillon_mail::sender_authentication::SenderAuthenticator;
 use carillon_net::{Handshake, Io, Limit, Listener, OnShutdown, Tls};
 use carillon_store::Store;
 use tokio::net::TcpListener;

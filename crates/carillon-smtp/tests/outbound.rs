@@ -7,8 +7,8 @@ mod common;
 use std::time::Duration;
 
 use bytes::Bytes;
-use carillon_mail::auth::MailUser;
 use carillon_mail::delivery::{self, Envelope};
+use carillon_mail::login::MailUser;
 use carillon_smtp::OutboundConfig;
 use carillon_store::NewOutbound;
 use common::{address, fake_peer, user_id, wait_until, Harness};

@@ -198,7 +198,7 @@ pub async fn run(config: Config) -> Result<()> {
         max_message_size: carillon_smtp::DEFAULT_MAX_MESSAGE_SIZE,
         max_recipients: carillon_smtp::DEFAULT_MAX_RECIPIENTS,
         sender_authentication: Some(Arc::new(
-            carillon_mail::authentication::SenderAuthenticator::new(
+            carillon_mail::sender_authentication::SenderAuthenticator::new(
                 &config.hostname,
                 config.dns_resolver,
             )?,

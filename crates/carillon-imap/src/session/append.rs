@@ -1,7 +1,7 @@
 //! APPEND (RFC 3501 §6.3.11) with APPENDUID (RFC 4315): stores the message blob, then the
 //! message row, within the user's mailbox quota.
 
-use carillon_mail::auth::MailUser;
+use carillon_mail::login::MailUser;
 use carillon_net::{Handshake, Io};
 use carillon_store::{NewMessage, StoreError};
 use imap_codec::imap_types::datetime::DateTime;

@@ -1,5 +1,5 @@
 //! Authentication (RFC 3501 §6.2.2, §6.2.3): LOGIN and AUTHENTICATE PLAIN (RFC 4616) against
-//! the directory (`carillon_mail::auth`). TLS is required first; the dispatcher checks that.
+//! the directory (`carillon_mail::login`). TLS is required first; the dispatcher checks that.
 
 use carillon_net::{Handshake, Io};
 use imap_codec::imap_types::response::Code;
@@ -31,7 +31,7 @@ impl<S: Io, H: Handshake<S>> Connection<S, H> {
 
     pub(super) async fn login(&mut self, login: &str, password: &str) -> Result<Reply, Fail> {
         let client = self.client_info();
-        match carillon_mail::auth::authenticate(&self.store, login, password, &client).await? {
+        match carillon_mail::login::authenticate(&self.store, login, password, &client).await? {
             Some(user) => {
                 tracing::info!(peer = %self.peer, user_id = %user.user_id, "imap login");
                 self.state = State::Authenticated {

@@ -7,7 +7,7 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use carillon_mail::auth::MailUser;
+use carillon_mail::login::MailUser;
 use carillon_net::{Handshake, Io};
 use carillon_store::{FlagOp, StoreError, StoredMessage};
 use futures::StreamExt;

@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use std::ops::Range;
 use std::sync::Arc;
 
-use carillon_mail::auth::MailUser;
+use carillon_mail::login::MailUser;
 use carillon_net::{Handshake, Io};
 use carillon_store::StoreError;
 use imap_codec::imap_types::core::{Atom, QuotedChar};

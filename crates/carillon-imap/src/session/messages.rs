@@ -2,7 +2,7 @@
 //! EXPUNGE and UID EXPUNGE (RFC 4315), SEARCH, STORE, COPY and MOVE (RFC 6851) with COPYUID,
 //! and the resolution of sequence sets to the messages this session has announced.
 
-use carillon_mail::auth::MailUser;
+use carillon_mail::login::MailUser;
 use carillon_net::{Handshake, Io};
 use carillon_store::{FlagOp, StoreError, StoredMessage};
 use imap_codec::imap_types::core::Vec1;

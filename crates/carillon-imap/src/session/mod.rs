@@ -29,7 +29,7 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
-use carillon_mail::auth::MailUser;
+use carillon_mail::login::MailUser;
 use carillon_net::{Conn, Handshake, Io};
 use carillon_store::{Store, StoreError, StoredMessage};
 use imap_codec::encode::Encoder;

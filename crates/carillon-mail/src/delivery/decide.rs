@@ -21,9 +21,9 @@ use super::envelope::{
 use super::journal;
 use super::recipients::{MailboxSizes, Recipient};
 use super::verdict::{Authenticated, Verdict};
-use crate::auth::MailUser;
 use crate::flow::held;
 use crate::flow::rules::{self, FlowAction, FlowDirection, FlowRule, HookTarget, RuleOutcome};
+use crate::login::MailUser;
 
 /// Where the decision stage gets each recipient's action from, and in which direction.
 pub(super) struct Decider<'a> {

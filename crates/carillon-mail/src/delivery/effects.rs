@@ -19,12 +19,12 @@ use super::envelope::{domain_of, Envelope, RecipientResult, RecipientStatus, JUN
 use super::journal;
 use super::recipients::organizations_of;
 use super::seal::Sealed;
-use crate::auth::MailUser;
-use crate::authentication::DmarcDisposition;
 use crate::events::{self, BouncedRecipient, EmailEvent, MessageHeaders, RuleAction};
 use crate::flow::held;
 use crate::flow::rules::FlowDirection;
+use crate::login::MailUser;
 use crate::metrics;
+use crate::sender_authentication::DmarcDisposition;
 
 /// Queue lifetime of what delivery queues outside an SMTP session (rule bounces of inbound
 /// mail, messages delivered after a hook answered): the SMTP queue's default, 5 days

@@ -27,9 +27,9 @@ use super::envelope::{self, DeliveryError, DeliveryOutcome, Envelope};
 use super::recipients;
 use super::seal::{self, Submitter};
 use super::verdict;
-use crate::auth::MailUser;
-use crate::authentication::DmarcDisposition;
 use crate::flow::rules::{FlowAction, FlowDirection};
+use crate::login::MailUser;
+use crate::sender_authentication::DmarcDisposition;
 
 /// An inbound message (MX role) delivered under the DMARC `disposition`, each recipient
 /// decided by `decider`.

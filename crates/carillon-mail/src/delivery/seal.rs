@@ -14,8 +14,8 @@ use super::decide::Decision;
 use super::envelope::{inbox_copy, Envelope, SENT_ITEMS};
 use super::journal;
 use super::recipients::organizations_of;
-use crate::auth::MailUser;
 use crate::crypto::{self, SealedBlob};
+use crate::login::MailUser;
 
 /// The submitting side of a message (submission only).
 pub(super) struct Submitter<'a> {

@@ -1,6 +1,6 @@
 //! Stage 2, **verdict**: the sender authentication verdict applied per recipient.
 //!
-//! The SMTP edge evaluates SPF, DKIM, ARC and DMARC ([`crate::authentication`]) and hands
+//! The SMTP edge evaluates SPF, DKIM, ARC and DMARC ([`crate::sender_authentication`]) and hands
 //! delivery the DMARC disposition; this stage applies it to the recipients whose
 //! organization enforces DMARC (on unless turned off, workmail.md §2.25): `Reject` leaves
 //! their mailboxes out (a recipient reaching only those is refused), `Quarantine` files their
@@ -13,7 +13,7 @@ use carillon_store::{Resolution, Store, StoreError};
 
 use super::envelope::{INBOX, JUNK_EMAIL};
 use super::recipients::Recipient;
-use crate::authentication::DmarcDisposition;
+use crate::sender_authentication::DmarcDisposition;
 
 /// A recipient after the verdict: the input of the [decision](super::decide) stage.
 #[derive(Debug)]

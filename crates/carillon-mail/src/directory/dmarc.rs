@@ -1,6 +1,6 @@
 //! Inbound DMARC enforcement: PutInboundDmarcSettings, DescribeInboundDmarcSettings.
 //! Spec: workmail.md §2.25 (on by default; `SetDmarcEnforcement` in the console). What
-//! enforcement does to a message is `crate::authentication` and `crate::delivery`'s.
+//! enforcement does to a message is `crate::sender_authentication` and `crate::delivery`'s.
 
 use carillon_awsapi::generated::workmail::*;
 use carillon_core::time::now_millis;

@@ -41,7 +41,7 @@ pub(super) async fn checked_password_hash(password: &str) -> ApiResult<String> {
     password::check(password)
         .map_err(|problem| err(codes::INVALID_PASSWORD, problem.to_string()))?;
     let password = password.to_string();
-    tokio::task::spawn_blocking(move || crate::auth::hash_password(&password))
+    tokio::task::spawn_blocking(move || crate::login::hash_password(&password))
         .await
         .ok()
         .and_then(Result::ok)

@@ -13,9 +13,9 @@ use serde_json::{json, Value};
 
 use super::hooks;
 use super::rules::{FlowAction, FlowDirection, HookTarget};
-use crate::auth::MailUser;
 use crate::crypto;
 use crate::delivery::Envelope;
+use crate::login::MailUser;
 
 /// Wakes the worker of this process when a row was just inserted.
 pub(super) static WAKE: tokio::sync::Notify = tokio::sync::Notify::const_new();

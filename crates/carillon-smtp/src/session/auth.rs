@@ -65,7 +65,7 @@ impl<S: Io, H: Handshake<S>> Session<S, H> {
             source_ip: self.peer.ip(),
             user_agent: None,
         };
-        match carillon_mail::auth::authenticate(&self.shared.store, &login, &password, &client)
+        match carillon_mail::login::authenticate(&self.shared.store, &login, &password, &client)
             .await
         {
             Ok(Some(user)) => {

@@ -4,11 +4,11 @@
 
 use bytes::Bytes;
 use carillon_mail::audit;
-use carillon_mail::auth::MailUser;
-use carillon_mail::authentication::DmarcDisposition;
 use carillon_mail::delivery::{
     self, Bounce, DeliveryError, DeliveryOutcome, Envelope, FailedRecipient, RecipientStatus,
 };
+use carillon_mail::login::MailUser;
+use carillon_mail::sender_authentication::DmarcDisposition;
 use carillon_net::{Handshake, Io};
 
 use super::{replies, Role, Session, Transaction, DATA_TIMEOUT};

@@ -22,7 +22,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use carillon_mail::auth::MailUser;
+use carillon_mail::login::MailUser;
 use carillon_net::{Conn, Handshake, Io};
 use carillon_store::Store;
 use smtp_proto::{Error as ParseError, Request};

@@ -82,9 +82,11 @@ impl Harness {
 
     /// Starts with MX-path sender authentication resolving through `nameserver`.
     pub async fn start_authenticating(nameserver: SocketAddr) -> Harness {
-        let authenticator =
-            carillon_mail::authentication::SenderAuthenticator::new(HOSTNAME, Some(nameserver))
-                .unwrap();
+        let authenticator = carillon_mail::sender_authentication::SenderAuthenticator::new(
+            HOSTNAME,
+            Some(nameserver),
+        )
+        .unwrap();
         Harness::start_configured(
             carillon_smtp::DEFAULT_MAX_MESSAGE_SIZE,
             Some(Arc::new(authenticator)),
@@ -94,7 +96,9 @@ impl Harness {
 
     async fn start_configured(
         max_message_size: usize,
-        sender_authentication: Option<Arc<carillon_mail::authentication::SenderAuthenticator>>,
+        sender_authentication: Option<
+            Arc<carillon_mail::sender_authentication::SenderAuthenticator>,
+        >,
     ) -> Harness {
         let db = TestStore::sqlite().await;
         let store = db.store.clone();
@@ -103,7 +107,7 @@ impl Harness {
         db.insert_organization("111122223333", &org, "test", "Active")
             .await;
         db.insert_mail_domain(&org, DOMAIN).await;
-        let hash = carillon_mail::auth::hash_password(PASSWORD).unwrap();
+        let hash = carillon_mail::login::hash_password(PASSWORD).unwrap();
         for name in ["alice", "bob", "carol"] {
             add_entity(
                 &db,
