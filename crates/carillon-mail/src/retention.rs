@@ -19,16 +19,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use carillon_jobs::{CancellationToken, Job, JobLease, Pass, Trigger};
-use carillon_store::{FlagOp, RetentionPolicyRecord, Store, StoreError};
+use carillon_store::{
+    FlagOp, RetentionPolicyRecord, Store, StoreError, DELETED_ITEMS, DRAFTS, INBOX, JUNK_EMAIL,
+    SENT_ITEMS,
+};
 
 /// Model `FolderName` values and the default folder each stands for (see
 /// `carillon_store::DEFAULT_FOLDERS`).
 pub const FOLDER_NAMES: &[(&str, &str)] = &[
-    ("INBOX", "INBOX"),
+    ("INBOX", INBOX),
     ("DELETED_ITEMS", DELETED_ITEMS),
-    ("SENT_ITEMS", "Sent Items"),
-    ("DRAFTS", "Drafts"),
-    ("JUNK_EMAIL", "Junk E-mail"),
+    ("SENT_ITEMS", SENT_ITEMS),
+    ("DRAFTS", DRAFTS),
+    ("JUNK_EMAIL", JUNK_EMAIL),
 ];
 
 /// Model `RetentionAction` `NONE`: the folder is left alone.
@@ -47,7 +50,6 @@ pub const DISABLED_MAILBOX_LIFETIME_MS: i64 = 30 * DAY_MS;
 /// Default interval between passes, in seconds (`--retention-interval-secs`).
 pub const DEFAULT_INTERVAL_SECS: u64 = 3600;
 
-const DELETED_ITEMS: &str = "Deleted Items";
 const DAY_MS: i64 = 24 * 3600 * 1000;
 /// Message copies moved or expunged per store transaction.
 const BATCH: i64 = 500;

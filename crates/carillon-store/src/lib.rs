@@ -82,7 +82,8 @@ pub use journaling::{JournalingConfigurationRecord, JournalingTarget};
 pub use keys::{EncryptionKeyRecord, KEY_KIND_MAILBOX, KEY_KIND_TRANSIT};
 pub use mailbox::{
     canonical_folder_name, AppendedMessage, CopyResult, FlagOp, Folder, FolderStatus, NewMessage,
-    StoredMessage, DEFAULT_FOLDERS, FOLDER_DELIMITER,
+    StoredMessage, DEFAULT_FOLDERS, DELETED_ITEMS, DRAFTS, FOLDER_DELIMITER, INBOX, JUNK_EMAIL,
+    SENT_ITEMS,
 };
 pub use monitoring::EmailMonitoringRecord;
 pub use notify::{Listener, NOTIFY_INLINE_LIMIT};

@@ -17,14 +17,9 @@ pub const MAX_MESSAGE_UNENCODED_BYTES: usize = 29 * 1024 * 1024;
 /// Most recipients of one message. Spec: workmail.md §6.
 pub const MAX_RECIPIENTS: usize = 500;
 
-/// Folder new mail is delivered to.
-pub const INBOX: &str = "INBOX";
-
-/// Folder receiving inbound mail quarantined by DMARC (workmail.md §2.25).
-pub const JUNK_EMAIL: &str = "Junk E-mail";
-
-/// Folder holding the copy of what a user sent.
-pub const SENT_ITEMS: &str = "Sent Items";
+/// The folders delivery writes to, defined beside the store's default folders: new mail,
+/// mail quarantined by DMARC (workmail.md §2.25) or a flow rule, and the sender's copy.
+pub use carillon_store::{INBOX, JUNK_EMAIL, SENT_ITEMS};
 
 /// The SMTP envelope of a message.
 #[derive(Debug, Clone, PartialEq, Eq)]

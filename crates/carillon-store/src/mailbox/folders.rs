@@ -12,14 +12,25 @@ use super::messages::{folder_messages, has_flag, parse_flags};
 use crate::error::{StoreError, StoreResult};
 use crate::Store;
 
+/// The folder new mail is delivered to (RFC 3501 §5.1: always upper case).
+pub const INBOX: &str = "INBOX";
+/// The folder holding the copy of what a user sent.
+pub const SENT_ITEMS: &str = "Sent Items";
+/// The folder of unsent drafts.
+pub const DRAFTS: &str = "Drafts";
+/// The folder deleted items move to (and retention's `DELETE` action).
+pub const DELETED_ITEMS: &str = "Deleted Items";
+/// The folder of mail judged junk (DMARC quarantine, a flow rule's "Deliver to junk").
+pub const JUNK_EMAIL: &str = "Junk E-mail";
+
 /// Default folders as WorkMail has them, with their RFC 6154 special-use attribute.
 /// Spec: issue 2 §7 (Inbox, Sent Items, Drafts, Deleted Items, Junk E-mail).
 pub const DEFAULT_FOLDERS: &[(&str, Option<&str>)] = &[
-    ("INBOX", None),
-    ("Sent Items", Some("\\Sent")),
-    ("Drafts", Some("\\Drafts")),
-    ("Deleted Items", Some("\\Trash")),
-    ("Junk E-mail", Some("\\Junk")),
+    (INBOX, None),
+    (SENT_ITEMS, Some("\\Sent")),
+    (DRAFTS, Some("\\Drafts")),
+    (DELETED_ITEMS, Some("\\Trash")),
+    (JUNK_EMAIL, Some("\\Junk")),
 ];
 
 /// Hierarchy delimiter of folder names (a child of `A` is `A/B`).

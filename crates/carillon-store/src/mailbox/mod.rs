@@ -26,7 +26,8 @@ use std::collections::HashSet;
 use sqlx::{Any, Transaction};
 
 pub use self::folders::{
-    canonical_folder_name, Folder, FolderStatus, DEFAULT_FOLDERS, FOLDER_DELIMITER,
+    canonical_folder_name, Folder, FolderStatus, DEFAULT_FOLDERS, DELETED_ITEMS, DRAFTS,
+    FOLDER_DELIMITER, INBOX, JUNK_EMAIL, SENT_ITEMS,
 };
 pub(crate) use self::messages::append_in;
 pub use self::messages::{AppendedMessage, CopyResult, FlagOp, NewMessage, StoredMessage};
