@@ -3,7 +3,9 @@
 //! For each service the generated module holds every shape as a Rust type with `Validate`
 //! and `Redact` impls from the model's constraints, the operation table with HTTP bindings,
 //! the modelled error statuses, one `#[async_trait]` trait with a `NotImplementedException`
-//! default per operation, and a dispatcher from operation name to trait method.
+//! default per operation, a dispatcher from operation name to trait method, and an
+//! `impl_<module>_api!` macro that writes a service's trait implementation from a table
+//! mapping each operation to the function implementing it.
 //! Output is piped through `rustfmt` and depends only on the model files, so a second run
 //! produces no diff (`--check` enforces it).
 
@@ -33,6 +35,14 @@ pub struct ServiceDef {
     pub api_trait: &'static str,
     /// Error code for model-constraint violations.
     pub validation_error: &'static str,
+}
+
+impl ServiceDef {
+    /// Name of the generated macro that implements the service's trait from a table of
+    /// operations, e.g. `impl_chime_api`.
+    pub fn impl_macro(&self) -> String {
+        format!("impl_{}_api", self.module)
+    }
 }
 
 /// The services Carillon speaks. The validation error is the model's own shape where it has
