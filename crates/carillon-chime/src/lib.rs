@@ -1,9 +1,10 @@
 //! The Chime system. Spec: chime-zh.md (main), chime-ja.md (phone-number countries, §4),
 //! chime-ko.md (2025 edition: usage reports, exports, end-of-service transition).
 //!
-//! [`Chime`] implements the generated `ChimeApi` trait: each operation takes its validated
-//! input and a [`RequestContext`] naming the tenant, applies the guide's rules and calls the
-//! store. One module per object: `accounts` (accounts, settings, sign-in delegate groups),
+//! [`Chime`] implements the generated `ChimeApi` trait through the operation table at the end
+//! of this file (`impl_chime_api!`): each operation is a function of its object's module that
+//! takes its validated input and a [`RequestContext`](carillon_core::RequestContext) naming the tenant, applies the guide's
+//! rules and calls the store. One module per object: `accounts` (accounts, settings, sign-in delegate groups),
 //! `users`, `rooms` (rooms, memberships, redaction), `bots`, `phone_numbers`, `retention`.
 //! What Chime offered only in its console (domain claims, incoming webhooks, porting orders,
 //! reports and exports) is added to Carillon's admin API by [`register_carillon_operations`].
@@ -46,9 +47,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use carillon_awsapi::generated::chime::*;
 use carillon_core::pagination::TokenCodec;
-use carillon_core::{ApiResult, RequestContext};
 use carillon_store::{Store, StoreError};
 
 /// Sends a message through Carillon's own mail path: into a Carillon mailbox when the
@@ -187,493 +186,68 @@ pub fn register_carillon_operations(registry: &mut carillon_adminapi::Registry, 
     porting::register(registry, chime);
 }
 
-#[async_trait::async_trait]
-impl ChimeApi for Chime {
-    async fn associate_phone_number_with_user(
-        &self,
-        ctx: &RequestContext,
-        input: AssociatePhoneNumberWithUserRequest,
-    ) -> ApiResult<AssociatePhoneNumberWithUserResponse> {
-        phone_numbers::associate_phone_number_with_user(self, ctx, input).await
-    }
-
-    async fn associate_signin_delegate_groups_with_account(
-        &self,
-        ctx: &RequestContext,
-        input: AssociateSigninDelegateGroupsWithAccountRequest,
-    ) -> ApiResult<AssociateSigninDelegateGroupsWithAccountResponse> {
-        accounts::associate_signin_delegate_groups_with_account(self, ctx, input).await
-    }
-
-    async fn batch_create_room_membership(
-        &self,
-        ctx: &RequestContext,
-        input: BatchCreateRoomMembershipRequest,
-    ) -> ApiResult<BatchCreateRoomMembershipResponse> {
-        rooms::batch_create_room_membership(self, ctx, input).await
-    }
-
-    async fn batch_delete_phone_number(
-        &self,
-        ctx: &RequestContext,
-        input: BatchDeletePhoneNumberRequest,
-    ) -> ApiResult<BatchDeletePhoneNumberResponse> {
-        phone_numbers::batch_delete_phone_number(self, ctx, input).await
-    }
-
-    async fn batch_suspend_user(
-        &self,
-        ctx: &RequestContext,
-        input: BatchSuspendUserRequest,
-    ) -> ApiResult<BatchSuspendUserResponse> {
-        users::batch_suspend_user(self, ctx, input).await
-    }
-
-    async fn batch_unsuspend_user(
-        &self,
-        ctx: &RequestContext,
-        input: BatchUnsuspendUserRequest,
-    ) -> ApiResult<BatchUnsuspendUserResponse> {
-        users::batch_unsuspend_user(self, ctx, input).await
-    }
-
-    async fn batch_update_phone_number(
-        &self,
-        ctx: &RequestContext,
-        input: BatchUpdatePhoneNumberRequest,
-    ) -> ApiResult<BatchUpdatePhoneNumberResponse> {
-        phone_numbers::batch_update_phone_number(self, ctx, input).await
-    }
-
-    async fn batch_update_user(
-        &self,
-        ctx: &RequestContext,
-        input: BatchUpdateUserRequest,
-    ) -> ApiResult<BatchUpdateUserResponse> {
-        users::batch_update_user(self, ctx, input).await
-    }
-
-    async fn create_account(
-        &self,
-        ctx: &RequestContext,
-        input: CreateAccountRequest,
-    ) -> ApiResult<CreateAccountResponse> {
-        accounts::create(self, ctx, input).await
-    }
-
-    async fn create_bot(
-        &self,
-        ctx: &RequestContext,
-        input: CreateBotRequest,
-    ) -> ApiResult<CreateBotResponse> {
-        bots::create_bot(self, ctx, input).await
-    }
-
-    async fn create_phone_number_order(
-        &self,
-        ctx: &RequestContext,
-        input: CreatePhoneNumberOrderRequest,
-    ) -> ApiResult<CreatePhoneNumberOrderResponse> {
-        phone_numbers::create_phone_number_order(self, ctx, input).await
-    }
-
-    async fn create_room(
-        &self,
-        ctx: &RequestContext,
-        input: CreateRoomRequest,
-    ) -> ApiResult<CreateRoomResponse> {
-        rooms::create_room(self, ctx, input).await
-    }
-
-    async fn create_room_membership(
-        &self,
-        ctx: &RequestContext,
-        input: CreateRoomMembershipRequest,
-    ) -> ApiResult<CreateRoomMembershipResponse> {
-        rooms::create_room_membership(self, ctx, input).await
-    }
-
-    async fn create_user(
-        &self,
-        ctx: &RequestContext,
-        input: CreateUserRequest,
-    ) -> ApiResult<CreateUserResponse> {
-        users::create_user(self, ctx, input).await
-    }
-
-    async fn delete_account(
-        &self,
-        ctx: &RequestContext,
-        input: DeleteAccountRequest,
-    ) -> ApiResult<DeleteAccountResponse> {
-        accounts::delete(self, ctx, input).await
-    }
-
-    async fn delete_events_configuration(
-        &self,
-        ctx: &RequestContext,
-        input: DeleteEventsConfigurationRequest,
-    ) -> ApiResult<carillon_awsapi::types::Unit> {
-        bots::delete_events_configuration(self, ctx, input).await
-    }
-
-    async fn delete_phone_number(
-        &self,
-        ctx: &RequestContext,
-        input: DeletePhoneNumberRequest,
-    ) -> ApiResult<carillon_awsapi::types::Unit> {
-        phone_numbers::delete_phone_number(self, ctx, input).await
-    }
-
-    async fn delete_room(
-        &self,
-        ctx: &RequestContext,
-        input: DeleteRoomRequest,
-    ) -> ApiResult<carillon_awsapi::types::Unit> {
-        rooms::delete_room(self, ctx, input).await
-    }
-
-    async fn delete_room_membership(
-        &self,
-        ctx: &RequestContext,
-        input: DeleteRoomMembershipRequest,
-    ) -> ApiResult<carillon_awsapi::types::Unit> {
-        rooms::delete_room_membership(self, ctx, input).await
-    }
-
-    async fn disassociate_phone_number_from_user(
-        &self,
-        ctx: &RequestContext,
-        input: DisassociatePhoneNumberFromUserRequest,
-    ) -> ApiResult<DisassociatePhoneNumberFromUserResponse> {
-        phone_numbers::disassociate_phone_number_from_user(self, ctx, input).await
-    }
-
-    async fn disassociate_signin_delegate_groups_from_account(
-        &self,
-        ctx: &RequestContext,
-        input: DisassociateSigninDelegateGroupsFromAccountRequest,
-    ) -> ApiResult<DisassociateSigninDelegateGroupsFromAccountResponse> {
-        accounts::disassociate_signin_delegate_groups_from_account(self, ctx, input).await
-    }
-
-    async fn get_account(
-        &self,
-        ctx: &RequestContext,
-        input: GetAccountRequest,
-    ) -> ApiResult<GetAccountResponse> {
-        accounts::get(self, ctx, input).await
-    }
-
-    async fn get_account_settings(
-        &self,
-        ctx: &RequestContext,
-        input: GetAccountSettingsRequest,
-    ) -> ApiResult<GetAccountSettingsResponse> {
-        accounts::get_settings(self, ctx, input).await
-    }
-
-    async fn get_bot(
-        &self,
-        ctx: &RequestContext,
-        input: GetBotRequest,
-    ) -> ApiResult<GetBotResponse> {
-        bots::get_bot(self, ctx, input).await
-    }
-
-    async fn get_events_configuration(
-        &self,
-        ctx: &RequestContext,
-        input: GetEventsConfigurationRequest,
-    ) -> ApiResult<GetEventsConfigurationResponse> {
-        bots::get_events_configuration(self, ctx, input).await
-    }
-
-    async fn get_global_settings(
-        &self,
-        ctx: &RequestContext,
-        input: carillon_awsapi::types::Unit,
-    ) -> ApiResult<GetGlobalSettingsResponse> {
-        phone_numbers::get_global_settings(self, ctx, input).await
-    }
-
-    async fn get_phone_number(
-        &self,
-        ctx: &RequestContext,
-        input: GetPhoneNumberRequest,
-    ) -> ApiResult<GetPhoneNumberResponse> {
-        phone_numbers::get_phone_number(self, ctx, input).await
-    }
-
-    async fn get_phone_number_order(
-        &self,
-        ctx: &RequestContext,
-        input: GetPhoneNumberOrderRequest,
-    ) -> ApiResult<GetPhoneNumberOrderResponse> {
-        phone_numbers::get_phone_number_order(self, ctx, input).await
-    }
-
-    async fn get_phone_number_settings(
-        &self,
-        ctx: &RequestContext,
-        input: carillon_awsapi::types::Unit,
-    ) -> ApiResult<GetPhoneNumberSettingsResponse> {
-        phone_numbers::get_phone_number_settings(self, ctx, input).await
-    }
-
-    async fn get_retention_settings(
-        &self,
-        ctx: &RequestContext,
-        input: GetRetentionSettingsRequest,
-    ) -> ApiResult<GetRetentionSettingsResponse> {
-        retention::get_retention_settings(self, ctx, input).await
-    }
-
-    async fn get_room(
-        &self,
-        ctx: &RequestContext,
-        input: GetRoomRequest,
-    ) -> ApiResult<GetRoomResponse> {
-        rooms::get_room(self, ctx, input).await
-    }
-
-    async fn get_user(
-        &self,
-        ctx: &RequestContext,
-        input: GetUserRequest,
-    ) -> ApiResult<GetUserResponse> {
-        users::get_user(self, ctx, input).await
-    }
-
-    async fn get_user_settings(
-        &self,
-        ctx: &RequestContext,
-        input: GetUserSettingsRequest,
-    ) -> ApiResult<GetUserSettingsResponse> {
-        users::get_user_settings(self, ctx, input).await
-    }
-
-    async fn invite_users(
-        &self,
-        ctx: &RequestContext,
-        input: InviteUsersRequest,
-    ) -> ApiResult<InviteUsersResponse> {
-        users::invite_users(self, ctx, input).await
-    }
-
-    async fn list_accounts(
-        &self,
-        ctx: &RequestContext,
-        input: ListAccountsRequest,
-    ) -> ApiResult<ListAccountsResponse> {
-        accounts::list(self, ctx, input).await
-    }
-
-    async fn list_bots(
-        &self,
-        ctx: &RequestContext,
-        input: ListBotsRequest,
-    ) -> ApiResult<ListBotsResponse> {
-        bots::list_bots(self, ctx, input).await
-    }
-
-    async fn list_phone_number_orders(
-        &self,
-        ctx: &RequestContext,
-        input: ListPhoneNumberOrdersRequest,
-    ) -> ApiResult<ListPhoneNumberOrdersResponse> {
-        phone_numbers::list_phone_number_orders(self, ctx, input).await
-    }
-
-    async fn list_phone_numbers(
-        &self,
-        ctx: &RequestContext,
-        input: ListPhoneNumbersRequest,
-    ) -> ApiResult<ListPhoneNumbersResponse> {
-        phone_numbers::list_phone_numbers(self, ctx, input).await
-    }
-
-    async fn list_room_memberships(
-        &self,
-        ctx: &RequestContext,
-        input: ListRoomMembershipsRequest,
-    ) -> ApiResult<ListRoomMembershipsResponse> {
-        rooms::list_room_memberships(self, ctx, input).await
-    }
-
-    async fn list_rooms(
-        &self,
-        ctx: &RequestContext,
-        input: ListRoomsRequest,
-    ) -> ApiResult<ListRoomsResponse> {
-        rooms::list_rooms(self, ctx, input).await
-    }
-
-    async fn list_supported_phone_number_countries(
-        &self,
-        ctx: &RequestContext,
-        input: ListSupportedPhoneNumberCountriesRequest,
-    ) -> ApiResult<ListSupportedPhoneNumberCountriesResponse> {
-        phone_numbers::list_supported_phone_number_countries(self, ctx, input).await
-    }
-
-    async fn list_users(
-        &self,
-        ctx: &RequestContext,
-        input: ListUsersRequest,
-    ) -> ApiResult<ListUsersResponse> {
-        users::list_users(self, ctx, input).await
-    }
-
-    async fn logout_user(
-        &self,
-        ctx: &RequestContext,
-        input: LogoutUserRequest,
-    ) -> ApiResult<LogoutUserResponse> {
-        users::logout_user(self, ctx, input).await
-    }
-
-    async fn put_events_configuration(
-        &self,
-        ctx: &RequestContext,
-        input: PutEventsConfigurationRequest,
-    ) -> ApiResult<PutEventsConfigurationResponse> {
-        bots::put_events_configuration(self, ctx, input).await
-    }
-
-    async fn put_retention_settings(
-        &self,
-        ctx: &RequestContext,
-        input: PutRetentionSettingsRequest,
-    ) -> ApiResult<PutRetentionSettingsResponse> {
-        retention::put_retention_settings(self, ctx, input).await
-    }
-
-    async fn redact_conversation_message(
-        &self,
-        ctx: &RequestContext,
-        input: RedactConversationMessageRequest,
-    ) -> ApiResult<RedactConversationMessageResponse> {
-        rooms::redact_conversation_message(self, ctx, input).await
-    }
-
-    async fn redact_room_message(
-        &self,
-        ctx: &RequestContext,
-        input: RedactRoomMessageRequest,
-    ) -> ApiResult<RedactRoomMessageResponse> {
-        rooms::redact_room_message(self, ctx, input).await
-    }
-
-    async fn regenerate_security_token(
-        &self,
-        ctx: &RequestContext,
-        input: RegenerateSecurityTokenRequest,
-    ) -> ApiResult<RegenerateSecurityTokenResponse> {
-        bots::regenerate_security_token(self, ctx, input).await
-    }
-
-    async fn reset_personal_pin(
-        &self,
-        ctx: &RequestContext,
-        input: ResetPersonalPINRequest,
-    ) -> ApiResult<ResetPersonalPINResponse> {
-        users::reset_personal_pin(self, ctx, input).await
-    }
-
-    async fn restore_phone_number(
-        &self,
-        ctx: &RequestContext,
-        input: RestorePhoneNumberRequest,
-    ) -> ApiResult<RestorePhoneNumberResponse> {
-        phone_numbers::restore_phone_number(self, ctx, input).await
-    }
-
-    async fn search_available_phone_numbers(
-        &self,
-        ctx: &RequestContext,
-        input: SearchAvailablePhoneNumbersRequest,
-    ) -> ApiResult<SearchAvailablePhoneNumbersResponse> {
-        phone_numbers::search_available_phone_numbers(self, ctx, input).await
-    }
-
-    async fn update_account(
-        &self,
-        ctx: &RequestContext,
-        input: UpdateAccountRequest,
-    ) -> ApiResult<UpdateAccountResponse> {
-        accounts::update(self, ctx, input).await
-    }
-
-    async fn update_account_settings(
-        &self,
-        ctx: &RequestContext,
-        input: UpdateAccountSettingsRequest,
-    ) -> ApiResult<UpdateAccountSettingsResponse> {
-        accounts::update_settings(self, ctx, input).await
-    }
-
-    async fn update_bot(
-        &self,
-        ctx: &RequestContext,
-        input: UpdateBotRequest,
-    ) -> ApiResult<UpdateBotResponse> {
-        bots::update_bot(self, ctx, input).await
-    }
-
-    async fn update_global_settings(
-        &self,
-        ctx: &RequestContext,
-        input: UpdateGlobalSettingsRequest,
-    ) -> ApiResult<carillon_awsapi::types::Unit> {
-        phone_numbers::update_global_settings(self, ctx, input).await
-    }
-
-    async fn update_phone_number(
-        &self,
-        ctx: &RequestContext,
-        input: UpdatePhoneNumberRequest,
-    ) -> ApiResult<UpdatePhoneNumberResponse> {
-        phone_numbers::update_phone_number(self, ctx, input).await
-    }
-
-    async fn update_phone_number_settings(
-        &self,
-        ctx: &RequestContext,
-        input: UpdatePhoneNumberSettingsRequest,
-    ) -> ApiResult<carillon_awsapi::types::Unit> {
-        phone_numbers::update_phone_number_settings(self, ctx, input).await
-    }
-
-    async fn update_room(
-        &self,
-        ctx: &RequestContext,
-        input: UpdateRoomRequest,
-    ) -> ApiResult<UpdateRoomResponse> {
-        rooms::update_room(self, ctx, input).await
-    }
-
-    async fn update_room_membership(
-        &self,
-        ctx: &RequestContext,
-        input: UpdateRoomMembershipRequest,
-    ) -> ApiResult<UpdateRoomMembershipResponse> {
-        rooms::update_room_membership(self, ctx, input).await
-    }
-
-    async fn update_user(
-        &self,
-        ctx: &RequestContext,
-        input: UpdateUserRequest,
-    ) -> ApiResult<UpdateUserResponse> {
-        users::update_user(self, ctx, input).await
-    }
-
-    async fn update_user_settings(
-        &self,
-        ctx: &RequestContext,
-        input: UpdateUserSettingsRequest,
-    ) -> ApiResult<carillon_awsapi::types::Unit> {
-        users::update_user_settings(self, ctx, input).await
-    }
-}
+// The model operations Chime implements, each by the function of its object's module;
+// `CreateMeetingDialOut` keeps the trait's answer, `NotImplementedException`.
+carillon_awsapi::impl_chime_api!(Chime {
+    AssociatePhoneNumberWithUser => phone_numbers::associate_phone_number_with_user,
+    AssociateSigninDelegateGroupsWithAccount => accounts::associate_signin_delegate_groups_with_account,
+    BatchCreateRoomMembership => rooms::batch_create_room_membership,
+    BatchDeletePhoneNumber => phone_numbers::batch_delete_phone_number,
+    BatchSuspendUser => users::batch_suspend_user,
+    BatchUnsuspendUser => users::batch_unsuspend_user,
+    BatchUpdatePhoneNumber => phone_numbers::batch_update_phone_number,
+    BatchUpdateUser => users::batch_update_user,
+    CreateAccount => accounts::create,
+    CreateBot => bots::create_bot,
+    CreatePhoneNumberOrder => phone_numbers::create_phone_number_order,
+    CreateRoom => rooms::create_room,
+    CreateRoomMembership => rooms::create_room_membership,
+    CreateUser => users::create_user,
+    DeleteAccount => accounts::delete,
+    DeleteEventsConfiguration => bots::delete_events_configuration,
+    DeletePhoneNumber => phone_numbers::delete_phone_number,
+    DeleteRoom => rooms::delete_room,
+    DeleteRoomMembership => rooms::delete_room_membership,
+    DisassociatePhoneNumberFromUser => phone_numbers::disassociate_phone_number_from_user,
+    DisassociateSigninDelegateGroupsFromAccount => accounts::disassociate_signin_delegate_groups_from_account,
+    GetAccount => accounts::get,
+    GetAccountSettings => accounts::get_settings,
+    GetBot => bots::get_bot,
+    GetEventsConfiguration => bots::get_events_configuration,
+    GetGlobalSettings => phone_numbers::get_global_settings,
+    GetPhoneNumber => phone_numbers::get_phone_number,
+    GetPhoneNumberOrder => phone_numbers::get_phone_number_order,
+    GetPhoneNumberSettings => phone_numbers::get_phone_number_settings,
+    GetRetentionSettings => retention::get_retention_settings,
+    GetRoom => rooms::get_room,
+    GetUser => users::get_user,
+    GetUserSettings => users::get_user_settings,
+    InviteUsers => users::invite_users,
+    ListAccounts => accounts::list,
+    ListBots => bots::list_bots,
+    ListPhoneNumberOrders => phone_numbers::list_phone_number_orders,
+    ListPhoneNumbers => phone_numbers::list_phone_numbers,
+    ListRoomMemberships => rooms::list_room_memberships,
+    ListRooms => rooms::list_rooms,
+    ListSupportedPhoneNumberCountries => phone_numbers::list_supported_phone_number_countries,
+    ListUsers => users::list_users,
+    LogoutUser => users::logout_user,
+    PutEventsConfiguration => bots::put_events_configuration,
+    PutRetentionSettings => retention::put_retention_settings,
+    RedactConversationMessage => rooms::redact_conversation_message,
+    RedactRoomMessage => rooms::redact_room_message,
+    RegenerateSecurityToken => bots::regenerate_security_token,
+    ResetPersonalPIN => users::reset_personal_pin,
+    RestorePhoneNumber => phone_numbers::restore_phone_number,
+    SearchAvailablePhoneNumbers => phone_numbers::search_available_phone_numbers,
+    UpdateAccount => accounts::update,
+    UpdateAccountSettings => accounts::update_settings,
+    UpdateBot => bots::update_bot,
+    UpdateGlobalSettings => phone_numbers::update_global_settings,
+    UpdatePhoneNumber => phone_numbers::update_phone_number,
+    UpdatePhoneNumberSettings => phone_numbers::update_phone_number_settings,
+    UpdateRoom => rooms::update_room,
+    UpdateRoomMembership => rooms::update_room_membership,
+    UpdateUser => users::update_user,
+    UpdateUserSettings => users::update_user_settings,
+});
