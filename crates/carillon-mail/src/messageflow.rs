@@ -236,111 +236,121 @@ fn crlf(content: &[u8]) -> Vec<u8> {
     out
 }
 
-#[async_trait::async_trait]
-impl WorkMailMessageFlowApi for MessageFlow {
-    async fn get_raw_message_content(
-        &self,
-        ctx: &RequestContext,
-        input: GetRawMessageContentRequest,
-    ) -> ApiResult<GetRawMessageContentResponse> {
-        let message = self
-            .store
-            .transit_message(&ctx.account_id, &input.message_id, Self::window_start())
-            .await
-            .map_err(internal)?
-            .ok_or_else(|| not_found(&input.message_id))?;
-        let content = transit::read_transit_blob(
-            &self.store,
-            &message.organization_id,
-            &message.blob_key,
-            message.message_key.as_deref(),
+// Both operations of the model, implemented below.
+carillon_awsapi::impl_workmailmessageflow_api!(MessageFlow {
+    GetRawMessageContent => get_raw_message_content,
+    PutRawMessageContent => put_raw_message_content,
+});
+
+/// `GetRawMessageContent`: the content of the caller's message in transit, as last replaced.
+async fn get_raw_message_content(
+    flow: &MessageFlow,
+    ctx: &RequestContext,
+    input: GetRawMessageContentRequest,
+) -> ApiResult<GetRawMessageContentResponse> {
+    let message = flow
+        .store
+        .transit_message(
+            &ctx.account_id,
+            &input.message_id,
+            MessageFlow::window_start(),
         )
         .await
-        .map_err(|e| match e {
-            StoreError::NotFound(_) => not_found(&input.message_id),
-            e => internal(e),
-        })?;
-        Ok(GetRawMessageContentResponse {
-            message_content: carillon_awsapi::types::Blob(content.to_vec()),
-        })
-    }
+        .map_err(internal)?
+        .ok_or_else(|| not_found(&input.message_id))?;
+    let content = transit::read_transit_blob(
+        &flow.store,
+        &message.organization_id,
+        &message.blob_key,
+        message.message_key.as_deref(),
+    )
+    .await
+    .map_err(|e| match e {
+        StoreError::NotFound(_) => not_found(&input.message_id),
+        e => internal(e),
+    })?;
+    Ok(GetRawMessageContentResponse {
+        message_content: carillon_awsapi::types::Blob(content.to_vec()),
+    })
+}
 
-    async fn put_raw_message_content(
-        &self,
-        ctx: &RequestContext,
-        input: PutRawMessageContentRequest,
-    ) -> ApiResult<PutRawMessageContentResponse> {
-        let message_id = &input.message_id;
-        let message = self
-            .store
-            .transit_message(&ctx.account_id, message_id, Self::window_start())
-            .await
-            .map_err(internal)?
-            .ok_or_else(|| not_found(message_id))?;
-        if !message.synchronous || message.state != carillon_store::TRANSIT_PENDING {
-            return Err(frozen(message_id));
-        }
-        let reference = &input.content.s3_reference;
-        let location = |why: String| {
-            ApiError::new(
-                codes::INVALID_CONTENT_LOCATION,
-                format!("s3://{}/{}: {why}", reference.bucket, reference.key),
-            )
-        };
-        let owner = self
-            .store
-            .s3_bucket_owner(&reference.bucket)
+/// `PutRawMessageContent`: replaces the content a synchronous hook holds with an object of
+/// the caller's S3 bucket.
+async fn put_raw_message_content(
+    flow: &MessageFlow,
+    ctx: &RequestContext,
+    input: PutRawMessageContentRequest,
+) -> ApiResult<PutRawMessageContentResponse> {
+    let message_id = &input.message_id;
+    let message = flow
+        .store
+        .transit_message(&ctx.account_id, message_id, MessageFlow::window_start())
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| not_found(message_id))?;
+    if !message.synchronous || message.state != carillon_store::TRANSIT_PENDING {
+        return Err(frozen(message_id));
+    }
+    let reference = &input.content.s3_reference;
+    let location = |why: String| {
+        ApiError::new(
+            codes::INVALID_CONTENT_LOCATION,
+            format!("s3://{}/{}: {why}", reference.bucket, reference.key),
+        )
+    };
+    let owner = flow
+        .store
+        .s3_bucket_owner(&reference.bucket)
+        .await
+        .map_err(internal)?;
+    if owner.as_deref() != Some(ctx.account_id.as_str()) {
+        return Err(location(
+            "no such bucket in the caller's account".to_string(),
+        ));
+    }
+    if reference.object_version.is_some() {
+        return Err(location(
+            "the bucket is not versioned, so objectVersion names no object".to_string(),
+        ));
+    }
+    let content = read_bucket_object(&flow.store, &reference.bucket, &reference.key)
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| location("no such key".to_string()))?;
+    let content = validate_message(&content).map_err(|why| {
+        ApiError::new(
+            codes::MESSAGE_REJECTED,
+            format!("The new content is not a valid RFC 5322 message: {why}."),
+        )
+    })?;
+    // A sibling of the original (`transit/<id>` is a file, not a directory).
+    let blob_key = format!("transit/{message_id}-{}", carillon_core::ids::new_uuid());
+    let message_key =
+        transit::write_transit_blob(&flow.store, &message.organization_id, &blob_key, &content)
             .await
             .map_err(internal)?;
-        if owner.as_deref() != Some(ctx.account_id.as_str()) {
-            return Err(location(
-                "no such bucket in the caller's account".to_string(),
-            ));
+    let replaced = flow
+        .store
+        .replace_transit_content(
+            &ctx.account_id,
+            message_id,
+            MessageFlow::window_start(),
+            &blob_key,
+            Some(&message_key),
+        )
+        .await;
+    let (unused, result) = match replaced {
+        Ok(ContentReplacement::Replaced(previous)) => {
+            (previous, Ok(PutRawMessageContentResponse {}))
         }
-        if reference.object_version.is_some() {
-            return Err(location(
-                "the bucket is not versioned, so objectVersion names no object".to_string(),
-            ));
-        }
-        let content = read_bucket_object(&self.store, &reference.bucket, &reference.key)
-            .await
-            .map_err(internal)?
-            .ok_or_else(|| location("no such key".to_string()))?;
-        let content = validate_message(&content).map_err(|why| {
-            ApiError::new(
-                codes::MESSAGE_REJECTED,
-                format!("The new content is not a valid RFC 5322 message: {why}."),
-            )
-        })?;
-        // A sibling of the original (`transit/<id>` is a file, not a directory).
-        let blob_key = format!("transit/{message_id}-{}", carillon_core::ids::new_uuid());
-        let message_key =
-            transit::write_transit_blob(&self.store, &message.organization_id, &blob_key, &content)
-                .await
-                .map_err(internal)?;
-        let replaced = self
-            .store
-            .replace_transit_content(
-                &ctx.account_id,
-                message_id,
-                Self::window_start(),
-                &blob_key,
-                Some(&message_key),
-            )
-            .await;
-        let (unused, result) = match replaced {
-            Ok(ContentReplacement::Replaced(previous)) => {
-                (previous, Ok(PutRawMessageContentResponse {}))
-            }
-            Ok(ContentReplacement::Frozen) => (blob_key, Err(frozen(message_id))),
-            Ok(ContentReplacement::NotFound) => (blob_key, Err(not_found(message_id))),
-            Err(e) => (blob_key, Err(internal(e))),
-        };
-        if let Err(e) = self.store.blobs().delete(&unused).await {
-            tracing::warn!(blob_key = unused, error = %e, "could not remove replaced in-transit content");
-        }
-        result
+        Ok(ContentReplacement::Frozen) => (blob_key, Err(frozen(message_id))),
+        Ok(ContentReplacement::NotFound) => (blob_key, Err(not_found(message_id))),
+        Err(e) => (blob_key, Err(internal(e))),
+    };
+    if let Err(e) = flow.store.blobs().delete(&unused).await {
+        tracing::warn!(blob_key = unused, error = %e, "could not remove replaced in-transit content");
     }
+    result
 }
 
 fn frozen(message_id: &str) -> ApiError {
