@@ -207,12 +207,7 @@ pub(crate) async fn list(
     ctx: &RequestContext,
     input: ListAccountsRequest,
 ) -> ApiResult<ListAccountsResponse> {
-    let limit = input.max_results.map_or(DEFAULT_PAGE, i64::from);
-    if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(bad_request(format!(
-            "MaxResults must be between 1 and {MAX_PAGE}"
-        )));
-    }
+    let limit = crate::paging::page_size(input.max_results, DEFAULT_PAGE, MAX_PAGE)?;
     if let Some(name) = &input.name {
         check_name("Name", name)?;
     }

@@ -1,7 +1,8 @@
 //! Paging of list operations: `MaxResults` bounds and opaque, tamper-checked `NextToken`s
 //! bound to the operation, the tenant and the filters they were issued for (PRODUCT.md
-//! conventions). Listings read `limit + 1` rows, keyed by a stable sort key, to know whether
-//! a next page exists.
+//! conventions), answered with Chime's `BadRequestException`. The steps are
+//! [`carillon_core::pagination`]'s: listings read `limit + 1` rows, keyed by a stable sort
+//! key, to know whether a next page exists.
 
 use carillon_core::ApiResult;
 
@@ -12,14 +13,8 @@ use crate::Chime;
 ///
 /// Errors: `BadRequestException` naming `MaxResults`.
 pub(crate) fn page_size(max_results: Option<i32>, default: i64, max: i64) -> ApiResult<i64> {
-    let limit = max_results.map_or(default, i64::from);
-    if (1..=max).contains(&limit) {
-        Ok(limit)
-    } else {
-        Err(bad_request(format!(
-            "MaxResults must be between 1 and {max}"
-        )))
-    }
+    carillon_core::pagination::page_size(max_results, default, max)
+        .ok_or_else(|| bad_request(format!("MaxResults must be between 1 and {max}")))
 }
 
 impl Chime {
@@ -33,13 +28,9 @@ impl Chime {
         scope: &str,
         next_token: Option<&str>,
     ) -> ApiResult<Option<String>> {
-        next_token
-            .map(|token| {
-                self.tokens
-                    .decode(scope, token)
-                    .ok_or_else(|| bad_request("NextToken is not valid for this request"))
-            })
-            .transpose()
+        self.tokens
+            .resume_after(scope, next_token)
+            .map_err(|invalid| bad_request(invalid.to_string()))
     }
 
     /// Cuts `rows` (read with `limit + 1`) to `limit` and returns the `NextToken` resuming
@@ -51,11 +42,7 @@ impl Chime {
         limit: i64,
         key: impl Fn(&T) -> &str,
     ) -> Option<String> {
-        let page = usize::try_from(limit).unwrap_or(usize::MAX);
-        if rows.len() <= page {
-            return None;
-        }
-        rows.truncate(page);
-        rows.last().map(|last| self.tokens.encode(scope, key(last)))
+        self.tokens
+            .next_page(scope, rows, limit, |last| key(last).to_string())
     }
 }

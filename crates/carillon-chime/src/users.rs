@@ -1036,12 +1036,7 @@ pub(crate) async fn list_users(
     ctx: &RequestContext,
     input: ListUsersRequest,
 ) -> ApiResult<ListUsersResponse> {
-    let limit = input.max_results.map_or(DEFAULT_PAGE, i64::from);
-    if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(bad_request(format!(
-            "MaxResults must be between 1 and {MAX_PAGE}"
-        )));
-    }
+    let limit = crate::paging::page_size(input.max_results, DEFAULT_PAGE, MAX_PAGE)?;
     let email = input
         .user_email
         .as_deref()

@@ -2,7 +2,9 @@
 //!
 //! Owns the identifiers and formats every system shares (account IDs, WorkMail organization
 //! IDs, UUIDs, ARNs), UTC time helpers, the API error value that operations return, opaque
-//! tamper-checked pagination tokens, and the request context (tenant, principal, request ID)
+//! tamper-checked pagination tokens, the
+//! mail vocabulary several crates share ([`mail`]: address domains, the queue lifetime), and
+//! the request context (tenant, principal, request ID)
 //! that every operation receives. It performs no I/O and knows no protocol or storage detail.
 //!
 //! Modules: `arn` (ARNs in the originals' shapes, with the configured region), `error`
@@ -14,6 +16,7 @@
 pub mod arn;
 pub mod error;
 pub mod ids;
+pub mod mail;
 pub mod pagination;
 pub mod tenant;
 pub mod time;

@@ -57,7 +57,7 @@ pub const DEFAULT_MAX_RECIPIENTS: usize = carillon_mail::delivery::MAX_RECIPIENT
 
 /// Lifetime given to outbound queue rows at submission: 5 days (RFC 5321 §4.5.4.1 suggests
 /// at least 4–5 days). The queue worker's configured lifetime can only shorten it.
-pub const DEFAULT_QUEUE_LIFETIME: Duration = Duration::from_secs(5 * 24 * 3600);
+pub const DEFAULT_QUEUE_LIFETIME: Duration = carillon_core::mail::QUEUE_LIFETIME;
 
 /// Concurrent sessions per listener; further connections get `421 4.3.2` and are closed.
 const MAX_SESSIONS: usize = 1024;

@@ -66,11 +66,8 @@ impl EntityRow {
 
 /// Splits `local@domain` at the last `@` and lower-cases the domain.
 fn domain_of(address: &str) -> Option<String> {
-    let (_, domain) = address.rsplit_once('@')?;
-    if domain.is_empty() {
-        return None;
-    }
-    Some(domain.trim_end_matches('.').to_ascii_lowercase())
+    let domain = carillon_core::mail::domain_of(address);
+    (!domain.is_empty()).then(|| domain.trim_end_matches('.').to_ascii_lowercase())
 }
 
 impl Store {

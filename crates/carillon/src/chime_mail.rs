@@ -10,14 +10,11 @@
 //! organization has it as a mail domain). Without such an organization a foreign recipient
 //! is refused with an error that says so, and the invitation is `Failed`.
 
-use std::time::Duration;
-
 use bytes::Bytes;
+// A queued invitation is retried as long as other queued mail.
+use carillon_core::mail::QUEUE_LIFETIME;
 use carillon_mail::delivery::{self, Envelope, RecipientStatus};
 use carillon_store::{NewOutbound, Resolution, Store};
-
-/// How long a queued invitation is retried before it expires (as other queued mail: 5 days).
-const QUEUE_LIFETIME: Duration = Duration::from_secs(5 * 24 * 3600);
 
 /// Delivers Chime's messages through carillon-mail.
 #[derive(Debug, Clone)]

@@ -22,7 +22,6 @@
 //! structured log line until the event log exists.
 
 use std::collections::HashSet;
-use std::time::Duration;
 
 use bytes::Bytes;
 use carillon_store::{
@@ -46,10 +45,6 @@ pub fn journal_sender(test_domain: &str) -> String {
 pub fn is_reserved_journal_sender(address: &str, test_domain: &str) -> bool {
     address.eq_ignore_ascii_case(&journal_sender(test_domain))
 }
-
-/// Queue lifetime of a journal record (or failure report) sent to another server: the SMTP
-/// edge's default, five days.
-pub const JOURNAL_QUEUE_LIFETIME: Duration = Duration::from_secs(5 * 24 * 3600);
 
 /// The journal records and failure reports of one delivery, to commit with it.
 #[derive(Debug, Default)]
@@ -111,8 +106,8 @@ impl JournalWork {
                 }
             }
             None => {
-                let lifetime =
-                    i64::try_from(JOURNAL_QUEUE_LIFETIME.as_millis()).unwrap_or(i64::MAX);
+                let lifetime = i64::try_from(carillon_core::mail::QUEUE_LIFETIME.as_millis())
+                    .unwrap_or(i64::MAX);
                 self.outbound.push(NewOutbound {
                     organization_id: organization_id.to_string(),
                     envelope_from: envelope_from.to_string(),

@@ -194,22 +194,17 @@ impl WorkMail {
         next_token: Option<&str>,
         max_results: Option<i32>,
     ) -> ApiResult<Paging> {
-        let limit = i64::from(max_results.unwrap_or(MAX_PAGE as i32));
-        if !(1..=MAX_PAGE).contains(&limit) {
-            return Err(err(
-                codes::INVALID_PARAMETER,
-                format!("MaxResults must be between 1 and {MAX_PAGE}"),
-            ));
-        }
-        let after = match next_token {
-            None => None,
-            Some(token) => Some(self.tokens.decode(scope, token).ok_or_else(|| {
+        let limit = carillon_core::pagination::page_size(max_results, MAX_PAGE, MAX_PAGE)
+            .ok_or_else(|| {
                 err(
                     codes::INVALID_PARAMETER,
-                    "NextToken is not valid for this request",
+                    format!("MaxResults must be between 1 and {MAX_PAGE}"),
                 )
-            })?),
-        };
+            })?;
+        let after = self
+            .tokens
+            .resume_after(scope, next_token)
+            .map_err(|invalid| err(codes::INVALID_PARAMETER, invalid.to_string()))?;
         Ok(Paging { after, limit })
     }
 
@@ -222,14 +217,7 @@ impl WorkMail {
         paging: &Paging,
         key: impl Fn(&T) -> String,
     ) -> Option<String> {
-        let limit = usize::try_from(paging.limit).unwrap_or(usize::MAX);
-        if items.len() <= limit {
-            return None;
-        }
-        items.truncate(limit);
-        items
-            .last()
-            .map(|last| self.tokens.encode(scope, &key(last)))
+        self.tokens.next_page(scope, items, paging.limit, key)
     }
 
     /// Finds an entity of the organization by entity ID, name or email address, limited to

@@ -106,9 +106,7 @@ fn join_flags<'a>(flags: impl IntoIterator<Item = &'a String>) -> String {
     out.join(" ")
 }
 
-pub(super) fn has_flag(flags: &[String], flag: &str) -> bool {
-    flags.iter().any(|f| f.eq_ignore_ascii_case(flag))
-}
+pub(super) use carillon_core::mail::has_flag;
 
 type MessageRow = (i64, String, i64, i64, String, i64, Option<String>);
 

@@ -31,7 +31,4 @@ pub use entities::{EntityFilter, EntityRecord};
 pub use login::MailLoginRecord;
 pub use organizations::OrganizationRecord;
 
-/// The domain part of a lower-case address (`""` when there is no `@`).
-fn domain_of(address: &str) -> &str {
-    address.rsplit_once('@').map(|(_, d)| d).unwrap_or("")
-}
+use carillon_core::mail::domain_of;
