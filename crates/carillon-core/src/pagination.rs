@@ -155,8 +155,14 @@ mod tests {
             codec.resume_after("List", token.as_deref()),
             Ok(Some("b".to_string()))
         );
-        assert_eq!(codec.next_page("List", &mut rows, 2, |r| r.to_string()), None);
+        assert_eq!(
+            codec.next_page("List", &mut rows, 2, |r| r.to_string()),
+            None
+        );
         assert_eq!(codec.resume_after("List", None), Ok(None));
-        assert_eq!(codec.resume_after("Other", token.as_deref()), Err(InvalidToken));
+        assert_eq!(
+            codec.resume_after("Other", token.as_deref()),
+            Err(InvalidToken)
+        );
     }
 }
