@@ -128,7 +128,7 @@ pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
 
 async fn caller(chime: &Chime, headers: &HeaderMap) -> ApiResult<SessionUser> {
     let token = bearer(headers).unwrap_or_default();
-    sessions::authenticate(chime, token).await
+    Ok(sessions::authenticate(chime, token).await?)
 }
 
 fn body<T: DeserializeOwned>(bytes: &Bytes) -> ApiResult<T> {

@@ -10,11 +10,11 @@
 
 use carillon_awsapi::generated::chime::*;
 use carillon_core::time::{millis_to_datetime, now_millis};
-use carillon_core::{ApiError, ApiResult, RequestContext};
+use carillon_core::RequestContext;
 use carillon_store::chime::users::ChimeDelegateGroupRecord;
 use carillon_store::{ChimeAccountFilter, ChimeAccountRecord};
 
-use crate::errors::{bad_request, codes, internal};
+use crate::errors::{bad_request, codes, error, Error, Result};
 use crate::Chime;
 
 /// `AccountType` of a new account (§2.3 step 1).
@@ -35,8 +35,8 @@ const MAX_PAGE: i64 = 200;
 /// Longest account name (model `AccountName`).
 const MAX_NAME: usize = 100;
 
-pub(crate) fn not_found(chime_account_id: &str) -> ApiError {
-    ApiError::new(
+pub(crate) fn not_found(chime_account_id: &str) -> Error {
+    error(
         codes::NOT_FOUND,
         format!("Chime account {chime_account_id} was not found"),
     )
@@ -45,7 +45,7 @@ pub(crate) fn not_found(chime_account_id: &str) -> ApiError {
 /// Checks an `AccountName` in `member`: 1–100 characters, not only white space.
 ///
 /// Errors: `BadRequestException` naming `member`.
-fn check_name(member: &str, name: &str) -> ApiResult<()> {
+fn check_name(member: &str, name: &str) -> Result<()> {
     let length = name.chars().count();
     if length == 0 || length > MAX_NAME || name.trim().is_empty() {
         return Err(bad_request(format!(
@@ -58,7 +58,7 @@ fn check_name(member: &str, name: &str) -> ApiResult<()> {
 /// Checks the `AccountId` path member.
 ///
 /// Errors: `BadRequestException` naming `AccountId` when it is blank.
-pub(crate) fn check_account_id(chime_account_id: &str) -> ApiResult<()> {
+pub(crate) fn check_account_id(chime_account_id: &str) -> Result<()> {
     if chime_account_id.trim().is_empty() {
         return Err(bad_request("AccountId must not be empty"));
     }
@@ -89,12 +89,11 @@ fn account_shape(record: &ChimeAccountRecord, groups: &[ChimeDelegateGroupRecord
 
 impl Chime {
     /// The model's `Account` for `record`, with its delegate groups read from the store.
-    async fn account_view(&self, record: &ChimeAccountRecord) -> ApiResult<Account> {
+    async fn account_view(&self, record: &ChimeAccountRecord) -> Result<Account> {
         let groups = self
             .store
             .chime_delegate_groups(&record.account_id, &record.chime_account_id)
-            .await
-            .map_err(internal)?;
+            .await?;
         Ok(account_shape(record, &groups))
     }
 
@@ -107,7 +106,7 @@ impl Chime {
         &self,
         ctx: &RequestContext,
         chime_account_id: &str,
-    ) -> ApiResult<ChimeAccountRecord> {
+    ) -> Result<ChimeAccountRecord> {
         check_account_id(chime_account_id)?;
         self.store
             .chime_account(
@@ -115,8 +114,7 @@ impl Chime {
                 chime_account_id,
                 now_millis() - DISABLED_RETENTION_MS,
             )
-            .await
-            .map_err(internal)?
+            .await?
             .ok_or_else(|| not_found(chime_account_id))
     }
 
@@ -127,10 +125,10 @@ impl Chime {
         &self,
         ctx: &RequestContext,
         chime_account_id: &str,
-    ) -> ApiResult<ChimeAccountRecord> {
+    ) -> Result<ChimeAccountRecord> {
         let account = self.account(ctx, chime_account_id).await?;
         if account.deleted_at.is_some() {
-            return Err(ApiError::new(
+            return Err(error(
                 codes::NOT_FOUND,
                 format!("Chime account {chime_account_id} was deleted and is disabled"),
             ));
@@ -138,12 +136,8 @@ impl Chime {
         Ok(account)
     }
 
-    async fn save(&self, account: &ChimeAccountRecord) -> ApiResult<()> {
-        let found = self
-            .store
-            .update_chime_account(account)
-            .await
-            .map_err(internal)?;
+    async fn save(&self, account: &ChimeAccountRecord) -> Result<()> {
+        let found = self.store.update_chime_account(account).await?;
         if !found {
             return Err(not_found(&account.chime_account_id));
         }
@@ -159,7 +153,7 @@ pub(crate) async fn create(
     chime: &Chime,
     ctx: &RequestContext,
     input: CreateAccountRequest,
-) -> ApiResult<CreateAccountResponse> {
+) -> Result<CreateAccountResponse> {
     check_name("Name", &input.name)?;
     let record = ChimeAccountRecord {
         chime_account_id: carillon_core::ids::new_uuid(),
@@ -173,11 +167,7 @@ pub(crate) async fn create(
         created_at: now_millis(),
         deleted_at: None,
     };
-    chime
-        .store
-        .create_chime_account(&record)
-        .await
-        .map_err(internal)?;
+    chime.store.create_chime_account(&record).await?;
     Ok(CreateAccountResponse {
         account: Some(account_shape(&record, &[])),
     })
@@ -190,7 +180,7 @@ pub(crate) async fn get(
     chime: &Chime,
     ctx: &RequestContext,
     input: GetAccountRequest,
-) -> ApiResult<GetAccountResponse> {
+) -> Result<GetAccountResponse> {
     let account = chime.account(ctx, &input.account_id).await?;
     Ok(GetAccountResponse {
         account: Some(chime.account_view(&account).await?),
@@ -206,7 +196,7 @@ pub(crate) async fn list(
     chime: &Chime,
     ctx: &RequestContext,
     input: ListAccountsRequest,
-) -> ApiResult<ListAccountsResponse> {
+) -> Result<ListAccountsResponse> {
     let limit = crate::paging::page_size(input.max_results, DEFAULT_PAGE, MAX_PAGE)?;
     if let Some(name) = &input.name {
         check_name("Name", name)?;
@@ -226,15 +216,13 @@ pub(crate) async fn list(
     chime
         .store
         .purge_chime_accounts(&ctx.account_id, now_millis() - DISABLED_RETENTION_MS)
-        .await
-        .map_err(internal)?;
+        .await?;
     let mut accounts = match user_email {
         Some(email) => {
             let member_of = chime
                 .store
                 .chime_user_by_email(&email)
-                .await
-                .map_err(internal)?
+                .await?
                 .filter(|u| u.account_id.as_deref() == Some(ctx.account_id.as_str()))
                 .and_then(|u| u.chime_account_id);
             let mut found = Vec::new();
@@ -242,8 +230,7 @@ pub(crate) async fn list(
                 let account = chime
                     .store
                     .chime_account(&ctx.account_id, &id, i64::MAX)
-                    .await
-                    .map_err(internal)?;
+                    .await?;
                 found.extend(account.filter(|a| {
                     a.deleted_at.is_none()
                         && after
@@ -254,18 +241,19 @@ pub(crate) async fn list(
             }
             found
         }
-        None => chime
-            .store
-            .list_chime_accounts(
-                &ctx.account_id,
-                &ChimeAccountFilter {
-                    name_prefix: input.name,
-                    after,
-                    limit: limit + 1,
-                },
-            )
-            .await
-            .map_err(internal)?,
+        None => {
+            chime
+                .store
+                .list_chime_accounts(
+                    &ctx.account_id,
+                    &ChimeAccountFilter {
+                        name_prefix: input.name,
+                        after,
+                        limit: limit + 1,
+                    },
+                )
+                .await?
+        }
     };
     let next_token = chime.next_page(&scope, &mut accounts, limit, |a| &a.chime_account_id);
     let mut shapes = Vec::with_capacity(accounts.len());
@@ -287,7 +275,7 @@ pub(crate) async fn update(
     chime: &Chime,
     ctx: &RequestContext,
     input: UpdateAccountRequest,
-) -> ApiResult<UpdateAccountResponse> {
+) -> Result<UpdateAccountResponse> {
     if let Some(name) = &input.name {
         check_name("Name", name)?;
     }
@@ -325,30 +313,22 @@ pub(crate) async fn delete(
     chime: &Chime,
     ctx: &RequestContext,
     input: DeleteAccountRequest,
-) -> ApiResult<DeleteAccountResponse> {
+) -> Result<DeleteAccountResponse> {
     let mut account = chime.account(ctx, &input.account_id).await?;
     if account.deleted_at.is_none() {
         let (id, tenant) = (&account.chime_account_id, &account.account_id);
         if account.account_type == TEAM {
-            let users = chime
-                .store
-                .count_chime_users(tenant, id)
-                .await
-                .map_err(internal)?;
+            let users = chime.store.count_chime_users(tenant, id).await?;
             if users > 0 {
-                return Err(ApiError::new(
+                return Err(error(
                     codes::UNPROCESSABLE,
                     format!("Remove the account's {users} users before deleting a Team account"),
                 ));
             }
         } else {
-            let domains = chime
-                .store
-                .count_chime_domains(tenant, id)
-                .await
-                .map_err(internal)?;
+            let domains = chime.store.count_chime_domains(tenant, id).await?;
             if domains > 0 {
-                return Err(ApiError::new(
+                return Err(error(
                     codes::UNPROCESSABLE,
                     format!(
                         "Remove the account's {domains} claimed domains before deleting an \
@@ -361,8 +341,7 @@ pub(crate) async fn delete(
         chime
             .store
             .detach_chime_account_users(tenant, id, now)
-            .await
-            .map_err(internal)?;
+            .await?;
         account.account_status = SUSPENDED.to_string();
         account.deleted_at = Some(now);
         chime.save(&account).await?;
@@ -378,7 +357,7 @@ pub(crate) async fn get_settings(
     chime: &Chime,
     ctx: &RequestContext,
     input: GetAccountSettingsRequest,
-) -> ApiResult<GetAccountSettingsResponse> {
+) -> Result<GetAccountSettingsResponse> {
     let account = chime.live_account(ctx, &input.account_id).await?;
     Ok(GetAccountSettingsResponse {
         account_settings: Some(AccountSettings {
@@ -397,7 +376,7 @@ pub(crate) async fn update_settings(
     chime: &Chime,
     ctx: &RequestContext,
     input: UpdateAccountSettingsRequest,
-) -> ApiResult<UpdateAccountSettingsResponse> {
+) -> Result<UpdateAccountSettingsResponse> {
     let mut account = chime.live_account(ctx, &input.account_id).await?;
     let settings = input.account_settings;
     if let Some(disable) = settings.disable_remote_control {
@@ -411,7 +390,7 @@ pub(crate) async fn update_settings(
 }
 
 /// Checks a directory group name: 1–256 characters, not only white space.
-fn check_group_name(member: &str, name: &str) -> ApiResult<()> {
+fn check_group_name(member: &str, name: &str) -> Result<()> {
     if name.trim().is_empty() || name.chars().count() > 256 {
         return Err(bad_request(format!(
             "{member} must be 1 to 256 characters and not only white space"
@@ -438,7 +417,7 @@ pub(crate) async fn associate_signin_delegate_groups_with_account(
     chime: &Chime,
     ctx: &RequestContext,
     input: AssociateSigninDelegateGroupsWithAccountRequest,
-) -> ApiResult<AssociateSigninDelegateGroupsWithAccountResponse> {
+) -> Result<AssociateSigninDelegateGroupsWithAccountResponse> {
     if input.signin_delegate_groups.is_empty() {
         return Err(bad_request(
             "SigninDelegateGroups must name at least one group",
@@ -469,8 +448,7 @@ pub(crate) async fn associate_signin_delegate_groups_with_account(
             &groups,
             now_millis(),
         )
-        .await
-        .map_err(internal)?;
+        .await?;
     crate::users::relicense_users(chime, &account).await?;
     Ok(AssociateSigninDelegateGroupsWithAccountResponse {})
 }
@@ -485,7 +463,7 @@ pub(crate) async fn disassociate_signin_delegate_groups_from_account(
     chime: &Chime,
     ctx: &RequestContext,
     input: DisassociateSigninDelegateGroupsFromAccountRequest,
-) -> ApiResult<DisassociateSigninDelegateGroupsFromAccountResponse> {
+) -> Result<DisassociateSigninDelegateGroupsFromAccountResponse> {
     if input.group_names.is_empty() {
         return Err(bad_request("GroupNames must name at least one group"));
     }
@@ -500,8 +478,7 @@ pub(crate) async fn disassociate_signin_delegate_groups_from_account(
             &account.chime_account_id,
             &input.group_names,
         )
-        .await
-        .map_err(internal)?;
+        .await?;
     crate::users::relicense_users(chime, &account).await?;
     Ok(DisassociateSigninDelegateGroupsFromAccountResponse {})
 }

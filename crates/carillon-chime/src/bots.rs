@@ -17,14 +17,14 @@ use std::time::Duration;
 use base64::Engine;
 use carillon_awsapi::generated::chime::*;
 use carillon_core::time::{millis_to_datetime, now_millis};
-use carillon_core::{ApiError, ApiResult, RequestContext};
+use carillon_core::{ApiError, RequestContext};
 use carillon_kms::EncryptionContext;
 use carillon_store::chime::bots::{BotCreation, BotRecord};
 use carillon_store::StoreError;
 use hmac::Mac;
 use rand::RngCore;
 
-use crate::errors::{bad_request, codes, internal};
+use crate::errors::{bad_request, codes, error, Error, Result};
 use crate::hub::MessageView;
 use crate::webhooks::{self, IncomingError};
 use crate::Chime;
@@ -51,8 +51,8 @@ const SEALED_PREFIX: &str = "kms:v1:";
 
 type HmacSha256 = hmac::Hmac<sha2::Sha256>;
 
-fn bot_not_found(bot_id: &str) -> ApiError {
-    ApiError::new(codes::NOT_FOUND, format!("Bot {bot_id} was not found"))
+fn bot_not_found(bot_id: &str) -> Error {
+    error(codes::NOT_FOUND, format!("Bot {bot_id} was not found"))
 }
 
 /// The caller's bot `bot_id` of the live account `chime_account_id`.
@@ -64,7 +64,7 @@ async fn find_bot(
     ctx: &RequestContext,
     chime_account_id: &str,
     bot_id: &str,
-) -> ApiResult<BotRecord> {
+) -> Result<BotRecord> {
     chime.live_account(ctx, chime_account_id).await?;
     if bot_id.trim().is_empty() {
         return Err(bad_request("BotId must not be empty"));
@@ -72,8 +72,7 @@ async fn find_bot(
     chime
         .store
         .chime_bot(&ctx.account_id, chime_account_id, bot_id)
-        .await
-        .map_err(internal)?
+        .await?
         .ok_or_else(|| bot_not_found(bot_id))
 }
 
@@ -176,7 +175,7 @@ fn bot_shape(bot: &BotRecord, token: Option<String>) -> Bot {
 /// since it becomes the start of the bot's email; no leading, trailing or doubled dot.
 ///
 /// Errors: `BadRequestException` naming `DisplayName`.
-fn check_display_name(name: &str) -> ApiResult<()> {
+fn check_display_name(name: &str) -> Result<()> {
     const SPECIALS: &str = "+-%_.!#$&'*/=?^{|}~`";
     let length = name.chars().count();
     if length == 0 || length > MAX_DISPLAY_NAME {
@@ -207,7 +206,7 @@ pub(crate) async fn create_bot(
     chime: &Chime,
     ctx: &RequestContext,
     input: CreateBotRequest,
-) -> ApiResult<CreateBotResponse> {
+) -> Result<CreateBotResponse> {
     check_display_name(&input.display_name)?;
     let domain = input
         .domain
@@ -219,7 +218,7 @@ pub(crate) async fn create_bot(
         })?;
     let account = chime.live_account(ctx, &input.account_id).await?;
     if account.account_type == crate::accounts::TEAM {
-        return Err(ApiError::new(
+        return Err(error(
             codes::FORBIDDEN,
             "Bots are available to Enterprise accounts only; claim and verify a domain first",
         ));
@@ -227,8 +226,7 @@ pub(crate) async fn create_bot(
     let verified = chime
         .store
         .chime_domain_verified(&ctx.account_id, &account.chime_account_id, &domain)
-        .await
-        .map_err(internal)?;
+        .await?;
     if !verified {
         return Err(bad_request(format!(
             "Domain {domain} is not a verified claimed domain of account {}",
@@ -238,9 +236,7 @@ pub(crate) async fn create_bot(
     let now = now_millis();
     let bot_id = carillon_core::ids::new_uuid();
     let token = new_token();
-    let sealed = seal_token(chime, &ctx.account_id, &bot_id, &token)
-        .await
-        .map_err(internal)?;
+    let sealed = seal_token(chime, &ctx.account_id, &bot_id, &token).await?;
     let bot = BotRecord {
         bot_email: format!("{}-chimebot@{domain}", input.display_name),
         bot_id,
@@ -254,16 +250,11 @@ pub(crate) async fn create_bot(
         created_at: now,
         updated_at: now,
     };
-    match chime
-        .store
-        .create_chime_bot(&bot, MAX_BOTS)
-        .await
-        .map_err(internal)?
-    {
+    match chime.store.create_chime_bot(&bot, MAX_BOTS).await? {
         BotCreation::Created => Ok(CreateBotResponse {
             bot: Some(bot_shape(&bot, Some(token))),
         }),
-        BotCreation::LimitReached => Err(ApiError::new(
+        BotCreation::LimitReached => Err(error(
             codes::RESOURCE_LIMIT,
             format!(
                 "Account {} already has {MAX_BOTS} bots, the most allowed",
@@ -274,7 +265,7 @@ pub(crate) async fn create_bot(
             "DisplayName: a bot with the email {} already exists",
             bot.bot_email
         ))),
-        BotCreation::AccountGone => Err(ApiError::new(
+        BotCreation::AccountGone => Err(error(
             codes::NOT_FOUND,
             format!("Chime account {} was not found", bot.chime_account_id),
         )),
@@ -288,9 +279,9 @@ pub(crate) async fn get_bot(
     chime: &Chime,
     ctx: &RequestContext,
     input: GetBotRequest,
-) -> ApiResult<GetBotResponse> {
+) -> Result<GetBotResponse> {
     let bot = find_bot(chime, ctx, &input.account_id, &input.bot_id).await?;
-    let token = open_token(chime, &bot).await.map_err(internal)?;
+    let token = open_token(chime, &bot).await?;
     Ok(GetBotResponse {
         bot: Some(bot_shape(&bot, Some(token))),
     })
@@ -305,7 +296,7 @@ pub(crate) async fn list_bots(
     chime: &Chime,
     ctx: &RequestContext,
     input: ListBotsRequest,
-) -> ApiResult<ListBotsResponse> {
+) -> Result<ListBotsResponse> {
     let account = chime.live_account(ctx, &input.account_id).await?;
     let scope = format!("ListBots\0{}\0{}", ctx.account_id, account.chime_account_id);
     let limit = crate::paging::page_size(input.max_results, DEFAULT_PAGE, MAX_PAGE)?;
@@ -318,8 +309,7 @@ pub(crate) async fn list_bots(
             after.as_deref(),
             limit + 1,
         )
-        .await
-        .map_err(internal)?;
+        .await?;
     let next_token = chime.next_page(&scope, &mut bots, limit, |b| &b.bot_id);
     Ok(ListBotsResponse {
         bots: Some(bots.iter().map(|b| bot_shape(b, None)).collect()),
@@ -335,7 +325,7 @@ pub(crate) async fn update_bot(
     chime: &Chime,
     ctx: &RequestContext,
     input: UpdateBotRequest,
-) -> ApiResult<UpdateBotResponse> {
+) -> Result<UpdateBotResponse> {
     let mut bot = find_bot(chime, ctx, &input.account_id, &input.bot_id).await?;
     if let Some(disabled) = input.disabled {
         if disabled != bot.disabled {
@@ -349,8 +339,8 @@ pub(crate) async fn update_bot(
     })
 }
 
-async fn save(chime: &Chime, bot: &BotRecord) -> ApiResult<()> {
-    if !chime.store.update_chime_bot(bot).await.map_err(internal)? {
+async fn save(chime: &Chime, bot: &BotRecord) -> Result<()> {
+    if !chime.store.update_chime_bot(bot).await? {
         return Err(bot_not_found(&bot.bot_id));
     }
     Ok(())
@@ -364,12 +354,10 @@ pub(crate) async fn regenerate_security_token(
     chime: &Chime,
     ctx: &RequestContext,
     input: RegenerateSecurityTokenRequest,
-) -> ApiResult<RegenerateSecurityTokenResponse> {
+) -> Result<RegenerateSecurityTokenResponse> {
     let mut bot = find_bot(chime, ctx, &input.account_id, &input.bot_id).await?;
     let token = new_token();
-    bot.security_token = seal_token(chime, &ctx.account_id, &bot.bot_id, &token)
-        .await
-        .map_err(internal)?;
+    bot.security_token = seal_token(chime, &ctx.account_id, &bot.bot_id, &token).await?;
     bot.updated_at = now_millis();
     save(chime, &bot).await?;
     Ok(RegenerateSecurityTokenResponse {
@@ -381,7 +369,7 @@ pub(crate) async fn regenerate_security_token(
 /// information and no fragment, at most 2,048 characters.
 ///
 /// Errors: `BadRequestException` naming `OutboundEventsHTTPSEndpoint`.
-fn check_endpoint(endpoint: &str) -> ApiResult<url::Url> {
+fn check_endpoint(endpoint: &str) -> Result<url::Url> {
     let invalid = |why: &str| {
         bad_request(format!(
             "OutboundEventsHTTPSEndpoint must be an https URL (e.g. https://example.com:8000): {why}"
@@ -460,7 +448,7 @@ pub(crate) async fn put_events_configuration(
     chime: &Chime,
     ctx: &RequestContext,
     input: PutEventsConfigurationRequest,
-) -> ApiResult<PutEventsConfigurationResponse> {
+) -> Result<PutEventsConfigurationResponse> {
     if input.lambda_function_arn.is_some() {
         return Err(bad_request(
             "LambdaFunctionArn is not supported: Carillon runs no Lambda functions. Give the \
@@ -472,7 +460,7 @@ pub(crate) async fn put_events_configuration(
         .ok_or_else(|| bad_request("OutboundEventsHTTPSEndpoint is required"))?;
     let url = check_endpoint(&endpoint)?;
     let mut bot = find_bot(chime, ctx, &input.account_id, &input.bot_id).await?;
-    let token = open_token(chime, &bot).await.map_err(internal)?;
+    let token = open_token(chime, &bot).await?;
     let client = crate::bot_events::https_client(chime).map_err(|e| {
         tracing::error!(error = %e, "bot HTTPS client");
         ApiError::internal("The HTTPS client could not be set up; see the server log")
@@ -502,10 +490,10 @@ pub(crate) async fn get_events_configuration(
     chime: &Chime,
     ctx: &RequestContext,
     input: GetEventsConfigurationRequest,
-) -> ApiResult<GetEventsConfigurationResponse> {
+) -> Result<GetEventsConfigurationResponse> {
     let bot = find_bot(chime, ctx, &input.account_id, &input.bot_id).await?;
     let Some(endpoint) = bot.outbound_events_endpoint else {
-        return Err(ApiError::new(
+        return Err(error(
             codes::NOT_FOUND,
             format!("Bot {} has no events configuration", bot.bot_id),
         ));
@@ -528,7 +516,7 @@ pub(crate) async fn delete_events_configuration(
     chime: &Chime,
     ctx: &RequestContext,
     input: DeleteEventsConfigurationRequest,
-) -> ApiResult<carillon_awsapi::types::Unit> {
+) -> Result<carillon_awsapi::types::Unit> {
     let mut bot = find_bot(chime, ctx, &input.account_id, &input.bot_id)
         .await
         .map_err(|e| {

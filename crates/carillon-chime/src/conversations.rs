@@ -8,10 +8,9 @@
 //! named by user ID or email.
 
 use carillon_core::time::now_millis;
-use carillon_core::ApiResult;
 use carillon_store::chime::chat::{ConversationMemberRecord, ConversationRecord};
 
-use crate::errors::{bad_request, internal, not_found};
+use crate::errors::{bad_request, not_found, Result};
 use crate::paging::page_size;
 use crate::sessions::SessionUser;
 use crate::Chime;
@@ -40,7 +39,7 @@ pub async fn create(
     chime: &Chime,
     user: &SessionUser,
     others: &[String],
-) -> ApiResult<(ConversationView, bool)> {
+) -> Result<(ConversationView, bool)> {
     let mut members: Vec<(String, Option<String>)> =
         vec![(user.user_id.clone(), user.chime_account_id.clone())];
     for reference in others {
@@ -49,8 +48,7 @@ pub async fn create(
             chime.store.chat_user_by_email(reference).await
         } else {
             chime.store.chat_user(reference).await
-        }
-        .map_err(internal)?
+        }?
         .filter(|u| u.registration_status == "Registered")
         .ok_or_else(|| not_found(format!("No registered user {reference} was found")))?;
         if !members.iter().any(|(id, _)| *id == found.user_id) {
@@ -84,16 +82,11 @@ pub async fn create(
         created_at: now_millis(),
         pair_key,
     };
-    let (conversation, created) = chime
-        .store
-        .create_conversation(&record, &members)
-        .await
-        .map_err(internal)?;
+    let (conversation, created) = chime.store.create_conversation(&record, &members).await?;
     let members = chime
         .store
         .conversation_members(&conversation.conversation_id)
-        .await
-        .map_err(internal)?;
+        .await?;
     Ok((
         ConversationView {
             conversation,
@@ -110,7 +103,7 @@ pub async fn get(
     chime: &Chime,
     user: &SessionUser,
     conversation_id: &str,
-) -> ApiResult<ConversationView> {
+) -> Result<ConversationView> {
     let missing = || {
         not_found(format!(
             "No conversation {conversation_id} of yours was found"
@@ -119,14 +112,9 @@ pub async fn get(
     let conversation = chime
         .store
         .conversation(conversation_id)
-        .await
-        .map_err(internal)?
+        .await?
         .ok_or_else(missing)?;
-    let members = chime
-        .store
-        .conversation_members(conversation_id)
-        .await
-        .map_err(internal)?;
+    let members = chime.store.conversation_members(conversation_id).await?;
     if !members.iter().any(|m| m.user_id == user.user_id) {
         return Err(missing());
     }
@@ -145,23 +133,21 @@ pub async fn list(
     user: &SessionUser,
     limit: Option<i32>,
     next_token: Option<&str>,
-) -> ApiResult<(Vec<ConversationView>, Option<String>)> {
+) -> Result<(Vec<ConversationView>, Option<String>)> {
     let limit = page_size(limit, MAX_PAGE, MAX_PAGE)?;
     let scope = format!("MyConversations\0{}", user.user_id);
     let after = chime.resume_after(&scope, next_token)?.unwrap_or_default();
     let mut conversations = chime
         .store
         .conversations_of_user(&user.user_id, &after, limit + 1)
-        .await
-        .map_err(internal)?;
+        .await?;
     let next = chime.next_page(&scope, &mut conversations, limit, |c| &c.conversation_id);
     let mut out = Vec::with_capacity(conversations.len());
     for conversation in conversations {
         let members = chime
             .store
             .conversation_members(&conversation.conversation_id)
-            .await
-            .map_err(internal)?;
+            .await?;
         out.push(ConversationView {
             conversation,
             members,

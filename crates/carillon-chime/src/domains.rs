@@ -27,7 +27,7 @@ use std::time::Duration;
 
 use carillon_adminapi::{CarillonOperation, ErrorSpec, OperationSpec, Registry};
 use carillon_core::time::{millis_to_datetime, now_millis};
-use carillon_core::{ApiError, ApiResult, RequestContext};
+use carillon_core::{ApiResult, RequestContext};
 use carillon_jobs::{CancellationToken, Job, JobLease, Pass, Trigger};
 use carillon_store::chime::users::ChimeDomainRecord;
 use carillon_store::StoreError;
@@ -39,7 +39,7 @@ use rand::Rng;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::errors::{bad_request, codes, internal};
+use crate::errors::{answer, bad_request, codes, error, Error, Result};
 use crate::hub::ChatEvent;
 use crate::users::RELEASED;
 use crate::Chime;
@@ -199,7 +199,7 @@ fn domain_shape(record: &ChimeDomainRecord) -> Domain {
 /// 1–63 letters, digits and hyphens (not at a label's ends), 253 characters at most.
 ///
 /// Errors: `BadRequestException` naming `DomainName`.
-fn check_domain(name: &str) -> ApiResult<String> {
+fn check_domain(name: &str) -> Result<String> {
     let name = name.trim_end_matches('.').to_ascii_lowercase();
     let labels: Vec<&str> = name.split('.').collect();
     let valid = name.len() <= 253
@@ -219,8 +219,8 @@ fn check_domain(name: &str) -> ApiResult<String> {
     Ok(name)
 }
 
-fn claim_not_found(domain: &str) -> ApiError {
-    ApiError::new(
+fn claim_not_found(domain: &str) -> Error {
+    error(
         codes::NOT_FOUND,
         format!("The account has no claim of {domain}"),
     )
@@ -275,17 +275,13 @@ async fn record_published(nameserver: Option<SocketAddr>, domain: &ChimeDomainRe
 /// is afterwards.
 ///
 /// Errors: `ServiceFailureException` when the store fails.
-async fn check(chime: &Chime, mut domain: ChimeDomainRecord) -> ApiResult<ChimeDomainRecord> {
+async fn check(chime: &Chime, mut domain: ChimeDomainRecord) -> Result<ChimeDomainRecord> {
     if domain.status != PENDING_VERIFICATION {
         return Ok(domain);
     }
     let now = now_millis();
     if !record_published(chime.config.dns_resolver, &domain).await {
-        chime
-            .store
-            .touch_chime_domain(&domain, now)
-            .await
-            .map_err(internal)?;
+        chime.store.touch_chime_domain(&domain, now).await?;
         domain.checked_at = Some(now);
         return Ok(domain);
     }
@@ -302,14 +298,10 @@ async fn check(chime: &Chime, mut domain: ChimeDomainRecord) -> ApiResult<ChimeD
         Ok(false) => {}
         // Another account verified the domain first: this claim stays pending.
         Err(StoreError::Conflict(_)) => {
-            chime
-                .store
-                .touch_chime_domain(&domain, now)
-                .await
-                .map_err(internal)?;
+            chime.store.touch_chime_domain(&domain, now).await?;
             domain.checked_at = Some(now);
         }
-        Err(e) => return Err(internal(e)),
+        Err(e) => return Err(Error::from(e)),
     }
     Ok(domain)
 }
@@ -359,14 +351,13 @@ impl Job for DomainVerification {
 /// to it deleted); returns their IDs. Idempotent.
 ///
 /// Errors: `ServiceFailureException` when the store fails.
-pub async fn purge_released_users(chime: &Chime, now: i64) -> ApiResult<Vec<String>> {
+pub async fn purge_released_users(chime: &Chime, now: i64) -> Result<Vec<String>> {
     let mut moved = Vec::new();
     loop {
         let batch = chime
             .store
             .purge_released_chime_users(RELEASED, now - RELEASED_PERIOD_MS, now, BATCH)
-            .await
-            .map_err(internal)?;
+            .await?;
         let done = (batch.len() as i64) < BATCH;
         moved.extend(batch);
         if done {
@@ -431,14 +422,13 @@ async fn claim(
     ctx: &RequestContext,
     account_id: &str,
     domain_name: &str,
-) -> ApiResult<ChimeDomainRecord> {
+) -> Result<ChimeDomainRecord> {
     let name = check_domain(domain_name)?;
     let account = chime.live_account(ctx, account_id).await?;
     chime
         .store
         .chime_domain(&ctx.account_id, &account.chime_account_id, &name)
-        .await
-        .map_err(internal)?
+        .await?
         .ok_or_else(|| claim_not_found(&name))
 }
 
@@ -464,43 +454,42 @@ impl CarillonOperation for ClaimDomain {
     }
 
     async fn call(&self, ctx: &RequestContext, input: ClaimDomainInput) -> ApiResult<DomainOutput> {
-        let chime = &self.0;
-        let name = check_domain(&input.domain_name)?;
-        let account = chime.live_account(ctx, &input.account_id).await?;
-        let conflict = || {
-            ApiError::new(
-                codes::CONFLICT,
-                "Request could not be completed due to a conflict",
-            )
-        };
-        let held = chime
-            .store
-            .verified_chime_domain(&name)
-            .await
-            .map_err(internal)?;
-        if held.is_some() {
-            return Err(conflict());
-        }
-        let token: [u8; 16] = rand::thread_rng().gen();
-        let record = ChimeDomainRecord {
-            chime_account_id: account.chime_account_id.clone(),
-            domain_name: name.clone(),
-            account_id: ctx.account_id.clone(),
-            status: PENDING_VERIFICATION.to_string(),
-            verification_name: format!("{RECORD_PREFIX}{name}"),
-            verification_value: format!("{VALUE_PREFIX}{}", hex::encode(token)),
-            created_at: now_millis(),
-            verified_at: None,
-            checked_at: None,
-        };
-        match chime.store.insert_chime_domain(&record).await {
-            Ok(()) => {}
-            Err(StoreError::Conflict(_)) => return Err(conflict()),
-            Err(e) => return Err(internal(e)),
-        }
-        Ok(DomainOutput {
-            domain: domain_shape(&record),
+        answer(async move {
+            let chime = &self.0;
+            let name = check_domain(&input.domain_name)?;
+            let account = chime.live_account(ctx, &input.account_id).await?;
+            let conflict = || {
+                error(
+                    codes::CONFLICT,
+                    "Request could not be completed due to a conflict",
+                )
+            };
+            let held = chime.store.verified_chime_domain(&name).await?;
+            if held.is_some() {
+                return Err(conflict());
+            }
+            let token: [u8; 16] = rand::thread_rng().gen();
+            let record = ChimeDomainRecord {
+                chime_account_id: account.chime_account_id.clone(),
+                domain_name: name.clone(),
+                account_id: ctx.account_id.clone(),
+                status: PENDING_VERIFICATION.to_string(),
+                verification_name: format!("{RECORD_PREFIX}{name}"),
+                verification_value: format!("{VALUE_PREFIX}{}", hex::encode(token)),
+                created_at: now_millis(),
+                verified_at: None,
+                checked_at: None,
+            };
+            match chime.store.insert_chime_domain(&record).await {
+                Ok(()) => {}
+                Err(StoreError::Conflict(_)) => return Err(conflict()),
+                Err(e) => return Err(Error::from(e)),
+            }
+            Ok(DomainOutput {
+                domain: domain_shape(&record),
+            })
         })
+        .await
     }
 }
 
@@ -530,16 +519,18 @@ impl CarillonOperation for ListDomains {
         ctx: &RequestContext,
         input: AccountInput,
     ) -> ApiResult<ListDomainsOutput> {
-        let chime = &self.0;
-        let account = chime.live_account(ctx, &input.account_id).await?;
-        let domains = chime
-            .store
-            .list_chime_domains(&ctx.account_id, &account.chime_account_id)
-            .await
-            .map_err(internal)?;
-        Ok(ListDomainsOutput {
-            domains: domains.iter().map(domain_shape).collect(),
+        answer(async move {
+            let chime = &self.0;
+            let account = chime.live_account(ctx, &input.account_id).await?;
+            let domains = chime
+                .store
+                .list_chime_domains(&ctx.account_id, &account.chime_account_id)
+                .await?;
+            Ok(ListDomainsOutput {
+                domains: domains.iter().map(domain_shape).collect(),
+            })
         })
+        .await
     }
 }
 
@@ -565,12 +556,15 @@ impl CarillonOperation for GetDomain {
     }
 
     async fn call(&self, ctx: &RequestContext, input: DomainInput) -> ApiResult<DomainOutput> {
-        let chime = &self.0;
-        let domain = claim(chime, ctx, &input.account_id, &input.domain_name).await?;
-        let domain = check(chime, domain).await?;
-        Ok(DomainOutput {
-            domain: domain_shape(&domain),
+        answer(async move {
+            let chime = &self.0;
+            let domain = claim(chime, ctx, &input.account_id, &input.domain_name).await?;
+            let domain = check(chime, domain).await?;
+            Ok(DomainOutput {
+                domain: domain_shape(&domain),
+            })
         })
+        .await
     }
 }
 
@@ -596,6 +590,7 @@ impl CarillonOperation for DeleteDomain {
     }
 
     async fn call(&self, ctx: &RequestContext, input: DomainInput) -> ApiResult<EmptyOutput> {
+        answer(async move {
         let chime = &self.0;
         let domain = claim(chime, ctx, &input.account_id, &input.domain_name).await?;
         let removal = chime
@@ -607,8 +602,7 @@ impl CarillonOperation for DeleteDomain {
                 RELEASED,
                 now_millis(),
             )
-            .await
-            .map_err(internal)?
+            .await?
             .ok_or_else(|| claim_not_found(&domain.domain_name))?;
         // The removal is committed: a failed event read is logged, not answered as a
         // failure of the operation.
@@ -629,5 +623,6 @@ impl CarillonOperation for DeleteDomain {
             chime.hub.publish(ChatEvent::SessionsRevoked { user_id });
         }
         Ok(EmptyOutput {})
+    }).await
     }
 }

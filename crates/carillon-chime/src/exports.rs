@@ -11,10 +11,9 @@
 //! The guide gives the columns but not the header spelling; these headers are Carillon's.
 
 use carillon_core::time::now_millis;
-use carillon_core::{ApiError, ApiResult};
 use carillon_store::chime::reports::{self as store, ContactAdded, ContactRow};
 
-use crate::errors::internal;
+use crate::errors::{error, Result};
 use crate::reports::csv_field;
 use crate::sessions::SessionUser;
 use crate::Chime;
@@ -50,18 +49,17 @@ pub async fn room_members_csv(
     chime: &Chime,
     caller: &SessionUser,
     room_id: &str,
-) -> ApiResult<(String, String)> {
-    let not_found = || ApiError::new("NotFoundException", format!("Room {room_id} was not found"));
+) -> Result<(String, String)> {
+    let not_found = || error("NotFoundException", format!("Room {room_id} was not found"));
     let (name, members) = store::room_members(&chime.store, room_id)
-        .await
-        .map_err(internal)?
+        .await?
         .ok_or_else(not_found)?;
     let me = members
         .iter()
         .find(|m| m.member_id == caller.user_id)
         .ok_or_else(not_found)?;
     if me.role != ADMINISTRATOR {
-        return Err(ApiError::new(
+        return Err(error(
             "ForbiddenException",
             "Only room administrators can export the member list",
         ));
@@ -105,10 +103,9 @@ fn view(row: ContactRow) -> ContactView {
 /// `caller`'s personal contacts, by email.
 ///
 /// Errors: store failures.
-pub async fn contacts(chime: &Chime, caller: &SessionUser) -> ApiResult<Vec<ContactView>> {
+pub async fn contacts(chime: &Chime, caller: &SessionUser) -> Result<Vec<ContactView>> {
     Ok(store::contacts(&chime.store, &caller.user_id)
-        .await
-        .map_err(internal)?
+        .await?
         .into_iter()
         .map(view)
         .collect())
@@ -123,27 +120,20 @@ pub async fn add_contact(
     chime: &Chime,
     caller: &SessionUser,
     email: &str,
-) -> ApiResult<Vec<ContactView>> {
+) -> Result<Vec<ContactView>> {
     if email.trim().is_empty() {
-        return Err(ApiError::new(
-            "BadRequestException",
-            "Email must not be empty",
-        ));
+        return Err(error("BadRequestException", "Email must not be empty"));
     }
     let contact = store::user_id_by_email(&chime.store, email)
-        .await
-        .map_err(internal)?
+        .await?
         .ok_or_else(|| {
-            ApiError::new(
+            error(
                 "NotFoundException",
                 format!("No Chime user has the email {}", email.trim()),
             )
         })?;
     if contact == caller.user_id {
-        return Err(ApiError::new(
-            "BadRequestException",
-            "Email must not be your own",
-        ));
+        return Err(error("BadRequestException", "Email must not be your own"));
     }
     let added = store::add_contact(
         &chime.store,
@@ -152,10 +142,9 @@ pub async fn add_contact(
         now_millis(),
         MAX_CONTACTS,
     )
-    .await
-    .map_err(internal)?;
+    .await?;
     if added == ContactAdded::Full {
-        return Err(ApiError::new(
+        return Err(error(
             "ResourceLimitExceededException",
             format!("A personal contact list holds at most {MAX_CONTACTS} contacts"),
         ));
@@ -170,12 +159,9 @@ pub async fn remove_contact(
     chime: &Chime,
     caller: &SessionUser,
     contact_user_id: &str,
-) -> ApiResult<()> {
-    if !store::remove_contact(&chime.store, &caller.user_id, contact_user_id)
-        .await
-        .map_err(internal)?
-    {
-        return Err(ApiError::new(
+) -> Result<()> {
+    if !store::remove_contact(&chime.store, &caller.user_id, contact_user_id).await? {
+        return Err(error(
             "NotFoundException",
             format!("{contact_user_id} is not one of your contacts"),
         ));
@@ -186,7 +172,7 @@ pub async fn remove_contact(
 /// `caller`'s personal contacts as CSV `name,email,phone_number`.
 ///
 /// Errors: store failures.
-pub async fn contacts_csv(chime: &Chime, caller: &SessionUser) -> ApiResult<String> {
+pub async fn contacts_csv(chime: &Chime, caller: &SessionUser) -> Result<String> {
     let rows = contacts(chime, caller).await?.into_iter().map(|c| {
         let name = c
             .display_name

@@ -3,14 +3,20 @@
 //!
 //! [`Chime`] implements the generated `ChimeApi` trait through the operation table at the end
 //! of this file (`impl_chime_api!`): each operation is a function of its object's module that
-//! takes its validated input and a [`RequestContext`](carillon_core::RequestContext) naming the tenant, applies the guide's
-//! rules and calls the store. One module per object: `accounts` (accounts, settings, sign-in delegate groups),
-//! `users`, `rooms` (rooms, memberships, redaction), `bots`, `phone_numbers`, `retention`.
-//! What Chime offered only in its console (domain claims, incoming webhooks, porting orders,
-//! reports and exports) is added to Carillon's admin API by [`register_carillon_operations`].
-//! Every lookup of a Chime account is scoped to `ctx.account_id`, so another tenant's
-//! objects read as `NotFoundException`. `CreateMeetingDialOut` keeps the trait's default
-//! answer, `NotImplementedException`, until meetings exist.
+//! takes its validated input and a [`RequestContext`](carillon_core::RequestContext) naming
+//! the tenant, applies the guide's rules and calls the store. One module per object:
+//! `accounts` (accounts, settings, sign-in delegate groups), `users`, `rooms` (rooms,
+//! memberships, redaction), `bots`, `phone_numbers`, `retention`. What Chime offered only in
+//! its console (domain claims, incoming webhooks, porting orders, reports and exports) is
+//! added to Carillon's admin API by [`register_carillon_operations`]. Every lookup of a Chime
+//! account is scoped to `ctx.account_id`, so another tenant's objects read as
+//! `NotFoundException`. `CreateMeetingDialOut` keeps the trait's default answer,
+//! `NotImplementedException`, until meetings exist.
+//!
+//! Every function of the crate fails with [`Error`], the model error shape it is answered
+//! with: `?` on a store failure logs it once and answers `ServiceFailureException`, so no
+//! operation maps errors by hand; the operation table and the admin-API operations turn it
+//! into the wire layer's `ApiError`.
 //!
 //! Real-time chat events (new, edited and redacted messages, membership changes, presence)
 //! are published on the [`hub::Hub`]; the client edge (`carillon-chime-client`) streams them
@@ -49,6 +55,8 @@ use std::time::Duration;
 
 use carillon_core::pagination::TokenCodec;
 use carillon_store::{Store, StoreError};
+
+pub use errors::{Error, Result};
 
 /// Sends a message through Carillon's own mail path: into a Carillon mailbox when the
 /// recipient is local, out through the outbound queue otherwise. The binary implements it

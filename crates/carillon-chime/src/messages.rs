@@ -13,11 +13,10 @@
 //! the plaintext.
 
 use carillon_core::time::now_millis;
-use carillon_core::{ApiError, ApiResult};
 use carillon_store::chime::chat::{ChatMessageRecord, MessageCursor};
 
 use crate::chat_crypto;
-use crate::errors::{bad_request, forbidden, internal, not_found};
+use crate::errors::{bad_request, error, forbidden, not_found, Result};
 use crate::hub::{ChatEvent, Container, MessageChange, MessageView};
 use crate::mentions::{self, Candidate};
 use crate::paging::page_size;
@@ -84,20 +83,15 @@ pub(crate) fn container_parts(container: &Container) -> (&'static str, &str) {
 pub(crate) async fn container_state(
     chime: &Chime,
     container: &Container,
-) -> ApiResult<ContainerState> {
+) -> Result<ContainerState> {
     match container {
         Container::Room(room_id) => {
             let room = chime
                 .store
                 .chat_room_any(room_id)
-                .await
-                .map_err(internal)?
+                .await?
                 .ok_or_else(|| not_found(format!("Room {room_id} was not found")))?;
-            let members = chime
-                .store
-                .list_room_memberships(room_id, "", None)
-                .await
-                .map_err(internal)?;
+            let members = chime.store.list_room_memberships(room_id, "", None).await?;
             Ok(ContainerState {
                 account_id: room.account_id,
                 members: members
@@ -115,16 +109,11 @@ pub(crate) async fn container_state(
             let conversation = chime
                 .store
                 .conversation(conversation_id)
-                .await
-                .map_err(internal)?
+                .await?
                 .ok_or_else(|| {
                     not_found(format!("Conversation {conversation_id} was not found"))
                 })?;
-            let members = chime
-                .store
-                .conversation_members(conversation_id)
-                .await
-                .map_err(internal)?;
+            let members = chime.store.conversation_members(conversation_id).await?;
             let account_id = members
                 .iter()
                 .find(|m| m.user_id == conversation.created_by)
@@ -169,7 +158,7 @@ pub(crate) fn view(record: ChatMessageRecord) -> MessageView {
 /// Checks message content: 1 to [`MAX_CONTENT_BYTES`] bytes, not only white space.
 ///
 /// Errors: `BadRequestException` naming `Content`.
-pub fn check_content(content: &str) -> ApiResult<()> {
+pub fn check_content(content: &str) -> Result<()> {
     if content.trim().is_empty() {
         return Err(bad_request("Content must not be empty"));
     }
@@ -190,7 +179,7 @@ async fn refuse_disabled_bots(
     chime: &Chime,
     state: &ContainerState,
     mentions: &[String],
-) -> ApiResult<()> {
+) -> Result<()> {
     for member in &state.members {
         if member.member_type != "Bot" || !mentions.contains(&member.member_id) {
             continue;
@@ -198,8 +187,7 @@ async fn refuse_disabled_bots(
         let bot = chime
             .store
             .chime_bot_by_user(&state.account_id, &member.member_id)
-            .await
-            .map_err(internal)?;
+            .await?;
         if let Some(bot) = bot.filter(|bot| bot.disabled) {
             return Err(forbidden(format!(
                 "The bot {} is disabled and cannot be mentioned",
@@ -217,7 +205,7 @@ async fn refuse_disabled_bots(
 /// when the room or conversation does not exist; `ForbiddenException` when the sender is
 /// not a member of it (as a member of its type; bots and webhooks post only in rooms), or
 /// when it mentions a disabled bot.
-pub async fn post(chime: &Chime, post: NewPost) -> ApiResult<MessageView> {
+pub async fn post(chime: &Chime, post: NewPost) -> Result<MessageView> {
     check_content(&post.content)?;
     if !matches!(post.sender_type.as_str(), "User" | "Bot" | "Webhook") {
         return Err(bad_request("SenderType must be User, Bot or Webhook"));
@@ -242,8 +230,7 @@ pub async fn post(chime: &Chime, post: NewPost) -> ApiResult<MessageView> {
         &message_id,
         &post.content,
     )
-    .await
-    .map_err(internal)?;
+    .await?;
     let mut record = ChatMessageRecord {
         message_id,
         container_type: container_type.to_string(),
@@ -257,11 +244,7 @@ pub async fn post(chime: &Chime, post: NewPost) -> ApiResult<MessageView> {
         created_at: now_millis(),
         edited_at: None,
     };
-    chime
-        .store
-        .insert_chat_message(&record)
-        .await
-        .map_err(internal)?;
+    chime.store.insert_chat_message(&record).await?;
     record.content = Some(post.content);
     let message = view(record);
     hub.publish(ChatEvent::Message {
@@ -281,7 +264,7 @@ pub async fn post_as_user(
     user: &SessionUser,
     container: Container,
     content: String,
-) -> ApiResult<MessageView> {
+) -> Result<MessageView> {
     post(
         chime,
         NewPost {
@@ -307,21 +290,20 @@ pub async fn edit(
     container: Container,
     message_id: &str,
     content: String,
-) -> ApiResult<MessageView> {
+) -> Result<MessageView> {
     check_content(&content)?;
     let state = member_state(chime, user, &container).await?;
     let (_, container_id) = container_parts(&container);
     let current = chime
         .store
         .chat_message(container_id, message_id)
-        .await
-        .map_err(internal)?
+        .await?
         .ok_or_else(|| not_found(format!("Message {message_id} was not found")))?;
     if current.sender_id != user.user_id || current.sender_type != "User" {
         return Err(forbidden("Only the sender of a message may edit it"));
     }
     if current.redacted {
-        return Err(ApiError::new(
+        return Err(error(
             "ConflictException",
             "The message was redacted and cannot be edited",
         ));
@@ -334,15 +316,13 @@ pub async fn edit(
     let edited_at = now_millis();
     let sealed =
         chat_crypto::seal_content(chime, &state.account_id, container_id, message_id, &content)
-            .await
-            .map_err(internal)?;
+            .await?;
     let changed = chime
         .store
         .edit_chat_message(container_id, message_id, &sealed, &mentions, edited_at)
-        .await
-        .map_err(internal)?;
+        .await?;
     if !changed {
-        return Err(ApiError::new(
+        return Err(error(
             "ConflictException",
             "The message was redacted and cannot be edited",
         ));
@@ -370,7 +350,7 @@ pub(crate) async fn member_state(
     chime: &Chime,
     user: &SessionUser,
     container: &Container,
-) -> ApiResult<ContainerState> {
+) -> Result<ContainerState> {
     let state = container_state(chime, container).await?;
     if !state.has(&user.user_id, "User") {
         let (kind, id) = container_parts(container);
@@ -400,7 +380,7 @@ pub async fn history(
     container: Container,
     limit: Option<i32>,
     next_token: Option<&str>,
-) -> ApiResult<HistoryPage> {
+) -> Result<HistoryPage> {
     let limit = page_size(limit, DEFAULT_HISTORY_PAGE, MAX_HISTORY_PAGE)?;
     member_state(chime, user, &container).await?;
     let (kind, container_id) = container_parts(&container);
@@ -412,8 +392,7 @@ pub async fn history(
             let created_at = chime
                 .store
                 .chat_message_created_at(container_id, &message_id)
-                .await
-                .map_err(internal)?
+                .await?
                 .ok_or_else(|| bad_request("NextToken names a message that no longer exists"))?;
             Some(MessageCursor {
                 created_at,
@@ -424,16 +403,13 @@ pub async fn history(
     let mut records = chime
         .store
         .list_chat_messages(container_id, before.as_ref(), limit + 1)
-        .await
-        .map_err(internal)?;
+        .await?;
     let next_token = chime.next_page(&scope, &mut records, limit, |m| &m.message_id);
     let mut messages = Vec::with_capacity(records.len());
     for mut record in records {
         if let Some(stored) = &record.content {
             record.content = Some(
-                chat_crypto::open_content(chime, container_id, &record.message_id, stored)
-                    .await
-                    .map_err(internal)?,
+                chat_crypto::open_content(chime, container_id, &record.message_id, stored).await?,
             );
         }
         messages.push(view(record));

@@ -4,15 +4,13 @@
 //! [`carillon_core::pagination`]'s: listings read `limit + 1` rows, keyed by a stable sort
 //! key, to know whether a next page exists.
 
-use carillon_core::ApiResult;
-
-use crate::errors::bad_request;
+use crate::errors::{bad_request, Result};
 use crate::Chime;
 
 /// `MaxResults` as a page size within `1..=max`, `default` when absent.
 ///
 /// Errors: `BadRequestException` naming `MaxResults`.
-pub(crate) fn page_size(max_results: Option<i32>, default: i64, max: i64) -> ApiResult<i64> {
+pub(crate) fn page_size(max_results: Option<i32>, default: i64, max: i64) -> Result<i64> {
     carillon_core::pagination::page_size(max_results, default, max)
         .ok_or_else(|| bad_request(format!("MaxResults must be between 1 and {max}")))
 }
@@ -27,7 +25,7 @@ impl Chime {
         &self,
         scope: &str,
         next_token: Option<&str>,
-    ) -> ApiResult<Option<String>> {
+    ) -> Result<Option<String>> {
         self.tokens
             .resume_after(scope, next_token)
             .map_err(|invalid| bad_request(invalid.to_string()))

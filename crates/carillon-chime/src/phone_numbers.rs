@@ -22,7 +22,7 @@ use std::time::Duration;
 use carillon_awsapi::generated::chime::*;
 use carillon_awsapi::types::Unit;
 use carillon_core::time::{millis_to_datetime, now_millis};
-use carillon_core::{ApiError, ApiResult, RequestContext};
+use carillon_core::{ApiError, RequestContext};
 use carillon_jobs::{CancellationToken, Job, Pass, Trigger};
 use carillon_store::chime::phone_numbers::{
     order_status, status, AssociateOutcome, NewOrder, OrderRecord, PhoneNumberFilter,
@@ -32,7 +32,7 @@ use carillon_store::StoreError;
 
 use crate::carrier::{CarrierError, NumberQuery};
 use crate::countries::{self, normalize_e164, BUSINESS_CALLING, LOCAL, TOLL_FREE};
-use crate::errors::{bad_request, codes, internal, not_found};
+use crate::errors::{bad_request, codes, error, not_found, Error, Result};
 use crate::paging::page_size;
 use crate::Chime;
 
@@ -49,12 +49,12 @@ pub const PHONE_NUMBER_QUOTA: i64 = 1000;
 /// How often [`PhoneNumberQueue`] looks for due deletions and unfinished orders.
 const JOB_INTERVAL: Duration = Duration::from_secs(30);
 
-pub(crate) fn carrier_failure(e: CarrierError) -> ApiError {
+pub(crate) fn carrier_failure(e: CarrierError) -> Error {
     match e {
-        CarrierError::Conflict(m) => ApiError::new(codes::CONFLICT, m),
+        CarrierError::Conflict(m) => error(codes::CONFLICT, m),
         CarrierError::Failed(m) => {
             tracing::error!(error = %m, "phone-number carrier failure");
-            ApiError::new(codes::SERVICE_FAILURE, "The phone-number carrier failed")
+            error(codes::SERVICE_FAILURE, "The phone-number carrier failed")
         }
     }
 }
@@ -66,7 +66,7 @@ fn timestamp(ms: i64) -> carillon_awsapi::types::Iso8601Timestamp {
 /// `member` as an E.164 number with `+`.
 ///
 /// Errors: `BadRequestException` naming `member`.
-pub(crate) fn e164(member: &str, value: &str) -> ApiResult<String> {
+pub(crate) fn e164(member: &str, value: &str) -> Result<String> {
     normalize_e164(value.trim()).ok_or_else(|| {
         bad_request(format!(
             "{member} must be an E.164 phone number such as +12065550100"
@@ -77,7 +77,7 @@ pub(crate) fn e164(member: &str, value: &str) -> ApiResult<String> {
 /// Checks a model `PhoneNumberProductType` in `member`.
 ///
 /// Errors: `BadRequestException` naming `member`.
-pub(crate) fn check_product_type(member: &str, value: &str) -> ApiResult<()> {
+pub(crate) fn check_product_type(member: &str, value: &str) -> Result<()> {
     if countries::PRODUCT_TYPES.contains(&value) {
         Ok(())
     } else {
@@ -98,7 +98,7 @@ pub(crate) fn check_product_for(
     country: &str,
     number_type: &str,
     product: &str,
-) -> ApiResult<()> {
+) -> Result<()> {
     let supported = countries::country(country).is_some_and(|c| c.supports(product, number_type));
     if supported {
         Ok(())
@@ -113,7 +113,7 @@ pub(crate) fn check_product_for(
 /// Checks a calling name: empty (clears it) or 2–15 letters, digits and spaces.
 ///
 /// Errors: `BadRequestException` naming `member`.
-fn check_calling_name(member: &str, name: &str) -> ApiResult<()> {
+fn check_calling_name(member: &str, name: &str) -> Result<()> {
     let valid = name.is_empty()
         || ((2..=15).contains(&name.chars().count())
             && name.chars().all(|c| c.is_ascii_alphanumeric() || c == ' '));
@@ -141,9 +141,9 @@ fn check_calling_name_throttle(
     what: &str,
     updated_at: Option<i64>,
     now: i64,
-) -> ApiResult<()> {
+) -> Result<()> {
     match updated_at {
-        Some(at) if now - at < CALLING_NAME_THROTTLE_MS => Err(ApiError::new(
+        Some(at) if now - at < CALLING_NAME_THROTTLE_MS => Err(error(
             code,
             format!(
                 "{what} can be updated once every 7 days; next update allowed after {}",
@@ -227,23 +227,21 @@ impl Chime {
         ctx: &RequestContext,
         member: &str,
         id: &str,
-    ) -> ApiResult<PhoneNumberRecord> {
+    ) -> Result<PhoneNumberRecord> {
         let e164 = e164(member, id)?;
         self.release_stale_assignments(ctx).await?;
         self.store
             .phone_number(&ctx.account_id, &e164)
-            .await
-            .map_err(internal)?
+            .await?
             .ok_or_else(|| not_found(format!("Phone number {e164} was not found")))
     }
 
     /// Unassigns the caller's numbers whose users no longer hold them (removed from the
     /// account, a removed domain), so reads and changes see the assignment as it is.
-    async fn release_stale_assignments(&self, ctx: &RequestContext) -> ApiResult<()> {
+    async fn release_stale_assignments(&self, ctx: &RequestContext) -> Result<()> {
         self.store
             .release_stale_assignments(&ctx.account_id, now_millis())
-            .await
-            .map_err(internal)?;
+            .await?;
         Ok(())
     }
 
@@ -254,12 +252,11 @@ impl Chime {
         &self,
         ctx: &RequestContext,
         chime_account_id: &str,
-    ) -> ApiResult<()> {
+    ) -> Result<()> {
         let account = self
             .store
             .chime_account(&ctx.account_id, chime_account_id, now_millis())
-            .await
-            .map_err(internal)?;
+            .await?;
         match account {
             Some(a) if a.deleted_at.is_none() => Ok(()),
             _ => Err(not_found(format!(
@@ -280,7 +277,7 @@ pub(crate) async fn search_available_phone_numbers(
     chime: &Chime,
     ctx: &RequestContext,
     input: SearchAvailablePhoneNumbersRequest,
-) -> ApiResult<SearchAvailablePhoneNumbersResponse> {
+) -> Result<SearchAvailablePhoneNumbersResponse> {
     let limit = page_size(input.max_results, 100, 500)?;
     let country_code = input.country.clone().unwrap_or_else(|| "US".to_string());
     let country = countries::country(&country_code).ok_or_else(|| {
@@ -398,7 +395,7 @@ pub(crate) async fn create_phone_number_order(
     chime: &Chime,
     ctx: &RequestContext,
     input: CreatePhoneNumberOrderRequest,
-) -> ApiResult<CreatePhoneNumberOrderResponse> {
+) -> Result<CreatePhoneNumberOrderResponse> {
     check_product_type("ProductType", &input.product_type)?;
     if input.e164_phone_numbers.is_empty() {
         return Err(bad_request(
@@ -416,12 +413,7 @@ pub(crate) async fn create_phone_number_order(
                 "E164PhoneNumbers names {number} twice"
             )));
         }
-        if let Some(existing) = chime
-            .store
-            .phone_number(&ctx.account_id, &number)
-            .await
-            .map_err(internal)?
-        {
+        if let Some(existing) = chime.store.phone_number(&ctx.account_id, &number).await? {
             if existing.status != status::ACQUIRE_FAILED {
                 return Err(bad_request(format!(
                     "{number} is already in your phone numbers ({})",
@@ -485,7 +477,7 @@ pub(crate) async fn create_phone_number_order(
             StoreError::Conflict(_) => {
                 bad_request("A number of the order is already in your phone numbers")
             }
-            other => internal(other),
+            other => Error::from(other),
         })?;
     let worker = chime.clone();
     let account_id = ctx.account_id.clone();
@@ -541,15 +533,14 @@ pub(crate) async fn get_phone_number_order(
     chime: &Chime,
     ctx: &RequestContext,
     input: GetPhoneNumberOrderRequest,
-) -> ApiResult<GetPhoneNumberOrderResponse> {
+) -> Result<GetPhoneNumberOrderResponse> {
     if input.phone_number_order_id.trim().is_empty() {
         return Err(bad_request("PhoneNumberOrderId must not be empty"));
     }
     let order = chime
         .store
         .phone_number_order(&ctx.account_id, &input.phone_number_order_id)
-        .await
-        .map_err(internal)?
+        .await?
         .ok_or_else(|| {
             not_found(format!(
                 "Phone number order {} was not found",
@@ -568,15 +559,14 @@ pub(crate) async fn list_phone_number_orders(
     chime: &Chime,
     ctx: &RequestContext,
     input: ListPhoneNumberOrdersRequest,
-) -> ApiResult<ListPhoneNumberOrdersResponse> {
+) -> Result<ListPhoneNumberOrdersResponse> {
     let limit = page_size(input.max_results, 99, 99)?;
     let scope = format!("ListPhoneNumberOrders\0{}", ctx.account_id);
     let after = chime.resume_after(&scope, input.next_token.as_deref())?;
     let mut orders = chime
         .store
         .list_phone_number_orders(&ctx.account_id, after.as_deref(), limit + 1)
-        .await
-        .map_err(internal)?;
+        .await?;
     let next_token = chime.next_page(&scope, &mut orders, limit, |o| &o.order_id);
     Ok(ListPhoneNumberOrdersResponse {
         next_token,
@@ -596,7 +586,7 @@ pub(crate) async fn list_phone_numbers(
     chime: &Chime,
     ctx: &RequestContext,
     input: ListPhoneNumbersRequest,
-) -> ApiResult<ListPhoneNumbersResponse> {
+) -> Result<ListPhoneNumbersResponse> {
     const STATUSES: [&str; 8] = [
         "AcquireInProgress",
         "AcquireFailed",
@@ -662,8 +652,7 @@ pub(crate) async fn list_phone_numbers(
         chime
             .store
             .list_phone_numbers(&ctx.account_id, &filter)
-            .await
-            .map_err(internal)?
+            .await?
     };
     let next_token = chime.next_page(&scope, &mut numbers, limit, |n| &n.e164);
     let now = now_millis();
@@ -680,7 +669,7 @@ pub(crate) async fn get_phone_number(
     chime: &Chime,
     ctx: &RequestContext,
     input: GetPhoneNumberRequest,
-) -> ApiResult<GetPhoneNumberResponse> {
+) -> Result<GetPhoneNumberResponse> {
     let number = chime
         .tenant_number(ctx, "PhoneNumberId", &input.phone_number_id)
         .await?;
@@ -697,7 +686,7 @@ async fn update_one(
     id: &str,
     product_type: Option<&str>,
     calling_name: Option<&str>,
-) -> ApiResult<PhoneNumberRecord> {
+) -> Result<PhoneNumberRecord> {
     let mut number = chime.tenant_number(ctx, "PhoneNumberId", id).await?;
     let now = now_millis();
     match (product_type, calling_name) {
@@ -723,7 +712,7 @@ async fn update_one(
         }
         check_product_for(&number.e164, &number.country, &number.number_type, product)?;
         if number.user_id.is_some() {
-            return Err(ApiError::new(
+            return Err(error(
                 codes::CONFLICT,
                 format!(
                     "{} is assigned to a user; disassociate it before changing its product type",
@@ -752,12 +741,8 @@ async fn update_one(
 /// Writes `number` if it is still in status `expected`.
 ///
 /// Errors: `BadRequestException` when it changed at the same time.
-async fn save_number(chime: &Chime, number: &PhoneNumberRecord, expected: &str) -> ApiResult<()> {
-    let saved = chime
-        .store
-        .update_phone_number(number, expected)
-        .await
-        .map_err(internal)?;
+async fn save_number(chime: &Chime, number: &PhoneNumberRecord, expected: &str) -> Result<()> {
+    let saved = chime.store.update_phone_number(number, expected).await?;
     if saved {
         Ok(())
     } else {
@@ -771,14 +756,10 @@ async fn save_number(chime: &Chime, number: &PhoneNumberRecord, expected: &str) 
 /// Checks that the caller may hold `adding` more numbers.
 ///
 /// Errors: `ResourceLimitExceededException` beyond [`PHONE_NUMBER_QUOTA`].
-async fn check_quota(chime: &Chime, ctx: &RequestContext, adding: usize) -> ApiResult<()> {
-    let held = chime
-        .store
-        .count_phone_numbers(&ctx.account_id)
-        .await
-        .map_err(internal)?;
+async fn check_quota(chime: &Chime, ctx: &RequestContext, adding: usize) -> Result<()> {
+    let held = chime.store.count_phone_numbers(&ctx.account_id).await?;
     if held + adding as i64 > PHONE_NUMBER_QUOTA {
-        return Err(ApiError::new(
+        return Err(error(
             codes::RESOURCE_LIMIT,
             format!(
                 "An account can hold at most {PHONE_NUMBER_QUOTA} phone numbers; it holds {held}"
@@ -798,7 +779,7 @@ pub(crate) async fn update_phone_number(
     chime: &Chime,
     ctx: &RequestContext,
     input: UpdatePhoneNumberRequest,
-) -> ApiResult<UpdatePhoneNumberResponse> {
+) -> Result<UpdatePhoneNumberResponse> {
     let number = update_one(
         chime,
         ctx,
@@ -838,7 +819,7 @@ pub(crate) async fn batch_update_phone_number(
     chime: &Chime,
     ctx: &RequestContext,
     input: BatchUpdatePhoneNumberRequest,
-) -> ApiResult<BatchUpdatePhoneNumberResponse> {
+) -> Result<BatchUpdatePhoneNumberResponse> {
     if input.update_phone_number_request_items.is_empty() {
         return Err(bad_request(
             "UpdatePhoneNumberRequestItems must have at least one item",
@@ -855,7 +836,7 @@ pub(crate) async fn batch_update_phone_number(
         )
         .await
         {
-            errors.push(batch_error(&item.phone_number_id, e));
+            errors.push(batch_error(&item.phone_number_id, e.into()));
         }
     }
     Ok(BatchUpdatePhoneNumberResponse {
@@ -865,13 +846,13 @@ pub(crate) async fn batch_update_phone_number(
 
 /// Moves the caller's number `id` into the deletion queue (or drops an `AcquireFailed`
 /// row, which holds nothing).
-async fn delete_one(chime: &Chime, ctx: &RequestContext, id: &str) -> ApiResult<()> {
+async fn delete_one(chime: &Chime, ctx: &RequestContext, id: &str) -> Result<()> {
     let mut number = chime.tenant_number(ctx, "PhoneNumberId", id).await?;
     let now = now_millis();
     match number.status.as_str() {
         status::UNASSIGNED => {}
         status::ASSIGNED => {
-            return Err(ApiError::new(
+            return Err(error(
                 "PhoneNumberAssociationsExist",
                 format!(
                     "{} is assigned to a user; disassociate it before deleting it",
@@ -883,8 +864,7 @@ async fn delete_one(chime: &Chime, ctx: &RequestContext, id: &str) -> ApiResult<
             chime
                 .store
                 .remove_failed_phone_number(&ctx.account_id, &number.e164)
-                .await
-                .map_err(internal)?;
+                .await?;
             return Ok(());
         }
         other => {
@@ -909,12 +889,12 @@ pub(crate) async fn delete_phone_number(
     chime: &Chime,
     ctx: &RequestContext,
     input: DeletePhoneNumberRequest,
-) -> ApiResult<Unit> {
+) -> Result<Unit> {
     delete_one(chime, ctx, &input.phone_number_id)
         .await
         .map_err(|e| {
             if e.code == "PhoneNumberAssociationsExist" {
-                bad_request(e.message)
+                bad_request(e.message.clone())
             } else {
                 e
             }
@@ -930,14 +910,14 @@ pub(crate) async fn batch_delete_phone_number(
     chime: &Chime,
     ctx: &RequestContext,
     input: BatchDeletePhoneNumberRequest,
-) -> ApiResult<BatchDeletePhoneNumberResponse> {
+) -> Result<BatchDeletePhoneNumberResponse> {
     if input.phone_number_ids.is_empty() {
         return Err(bad_request("PhoneNumberIds must name at least one number"));
     }
     let mut errors = Vec::new();
     for id in &input.phone_number_ids {
         if let Err(e) = delete_one(chime, ctx, id).await {
-            errors.push(batch_error(id, e));
+            errors.push(batch_error(id, e.into()));
         }
     }
     Ok(BatchDeletePhoneNumberResponse {
@@ -955,7 +935,7 @@ pub(crate) async fn restore_phone_number(
     chime: &Chime,
     ctx: &RequestContext,
     input: RestorePhoneNumberRequest,
-) -> ApiResult<RestorePhoneNumberResponse> {
+) -> Result<RestorePhoneNumberResponse> {
     let mut number = chime
         .tenant_number(ctx, "PhoneNumberId", &input.phone_number_id)
         .await?;
@@ -997,7 +977,7 @@ pub(crate) async fn associate_phone_number_with_user(
     chime: &Chime,
     ctx: &RequestContext,
     input: AssociatePhoneNumberWithUserRequest,
-) -> ApiResult<AssociatePhoneNumberWithUserResponse> {
+) -> Result<AssociatePhoneNumberWithUserResponse> {
     chime.check_chime_account(ctx, &input.account_id).await?;
     let number = chime
         .tenant_number(ctx, "E164PhoneNumber", &input.e164_phone_number)
@@ -1005,8 +985,7 @@ pub(crate) async fn associate_phone_number_with_user(
     let exists = chime
         .store
         .chime_user_exists(&ctx.account_id, &input.account_id, &input.user_id)
-        .await
-        .map_err(internal)?;
+        .await?;
     if !exists {
         return Err(not_found(format!("User {} was not found", input.user_id)));
     }
@@ -1028,8 +1007,7 @@ pub(crate) async fn associate_phone_number_with_user(
             &number.e164,
             now_millis(),
         )
-        .await
-        .map_err(internal)?;
+        .await?;
     match outcome {
         AssociateOutcome::Associated => Ok(AssociatePhoneNumberWithUserResponse {}),
         AssociateOutcome::NoUser => Err(not_found(format!("User {} was not found", input.user_id))),
@@ -1053,21 +1031,19 @@ pub(crate) async fn disassociate_phone_number_from_user(
     chime: &Chime,
     ctx: &RequestContext,
     input: DisassociatePhoneNumberFromUserRequest,
-) -> ApiResult<DisassociatePhoneNumberFromUserResponse> {
+) -> Result<DisassociatePhoneNumberFromUserResponse> {
     chime.check_chime_account(ctx, &input.account_id).await?;
     let exists = chime
         .store
         .chime_user_exists(&ctx.account_id, &input.account_id, &input.user_id)
-        .await
-        .map_err(internal)?;
+        .await?;
     if !exists {
         return Err(not_found(format!("User {} was not found", input.user_id)));
     }
     chime
         .store
         .disassociate_phone_number(&ctx.account_id, &input.user_id, now_millis())
-        .await
-        .map_err(internal)?;
+        .await?;
     Ok(DisassociatePhoneNumberFromUserResponse {})
 }
 
@@ -1079,12 +1055,8 @@ pub(crate) async fn get_phone_number_settings(
     chime: &Chime,
     ctx: &RequestContext,
     _input: Unit,
-) -> ApiResult<GetPhoneNumberSettingsResponse> {
-    let settings = chime
-        .store
-        .phone_settings(&ctx.account_id)
-        .await
-        .map_err(internal)?;
+) -> Result<GetPhoneNumberSettingsResponse> {
+    let settings = chime.store.phone_settings(&ctx.account_id).await?;
     Ok(GetPhoneNumberSettingsResponse {
         calling_name: settings.calling_name,
         calling_name_updated_timestamp: settings.calling_name_updated_at.map(timestamp),
@@ -1100,14 +1072,10 @@ pub(crate) async fn update_phone_number_settings(
     chime: &Chime,
     ctx: &RequestContext,
     input: UpdatePhoneNumberSettingsRequest,
-) -> ApiResult<Unit> {
+) -> Result<Unit> {
     check_calling_name("CallingName", &input.calling_name)?;
     let now = now_millis();
-    let mut settings = chime
-        .store
-        .phone_settings(&ctx.account_id)
-        .await
-        .map_err(internal)?;
+    let mut settings = chime.store.phone_settings(&ctx.account_id).await?;
     check_calling_name_throttle(
         codes::BAD_REQUEST,
         "The default calling name",
@@ -1119,8 +1087,7 @@ pub(crate) async fn update_phone_number_settings(
     chime
         .store
         .put_phone_settings(&ctx.account_id, &settings, now)
-        .await
-        .map_err(internal)?;
+        .await?;
     Ok(Unit {})
 }
 
@@ -1132,7 +1099,7 @@ pub(crate) async fn list_supported_phone_number_countries(
     _chime: &Chime,
     _ctx: &RequestContext,
     input: ListSupportedPhoneNumberCountriesRequest,
-) -> ApiResult<ListSupportedPhoneNumberCountriesResponse> {
+) -> Result<ListSupportedPhoneNumberCountriesResponse> {
     check_product_type("ProductType", &input.product_type)?;
     let countries = countries::COUNTRIES
         .iter()
@@ -1156,12 +1123,8 @@ pub(crate) async fn get_global_settings(
     chime: &Chime,
     ctx: &RequestContext,
     _input: Unit,
-) -> ApiResult<GetGlobalSettingsResponse> {
-    let s = chime
-        .store
-        .phone_settings(&ctx.account_id)
-        .await
-        .map_err(internal)?;
+) -> Result<GetGlobalSettingsResponse> {
+    let s = chime.store.phone_settings(&ctx.account_id).await?;
     Ok(GetGlobalSettingsResponse {
         business_calling: Some(BusinessCallingSettings {
             cdr_bucket: s.business_calling_cdr_bucket,
@@ -1182,7 +1145,7 @@ async fn claim_cdr_bucket(
     ctx: &RequestContext,
     member: &str,
     bucket: &str,
-) -> ApiResult<()> {
+) -> Result<()> {
     let valid = (3..=63).contains(&bucket.len())
         && bucket
             .bytes()
@@ -1203,8 +1166,7 @@ async fn claim_cdr_bucket(
     let owner = chime
         .store
         .claim_s3_bucket(bucket, &ctx.account_id, now_millis())
-        .await
-        .map_err(internal)?;
+        .await?;
     if owner != ctx.account_id {
         return Err(bad_request(format!(
             "{member} {bucket} belongs to another account"
@@ -1223,13 +1185,9 @@ pub(crate) async fn update_global_settings(
     chime: &Chime,
     ctx: &RequestContext,
     input: UpdateGlobalSettingsRequest,
-) -> ApiResult<Unit> {
+) -> Result<Unit> {
     let now = now_millis();
-    let mut settings: PhoneSettingsRecord = chime
-        .store
-        .phone_settings(&ctx.account_id)
-        .await
-        .map_err(internal)?;
+    let mut settings: PhoneSettingsRecord = chime.store.phone_settings(&ctx.account_id).await?;
     if let Some(bc) = input.business_calling {
         let bucket = bc.cdr_bucket.filter(|b| !b.is_empty());
         if let Some(b) = &bucket {
@@ -1247,8 +1205,7 @@ pub(crate) async fn update_global_settings(
     chime
         .store
         .put_phone_settings(&ctx.account_id, &settings, now)
-        .await
-        .map_err(internal)?;
+        .await?;
     Ok(Unit {})
 }
 

@@ -38,7 +38,7 @@ use sha2::Digest;
 
 use crate::carrier::{Capabilities, NumberInfo};
 use crate::countries::{self, check_number, LOCAL};
-use crate::errors::{bad_request, codes, conflict, internal, not_found};
+use crate::errors::{answer, bad_request, codes, conflict, error, not_found, Error, Result};
 use crate::phone_numbers::{carrier_failure, check_product_type, e164};
 use crate::Chime;
 
@@ -376,20 +376,18 @@ fn document_shape(d: PortingDocumentRecord) -> PortingDocument {
 }
 
 impl Chime {
-    async fn porting_order(&self, ctx: &RequestContext, id: &str) -> ApiResult<PortingOrderRecord> {
+    async fn porting_order(&self, ctx: &RequestContext, id: &str) -> Result<PortingOrderRecord> {
         self.store
             .porting_order(&ctx.account_id, id)
-            .await
-            .map_err(internal)?
+            .await?
             .ok_or_else(|| not_found(format!("Porting order {id} was not found")))
     }
 
-    async fn porting_shape(&self, order: &PortingOrderRecord) -> ApiResult<PortingOrder> {
+    async fn porting_shape(&self, order: &PortingOrderRecord) -> Result<PortingOrder> {
         let documents = self
             .store
             .porting_documents(&order.porting_order_id)
-            .await
-            .map_err(internal)?
+            .await?
             .into_iter()
             .map(document_shape)
             .collect();
@@ -450,12 +448,12 @@ fn new_pin() -> String {
         .collect()
 }
 
-fn hash_pin(pin: &str) -> ApiResult<String> {
+fn hash_pin(pin: &str) -> Result<String> {
     let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
     argon2::Argon2::default()
         .hash_password(pin.as_bytes(), &salt)
         .map(|h| h.to_string())
-        .map_err(|_| ApiError::internal("The PIN could not be hashed"))
+        .map_err(|_| ApiError::internal("The PIN could not be hashed").into())
 }
 
 fn pin_matches(hash: &str, pin: &str) -> bool {
@@ -466,7 +464,7 @@ fn pin_matches(hash: &str, pin: &str) -> bool {
     })
 }
 
-fn required<'a>(member: &str, value: &'a Option<String>) -> ApiResult<&'a str> {
+fn required<'a>(member: &str, value: &'a Option<String>) -> Result<&'a str> {
     value
         .as_deref()
         .map(str::trim)
@@ -478,7 +476,7 @@ fn required<'a>(member: &str, value: &'a Option<String>) -> ApiResult<&'a str> {
 fn port_in_details(
     input: &CreatePortingOrderInput,
     numbers: &[String],
-) -> ApiResult<(
+) -> Result<(
     BTreeMap<String, String>,
     &'static countries::Country,
     String,
@@ -607,6 +605,7 @@ impl CarillonOperation for CreatePortingOrder {
         ctx: &RequestContext,
         input: CreatePortingOrderInput,
     ) -> ApiResult<CreatePortingOrderOutput> {
+        answer(async move {
         let chime = &self.0;
         let mut numbers = Vec::new();
         for raw in &input.e164_phone_numbers {
@@ -651,8 +650,7 @@ impl CarillonOperation for CreatePortingOrder {
                     let record = chime
                         .store
                         .phone_number(&ctx.account_id, n)
-                        .await
-                        .map_err(internal)?
+                        .await?
                         .filter(|r| {
                             r.status == number_status::UNASSIGNED
                                 || r.status == number_status::ASSIGNED
@@ -684,8 +682,7 @@ impl CarillonOperation for CreatePortingOrder {
         let active = chime
             .store
             .list_porting_orders(&ctx.account_id, None, i64::MAX)
-            .await
-            .map_err(internal)?;
+            .await?;
         for order in active
             .iter()
             .filter(|o| o.status != status::COMPLETED && o.status != status::CANCELLED)
@@ -717,12 +714,12 @@ impl CarillonOperation for CreatePortingOrder {
         chime
             .store
             .create_porting_order(&record)
-            .await
-            .map_err(internal)?;
+            .await?;
         Ok(CreatePortingOrderOutput {
             porting_order: chime.porting_shape(&record).await?,
             pin,
         })
+    }).await
     }
 }
 
@@ -753,10 +750,13 @@ impl CarillonOperation for GetPortingOrder {
         ctx: &RequestContext,
         input: PortingOrderInput,
     ) -> ApiResult<PortingOrderOutput> {
-        let order = self.0.porting_order(ctx, &input.porting_order_id).await?;
-        Ok(PortingOrderOutput {
-            porting_order: self.0.porting_shape(&order).await?,
+        answer(async move {
+            let order = self.0.porting_order(ctx, &input.porting_order_id).await?;
+            Ok(PortingOrderOutput {
+                porting_order: self.0.porting_shape(&order).await?,
+            })
         })
+        .await
     }
 }
 
@@ -787,24 +787,26 @@ impl CarillonOperation for ListPortingOrders {
         ctx: &RequestContext,
         input: ListPortingOrdersInput,
     ) -> ApiResult<ListPortingOrdersOutput> {
-        let chime = &self.0;
-        let limit = crate::paging::page_size(input.max_results, 99, 99)?;
-        let scope = format!("ListPortingOrders\0{}", ctx.account_id);
-        let after = chime.resume_after(&scope, input.next_token.as_deref())?;
-        let mut orders = chime
-            .store
-            .list_porting_orders(&ctx.account_id, after.as_deref(), limit + 1)
-            .await
-            .map_err(internal)?;
-        let next_token = chime.next_page(&scope, &mut orders, limit, |o| &o.porting_order_id);
-        let mut porting_orders = Vec::with_capacity(orders.len());
-        for order in &orders {
-            porting_orders.push(chime.porting_shape(order).await?);
-        }
-        Ok(ListPortingOrdersOutput {
-            porting_orders,
-            next_token,
+        answer(async move {
+            let chime = &self.0;
+            let limit = crate::paging::page_size(input.max_results, 99, 99)?;
+            let scope = format!("ListPortingOrders\0{}", ctx.account_id);
+            let after = chime.resume_after(&scope, input.next_token.as_deref())?;
+            let mut orders = chime
+                .store
+                .list_porting_orders(&ctx.account_id, after.as_deref(), limit + 1)
+                .await?;
+            let next_token = chime.next_page(&scope, &mut orders, limit, |o| &o.porting_order_id);
+            let mut porting_orders = Vec::with_capacity(orders.len());
+            for order in &orders {
+                porting_orders.push(chime.porting_shape(order).await?);
+            }
+            Ok(ListPortingOrdersOutput {
+                porting_orders,
+                next_token,
+            })
         })
+        .await
     }
 }
 
@@ -835,44 +837,43 @@ impl CarillonOperation for UpdatePortingOrderStatus {
         ctx: &RequestContext,
         input: UpdatePortingOrderStatusInput,
     ) -> ApiResult<PortingOrderOutput> {
-        let chime = &self.0;
-        let to = input.status.trim().replace(' ', "_");
-        if !status::ALL.contains(&to.as_str()) {
-            return Err(bad_request(format!(
-                "Status must be one of {}",
-                status::ALL.join(", ")
-            )));
-        }
-        let mut order = chime.porting_order(ctx, &input.porting_order_id).await?;
-        let from = order.status.clone();
-        if !may_move(&from, &to) {
-            return Err(conflict(format!(
-                "A porting order cannot move from {from} to {to}"
-            )));
-        }
-        let now = now_millis();
-        order.status = to.clone();
-        order.status_message = input.message.clone();
-        order.updated_at = now;
-        if to == status::FOC {
-            let foc = required("FocDate", &input.foc_date)?;
-            let at = chrono::DateTime::parse_from_rfc3339(foc)
-                .map_err(|_| bad_request("FocDate must be an RFC 3339 date and time"))?;
-            order.foc_at = Some(at.timestamp_millis());
-        }
-        if to == status::PENDING_DOCUMENTS {
-            order.upload_expires_at = Some(now + UPLOAD_LINK_MS);
-        }
-        let saved = if to == status::COMPLETED {
-            complete(chime, &mut order, &from, &input).await?
-        } else {
-            chime
-                .store
-                .update_porting_order(&order, &from)
-                .await
-                .map_err(internal)?
-        };
-        saved_output(chime, &order, saved).await
+        answer(async move {
+            let chime = &self.0;
+            let to = input.status.trim().replace(' ', "_");
+            if !status::ALL.contains(&to.as_str()) {
+                return Err(bad_request(format!(
+                    "Status must be one of {}",
+                    status::ALL.join(", ")
+                )));
+            }
+            let mut order = chime.porting_order(ctx, &input.porting_order_id).await?;
+            let from = order.status.clone();
+            if !may_move(&from, &to) {
+                return Err(conflict(format!(
+                    "A porting order cannot move from {from} to {to}"
+                )));
+            }
+            let now = now_millis();
+            order.status = to.clone();
+            order.status_message = input.message.clone();
+            order.updated_at = now;
+            if to == status::FOC {
+                let foc = required("FocDate", &input.foc_date)?;
+                let at = chrono::DateTime::parse_from_rfc3339(foc)
+                    .map_err(|_| bad_request("FocDate must be an RFC 3339 date and time"))?;
+                order.foc_at = Some(at.timestamp_millis());
+            }
+            if to == status::PENDING_DOCUMENTS {
+                order.upload_expires_at = Some(now + UPLOAD_LINK_MS);
+            }
+            let saved = if to == status::COMPLETED {
+                complete(chime, &mut order, &from, &input).await?
+            } else {
+                chime.store.update_porting_order(&order, &from).await?
+            };
+            saved_output(chime, &order, saved).await
+        })
+        .await
     }
 }
 
@@ -883,7 +884,7 @@ async fn saved_output(
     chime: &Chime,
     order: &PortingOrderRecord,
     saved: bool,
-) -> ApiResult<PortingOrderOutput> {
+) -> Result<PortingOrderOutput> {
     if !saved {
         return Err(conflict(
             "The porting order changed at the same time; try again",
@@ -900,7 +901,7 @@ async fn complete(
     order: &mut PortingOrderRecord,
     from: &str,
     input: &UpdatePortingOrderStatusInput,
-) -> ApiResult<bool> {
+) -> Result<bool> {
     if order.direction == "PortOut" {
         let account = required("CarrierAccountId", &input.carrier_account_id)?;
         let pin = required("CarrierPin", &input.carrier_pin)?;
@@ -913,11 +914,7 @@ async fn complete(
                 "CarrierAccountId and CarrierPin do not match the account and its port-out PIN; the port is rejected",
             ));
         }
-        let saved = chime
-            .store
-            .complete_port_out(order, from)
-            .await
-            .map_err(internal)?;
+        let saved = chime.store.complete_port_out(order, from).await?;
         if saved {
             chime
                 .carrier
@@ -980,7 +977,7 @@ async fn complete(
             carillon_store::StoreError::Conflict(_) => {
                 conflict("A ported number is already in the account's inventory")
             }
-            other => internal(other),
+            other => Error::from(other),
         })
 }
 
@@ -1012,11 +1009,12 @@ impl CarillonOperation for UploadPortingDocument {
         ctx: &RequestContext,
         input: UploadPortingDocumentInput,
     ) -> ApiResult<PortingOrderOutput> {
+        answer(async move {
         let chime = &self.0;
         let order = chime.porting_order(ctx, &input.porting_order_id).await?;
         let now = now_millis();
         if order.upload_expires_at.is_none_or(|at| at <= now) {
-            return Err(ApiError::new(
+            return Err(error(
                 "ForbiddenException",
                 "No document-upload link is open for this order (never issued, or its 10 days passed)",
             ));
@@ -1045,11 +1043,11 @@ impl CarillonOperation for UploadPortingDocument {
         chime
             .store
             .put_porting_document(&ctx.account_id, &doc, &data)
-            .await
-            .map_err(internal)?;
+            .await?;
         Ok(PortingOrderOutput {
             porting_order: chime.porting_shape(&order).await?,
         })
+    }).await
     }
 }
 
@@ -1080,18 +1078,20 @@ impl CarillonOperation for GetPortingDocument {
         ctx: &RequestContext,
         input: PortingDocumentInput,
     ) -> ApiResult<PortingDocumentOutput> {
-        let chime = &self.0;
-        let order = chime.porting_order(ctx, &input.porting_order_id).await?;
-        let (doc, data) = chime
-            .store
-            .porting_document(&order.porting_order_id, &input.name)
-            .await
-            .map_err(internal)?
-            .ok_or_else(|| not_found(format!("Document {} was not found", input.name)))?;
-        Ok(PortingDocumentOutput {
-            document: document_shape(doc),
-            content: base64::engine::general_purpose::STANDARD.encode(data),
+        answer(async move {
+            let chime = &self.0;
+            let order = chime.porting_order(ctx, &input.porting_order_id).await?;
+            let (doc, data) = chime
+                .store
+                .porting_document(&order.porting_order_id, &input.name)
+                .await?
+                .ok_or_else(|| not_found(format!("Document {} was not found", input.name)))?;
+            Ok(PortingDocumentOutput {
+                document: document_shape(doc),
+                content: base64::engine::general_purpose::STANDARD.encode(data),
+            })
         })
+        .await
     }
 }
 
@@ -1122,22 +1122,21 @@ impl CarillonOperation for CancelPortingOrder {
         ctx: &RequestContext,
         input: PortingOrderInput,
     ) -> ApiResult<PortingOrderOutput> {
-        let chime = &self.0;
-        let mut order = chime.porting_order(ctx, &input.porting_order_id).await?;
-        let from = order.status.clone();
-        if !may_move(&from, status::CANCEL_REQUESTED) {
-            return Err(conflict(format!(
-                "A {from} porting order cannot be cancelled"
-            )));
-        }
-        order.status = status::CANCEL_REQUESTED.to_string();
-        order.status_message = Some("Cancellation requested by the customer".to_string());
-        order.updated_at = now_millis();
-        let saved = chime
-            .store
-            .update_porting_order(&order, &from)
-            .await
-            .map_err(internal)?;
-        saved_output(chime, &order, saved).await
+        answer(async move {
+            let chime = &self.0;
+            let mut order = chime.porting_order(ctx, &input.porting_order_id).await?;
+            let from = order.status.clone();
+            if !may_move(&from, status::CANCEL_REQUESTED) {
+                return Err(conflict(format!(
+                    "A {from} porting order cannot be cancelled"
+                )));
+            }
+            order.status = status::CANCEL_REQUESTED.to_string();
+            order.status_message = Some("Cancellation requested by the customer".to_string());
+            order.updated_at = now_millis();
+            let saved = chime.store.update_porting_order(&order, &from).await?;
+            saved_output(chime, &order, saved).await
+        })
+        .await
     }
 }

@@ -6,9 +6,7 @@
 //! A user whose privacy setting is `Private` is never announced (their contacts see no
 //! presence for them), though `@Present` still reaches them while they are connected.
 
-use carillon_core::ApiResult;
-
-use crate::errors::internal;
+use crate::errors::Result;
 use crate::hub::ChatEvent;
 use crate::Chime;
 
@@ -17,17 +15,16 @@ pub const ONLINE: &str = "Online";
 /// `Offline` presence.
 pub const OFFLINE: &str = "Offline";
 
-async fn announce(chime: &Chime, user_id: &str, status: &str) -> ApiResult<()> {
+async fn announce(chime: &Chime, user_id: &str, status: &str) -> Result<()> {
     let private = chime
         .store
         .chat_user(user_id)
-        .await
-        .map_err(internal)?
+        .await?
         .is_none_or(|u| u.privacy == "Private");
     if private {
         return Ok(());
     }
-    let audience = chime.store.chat_contacts(user_id).await.map_err(internal)?;
+    let audience = chime.store.chat_contacts(user_id).await?;
     chime.hub().publish(ChatEvent::Presence {
         user_id: user_id.to_string(),
         status: status.to_string(),
@@ -39,7 +36,7 @@ async fn announce(chime: &Chime, user_id: &str, status: &str) -> ApiResult<()> {
 /// Counts a new client stream of `user_id`; announces `Online` when it is the first.
 ///
 /// Errors: store failures (the stream is counted regardless).
-pub async fn connected(chime: &Chime, user_id: &str) -> ApiResult<()> {
+pub async fn connected(chime: &Chime, user_id: &str) -> Result<()> {
     if chime.hub().connect(user_id) {
         announce(chime, user_id, ONLINE).await?;
     }
@@ -49,7 +46,7 @@ pub async fn connected(chime: &Chime, user_id: &str) -> ApiResult<()> {
 /// Forgets a client stream of `user_id`; announces `Offline` when it was the last.
 ///
 /// Errors: store failures (the stream is forgotten regardless).
-pub async fn disconnected(chime: &Chime, user_id: &str) -> ApiResult<()> {
+pub async fn disconnected(chime: &Chime, user_id: &str) -> Result<()> {
     if chime.hub().disconnect(user_id) {
         announce(chime, user_id, OFFLINE).await?;
     }
@@ -60,8 +57,8 @@ pub async fn disconnected(chime: &Chime, user_id: &str) -> ApiResult<()> {
 /// private: what a new stream is told first.
 ///
 /// Errors: store failures.
-pub async fn online_contacts(chime: &Chime, user_id: &str) -> ApiResult<Vec<String>> {
-    let contacts = chime.store.chat_contacts(user_id).await.map_err(internal)?;
+pub async fn online_contacts(chime: &Chime, user_id: &str) -> Result<Vec<String>> {
+    let contacts = chime.store.chat_contacts(user_id).await?;
     let mut out = Vec::new();
     for contact in contacts {
         if !chime.hub().is_present(&contact) {
@@ -70,8 +67,7 @@ pub async fn online_contacts(chime: &Chime, user_id: &str) -> ApiResult<Vec<Stri
         let public = chime
             .store
             .chat_user(&contact)
-            .await
-            .map_err(internal)?
+            .await?
             .is_some_and(|u| u.privacy != "Private");
         if public {
             out.push(contact);

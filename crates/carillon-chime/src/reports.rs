@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use carillon_adminapi::{CarillonOperation, ErrorSpec, OperationSpec, Registry};
 use carillon_core::time::{millis_to_datetime, now_millis};
-use carillon_core::{ApiError, ApiResult, RequestContext};
+use carillon_core::{ApiResult, RequestContext};
 use carillon_jobs::{CancellationToken, Job, JobLease, Pass, Trigger};
 use carillon_store::chime::reports::{self as store, UsageReportingRecord, UsageRow};
 use carillon_store::{ChimeAccountFilter, ChimeAccountRecord, StoreError};
@@ -31,7 +31,7 @@ use http::Method;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::errors::{bad_request, internal};
+use crate::errors::{answer, bad_request, error, Result};
 use crate::Chime;
 
 /// The report's header row, verbatim (chime-ko.md §3.1).
@@ -101,7 +101,7 @@ fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
 /// The 00:00 UTC (epoch ms) of a date given as `yyyymmdd` or `YYYY-MM-DD` in `member`.
 ///
 /// Errors: `BadRequestException` naming `member`.
-fn parse_date(member: &str, value: &str) -> ApiResult<i64> {
+fn parse_date(member: &str, value: &str) -> Result<i64> {
     let digits: String = match value.as_bytes() {
         [_, _, _, _, b'-', _, _, b'-', _, _] => value.replace('-', ""),
         _ => value.to_string(),
@@ -466,6 +466,7 @@ impl CarillonOperation for EnableUsageReporting {
         ctx: &RequestContext,
         input: EnableUsageReportingInput,
     ) -> ApiResult<UsageReportingOutput> {
+        answer(async move {
         let chime = &self.0;
         if !valid_bucket(&input.bucket) {
             return Err(bad_request(
@@ -476,10 +477,9 @@ impl CarillonOperation for EnableUsageReporting {
         let owner = chime
             .store
             .claim_s3_bucket(&input.bucket, &ctx.account_id, now)
-            .await
-            .map_err(internal)?;
+            .await?;
         if owner != ctx.account_id {
-            return Err(ApiError::new(
+            return Err(error(
                 CONFLICT.code,
                 format!("Bucket {} belongs to another account", input.bucket),
             ));
@@ -490,9 +490,9 @@ impl CarillonOperation for EnableUsageReporting {
             enabled_at: now,
         };
         store::put_reporting(&chime.store, &record)
-            .await
-            .map_err(internal)?;
+            .await?;
         Ok(reporting_output(Some(record)))
+    }).await
     }
 }
 
@@ -518,10 +518,11 @@ impl CarillonOperation for GetUsageReporting {
     }
 
     async fn call(&self, ctx: &RequestContext, _input: NoInput) -> ApiResult<UsageReportingOutput> {
-        let record = store::reporting(&self.0.store, &ctx.account_id)
-            .await
-            .map_err(internal)?;
-        Ok(reporting_output(record))
+        answer(async move {
+            let record = store::reporting(&self.0.store, &ctx.account_id).await?;
+            Ok(reporting_output(record))
+        })
+        .await
     }
 }
 
@@ -547,10 +548,11 @@ impl CarillonOperation for DisableUsageReporting {
     }
 
     async fn call(&self, ctx: &RequestContext, _input: NoInput) -> ApiResult<UsageReportingOutput> {
-        store::delete_reporting(&self.0.store, &ctx.account_id)
-            .await
-            .map_err(internal)?;
-        Ok(reporting_output(None))
+        answer(async move {
+            store::delete_reporting(&self.0.store, &ctx.account_id).await?;
+            Ok(reporting_output(None))
+        })
+        .await
     }
 }
 
@@ -601,31 +603,31 @@ impl CarillonOperation for WriteUsageReport {
         ctx: &RequestContext,
         input: WriteUsageReportInput,
     ) -> ApiResult<WriteUsageReportOutput> {
-        let chime = &self.0;
-        let week = parse_date("WeekStart", &input.week_start)?;
-        if week_start(week) != week {
-            return Err(bad_request("WeekStart must be a Sunday"));
-        }
-        if week + WEEK_MS > now_millis() {
-            return Err(bad_request("WeekStart names a week that has not ended yet"));
-        }
-        let account = chime.live_account(ctx, &input.account_id).await?;
-        let reporting = store::reporting(&chime.store, &ctx.account_id)
-            .await
-            .map_err(internal)?
-            .ok_or_else(|| {
-                ApiError::new(
-                    CONFLICT.code,
-                    "Usage reporting is off; turn it on with EnableUsageReporting first",
-                )
-            })?;
-        let key = write_report(chime, &account, &reporting.bucket, week)
-            .await
-            .map_err(internal)?;
-        Ok(WriteUsageReportOutput {
-            bucket: reporting.bucket,
-            key,
+        answer(async move {
+            let chime = &self.0;
+            let week = parse_date("WeekStart", &input.week_start)?;
+            if week_start(week) != week {
+                return Err(bad_request("WeekStart must be a Sunday"));
+            }
+            if week + WEEK_MS > now_millis() {
+                return Err(bad_request("WeekStart names a week that has not ended yet"));
+            }
+            let account = chime.live_account(ctx, &input.account_id).await?;
+            let reporting = store::reporting(&chime.store, &ctx.account_id)
+                .await?
+                .ok_or_else(|| {
+                    error(
+                        CONFLICT.code,
+                        "Usage reporting is off; turn it on with EnableUsageReporting first",
+                    )
+                })?;
+            let key = write_report(chime, &account, &reporting.bucket, week).await?;
+            Ok(WriteUsageReportOutput {
+                bucket: reporting.bucket,
+                key,
+            })
         })
+        .await
     }
 }
 
@@ -692,42 +694,44 @@ impl CarillonOperation for GetUsageReportFigures {
         ctx: &RequestContext,
         input: UsageReportFiguresInput,
     ) -> ApiResult<UsageReportFiguresOutput> {
-        let chime = &self.0;
-        let end = match &input.end_date {
-            Some(date) => parse_date("EndDate", date)?,
-            None => now_millis().div_euclid(DAY_MS) * DAY_MS,
-        };
-        let start = match &input.start_date {
-            Some(date) => parse_date("StartDate", date)?,
-            None => end - 29 * DAY_MS,
-        };
-        if start > end {
-            return Err(bad_request("StartDate must not be after EndDate"));
-        }
-        if (end - start) / DAY_MS + 1 > MAX_RANGE_DAYS {
-            return Err(bad_request(format!(
-                "The range from StartDate to EndDate must be at most {MAX_RANGE_DAYS} days"
-            )));
-        }
-        let account = chime.live_account(ctx, &input.account_id).await?;
-        let figures = store::figures(
-            &chime.store,
-            &ctx.account_id,
-            &account.chime_account_id,
-            start,
-            end + DAY_MS,
-        )
-        .await
-        .map_err(internal)?;
-        let date = |ms: i64| millis_to_datetime(ms).format("%Y-%m-%d").to_string();
-        Ok(UsageReportFiguresOutput {
-            account_id: account.chime_account_id,
-            start_date: date(start),
-            end_date: date(end),
-            registered_users: figures.registered_users,
-            active_users: figures.active_users,
-            chat_messages_sent: figures.chat_messages_sent,
-            meetings_held: 0,
+        answer(async move {
+            let chime = &self.0;
+            let end = match &input.end_date {
+                Some(date) => parse_date("EndDate", date)?,
+                None => now_millis().div_euclid(DAY_MS) * DAY_MS,
+            };
+            let start = match &input.start_date {
+                Some(date) => parse_date("StartDate", date)?,
+                None => end - 29 * DAY_MS,
+            };
+            if start > end {
+                return Err(bad_request("StartDate must not be after EndDate"));
+            }
+            if (end - start) / DAY_MS + 1 > MAX_RANGE_DAYS {
+                return Err(bad_request(format!(
+                    "The range from StartDate to EndDate must be at most {MAX_RANGE_DAYS} days"
+                )));
+            }
+            let account = chime.live_account(ctx, &input.account_id).await?;
+            let figures = store::figures(
+                &chime.store,
+                &ctx.account_id,
+                &account.chime_account_id,
+                start,
+                end + DAY_MS,
+            )
+            .await?;
+            let date = |ms: i64| millis_to_datetime(ms).format("%Y-%m-%d").to_string();
+            Ok(UsageReportFiguresOutput {
+                account_id: account.chime_account_id,
+                start_date: date(start),
+                end_date: date(end),
+                registered_users: figures.registered_users,
+                active_users: figures.active_users,
+                chat_messages_sent: figures.chat_messages_sent,
+                meetings_held: 0,
+            })
         })
+        .await
     }
 }

@@ -26,11 +26,11 @@ use std::collections::{BTreeSet, HashMap};
 
 use carillon_awsapi::generated::chime::*;
 use carillon_core::time::{millis_to_datetime, now_millis};
-use carillon_core::{ApiError, ApiResult, RequestContext};
+use carillon_core::RequestContext;
 use carillon_store::chime::retention::{self as store, RetentionSettingsRecord};
 use carillon_store::{Store, StoreError};
 
-use crate::errors::internal;
+use crate::errors::{error, Result};
 use crate::Chime;
 
 /// The fixed period of conversations between an Enterprise account's members and anyone
@@ -241,9 +241,9 @@ pub async fn apply_all(store: &Store, now: i64) -> Result<RetentionOutcome, Stor
 /// Checks one `RetentionDays` in `member`.
 ///
 /// Errors: `BadRequestException` naming `member` outside 1–5,475.
-fn check_days(member: &str, days: Option<i32>) -> ApiResult<Option<i64>> {
+fn check_days(member: &str, days: Option<i32>) -> Result<Option<i64>> {
     match days {
-        Some(d) if !(MIN_DAYS..=MAX_DAYS).contains(&d) => Err(ApiError::new(
+        Some(d) if !(MIN_DAYS..=MAX_DAYS).contains(&d) => Err(error(
             "BadRequestException",
             format!("{member} must be {MIN_DAYS} to {MAX_DAYS} days (1 day to 15 years)"),
         )),
@@ -260,10 +260,10 @@ async fn enterprise_account(
     chime: &Chime,
     ctx: &RequestContext,
     chime_account_id: &str,
-) -> ApiResult<()> {
+) -> Result<()> {
     let account = chime.live_account(ctx, chime_account_id).await?;
     if account.account_type == TEAM {
-        return Err(ApiError::new(
+        return Err(error(
             "ForbiddenException",
             format!(
                 "Chime account {chime_account_id} is a Team account; chat retention is for Enterprise accounts (claim and verify a domain first)"
@@ -309,7 +309,7 @@ pub(crate) async fn put_retention_settings(
     chime: &Chime,
     ctx: &RequestContext,
     input: PutRetentionSettingsRequest,
-) -> ApiResult<PutRetentionSettingsResponse> {
+) -> Result<PutRetentionSettingsResponse> {
     let settings = input.retention_settings;
     let room = check_days(
         "RetentionSettings.RoomRetentionSettings.RetentionDays",
@@ -332,15 +332,9 @@ pub(crate) async fn put_retention_settings(
         conversation_retention_days: conversation,
         updated_at: now,
     };
-    store::put_settings(&chime.store, &record)
-        .await
-        .map_err(internal)?;
-    let containers = containers_of(&chime.store, &input.account_id)
-        .await
-        .map_err(internal)?;
-    let outcome = apply(&chime.store, containers, now)
-        .await
-        .map_err(internal)?;
+    store::put_settings(&chime.store, &record).await?;
+    let containers = containers_of(&chime.store, &input.account_id).await?;
+    let outcome = apply(&chime.store, containers, now).await?;
     tracing::info!(
         chime_account_id = input.account_id,
         hidden = outcome.hidden,
@@ -364,11 +358,10 @@ pub(crate) async fn get_retention_settings(
     chime: &Chime,
     ctx: &RequestContext,
     input: GetRetentionSettingsRequest,
-) -> ApiResult<GetRetentionSettingsResponse> {
+) -> Result<GetRetentionSettingsResponse> {
     enterprise_account(chime, ctx, &input.account_id).await?;
     let record = store::settings(&chime.store, &ctx.account_id, &input.account_id)
-        .await
-        .map_err(internal)?
+        .await?
         .unwrap_or(RetentionSettingsRecord {
             chime_account_id: input.account_id.clone(),
             account_id: ctx.account_id.clone(),

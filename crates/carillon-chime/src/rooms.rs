@@ -16,11 +16,11 @@
 
 use carillon_awsapi::generated::chime::*;
 use carillon_core::time::{millis_to_datetime, now_millis};
-use carillon_core::{ApiError, ApiResult, RequestContext};
+use carillon_core::{ApiError, RequestContext};
 use carillon_store::chime::chat::{ChatRoomRecord, RoomMembershipRecord};
 use carillon_store::{ChimeAccountRecord, StoreError};
 
-use crate::errors::{bad_request, forbidden, internal, not_found};
+use crate::errors::{bad_request, error, forbidden, not_found, Error, Result};
 use crate::hub::{ChatEvent, Container, MembershipChange, MessageChange};
 use crate::messages::{container_state, view};
 use crate::paging::page_size;
@@ -43,7 +43,7 @@ pub const MEMBER: &str = "Member";
 /// Checks a non-empty path or body member (model `NonEmptyString`).
 ///
 /// Errors: `BadRequestException` naming `member`.
-fn check_id(member: &str, value: &str) -> ApiResult<()> {
+fn check_id(member: &str, value: &str) -> Result<()> {
     if value.trim().is_empty() {
         return Err(bad_request(format!("{member} must not be empty")));
     }
@@ -53,7 +53,7 @@ fn check_id(member: &str, value: &str) -> ApiResult<()> {
 /// Checks a room name: 1 to [`MAX_NAME`] characters, not only white space.
 ///
 /// Errors: `BadRequestException` naming `Name`.
-pub fn check_name(name: &str) -> ApiResult<()> {
+pub fn check_name(name: &str) -> Result<()> {
     if name.trim().is_empty() || name.chars().count() > MAX_NAME {
         return Err(bad_request(format!(
             "Name must be 1 to {MAX_NAME} characters and not only white space"
@@ -65,7 +65,7 @@ pub fn check_name(name: &str) -> ApiResult<()> {
 /// The role given, or `Member`; it must be a model `RoomMembershipRole`.
 ///
 /// Errors: `BadRequestException` naming `Role`.
-fn check_role(role: Option<&str>) -> ApiResult<String> {
+fn check_role(role: Option<&str>) -> Result<String> {
     match role {
         None => Ok(MEMBER.to_string()),
         Some(r) if r == ADMINISTRATOR || r == MEMBER => Ok(r.to_string()),
@@ -111,25 +111,23 @@ async fn admin_room(
     ctx: &RequestContext,
     chime_account_id: &str,
     room_id: &str,
-) -> ApiResult<ChatRoomRecord> {
+) -> Result<ChatRoomRecord> {
     chime.live_account(ctx, chime_account_id).await?;
     check_id("RoomId", room_id)?;
     chime
         .store
         .chat_room(&ctx.account_id, room_id)
-        .await
-        .map_err(internal)?
+        .await?
         .filter(|room| room.chime_account_id == chime_account_id)
         .ok_or_else(|| not_found(format!("Room {room_id} was not found")))
 }
 
 /// Every member ID of `room_id` (the audience of its events).
-async fn member_ids(chime: &Chime, room_id: &str) -> ApiResult<Vec<String>> {
+async fn member_ids(chime: &Chime, room_id: &str) -> Result<Vec<String>> {
     Ok(chime
         .store
         .list_room_memberships(room_id, "", None)
-        .await
-        .map_err(internal)?
+        .await?
         .into_iter()
         .map(|m| m.member_id)
         .collect())
@@ -169,13 +167,12 @@ async fn create(
     created_by: String,
     first_admin: Option<&str>,
     client_request_token: Option<String>,
-) -> ApiResult<ChatRoomRecord> {
+) -> Result<ChatRoomRecord> {
     if let Some(token) = &client_request_token {
         let existing = chime
             .store
             .chat_room_by_request_token(&account.account_id, &account.chime_account_id, token)
-            .await
-            .map_err(internal)?;
+            .await?;
         if let Some(room) = existing {
             return Ok(room);
         }
@@ -217,10 +214,9 @@ async fn create(
                 &account.chime_account_id,
                 room.client_request_token.as_deref().unwrap_or_default(),
             )
-            .await
-            .map_err(internal)?
-            .ok_or_else(|| ApiError::internal("The room could not be created")),
-        Err(e) => Err(internal(e)),
+            .await?
+            .ok_or_else(|| ApiError::internal("The room could not be created").into()),
+        Err(e) => Err(Error::from(e)),
     }
 }
 
@@ -238,14 +234,13 @@ async fn add_member(
     member: &str,
     role: String,
     actor: Option<&str>,
-) -> ApiResult<RoomMembershipRecord> {
+) -> Result<RoomMembershipRecord> {
     let member = member.trim();
     let user = if member.contains('@') {
         chime.store.chat_user_by_email(member).await
     } else {
         chime.store.chat_user(member).await
-    }
-    .map_err(internal)?
+    }?
     .filter(|u| u.chime_account_id.as_deref() == Some(room.chime_account_id.as_str()));
     let (member_id, member_type) = match user {
         Some(user) => (user.user_id, "User"),
@@ -253,8 +248,7 @@ async fn add_member(
             let bot = chime
                 .store
                 .chat_bot(&room.chime_account_id, member)
-                .await
-                .map_err(internal)?
+                .await?
                 .ok_or_else(|| {
                     not_found(format!(
                         "Member {member} is not a user or bot of the room's Chime account"
@@ -275,13 +269,9 @@ async fn add_member(
             (bot.user_id, "Bot")
         }
     };
-    let count = chime
-        .store
-        .count_room_memberships(&room.room_id)
-        .await
-        .map_err(internal)?;
+    let count = chime.store.count_room_memberships(&room.room_id).await?;
     if count >= MAX_MEMBERS {
-        return Err(ApiError::new(
+        return Err(error(
             "ResourceLimitExceededException",
             format!("A room has at most {MAX_MEMBERS} members"),
         ));
@@ -301,7 +291,7 @@ async fn add_member(
     match chime.store.create_room_membership(&record).await {
         Ok(()) => {}
         Err(StoreError::Conflict(_)) => {
-            return Err(ApiError::new(
+            return Err(error(
                 "ConflictException",
                 format!(
                     "Member {member_id} already belongs to room {}",
@@ -309,7 +299,7 @@ async fn add_member(
                 ),
             ))
         }
-        Err(e) => return Err(internal(e)),
+        Err(e) => return Err(Error::from(e)),
     }
     let stored = membership(chime, &room.room_id, &member_id).await?;
     let audience = member_ids(chime, &room.room_id).await?;
@@ -327,16 +317,11 @@ async fn add_member(
 /// The membership of `member_id` in `room_id`.
 ///
 /// Errors: `NotFoundException` when it is not a member.
-async fn membership(
-    chime: &Chime,
-    room_id: &str,
-    member_id: &str,
-) -> ApiResult<RoomMembershipRecord> {
+async fn membership(chime: &Chime, room_id: &str, member_id: &str) -> Result<RoomMembershipRecord> {
     chime
         .store
         .room_membership(room_id, member_id)
-        .await
-        .map_err(internal)?
+        .await?
         .ok_or_else(|| {
             not_found(format!(
                 "Member {member_id} is not a member of room {room_id}"
@@ -355,7 +340,7 @@ async fn set_role(
     member_id: &str,
     role: String,
     actor: Option<&str>,
-) -> ApiResult<RoomMembershipRecord> {
+) -> Result<RoomMembershipRecord> {
     let current = membership(chime, &room.room_id, member_id).await?;
     if current.role == role {
         return Ok(current);
@@ -367,8 +352,7 @@ async fn set_role(
     let found = chime
         .store
         .update_room_membership_role(&room.room_id, member_id, &role, now)
-        .await
-        .map_err(internal)?;
+        .await?;
     if !found {
         return Err(not_found(format!(
             "Member {member_id} is not a member of room {}",
@@ -402,7 +386,7 @@ async fn remove_member(
     room: &ChatRoomRecord,
     member_id: &str,
     actor: Option<&str>,
-) -> ApiResult<()> {
+) -> Result<()> {
     let current = membership(chime, &room.room_id, member_id).await?;
     if current.member_type == "Webhook" {
         // Its membership is the webhook itself: removing one without the other would leave
@@ -414,8 +398,7 @@ async fn remove_member(
     let found = chime
         .store
         .delete_room_membership(&room.room_id, member_id)
-        .await
-        .map_err(internal)?;
+        .await?;
     if !found {
         return Err(not_found(format!(
             "Member {member_id} is not a member of room {}",
@@ -446,13 +429,8 @@ pub(crate) async fn publish_user_removed(
     room_id: &str,
     member_id: &str,
     role: &str,
-) -> ApiResult<()> {
-    let Some(room) = chime
-        .store
-        .chat_room(account_id, room_id)
-        .await
-        .map_err(internal)?
-    else {
+) -> Result<()> {
+    let Some(room) = chime.store.chat_room(account_id, room_id).await? else {
         return Ok(());
     };
     let removed = RoomMembershipRecord {
@@ -486,13 +464,12 @@ async fn membership_page(
     room_id: &str,
     limit: i64,
     next_token: Option<&str>,
-) -> ApiResult<(Vec<RoomMembershipRecord>, Option<String>)> {
+) -> Result<(Vec<RoomMembershipRecord>, Option<String>)> {
     let after = chime.resume_after(scope, next_token)?.unwrap_or_default();
     let mut members = chime
         .store
         .list_room_memberships(room_id, &after, Some(limit + 1))
-        .await
-        .map_err(internal)?;
+        .await?;
     let next = chime.next_page(scope, &mut members, limit, |m| &m.member_id);
     Ok((members, next))
 }
@@ -507,7 +484,7 @@ pub(crate) async fn create_room(
     chime: &Chime,
     ctx: &RequestContext,
     input: CreateRoomRequest,
-) -> ApiResult<CreateRoomResponse> {
+) -> Result<CreateRoomResponse> {
     check_name(&input.name)?;
     if let Some(token) = &input.client_request_token {
         let valid = (2..=64).contains(&token.len())
@@ -542,7 +519,7 @@ pub(crate) async fn get_room(
     chime: &Chime,
     ctx: &RequestContext,
     input: GetRoomRequest,
-) -> ApiResult<GetRoomResponse> {
+) -> Result<GetRoomResponse> {
     let room = admin_room(chime, ctx, &input.account_id, &input.room_id).await?;
     Ok(GetRoomResponse {
         room: Some(room_shape(&room)),
@@ -559,7 +536,7 @@ pub(crate) async fn list_rooms(
     chime: &Chime,
     ctx: &RequestContext,
     input: ListRoomsRequest,
-) -> ApiResult<ListRoomsResponse> {
+) -> Result<ListRoomsResponse> {
     let limit = page_size(input.max_results, MAX_PAGE, MAX_PAGE)?;
     if let Some(member) = &input.member_id {
         check_id("MemberId", member)?;
@@ -572,8 +549,7 @@ pub(crate) async fn list_rooms(
             chime
                 .store
                 .chat_bot(&account.chime_account_id, id)
-                .await
-                .map_err(internal)?
+                .await?
                 .map_or_else(|| id.to_string(), |bot| bot.user_id),
         ),
     };
@@ -595,8 +571,7 @@ pub(crate) async fn list_rooms(
             &after,
             limit + 1,
         )
-        .await
-        .map_err(internal)?;
+        .await?;
     let next_token = chime.next_page(&scope, &mut rooms, limit, |r| &r.room_id);
     Ok(ListRoomsResponse {
         rooms: Some(rooms.iter().map(room_shape).collect()),
@@ -612,7 +587,7 @@ pub(crate) async fn update_room(
     chime: &Chime,
     ctx: &RequestContext,
     input: UpdateRoomRequest,
-) -> ApiResult<UpdateRoomResponse> {
+) -> Result<UpdateRoomResponse> {
     if let Some(name) = &input.name {
         check_name(name)?;
     }
@@ -622,8 +597,7 @@ pub(crate) async fn update_room(
         let found = chime
             .store
             .rename_chat_room(&ctx.account_id, &room.room_id, &name, now)
-            .await
-            .map_err(internal)?;
+            .await?;
         if !found {
             return Err(not_found(format!("Room {} was not found", room.room_id)));
         }
@@ -637,12 +611,11 @@ pub(crate) async fn update_room(
 
 /// Deletes `room` with its messages and memberships for good and publishes
 /// `RoomDeleted` to its former members.
-async fn delete(chime: &Chime, room: &ChatRoomRecord) -> ApiResult<()> {
+async fn delete(chime: &Chime, room: &ChatRoomRecord) -> Result<()> {
     let members = chime
         .store
         .delete_chat_room(&room.account_id, &room.room_id)
-        .await
-        .map_err(internal)?
+        .await?
         .ok_or_else(|| not_found(format!("Room {} was not found", room.room_id)))?;
     chime.hub().publish(ChatEvent::RoomDeleted {
         account_id: room.account_id.clone(),
@@ -659,7 +632,7 @@ pub(crate) async fn delete_room(
     chime: &Chime,
     ctx: &RequestContext,
     input: DeleteRoomRequest,
-) -> ApiResult<carillon_awsapi::types::Unit> {
+) -> Result<carillon_awsapi::types::Unit> {
     let room = admin_room(chime, ctx, &input.account_id, &input.room_id).await?;
     delete(chime, &room).await?;
     Ok(carillon_awsapi::types::Unit {})
@@ -676,7 +649,7 @@ pub(crate) async fn create_room_membership(
     chime: &Chime,
     ctx: &RequestContext,
     input: CreateRoomMembershipRequest,
-) -> ApiResult<CreateRoomMembershipResponse> {
+) -> Result<CreateRoomMembershipResponse> {
     check_id("MemberId", &input.member_id)?;
     let role = check_role(input.role.as_deref())?;
     let room = admin_room(chime, ctx, &input.account_id, &input.room_id).await?;
@@ -696,7 +669,7 @@ pub(crate) async fn batch_create_room_membership(
     chime: &Chime,
     ctx: &RequestContext,
     input: BatchCreateRoomMembershipRequest,
-) -> ApiResult<BatchCreateRoomMembershipResponse> {
+) -> Result<BatchCreateRoomMembershipResponse> {
     if input.membership_item_list.is_empty() || input.membership_item_list.len() > MAX_BATCH {
         return Err(bad_request(format!(
             "MembershipItemList must have 1 to {MAX_BATCH} items"
@@ -721,7 +694,7 @@ pub(crate) async fn batch_create_room_membership(
             }
             errors.push(MemberError {
                 error_code: Some(e.code.trim_end_matches("Exception").to_string()),
-                error_message: Some(e.message),
+                error_message: Some(e.message.clone()),
                 member_id: Some(member_id),
             });
         }
@@ -740,7 +713,7 @@ pub(crate) async fn list_room_memberships(
     chime: &Chime,
     ctx: &RequestContext,
     input: ListRoomMembershipsRequest,
-) -> ApiResult<ListRoomMembershipsResponse> {
+) -> Result<ListRoomMembershipsResponse> {
     let limit = page_size(input.max_results, MAX_PAGE, MAX_PAGE)?;
     let room = admin_room(chime, ctx, &input.account_id, &input.room_id).await?;
     let scope = format!("ListRoomMemberships\0{}\0{}", ctx.account_id, room.room_id);
@@ -767,7 +740,7 @@ pub(crate) async fn update_room_membership(
     chime: &Chime,
     ctx: &RequestContext,
     input: UpdateRoomMembershipRequest,
-) -> ApiResult<UpdateRoomMembershipResponse> {
+) -> Result<UpdateRoomMembershipResponse> {
     check_id("MemberId", &input.member_id)?;
     let role = match input.role.as_deref() {
         Some(role) => Some(check_role(Some(role))?),
@@ -792,7 +765,7 @@ pub(crate) async fn delete_room_membership(
     chime: &Chime,
     ctx: &RequestContext,
     input: DeleteRoomMembershipRequest,
-) -> ApiResult<carillon_awsapi::types::Unit> {
+) -> Result<carillon_awsapi::types::Unit> {
     check_id("MemberId", &input.member_id)?;
     let room = admin_room(chime, ctx, &input.account_id, &input.room_id).await?;
     remove_member(chime, &room, &input.member_id, None).await?;
@@ -801,14 +774,13 @@ pub(crate) async fn delete_room_membership(
 
 /// Redacts message `message_id` of `container`: removes its content for good and tells
 /// the container's clients (`Message{Redacted}`).
-async fn redact(chime: &Chime, container: Container, message_id: &str) -> ApiResult<()> {
+async fn redact(chime: &Chime, container: Container, message_id: &str) -> Result<()> {
     let state = container_state(chime, &container).await?;
     let (_, container_id) = crate::messages::container_parts(&container);
     let redacted = chime
         .store
         .redact_chat_message(container_id, message_id)
-        .await
-        .map_err(internal)?
+        .await?
         .ok_or_else(|| not_found(format!("Message {message_id} was not found")))?;
     chime.hub().publish(ChatEvent::Message {
         account_id: state.account_id.clone(),
@@ -828,7 +800,7 @@ pub(crate) async fn redact_room_message(
     chime: &Chime,
     ctx: &RequestContext,
     input: RedactRoomMessageRequest,
-) -> ApiResult<RedactRoomMessageResponse> {
+) -> Result<RedactRoomMessageResponse> {
     check_id("MessageId", &input.message_id)?;
     let room = admin_room(chime, ctx, &input.account_id, &input.room_id).await?;
     redact(chime, Container::Room(room.room_id), &input.message_id).await?;
@@ -846,15 +818,14 @@ pub(crate) async fn redact_conversation_message(
     chime: &Chime,
     ctx: &RequestContext,
     input: RedactConversationMessageRequest,
-) -> ApiResult<RedactConversationMessageResponse> {
+) -> Result<RedactConversationMessageResponse> {
     check_id("ConversationId", &input.conversation_id)?;
     check_id("MessageId", &input.message_id)?;
     let account = chime.live_account(ctx, &input.account_id).await?;
     let members = chime
         .store
         .conversation_members(&input.conversation_id)
-        .await
-        .map_err(internal)?;
+        .await?;
     let ours = members.iter().any(|m| {
         m.account_id.as_deref() == Some(ctx.account_id.as_str())
             && m.chime_account_id.as_deref() == Some(account.chime_account_id.as_str())
@@ -881,19 +852,17 @@ async fn user_room(
     chime: &Chime,
     user: &SessionUser,
     room_id: &str,
-) -> ApiResult<(ChatRoomRecord, RoomMembershipRecord)> {
+) -> Result<(ChatRoomRecord, RoomMembershipRecord)> {
     let missing = || not_found(format!("No room {room_id} of yours was found"));
     let room = chime
         .store
         .chat_room_any(room_id)
-        .await
-        .map_err(internal)?
+        .await?
         .ok_or_else(missing)?;
     let membership = chime
         .store
         .room_membership(room_id, &user.user_id)
-        .await
-        .map_err(internal)?
+        .await?
         .filter(|m| m.member_type == "User")
         .ok_or_else(missing)?;
     Ok((room, membership))
@@ -907,7 +876,7 @@ async fn administered_room(
     chime: &Chime,
     user: &SessionUser,
     room_id: &str,
-) -> ApiResult<ChatRoomRecord> {
+) -> Result<ChatRoomRecord> {
     let (room, membership) = user_room(chime, user, room_id).await?;
     if membership.role != ADMINISTRATOR {
         return Err(forbidden("Only room administrators may do this"));
@@ -923,7 +892,7 @@ pub async fn create_for_user(
     chime: &Chime,
     user: &SessionUser,
     name: String,
-) -> ApiResult<ChatRoomRecord> {
+) -> Result<ChatRoomRecord> {
     check_name(&name)?;
     let (Some(account_id), Some(chime_account_id)) = (&user.account_id, &user.chime_account_id)
     else {
@@ -934,8 +903,7 @@ pub async fn create_for_user(
     let account = chime
         .store
         .chime_account(account_id, chime_account_id, i64::MAX)
-        .await
-        .map_err(internal)?
+        .await?
         .filter(|a| a.deleted_at.is_none())
         .ok_or_else(|| not_found("Your Chime account was not found"))?;
     let room = create(
@@ -967,15 +935,14 @@ pub async fn rooms_of_user(
     user: &SessionUser,
     limit: Option<i32>,
     next_token: Option<&str>,
-) -> ApiResult<(Vec<ChatRoomRecord>, Option<String>)> {
+) -> Result<(Vec<ChatRoomRecord>, Option<String>)> {
     let limit = page_size(limit, MAX_PAGE, MAX_PAGE)?;
     let scope = format!("MyRooms\0{}", user.user_id);
     let after = chime.resume_after(&scope, next_token)?.unwrap_or_default();
     let mut rooms = chime
         .store
         .chat_rooms_of_member(&user.user_id, &after, limit + 1)
-        .await
-        .map_err(internal)?;
+        .await?;
     let next = chime.next_page(&scope, &mut rooms, limit, |r| &r.room_id);
     Ok((rooms, next))
 }
@@ -987,7 +954,7 @@ pub async fn room_for_user(
     chime: &Chime,
     user: &SessionUser,
     room_id: &str,
-) -> ApiResult<ChatRoomRecord> {
+) -> Result<ChatRoomRecord> {
     Ok(user_room(chime, user, room_id).await?.0)
 }
 
@@ -1001,7 +968,7 @@ pub async fn members_for_user(
     room_id: &str,
     limit: Option<i32>,
     next_token: Option<&str>,
-) -> ApiResult<(Vec<RoomMembershipRecord>, Option<String>)> {
+) -> Result<(Vec<RoomMembershipRecord>, Option<String>)> {
     let limit = page_size(limit, MAX_PAGE, MAX_PAGE)?;
     user_room(chime, user, room_id).await?;
     let scope = format!("MyRoomMembers\0{}\0{room_id}", user.user_id);
@@ -1019,7 +986,7 @@ pub async fn add_member_by_user(
     room_id: &str,
     member: &str,
     role: Option<&str>,
-) -> ApiResult<RoomMembershipRecord> {
+) -> Result<RoomMembershipRecord> {
     check_id("MemberId", member)?;
     let role = check_role(role)?;
     let room = administered_room(chime, user, room_id).await?;
@@ -1036,7 +1003,7 @@ pub async fn set_role_by_user(
     room_id: &str,
     member_id: &str,
     role: &str,
-) -> ApiResult<RoomMembershipRecord> {
+) -> Result<RoomMembershipRecord> {
     let role = check_role(Some(role))?;
     let room = administered_room(chime, user, room_id).await?;
     set_role(chime, &room, member_id, role, Some(&user.user_id)).await
@@ -1052,7 +1019,7 @@ pub async fn remove_member_by_user(
     user: &SessionUser,
     room_id: &str,
     member_id: &str,
-) -> ApiResult<()> {
+) -> Result<()> {
     let room = if member_id == user.user_id {
         user_room(chime, user, room_id).await?.0
     } else {

@@ -24,11 +24,11 @@ use argon2::password_hash::rand_core::{OsRng, RngCore};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 use carillon_core::time::now_millis;
-use carillon_core::{ApiError, ApiResult};
+use carillon_core::ApiError;
 use carillon_store::chime::chat::{ChatSessionRecord, ChatUserRecord};
 use sha2::{Digest, Sha256};
 
-use crate::errors::internal;
+use crate::errors::{error, Error, Result};
 use crate::Chime;
 
 /// How long a session lasts: 24 hours, in milliseconds.
@@ -83,8 +83,8 @@ pub struct SignedIn {
     pub user: SessionUser,
 }
 
-fn unauthorized(message: &str) -> ApiError {
-    ApiError::new(UNAUTHORIZED, message)
+fn unauthorized(message: &str) -> Error {
+    error(UNAUTHORIZED, message)
 }
 
 /// The hex SHA-256 of a bearer token: the session's name in the store.
@@ -102,12 +102,11 @@ fn email_key(email: &str) -> String {
 ///
 /// Errors: `ThrottledClientException` once the window's failures reached
 /// [`MAX_FAILED_SIGN_INS`]; `ServiceFailureException` when the store fails.
-async fn count_attempt(chime: &Chime, email: &str, now: i64) -> ApiResult<()> {
+async fn count_attempt(chime: &Chime, email: &str, now: i64) -> Result<()> {
     let window = chime
         .store
         .count_chime_sign_in_attempt(&email_key(email), now, now - SIGN_IN_WINDOW_MS)
-        .await
-        .map_err(internal)?;
+        .await?;
     if window.failures <= MAX_FAILED_SIGN_INS {
         return Ok(());
     }
@@ -120,7 +119,7 @@ async fn count_attempt(chime: &Chime, email: &str, now: i64) -> ApiResult<()> {
         retry_in_s,
         "chat sign-in throttled"
     );
-    Err(ApiError::new(
+    Err(error(
         THROTTLED,
         format!("Too many failed sign-ins for this email; try again in {retry_in_s} seconds"),
     ))
@@ -151,7 +150,7 @@ fn verify(hash: &str, password: &str) -> bool {
 /// Why `user` may not sign in now, if anything stops them. The rules are
 /// [`crate::users::may_sign_in`]'s (registered, not suspended or released, a license in a
 /// live account or an unmanaged identity, sign-in delegate groups); this names the reason.
-async fn refusal(chime: &Chime, user: &ChatUserRecord) -> ApiResult<Option<&'static str>> {
+async fn refusal(chime: &Chime, user: &ChatUserRecord) -> Result<Option<&'static str>> {
     if crate::users::may_sign_in(chime, &user.user_id).await? {
         return Ok(None);
     }
@@ -181,25 +180,15 @@ fn session_user(user: ChatUserRecord, expires_at: i64) -> SessionUser {
 /// sign in (suspended, unregistered, unlicensed, account deleted); `ThrottledClientException`
 /// after [`MAX_FAILED_SIGN_INS`] failed attempts for the email within the window (see the
 /// module docs); `BadRequestException` naming `Email` or `Password` when blank.
-pub async fn sign_in(chime: &Chime, email: &str, password: &str) -> ApiResult<SignedIn> {
+pub async fn sign_in(chime: &Chime, email: &str, password: &str) -> Result<SignedIn> {
     if email.trim().is_empty() {
-        return Err(ApiError::new(
-            "BadRequestException",
-            "Email must not be empty",
-        ));
+        return Err(error("BadRequestException", "Email must not be empty"));
     }
     if password.is_empty() {
-        return Err(ApiError::new(
-            "BadRequestException",
-            "Password must not be empty",
-        ));
+        return Err(error("BadRequestException", "Password must not be empty"));
     }
     count_attempt(chime, email, now_millis()).await?;
-    let user = chime
-        .store
-        .chat_user_by_email(email.trim())
-        .await
-        .map_err(internal)?;
+    let user = chime.store.chat_user_by_email(email.trim()).await?;
     let hash = user
         .as_ref()
         .and_then(|u| u.password_hash.clone())
@@ -213,7 +202,7 @@ pub async fn sign_in(chime: &Chime, email: &str, password: &str) -> ApiResult<Si
         _ => return Err(unauthorized("The email or password is not correct")),
     };
     if let Some(reason) = refusal(chime, &user).await? {
-        return Err(ApiError::new(FORBIDDEN, reason));
+        return Err(error(FORBIDDEN, reason));
     }
     let mut secret = [0u8; 32];
     OsRng.fill_bytes(&mut secret);
@@ -225,16 +214,11 @@ pub async fn sign_in(chime: &Chime, email: &str, password: &str) -> ApiResult<Si
         created_at: now,
         expires_at: now + SESSION_LIFETIME_MS,
     };
-    chime
-        .store
-        .create_chat_session(&record)
-        .await
-        .map_err(internal)?;
+    chime.store.create_chat_session(&record).await?;
     chime
         .store
         .clear_chime_sign_in_failures(&email_key(email))
-        .await
-        .map_err(internal)?;
+        .await?;
     // The usage report's last sign-in outlives the session (chime-ko.md §2.0.1).
     if let Err(e) =
         carillon_store::chime::reports::record_sign_in(&chime.store, &user.user_id, now).await
@@ -251,7 +235,7 @@ pub async fn sign_in(chime: &Chime, email: &str, password: &str) -> ApiResult<Si
 ///
 /// Errors: `UnauthorizedClientException` when the token is empty, unknown or expired, or
 /// its user may no longer sign in (suspended, unlicensed, account deleted).
-pub async fn authenticate(chime: &Chime, bearer: &str) -> ApiResult<SessionUser> {
+pub async fn authenticate(chime: &Chime, bearer: &str) -> Result<SessionUser> {
     let bearer = bearer.trim();
     if bearer.is_empty() {
         return Err(unauthorized("A session token is required"));
@@ -259,14 +243,12 @@ pub async fn authenticate(chime: &Chime, bearer: &str) -> ApiResult<SessionUser>
     let session = chime
         .store
         .chat_session(&token_hash(bearer), now_millis())
-        .await
-        .map_err(internal)?
+        .await?
         .ok_or_else(|| unauthorized("The session token is not valid or has expired"))?;
     let user = chime
         .store
         .chat_user(&session.user_id)
-        .await
-        .map_err(internal)?
+        .await?
         .ok_or_else(|| unauthorized("The session's user no longer exists"))?;
     if let Some(reason) = refusal(chime, &user).await? {
         return Err(unauthorized(reason));
@@ -277,12 +259,11 @@ pub async fn authenticate(chime: &Chime, bearer: &str) -> ApiResult<SessionUser>
 /// Ends the session named by `bearer`.
 ///
 /// Errors: `UnauthorizedClientException` when there is no such session.
-pub async fn sign_out(chime: &Chime, bearer: &str) -> ApiResult<()> {
+pub async fn sign_out(chime: &Chime, bearer: &str) -> Result<()> {
     let found = chime
         .store
         .delete_chat_session(&token_hash(bearer.trim()))
-        .await
-        .map_err(internal)?;
+        .await?;
     if !found {
         return Err(unauthorized(
             "The session token is not valid or has expired",

@@ -29,14 +29,14 @@ use argon2::Argon2;
 use base64::Engine as _;
 use carillon_awsapi::generated::chime::*;
 use carillon_core::time::{millis_to_datetime, now_millis};
-use carillon_core::{ApiError, ApiResult, RequestContext};
+use carillon_core::{ApiError, RequestContext};
 use carillon_store::chime::users::{ChimeInvitationRecord, ChimeUserFilter, ChimeUserRecord};
 use carillon_store::{ChimeAccountRecord, StoreError};
 use rand::Rng;
 use sha2::{Digest, Sha256};
 
 use crate::accounts::SUPPORTED_LICENSES;
-use crate::errors::{bad_request, codes, internal};
+use crate::errors::{bad_request, codes, error, Error, Result};
 use crate::hub::ChatEvent;
 use crate::Chime;
 
@@ -72,8 +72,8 @@ const MAX_PAGE: i64 = 200;
 const USER_TYPES: [&str; 2] = ["PrivateUser", "SharedDevice"];
 const MAX_DISPLAY_NAME: usize = 100;
 
-fn not_found(user_id: &str) -> ApiError {
-    ApiError::new(codes::NOT_FOUND, format!("User {user_id} was not found"))
+fn not_found(user_id: &str) -> Error {
+    error(codes::NOT_FOUND, format!("User {user_id} was not found"))
 }
 
 /// A new 10-digit personal meeting PIN.
@@ -93,7 +93,7 @@ fn token_hash(token: &str) -> String {
 /// returns it lower-cased.
 ///
 /// Errors: `BadRequestException` naming `member`.
-pub(crate) fn check_email(member: &str, email: &str) -> ApiResult<String> {
+pub(crate) fn check_email(member: &str, email: &str) -> Result<String> {
     let valid = email.len() <= 254
         && !email.chars().any(char::is_whitespace)
         && email.rsplit_once('@').is_some_and(|(local, domain)| {
@@ -113,7 +113,7 @@ pub(crate) fn email_domain(email: &str) -> &str {
     email.rsplit_once('@').map_or("", |(_, domain)| domain)
 }
 
-fn check_user_type(member: &str, user_type: Option<&str>) -> ApiResult<Option<String>> {
+fn check_user_type(member: &str, user_type: Option<&str>) -> Result<Option<String>> {
     match user_type {
         None => Ok(None),
         Some(t) if USER_TYPES.contains(&t) => Ok(Some(t.to_string())),
@@ -124,7 +124,7 @@ fn check_user_type(member: &str, user_type: Option<&str>) -> ApiResult<Option<St
     }
 }
 
-fn check_user_id(user_id: &str) -> ApiResult<()> {
+fn check_user_id(user_id: &str) -> Result<()> {
     if user_id.trim().is_empty() {
         return Err(bad_request("UserId must not be empty"));
     }
@@ -245,30 +245,28 @@ impl Chime {
         ctx: &RequestContext,
         chime_account_id: &str,
         user_id: &str,
-    ) -> ApiResult<(ChimeAccountRecord, ChimeUserRecord)> {
+    ) -> Result<(ChimeAccountRecord, ChimeUserRecord)> {
         check_user_id(user_id)?;
         let account = self.live_account(ctx, chime_account_id).await?;
         let user = self
             .store
             .chime_user(&ctx.account_id, &account.chime_account_id, user_id)
-            .await
-            .map_err(internal)?
+            .await?
             .ok_or_else(|| not_found(user_id))?;
         Ok((account, user))
     }
 
     /// Whether the account manages licenses through sign-in delegate groups.
-    async fn has_delegate_groups(&self, account: &ChimeAccountRecord) -> ApiResult<bool> {
+    async fn has_delegate_groups(&self, account: &ChimeAccountRecord) -> Result<bool> {
         Ok(!self
             .store
             .chime_delegate_groups(&account.account_id, &account.chime_account_id)
-            .await
-            .map_err(internal)?
+            .await?
             .is_empty())
     }
 
-    async fn write_user(&self, user: &ChimeUserRecord) -> ApiResult<()> {
-        let found = self.store.update_chime_user(user).await.map_err(internal)?;
+    async fn write_user(&self, user: &ChimeUserRecord) -> Result<()> {
+        let found = self.store.update_chime_user(user).await?;
         if !found {
             return Err(not_found(&user.user_id));
         }
@@ -276,19 +274,18 @@ impl Chime {
     }
 
     /// The Chime account holding `email`'s domain verified, if any (§1.2: its users join it).
-    async fn claiming_account(&self, email: &str) -> ApiResult<Option<ChimeAccountRecord>> {
+    async fn claiming_account(&self, email: &str) -> Result<Option<ChimeAccountRecord>> {
         let Some(domain) = self
             .store
             .verified_chime_domain(email_domain(email))
-            .await
-            .map_err(internal)?
+            .await?
         else {
             return Ok(None);
         };
         self.store
             .chime_account(&domain.account_id, &domain.chime_account_id, i64::MAX)
             .await
-            .map_err(internal)
+            .map_err(Error::from)
     }
 }
 
@@ -303,7 +300,7 @@ struct UserChange {
 ///
 /// Errors: `BadRequestException` naming `LicenseType` or `UserType`, or for a released
 /// user; `ForbiddenException` for a license in an account whose delegate groups decide.
-fn apply_change(user: &mut ChimeUserRecord, change: UserChange, groups: bool) -> ApiResult<()> {
+fn apply_change(user: &mut ChimeUserRecord, change: UserChange, groups: bool) -> Result<()> {
     if user.registration_status == RELEASED {
         return Err(bad_request(format!(
             "User {} was released by a domain removal and can no longer be changed",
@@ -318,7 +315,7 @@ fn apply_change(user: &mut ChimeUserRecord, change: UserChange, groups: bool) ->
             )));
         }
         if groups {
-            return Err(ApiError::new(
+            return Err(error(
                 codes::FORBIDDEN,
                 "Licenses of this account are given by its sign-in delegate groups",
             ));
@@ -360,7 +357,7 @@ pub(crate) async fn invite_users(
     chime: &Chime,
     ctx: &RequestContext,
     input: InviteUsersRequest,
-) -> ApiResult<InviteUsersResponse> {
+) -> Result<InviteUsersResponse> {
     if input.user_email_list.is_empty() || input.user_email_list.len() > MAX_BATCH {
         return Err(bad_request(format!(
             "UserEmailList must hold 1 to {MAX_BATCH} addresses"
@@ -396,7 +393,7 @@ async fn invite_one(
     account: &ChimeAccountRecord,
     email: &str,
     user_type: &str,
-) -> ApiResult<Invite> {
+) -> Result<Invite> {
     let now = now_millis();
     let invite_id = carillon_core::ids::new_uuid();
     if let Some(claimer) = chime.claiming_account(email).await? {
@@ -404,11 +401,7 @@ async fn invite_one(
             return Ok(invite(email, &invite_id, FAILED, "NotSent"));
         }
     }
-    let existing = chime
-        .store
-        .chime_user_by_email(email)
-        .await
-        .map_err(internal)?;
+    let existing = chime.store.chime_user_by_email(email).await?;
     let in_account = |u: &ChimeUserRecord| {
         u.chime_account_id.as_deref() == Some(account.chime_account_id.as_str())
     };
@@ -460,7 +453,7 @@ async fn send_link(
     user: &ChimeUserRecord,
     is_new: bool,
     now: i64,
-) -> ApiResult<Option<(&'static str, &'static str)>> {
+) -> Result<Option<(&'static str, &'static str)>> {
     let email = user.primary_email.as_str();
     let token = {
         let mut bytes = [0u8; 32];
@@ -487,7 +480,7 @@ async fn send_link(
     {
         Ok(()) => {}
         Err(StoreError::Conflict(_)) => return Ok(None),
-        Err(e) => return Err(internal(e)),
+        Err(e) => return Err(Error::from(e)),
     }
     let link = format!(
         "{}/chat/v1/register?token={token}",
@@ -510,8 +503,7 @@ async fn send_link(
     chime
         .store
         .set_chime_invitation_outcome(invite_id, outcome.0, outcome.1)
-        .await
-        .map_err(internal)?;
+        .await?;
     Ok(Some(outcome))
 }
 
@@ -581,16 +573,15 @@ pub fn html_escape(text: &str) -> String {
 ///
 /// Errors: `BadRequestException` for a blank token or a link already used, expired or void
 /// (its email could not be sent); `NotFoundException` for an unknown token.
-async fn pending_invitation(chime: &Chime, token: &str) -> ApiResult<ChimeInvitationRecord> {
+async fn pending_invitation(chime: &Chime, token: &str) -> Result<ChimeInvitationRecord> {
     if token.trim().is_empty() {
         return Err(bad_request("Token must not be empty"));
     }
     let invitation = chime
         .store
         .chime_invitation_by_token(&token_hash(token))
-        .await
-        .map_err(internal)?
-        .ok_or_else(|| ApiError::new(codes::NOT_FOUND, "This registration link is not valid"))?;
+        .await?
+        .ok_or_else(|| error(codes::NOT_FOUND, "This registration link is not valid"))?;
     match invitation.status.as_str() {
         PENDING if now_millis() < invitation.expires_at => Ok(invitation),
         PENDING => Err(bad_request("This registration link has expired")),
@@ -603,7 +594,7 @@ async fn pending_invitation(chime: &Chime, token: &str) -> ApiResult<ChimeInvita
 /// registration form shows it).
 ///
 /// Errors: as [`register`] for the token.
-pub async fn invited_email(chime: &Chime, token: &str) -> ApiResult<String> {
+pub async fn invited_email(chime: &Chime, token: &str) -> Result<String> {
     Ok(pending_invitation(chime, token).await?.email)
 }
 
@@ -634,23 +625,19 @@ pub struct Registration {
 /// Errors: `BadRequestException` naming `Email`; `ConflictException` when the address is
 /// already registered; `ForbiddenException` for a suspended identity;
 /// `ServiceFailureException` when the email could not be sent.
-pub async fn sign_up(chime: &Chime, email: &str) -> ApiResult<()> {
+pub async fn sign_up(chime: &Chime, email: &str) -> Result<()> {
     let email = check_email("Email", email)?;
     let now = now_millis();
-    let existing = chime
-        .store
-        .chime_user_by_email(&email)
-        .await
-        .map_err(internal)?;
+    let existing = chime.store.chime_user_by_email(&email).await?;
     let (user, is_new) = match existing {
         Some(u) if u.registration_status == SUSPENDED => {
-            return Err(ApiError::new(
+            return Err(error(
                 codes::FORBIDDEN,
                 "This user is suspended and cannot sign up",
             ))
         }
         Some(u) if u.registration_status == REGISTERED => {
-            return Err(ApiError::new(
+            return Err(error(
                 codes::CONFLICT,
                 format!("{email} already has an Amazon Chime account: sign in instead"),
             ))
@@ -674,11 +661,11 @@ pub async fn sign_up(chime: &Chime, email: &str) -> ApiResult<()> {
     let invite_id = carillon_core::ids::new_uuid();
     match send_link(chime, None, &invite_id, &user, is_new, now).await? {
         Some((PENDING, _)) => Ok(()),
-        Some(_) => Err(ApiError::new(
+        Some(_) => Err(error(
             "ServiceFailureException",
             "The confirmation email could not be sent",
         )),
-        None => Err(ApiError::new(
+        None => Err(error(
             codes::CONFLICT,
             format!("{email} already has an Amazon Chime identity"),
         )),
@@ -690,15 +677,14 @@ async fn live_account_of(
     chime: &Chime,
     account_id: Option<&str>,
     chime_account_id: Option<&str>,
-) -> ApiResult<Option<ChimeAccountRecord>> {
+) -> Result<Option<ChimeAccountRecord>> {
     let (Some(account_id), Some(chime_account_id)) = (account_id, chime_account_id) else {
         return Ok(None);
     };
     Ok(chime
         .store
         .chime_account(account_id, chime_account_id, i64::MAX)
-        .await
-        .map_err(internal)?
+        .await?
         .filter(|a| a.deleted_at.is_none()))
 }
 
@@ -721,7 +707,7 @@ pub async fn register(
     token: &str,
     password: &str,
     display_name: &str,
-) -> ApiResult<Registration> {
+) -> Result<Registration> {
     if password.chars().count() < MIN_PASSWORD || password.len() > 1024 {
         return Err(bad_request(format!(
             "Password must be at least {MIN_PASSWORD} characters"
@@ -750,11 +736,10 @@ pub async fn register(
     let mut user = chime
         .store
         .chime_user_by_id(&invitation.user_id)
-        .await
-        .map_err(internal)?
-        .ok_or_else(|| ApiError::new(codes::NOT_FOUND, "This registration link is not valid"))?;
+        .await?
+        .ok_or_else(|| error(codes::NOT_FOUND, "This registration link is not valid"))?;
     if user.registration_status == SUSPENDED {
-        return Err(ApiError::new(
+        return Err(error(
             codes::FORBIDDEN,
             "This user is suspended and cannot register",
         ));
@@ -788,8 +773,7 @@ pub async fn register(
             let groups = chime
                 .store
                 .chime_delegate_groups(&target.account_id, &target.chime_account_id)
-                .await
-                .map_err(internal)?;
+                .await?;
             let same_account =
                 user.chime_account_id.as_deref() == Some(target.chime_account_id.as_str());
             let on_trial = effective_license(&user, now).as_deref() == Some(PRO_TRIAL);
@@ -797,8 +781,7 @@ pub async fn register(
                 let member_of = chime
                     .store
                     .directory_groups_of_email(&target.account_id, &user.primary_email)
-                    .await
-                    .map_err(internal)?;
+                    .await?;
                 directory_license(&groups, &member_of)
             } else if on_trial {
                 Some("Pro".to_string())
@@ -832,8 +815,7 @@ pub async fn register(
     let accepted = chime
         .store
         .accept_chime_invitation(&invitation.invite_id, now, &user)
-        .await
-        .map_err(internal)?;
+        .await?;
     if !accepted {
         return Err(bad_request("This registration link was already used"));
     }
@@ -854,13 +836,8 @@ pub async fn register(
 /// (§1.6). Spec: chime-zh.md §1.3, §1.6.
 ///
 /// Errors: `ServiceFailureException` when the store fails.
-pub async fn may_sign_in(chime: &Chime, user_id: &str) -> ApiResult<bool> {
-    let Some(mut user) = chime
-        .store
-        .chime_user_by_id(user_id)
-        .await
-        .map_err(internal)?
-    else {
+pub async fn may_sign_in(chime: &Chime, user_id: &str) -> Result<bool> {
+    let Some(mut user) = chime.store.chime_user_by_id(user_id).await? else {
         return Ok(false);
     };
     if user.password_hash.is_none() || user.registration_status != REGISTERED {
@@ -874,8 +851,7 @@ pub async fn may_sign_in(chime: &Chime, user_id: &str) -> ApiResult<bool> {
     let live = chime
         .store
         .chime_account(&account_id, &chime_account_id, i64::MAX)
-        .await
-        .map_err(internal)?
+        .await?
         .is_some_and(|a| a.deleted_at.is_none());
     if !live {
         return Ok(false);
@@ -883,16 +859,14 @@ pub async fn may_sign_in(chime: &Chime, user_id: &str) -> ApiResult<bool> {
     let groups = chime
         .store
         .chime_delegate_groups(&account_id, &chime_account_id)
-        .await
-        .map_err(internal)?;
+        .await?;
     if groups.is_empty() {
         return Ok(user.license_type.is_some());
     }
     let member_of = chime
         .store
         .directory_groups_of_email(&account_id, &user.primary_email)
-        .await
-        .map_err(internal)?;
+        .await?;
     let license = directory_license(&groups, &member_of);
     if license != user.license_type {
         user.license_type = license.clone();
@@ -904,12 +878,11 @@ pub async fn may_sign_in(chime: &Chime, user_id: &str) -> ApiResult<bool> {
 
 /// Recomputes the stored license of every user of `account` from its delegate groups (after
 /// they changed); with no group left, users without a license get the default license.
-pub(crate) async fn relicense_users(chime: &Chime, account: &ChimeAccountRecord) -> ApiResult<()> {
+pub(crate) async fn relicense_users(chime: &Chime, account: &ChimeAccountRecord) -> Result<()> {
     let groups = chime
         .store
         .chime_delegate_groups(&account.account_id, &account.chime_account_id)
-        .await
-        .map_err(internal)?;
+        .await?;
     let mut after = None;
     loop {
         let page = chime
@@ -923,8 +896,7 @@ pub(crate) async fn relicense_users(chime: &Chime, account: &ChimeAccountRecord)
                     ..ChimeUserFilter::default()
                 },
             )
-            .await
-            .map_err(internal)?;
+            .await?;
         let Some(last) = page.last() else {
             return Ok(());
         };
@@ -941,8 +913,7 @@ pub(crate) async fn relicense_users(chime: &Chime, account: &ChimeAccountRecord)
                 let member_of = chime
                     .store
                     .directory_groups_of_email(&account.account_id, &user.primary_email)
-                    .await
-                    .map_err(internal)?;
+                    .await?;
                 directory_license(&groups, &member_of)
             };
             if license != user.license_type {
@@ -965,7 +936,7 @@ pub(crate) async fn create_user(
     chime: &Chime,
     ctx: &RequestContext,
     input: CreateUserRequest,
-) -> ApiResult<CreateUserResponse> {
+) -> Result<CreateUserResponse> {
     let email = check_email(
         "Email",
         input
@@ -985,7 +956,7 @@ pub(crate) async fn create_user(
     let account = chime.live_account(ctx, &input.account_id).await?;
     if let Some(claimer) = chime.claiming_account(&email).await? {
         if claimer.chime_account_id != account.chime_account_id {
-            return Err(ApiError::new(
+            return Err(error(
                 codes::CONFLICT,
                 format!(
                     "The domain {} is claimed by another Amazon Chime account",
@@ -999,12 +970,12 @@ pub(crate) async fn create_user(
     match chime.store.insert_chime_user(&user).await {
         Ok(()) => {}
         Err(StoreError::Conflict(_)) => {
-            return Err(ApiError::new(
+            return Err(error(
                 codes::CONFLICT,
                 format!("{email} already has an Amazon Chime identity"),
             ))
         }
-        Err(e) => return Err(internal(e)),
+        Err(e) => return Err(Error::from(e)),
     }
     Ok(CreateUserResponse {
         user: Some(user_shape(&user)),
@@ -1018,7 +989,7 @@ pub(crate) async fn get_user(
     chime: &Chime,
     ctx: &RequestContext,
     input: GetUserRequest,
-) -> ApiResult<GetUserResponse> {
+) -> Result<GetUserResponse> {
     let (_, user) = chime.user(ctx, &input.account_id, &input.user_id).await?;
     Ok(GetUserResponse {
         user: Some(user_shape(&user)),
@@ -1035,7 +1006,7 @@ pub(crate) async fn list_users(
     chime: &Chime,
     ctx: &RequestContext,
     input: ListUsersRequest,
-) -> ApiResult<ListUsersResponse> {
+) -> Result<ListUsersResponse> {
     let limit = crate::paging::page_size(input.max_results, DEFAULT_PAGE, MAX_PAGE)?;
     let email = input
         .user_email
@@ -1064,8 +1035,7 @@ pub(crate) async fn list_users(
                 limit: limit + 1,
             },
         )
-        .await
-        .map_err(internal)?;
+        .await?;
     let next_token = chime.next_page(&scope, &mut users, limit, |u| &u.user_id);
     Ok(ListUsersResponse {
         users: Some(users.iter().map(user_shape).collect()),
@@ -1084,7 +1054,7 @@ pub(crate) async fn update_user(
     chime: &Chime,
     ctx: &RequestContext,
     input: UpdateUserRequest,
-) -> ApiResult<UpdateUserResponse> {
+) -> Result<UpdateUserResponse> {
     let (account, mut user) = chime.user(ctx, &input.account_id, &input.user_id).await?;
     let groups = chime.has_delegate_groups(&account).await?;
     apply_change(
@@ -1122,7 +1092,7 @@ pub(crate) async fn batch_update_user(
     chime: &Chime,
     ctx: &RequestContext,
     input: BatchUpdateUserRequest,
-) -> ApiResult<BatchUpdateUserResponse> {
+) -> Result<BatchUpdateUserResponse> {
     let items = input.update_user_request_items;
     if items.is_empty() || items.len() > MAX_UPDATE_BATCH {
         return Err(bad_request(format!(
@@ -1149,7 +1119,7 @@ pub(crate) async fn batch_update_user(
         }
         .await;
         if let Err(e) = result {
-            errors.push(user_error(&user_id, error_code(&e), e.message));
+            errors.push(user_error(&user_id, error_code(&e), e.message.clone()));
         }
     }
     Ok(BatchUpdateUserResponse {
@@ -1157,7 +1127,7 @@ pub(crate) async fn batch_update_user(
     })
 }
 
-fn check_user_id_list(ids: &[String]) -> ApiResult<()> {
+fn check_user_id_list(ids: &[String]) -> Result<()> {
     if ids.is_empty() || ids.len() > MAX_BATCH {
         return Err(bad_request(format!(
             "UserIdList must hold 1 to {MAX_BATCH} user IDs"
@@ -1178,7 +1148,7 @@ pub(crate) async fn batch_suspend_user(
     chime: &Chime,
     ctx: &RequestContext,
     input: BatchSuspendUserRequest,
-) -> ApiResult<BatchSuspendUserResponse> {
+) -> Result<BatchSuspendUserResponse> {
     check_user_id_list(&input.user_id_list)?;
     let account = chime.live_account(ctx, &input.account_id).await?;
     let team = account.account_type == crate::accounts::TEAM;
@@ -1192,19 +1162,19 @@ pub(crate) async fn batch_suspend_user(
                 user.chime_account_id = None;
                 user.license_type = None;
                 user.updated_at = now;
-                return chime
+                chime
                     .store
                     .remove_chime_user_from_account(
                         &account.account_id,
                         &account.chime_account_id,
                         &user,
                     )
-                    .await
-                    .map_err(internal);
+                    .await?;
+                return Ok(());
             }
             match user.registration_status.as_str() {
                 SUSPENDED => {
-                    return Err(ApiError::new(
+                    return Err(error(
                         codes::CONFLICT,
                         format!("User {user_id} is already suspended"),
                     ))
@@ -1221,8 +1191,7 @@ pub(crate) async fn batch_suspend_user(
             chime
                 .store
                 .update_chime_user_revoking_sessions(&user)
-                .await
-                .map_err(internal)?;
+                .await?;
             chime.hub.publish(ChatEvent::SessionsRevoked {
                 user_id: user.user_id.clone(),
             });
@@ -1230,7 +1199,7 @@ pub(crate) async fn batch_suspend_user(
         }
         .await;
         if let Err(e) = result {
-            errors.push(user_error(user_id, error_code(&e), e.message));
+            errors.push(user_error(user_id, error_code(&e), e.message.clone()));
         }
     }
     Ok(BatchSuspendUserResponse {
@@ -1248,7 +1217,7 @@ pub(crate) async fn batch_unsuspend_user(
     chime: &Chime,
     ctx: &RequestContext,
     input: BatchUnsuspendUserRequest,
-) -> ApiResult<BatchUnsuspendUserResponse> {
+) -> Result<BatchUnsuspendUserResponse> {
     check_user_id_list(&input.user_id_list)?;
     let account = chime.live_account(ctx, &input.account_id).await?;
     let mut errors = Vec::new();
@@ -1269,7 +1238,7 @@ pub(crate) async fn batch_unsuspend_user(
         }
         .await;
         if let Err(e) = result {
-            errors.push(user_error(user_id, error_code(&e), e.message));
+            errors.push(user_error(user_id, error_code(&e), e.message.clone()));
         }
     }
     Ok(BatchUnsuspendUserResponse {
@@ -1285,13 +1254,12 @@ pub(crate) async fn logout_user(
     chime: &Chime,
     ctx: &RequestContext,
     input: LogoutUserRequest,
-) -> ApiResult<LogoutUserResponse> {
+) -> Result<LogoutUserResponse> {
     let (_, user) = chime.user(ctx, &input.account_id, &input.user_id).await?;
     chime
         .store
         .delete_chime_sessions_of_user(&user.user_id)
-        .await
-        .map_err(internal)?;
+        .await?;
     chime.hub.publish(ChatEvent::SessionsRevoked {
         user_id: user.user_id,
     });
@@ -1306,7 +1274,7 @@ pub(crate) async fn reset_personal_pin(
     chime: &Chime,
     ctx: &RequestContext,
     input: ResetPersonalPINRequest,
-) -> ApiResult<ResetPersonalPINResponse> {
+) -> Result<ResetPersonalPINResponse> {
     let (_, mut user) = chime.user(ctx, &input.account_id, &input.user_id).await?;
     let old = user.personal_pin.clone();
     while user.personal_pin == old {
@@ -1326,7 +1294,7 @@ pub(crate) async fn get_user_settings(
     chime: &Chime,
     ctx: &RequestContext,
     input: GetUserSettingsRequest,
-) -> ApiResult<GetUserSettingsResponse> {
+) -> Result<GetUserSettingsResponse> {
     let (_, user) = chime.user(ctx, &input.account_id, &input.user_id).await?;
     Ok(GetUserSettingsResponse {
         user_settings: Some(UserSettings {
@@ -1346,7 +1314,7 @@ pub(crate) async fn update_user_settings(
     chime: &Chime,
     ctx: &RequestContext,
     input: UpdateUserSettingsRequest,
-) -> ApiResult<carillon_awsapi::types::Unit> {
+) -> Result<carillon_awsapi::types::Unit> {
     let (_, mut user) = chime.user(ctx, &input.account_id, &input.user_id).await?;
     let telephony = input.user_settings.telephony;
     user.inbound_calling = telephony.inbound_calling;

@@ -17,7 +17,7 @@
 
 use carillon_adminapi::{CarillonOperation, ErrorSpec, OperationSpec, Registry};
 use carillon_core::time::{millis_to_datetime, now_millis};
-use carillon_core::{ApiError, ApiResult, RequestContext};
+use carillon_core::{ApiResult, RequestContext};
 use carillon_store::chime::bots::{WebhookCreation, WebhookRecord};
 use carillon_store::StoreError;
 use http::Method;
@@ -25,7 +25,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use sha2::Digest;
 
-use crate::errors::{bad_request, codes, internal};
+use crate::errors::{answer, bad_request, codes, error, Result};
 use crate::hub::{ChatEvent, Container, MembershipChange, MessageView};
 use crate::messages::{self, NewPost};
 use crate::Chime;
@@ -201,7 +201,7 @@ pub(crate) async fn post(
     .await
     .map_err(|e| match e.code.as_ref() {
         codes::NOT_FOUND | codes::FORBIDDEN => IncomingError::Gone,
-        codes::BAD_REQUEST => IncomingError::BadBody(e.message),
+        codes::BAD_REQUEST => IncomingError::BadBody(e.message.clone()),
         _ => IncomingError::Unavailable,
     })
 }
@@ -364,18 +364,17 @@ async fn room_account(
     ctx: &RequestContext,
     account: &str,
     room_id: &str,
-) -> ApiResult<String> {
+) -> Result<String> {
     let account = chime.live_account(ctx, account).await?;
     let owned = chime
         .store
         .chat_room_any(room_id)
-        .await
-        .map_err(internal)?
+        .await?
         .is_some_and(|room| {
             room.account_id == ctx.account_id && room.chime_account_id == account.chime_account_id
         });
     if !owned {
-        return Err(ApiError::new(
+        return Err(error(
             codes::NOT_FOUND,
             format!("Room {room_id} was not found"),
         ));
@@ -409,56 +408,61 @@ impl CarillonOperation for CreateWebhook {
         ctx: &RequestContext,
         input: CreateWebhookInput,
     ) -> ApiResult<WebhookOutput> {
-        let chime = &self.0;
-        let name = input.name.trim();
-        if name.is_empty() || name.chars().count() > MAX_NAME || name.chars().any(char::is_control)
-        {
-            return Err(bad_request(format!(
-                "Name must be 1 to {MAX_NAME} characters, without control characters"
-            )));
-        }
-        let chime_account_id = room_account(chime, ctx, &input.account_id, &input.room_id).await?;
-        let (url_id, token, token_hash) = new_url();
-        let now = now_millis();
-        let record = WebhookRecord {
-            webhook_id: carillon_core::ids::new_uuid(),
-            account_id: ctx.account_id.clone(),
-            chime_account_id: chime_account_id.clone(),
-            room_id: input.room_id.clone(),
-            name: name.to_string(),
-            url_id,
-            token_hash,
-            created_at: now,
-            updated_at: now,
-        };
-        match chime
-            .store
-            .create_chime_webhook(&record, MAX_WEBHOOKS_PER_ROOM)
-            .await
-            .map_err(internal)?
-        {
-            WebhookCreation::Created => {}
-            WebhookCreation::LimitReached => {
-                return Err(ApiError::new(
-                    codes::RESOURCE_LIMIT,
-                    format!(
+        answer(async move {
+            let chime = &self.0;
+            let name = input.name.trim();
+            if name.is_empty()
+                || name.chars().count() > MAX_NAME
+                || name.chars().any(char::is_control)
+            {
+                return Err(bad_request(format!(
+                    "Name must be 1 to {MAX_NAME} characters, without control characters"
+                )));
+            }
+            let chime_account_id =
+                room_account(chime, ctx, &input.account_id, &input.room_id).await?;
+            let (url_id, token, token_hash) = new_url();
+            let now = now_millis();
+            let record = WebhookRecord {
+                webhook_id: carillon_core::ids::new_uuid(),
+                account_id: ctx.account_id.clone(),
+                chime_account_id: chime_account_id.clone(),
+                room_id: input.room_id.clone(),
+                name: name.to_string(),
+                url_id,
+                token_hash,
+                created_at: now,
+                updated_at: now,
+            };
+            match chime
+                .store
+                .create_chime_webhook(&record, MAX_WEBHOOKS_PER_ROOM)
+                .await?
+            {
+                WebhookCreation::Created => {}
+                WebhookCreation::LimitReached => {
+                    return Err(error(
+                        codes::RESOURCE_LIMIT,
+                        format!(
                         "Room {} already has {MAX_WEBHOOKS_PER_ROOM} webhooks, the most allowed",
                         record.room_id
                     ),
-                ))
+                    ))
+                }
+                WebhookCreation::RoomGone => {
+                    return Err(error(
+                        codes::NOT_FOUND,
+                        format!("Room {} was not found", record.room_id),
+                    ))
+                }
             }
-            WebhookCreation::RoomGone => {
-                return Err(ApiError::new(
-                    codes::NOT_FOUND,
-                    format!("Room {} was not found", record.room_id),
-                ))
-            }
-        }
-        publish_membership(chime, &record, MembershipChange::Added).await;
-        let url = webhook_url(chime, &record.url_id, &token);
-        Ok(WebhookOutput {
-            webhook: shape(&record, Some(url)),
+            publish_membership(chime, &record, MembershipChange::Added).await;
+            let url = webhook_url(chime, &record.url_id, &token);
+            Ok(WebhookOutput {
+                webhook: shape(&record, Some(url)),
+            })
         })
+        .await
     }
 }
 
@@ -545,27 +549,30 @@ impl CarillonOperation for ListWebhooks {
         ctx: &RequestContext,
         input: ListWebhooksInput,
     ) -> ApiResult<ListWebhooksOutput> {
-        let chime = &self.0;
-        let chime_account_id = room_account(chime, ctx, &input.account_id, &input.room_id).await?;
-        let scope = format!("ListWebhooks\0{}\0{}", ctx.account_id, input.room_id);
-        let limit = crate::paging::page_size(input.max_results, MAX_PAGE, MAX_PAGE)?;
-        let after = chime.resume_after(&scope, input.next_token.as_deref())?;
-        let mut webhooks = chime
-            .store
-            .list_chime_webhooks(
-                &ctx.account_id,
-                &chime_account_id,
-                &input.room_id,
-                after.as_deref(),
-                limit + 1,
-            )
-            .await
-            .map_err(internal)?;
-        let next_token = chime.next_page(&scope, &mut webhooks, limit, |w| &w.webhook_id);
-        Ok(ListWebhooksOutput {
-            webhooks: webhooks.iter().map(|w| shape(w, None)).collect(),
-            next_token,
+        answer(async move {
+            let chime = &self.0;
+            let chime_account_id =
+                room_account(chime, ctx, &input.account_id, &input.room_id).await?;
+            let scope = format!("ListWebhooks\0{}\0{}", ctx.account_id, input.room_id);
+            let limit = crate::paging::page_size(input.max_results, MAX_PAGE, MAX_PAGE)?;
+            let after = chime.resume_after(&scope, input.next_token.as_deref())?;
+            let mut webhooks = chime
+                .store
+                .list_chime_webhooks(
+                    &ctx.account_id,
+                    &chime_account_id,
+                    &input.room_id,
+                    after.as_deref(),
+                    limit + 1,
+                )
+                .await?;
+            let next_token = chime.next_page(&scope, &mut webhooks, limit, |w| &w.webhook_id);
+            Ok(ListWebhooksOutput {
+                webhooks: webhooks.iter().map(|w| shape(w, None)).collect(),
+                next_token,
+            })
         })
+        .await
     }
 }
 
@@ -591,7 +598,7 @@ async fn find_webhook(
     chime: &Chime,
     ctx: &RequestContext,
     input: &WebhookInput,
-) -> ApiResult<WebhookRecord> {
+) -> Result<WebhookRecord> {
     let chime_account_id = room_account(chime, ctx, &input.account_id, &input.room_id).await?;
     chime
         .store
@@ -601,10 +608,9 @@ async fn find_webhook(
             &input.room_id,
             &input.webhook_id,
         )
-        .await
-        .map_err(internal)?
+        .await?
         .ok_or_else(|| {
-            ApiError::new(
+            error(
                 codes::NOT_FOUND,
                 format!("Webhook {} was not found", input.webhook_id),
             )
@@ -633,27 +639,25 @@ impl CarillonOperation for RegenerateWebhookUrl {
     }
 
     async fn call(&self, ctx: &RequestContext, input: WebhookInput) -> ApiResult<WebhookOutput> {
-        let chime = &self.0;
-        let mut record = find_webhook(chime, ctx, &input).await?;
-        let (url_id, token, token_hash) = new_url();
-        record.url_id = url_id;
-        record.token_hash = token_hash;
-        record.updated_at = now_millis();
-        if !chime
-            .store
-            .regenerate_chime_webhook_url(&record)
-            .await
-            .map_err(internal)?
-        {
-            return Err(ApiError::new(
-                codes::NOT_FOUND,
-                format!("Webhook {} was not found", input.webhook_id),
-            ));
-        }
-        let url = webhook_url(chime, &record.url_id, &token);
-        Ok(WebhookOutput {
-            webhook: shape(&record, Some(url)),
+        answer(async move {
+            let chime = &self.0;
+            let mut record = find_webhook(chime, ctx, &input).await?;
+            let (url_id, token, token_hash) = new_url();
+            record.url_id = url_id;
+            record.token_hash = token_hash;
+            record.updated_at = now_millis();
+            if !chime.store.regenerate_chime_webhook_url(&record).await? {
+                return Err(error(
+                    codes::NOT_FOUND,
+                    format!("Webhook {} was not found", input.webhook_id),
+                ));
+            }
+            let url = webhook_url(chime, &record.url_id, &token);
+            Ok(WebhookOutput {
+                webhook: shape(&record, Some(url)),
+            })
         })
+        .await
     }
 }
 
@@ -683,25 +687,27 @@ impl CarillonOperation for DeleteWebhook {
     }
 
     async fn call(&self, ctx: &RequestContext, input: WebhookInput) -> ApiResult<EmptyOutput> {
-        let chime = &self.0;
-        let record = find_webhook(chime, ctx, &input).await?;
-        let deleted = chime
-            .store
-            .delete_chime_webhook(
-                &ctx.account_id,
-                &record.chime_account_id,
-                &record.room_id,
-                &record.webhook_id,
-            )
-            .await
-            .map_err(internal)?;
-        if !deleted {
-            return Err(ApiError::new(
-                codes::NOT_FOUND,
-                format!("Webhook {} was not found", input.webhook_id),
-            ));
-        }
-        publish_membership(chime, &record, MembershipChange::Removed).await;
-        Ok(EmptyOutput {})
+        answer(async move {
+            let chime = &self.0;
+            let record = find_webhook(chime, ctx, &input).await?;
+            let deleted = chime
+                .store
+                .delete_chime_webhook(
+                    &ctx.account_id,
+                    &record.chime_account_id,
+                    &record.room_id,
+                    &record.webhook_id,
+                )
+                .await?;
+            if !deleted {
+                return Err(error(
+                    codes::NOT_FOUND,
+                    format!("Webhook {} was not found", input.webhook_id),
+                ));
+            }
+            publish_membership(chime, &record, MembershipChange::Removed).await;
+            Ok(EmptyOutput {})
+        })
+        .await
     }
 }

@@ -38,8 +38,10 @@ pub async fn envs_with(config: impl Fn() -> ChimeConfig) -> Vec<Env> {
 }
 
 /// The error code of `result`, which must be an error.
-pub fn code<T: std::fmt::Debug>(result: Result<T, ApiError>) -> String {
-    result.expect_err("an error").code.into_owned()
+pub fn code<T: std::fmt::Debug, E: Into<ApiError> + std::fmt::Debug>(
+    result: Result<T, E>,
+) -> String {
+    result.expect_err("an error").into().code.into_owned()
 }
 
 /// A registered Pro user row `email` (not lower-cased) with a new ID, created at 0, of no
