@@ -31,11 +31,9 @@ impl SystemFlag {
     }
 }
 
-/// Whether the stored `flags` include `flag` (a system flag or a keyword), case-insensitively
-/// (RFC 3501 §2.3.2 flags are atoms compared without regard to case).
-pub(crate) fn has_flag(flags: &[String], flag: &str) -> bool {
-    flags.iter().any(|f| f.eq_ignore_ascii_case(flag))
-}
+/// Whether the stored flags include a flag (a system flag or a keyword), case-insensitively
+/// (RFC 3501 §2.3.2): the one definition the store and the edge share.
+pub(crate) use carillon_core::mail::has_flag;
 
 #[cfg(test)]
 mod tests {

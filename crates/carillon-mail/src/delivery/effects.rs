@@ -8,6 +8,7 @@
 //! pipeline again ([`super::dsn::send_bounce`]); it has the null reverse-path, so it never
 //! bounces in turn.
 
+use carillon_core::mail::domain_of;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -15,7 +16,7 @@ use carillon_store::{LocalMailbox, NewMessage, Store};
 
 use super::decide::{Decision, FlowEffects};
 use super::dsn::{send_bounce, Bounce, FailedRecipient};
-use super::envelope::{domain_of, Envelope, RecipientResult, RecipientStatus, JUNK_EMAIL};
+use super::envelope::{Envelope, RecipientResult, RecipientStatus, JUNK_EMAIL};
 use super::journal;
 use super::recipients::organizations_of;
 use super::seal::Sealed;
@@ -26,10 +27,9 @@ use crate::login::MailUser;
 use crate::metrics;
 use crate::sender_authentication::DmarcDisposition;
 
-/// Queue lifetime of what delivery queues outside an SMTP session (rule bounces of inbound
-/// mail, messages delivered after a hook answered): the SMTP queue's default, 5 days
-/// (RFC 5321 §4.5.4.1).
-pub(super) const QUEUE_LIFETIME: Duration = Duration::from_secs(5 * 24 * 3600);
+// What delivery queues outside an SMTP session (rule bounces of inbound mail, messages
+// delivered after a hook answered) lives as long as the SMTP queue's default.
+pub(super) use carillon_core::mail::QUEUE_LIFETIME;
 
 /// Where a message came from, as its effects differ.
 pub(super) enum Origin<'a> {
@@ -203,8 +203,8 @@ fn flow_effects<'f>(
                 .collect();
             // The reporting host: the domain of the organization's side of the message.
             let reporting = match flow.direction {
-                FlowDirection::Inbound => domain_of(&failures[0].recipient),
-                FlowDirection::Outbound => domain_of(envelope_from),
+                FlowDirection::Inbound => domain_of(&failures[0].recipient).to_ascii_lowercase(),
+                FlowDirection::Outbound => domain_of(envelope_from).to_ascii_lowercase(),
             };
             let bounce = Bounce {
                 reporting_mta: &reporting,
@@ -414,8 +414,9 @@ impl<'a> EventLog<'a> {
             let Some((status, reason)) = bounce_reason(result.status) else {
                 continue;
             };
-            let Ok(Some(organization)) =
-                store.mail_domain_owner(&domain_of(&result.recipient)).await
+            let Ok(Some(organization)) = store
+                .mail_domain_owner(&domain_of(&result.recipient).to_ascii_lowercase())
+                .await
             else {
                 continue;
             };
@@ -504,7 +505,10 @@ async fn count_incoming_bounces(store: &Store, results: &[RecipientResult]) {
         ) {
             continue;
         }
-        match store.mail_domain_owner(&domain_of(&result.recipient)).await {
+        match store
+            .mail_domain_owner(&domain_of(&result.recipient).to_ascii_lowercase())
+            .await
+        {
             Ok(Some(organization)) => {
                 metrics::count(metrics::INCOMING_EMAIL_BOUNCED, &organization, 1)
             }

@@ -158,14 +158,6 @@ pub(super) async fn check_limits(
         .map_err(|e| DeliveryError::Store(StoreError::Io(std::io::Error::other(e))))?
 }
 
-/// The lower-case domain of `address` (empty without `@`).
-pub(super) fn domain_of(address: &str) -> String {
-    address
-        .rsplit_once('@')
-        .map_or("", |(_, d)| d)
-        .to_ascii_lowercase()
-}
-
 /// An INBOX copy of blob `blob_key` (`size` bytes) for `user_id`, received at `now` (epoch
 /// ms), its message key wrapped at the commit.
 pub(super) fn inbox_copy(user_id: &str, blob_key: &str, size: usize, now: i64) -> NewMessage {

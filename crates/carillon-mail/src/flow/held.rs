@@ -8,6 +8,7 @@
 //! without a dependency cycle.
 
 use bytes::Bytes;
+use carillon_core::mail::domain_of;
 use carillon_store::{NewTransitMessage, Store, StoreError};
 use serde_json::{json, Value};
 
@@ -48,14 +49,6 @@ pub(crate) async fn write_transit_blob(
     }
 }
 
-/// The lower-case domain of `address` (empty without `@`).
-fn domain_of(address: &str) -> String {
-    address
-        .rsplit_once('@')
-        .map_or("", |(_, d)| d)
-        .to_ascii_lowercase()
-}
-
 /// Whether `address` is in one of `organization_id`'s mail domains.
 pub(super) async fn in_organization(
     store: &Store,
@@ -63,7 +56,7 @@ pub(super) async fn in_organization(
     address: &str,
 ) -> Result<bool, StoreError> {
     Ok(store
-        .mail_domain_owner(&domain_of(address))
+        .mail_domain_owner(&domain_of(address).to_ascii_lowercase())
         .await?
         .as_deref()
         == Some(organization_id))
