@@ -2,9 +2,12 @@
 //!
 //! `cargo xtask codegen` regenerates `crates/carillon-awsapi/src/generated/` from the botocore
 //! models in `models/`; `cargo xtask codegen --check` fails when the checked-in code differs
-//! from what the models produce.
+//! from what the models produce. `cargo xtask docs --check` fails when `ARCHITECTURE.md`
+//! names a path, crate or module that does not exist, or a crate doc leaves out one of its
+//! public modules (the same check runs as a test of this crate).
 
 mod codegen;
+mod docs;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -19,7 +22,8 @@ fn main() -> ExitCode {
     let result = match args.as_slice() {
         ["codegen"] => codegen::run(&root, codegen::Mode::Write),
         ["codegen", "--check"] => codegen::run(&root, codegen::Mode::Check),
-        _ => Err("usage: cargo xtask codegen [--check]".to_string()),
+        ["docs", "--check"] => docs::check(&root),
+        _ => Err("usage: cargo xtask codegen [--check] | cargo xtask docs --check".to_string()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -22,6 +22,35 @@
 //! are published on the [`hub::Hub`]; the client edge (`carillon-chime-client`) streams them
 //! to WebSocket clients and the bot dispatcher turns them into bot events. Background work
 //! is listed in [`jobs::all`].
+//!
+//! Modules, by area:
+//! - accounts and users: `accounts` (with the sign-in delegate groups over the tenant's
+//!   WorkMail groups and the DeleteAccount preconditions), `users` (InviteUsers …
+//!   UpdateUserSettings, registration from an invitation's or sign-up's single-use link,
+//!   licenses), `domains` (domain claims verified by TXT record through the configured
+//!   resolver; removal releasing users; the verification and released-users purge jobs),
+//!   `sessions` (Argon2id sign-in, SHA-256-named 24-hour bearer sessions, the per-email
+//!   failed-sign-in throttle);
+//! - chat: `rooms` (rooms, memberships, redaction; the same room actions for signed-in
+//!   users), `conversations` (1:1 reused by its pair key, groups), `messages` (posting for
+//!   users, bots and webhooks: membership, 4 KB, mentions, the hub event; edits; history),
+//!   `mentions` (`@alias`, `@All`, `@Present`), `presence` (Online/Offline from the hub's
+//!   connection counts), `hub` (the broadcast of `ChatEvent`s; `hub::relay` carries them
+//!   between nodes through the store's NOTIFY), `chat_crypto` (content sealed per message
+//!   under the room's or conversation's key);
+//! - bots and webhooks: `bots` (CreateBot … DeleteEventsConfiguration, the sealed
+//!   SecurityToken, the signed challenge and reply URLs), `bot_events` (the job sending
+//!   Invite, Mention and Remove with `Chime-Signature`), `webhooks` (incoming webhooks and
+//!   their §3.3 limits);
+//! - phone numbers: `carrier` (the `Carrier` adapter trait and the built-in `PoolCarrier`,
+//!   with the CSV import), `countries` (the chime-ja §4.2 country table as data),
+//!   `phone_numbers` (the 18 phone-number operations, orders settled in the background, the
+//!   7-day deletion queue), `porting` (porting orders: the eight §4.4 statuses);
+//! - retention and reports: `retention` (Put/GetRetentionSettings and the §2.6 decision
+//!   tables), `chat_retention_job` (hides, restores within 30 days, purges), `reports`
+//!   (usage reporting and the weekly CSV job), `exports` (room member-list and personal
+//!   contacts CSV);
+//! - shared: `errors` ([`Error`]), `paging` (MaxResults and NextTokens), `jobs`.
 
 mod accounts;
 pub mod bot_events;

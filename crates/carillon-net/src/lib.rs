@@ -4,7 +4,8 @@
 //! connection, enforces a listener's connection limit and stops on a
 //! `tokio_util::sync::CancellationToken` ([`accept_loop`]). Sessions are written against
 //! [`Conn`] over any [`Io`] stream, so tests drive them through `tokio::io::duplex` with
-//! `testing::AssumedTls` (feature `test-fixtures`) instead of sockets and certificates.
+//! `testing::AssumedTls` (module `testing`, feature `test-fixtures`) instead of sockets and
+//! certificates.
 //! This crate must not touch SQL, mail or chat, nor any protocol's grammar: it moves bytes
 //! and never reads them.
 
