@@ -2,11 +2,16 @@
 //!
 //! [`WorkMail`] implements the generated `WorkMailApi` trait through the operation table at
 //! the end of this file (`impl_workmail_api!`): each operation is a function of its object's
-//! module that takes its validated input and a [`RequestContext`](carillon_core::RequestContext) naming the tenant, applies
-//! the guide's rules and calls the store. One module per object: organizations, mail domains (and their DNS
-//! records), users, groups, aliases, mailboxes, entities in general, tags. Every lookup of an
-//! organization is scoped to `ctx.account_id`, so another tenant's organization reads as
-//! `OrganizationNotFoundException`.
+//! module that takes its validated input and a
+//! [`RequestContext`](carillon_core::RequestContext) naming the tenant, applies the guide's
+//! rules and calls the store. One module per object: organizations, mail domains (and their
+//! DNS records), users, groups, aliases, mailboxes, entities in general, tags. Every lookup
+//! of an organization is scoped to `ctx.account_id`, so another tenant's organization reads
+//! as `OrganizationNotFoundException`.
+//!
+//! Every function fails with [`Error`] ([`error`]), the model error shape it is answered
+//! with: `?` on a store failure logs it once and answers `InternalFailure`, so no operation
+//! maps errors by hand.
 
 mod aliases;
 pub mod audit_logs;
@@ -16,6 +21,7 @@ mod dmarc;
 pub mod dns;
 mod domains;
 mod entities;
+pub mod error;
 pub mod export;
 pub mod flow_rules;
 mod groups;
@@ -39,6 +45,7 @@ use carillon_core::pagination::TokenCodec;
 use carillon_store::{Store, StoreError};
 
 pub use dns::{DnsVerifier, ExpectedRecord, VerificationStatus};
+pub use error::{Error, Result};
 
 /// Adds every WorkMail operation of Carillon's own admin API (what the WorkMail console
 /// offered beyond the model, `/carillon/v1/`) to `registry`: journaling, KMS-like keys, audit-log

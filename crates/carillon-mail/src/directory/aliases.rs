@@ -2,10 +2,11 @@
 //! Spec: workmail.md §1.8, §2.14, §6 (100 aliases per entity).
 
 use carillon_awsapi::generated::workmail::*;
-use carillon_core::{ApiResult, RequestContext};
+use carillon_core::RequestContext;
 use carillon_store::StoreError;
 
-use super::common::{codes, err, internal, not_deleted, ENABLED};
+use super::common::{codes, not_deleted, ENABLED};
+use super::error::{err, Error, Result};
 use super::WorkMail;
 
 /// Aliases per user (and per group or resource). Spec: workmail.md §1.4, §6.
@@ -22,7 +23,7 @@ pub(super) async fn create(
     wm: &WorkMail,
     ctx: &RequestContext,
     input: CreateAliasRequest,
-) -> ApiResult<CreateAliasResponse> {
+) -> Result<CreateAliasResponse> {
     let org = wm.active_organization(ctx, &input.organization_id).await?;
     let entity = wm
         .entity(&org.organization_id, &input.entity_id, &[], "EntityId")
@@ -45,20 +46,10 @@ pub(super) async fn create(
             format!("Alias: {alias} is already in use"),
         )
     };
-    if wm
-        .store
-        .address_owner(&alias)
-        .await
-        .map_err(internal)?
-        .is_some()
-    {
+    if wm.store.address_owner(&alias).await?.is_some() {
         return Err(in_use());
     }
-    let count = wm
-        .store
-        .count_aliases(&entity.entity_id)
-        .await
-        .map_err(internal)?;
+    let count = wm.store.count_aliases(&entity.entity_id).await?;
     if count >= MAX_ALIASES_PER_ENTITY {
         return Err(err(
             codes::LIMIT_EXCEEDED,
@@ -75,7 +66,7 @@ pub(super) async fn create(
     {
         Ok(()) => Ok(CreateAliasResponse::default()),
         Err(StoreError::Conflict(_)) => Err(in_use()),
-        Err(e) => Err(internal(e)),
+        Err(e) => Err(Error::from(e)),
     }
 }
 
@@ -89,7 +80,7 @@ pub(super) async fn delete(
     wm: &WorkMail,
     ctx: &RequestContext,
     input: DeleteAliasRequest,
-) -> ApiResult<DeleteAliasResponse> {
+) -> Result<DeleteAliasResponse> {
     let org = wm.active_organization(ctx, &input.organization_id).await?;
     let entity = wm
         .entity(&org.organization_id, &input.entity_id, &[], "EntityId")
@@ -107,8 +98,7 @@ pub(super) async fn delete(
     }
     wm.store
         .delete_alias(&org.organization_id, &entity.entity_id, &alias)
-        .await
-        .map_err(internal)?;
+        .await?;
     Ok(DeleteAliasResponse::default())
 }
 
@@ -121,7 +111,7 @@ pub(super) async fn list(
     wm: &WorkMail,
     ctx: &RequestContext,
     input: ListAliasesRequest,
-) -> ApiResult<ListAliasesResponse> {
+) -> Result<ListAliasesResponse> {
     let org = wm.active_organization(ctx, &input.organization_id).await?;
     let entity = wm
         .entity(&org.organization_id, &input.entity_id, &[], "EntityId")
@@ -132,8 +122,7 @@ pub(super) async fn list(
     let mut aliases = wm
         .store
         .list_aliases(&entity.entity_id, paging.after.as_deref(), paging.limit + 1)
-        .await
-        .map_err(internal)?;
+        .await?;
     let next_token = wm.finish_page(&scope, &mut aliases, &paging, Clone::clone);
     Ok(ListAliasesResponse {
         aliases: Some(aliases),

@@ -17,9 +17,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::common::{
-    codes, err, internal, rfc3339, OrganizationInput, ORGANIZATION_ERRORS,
-    ORGANIZATION_RESOURCE as RESOURCE,
+    codes, rfc3339, OrganizationInput, ORGANIZATION_ERRORS, ORGANIZATION_RESOURCE as RESOURCE,
 };
+use super::error::{answer, err, Result};
 use super::WorkMail;
 use crate::audit::{self, AuditLogType};
 
@@ -30,7 +30,7 @@ const ITEM: &str = "/carillon/v1/organizations/{OrganizationId}/audit-log-delive
 const LOG_TYPE_PATTERN: &str = "^(WORKMAIL_MAILBOX_ACCESS_LOGS|ACCESS_CONTROL_LOGS|AUTHENTICATION_LOGS|WORKMAIL_AVAILABILITY_PROVIDER_LOGS)$";
 
 /// The audit-log type named by a validated `LogType`.
-fn log_type(name: &str) -> ApiResult<AuditLogType> {
+fn log_type(name: &str) -> Result<AuditLogType> {
     AuditLogType::parse(name).ok_or_else(|| {
         err(
             codes::INVALID_PARAMETER,
@@ -153,44 +153,47 @@ impl CarillonOperation for PutAuditLogDelivery {
         ctx: &RequestContext,
         input: PutAuditLogDeliveryInput,
     ) -> ApiResult<PutAuditLogDeliveryOutput> {
-        let wm = &self.0;
-        let org = wm.active_organization(ctx, &input.organization_id).await?;
-        let log_type = log_type(&input.log_type)?;
-        let endpoint = match (input.destination_type, input.endpoint) {
-            (DestinationType::Http, Some(endpoint)) => {
-                audit::check_endpoint(&endpoint).map_err(|m| err(codes::INVALID_PARAMETER, m))?;
-                Some(endpoint)
-            }
-            (DestinationType::Http, None) => {
-                return Err(err(
-                    codes::INVALID_PARAMETER,
-                    "Endpoint is required when DestinationType is HTTP",
-                ))
-            }
-            (DestinationType::File, Some(_)) => {
-                return Err(err(
-                    codes::INVALID_PARAMETER,
-                    "Endpoint is only allowed when DestinationType is HTTP",
-                ))
-            }
-            (DestinationType::File, None) => None,
-        };
-        let record = AuditLogDeliveryRecord {
-            account_id: ctx.account_id.clone(),
-            log_type: log_type.name().to_string(),
-            destination_type: match input.destination_type {
-                DestinationType::File => "FILE",
-                DestinationType::Http => "HTTP",
-            }
-            .to_string(),
-            endpoint,
-            updated_at: carillon_core::time::now_millis(),
-        };
-        wm.store
-            .put_audit_log_delivery(&org.organization_id, &record)
-            .await
-            .map_err(internal)?;
-        Ok(PutAuditLogDeliveryOutput {})
+        answer(async move {
+            let wm = &self.0;
+            let org = wm.active_organization(ctx, &input.organization_id).await?;
+            let log_type = log_type(&input.log_type)?;
+            let endpoint = match (input.destination_type, input.endpoint) {
+                (DestinationType::Http, Some(endpoint)) => {
+                    audit::check_endpoint(&endpoint)
+                        .map_err(|m| err(codes::INVALID_PARAMETER, m))?;
+                    Some(endpoint)
+                }
+                (DestinationType::Http, None) => {
+                    return Err(err(
+                        codes::INVALID_PARAMETER,
+                        "Endpoint is required when DestinationType is HTTP",
+                    ))
+                }
+                (DestinationType::File, Some(_)) => {
+                    return Err(err(
+                        codes::INVALID_PARAMETER,
+                        "Endpoint is only allowed when DestinationType is HTTP",
+                    ))
+                }
+                (DestinationType::File, None) => None,
+            };
+            let record = AuditLogDeliveryRecord {
+                account_id: ctx.account_id.clone(),
+                log_type: log_type.name().to_string(),
+                destination_type: match input.destination_type {
+                    DestinationType::File => "FILE",
+                    DestinationType::Http => "HTTP",
+                }
+                .to_string(),
+                endpoint,
+                updated_at: carillon_core::time::now_millis(),
+            };
+            wm.store
+                .put_audit_log_delivery(&org.organization_id, &record)
+                .await?;
+            Ok(PutAuditLogDeliveryOutput {})
+        })
+        .await
     }
 }
 
@@ -220,22 +223,24 @@ impl CarillonOperation for ListAuditLogDeliveries {
         ctx: &RequestContext,
         input: OrganizationInput,
     ) -> ApiResult<ListAuditLogDeliveriesOutput> {
-        let wm = &self.0;
-        let org = wm.active_organization(ctx, &input.organization_id).await?;
-        let deliveries = wm
-            .store
-            .audit_log_deliveries(&org.organization_id)
-            .await
-            .map_err(internal)?
-            .into_iter()
-            .map(|d| AuditLogDelivery {
-                log_type: d.log_type,
-                destination_type: d.destination_type,
-                endpoint: d.endpoint,
-                date_modified: rfc3339(d.updated_at),
-            })
-            .collect();
-        Ok(ListAuditLogDeliveriesOutput { deliveries })
+        answer(async move {
+            let wm = &self.0;
+            let org = wm.active_organization(ctx, &input.organization_id).await?;
+            let deliveries = wm
+                .store
+                .audit_log_deliveries(&org.organization_id)
+                .await?
+                .into_iter()
+                .map(|d| AuditLogDelivery {
+                    log_type: d.log_type,
+                    destination_type: d.destination_type,
+                    endpoint: d.endpoint,
+                    date_modified: rfc3339(d.updated_at),
+                })
+                .collect();
+            Ok(ListAuditLogDeliveriesOutput { deliveries })
+        })
+        .await
     }
 }
 
@@ -274,20 +279,22 @@ impl CarillonOperation for DeleteAuditLogDelivery {
         ctx: &RequestContext,
         input: DeleteAuditLogDeliveryInput,
     ) -> ApiResult<DeleteAuditLogDeliveryOutput> {
-        let wm = &self.0;
-        let org = wm.active_organization(ctx, &input.organization_id).await?;
-        let name = log_type(&input.log_type)?.name();
-        let deleted = wm
-            .store
-            .delete_audit_log_delivery(&ctx.account_id, &org.organization_id, name)
-            .await
-            .map_err(internal)?;
-        if !deleted {
-            return Err(err(
-                codes::RESOURCE_NOT_FOUND,
-                format!("LogType {name} is not delivered for this organization"),
-            ));
-        }
-        Ok(DeleteAuditLogDeliveryOutput {})
+        answer(async move {
+            let wm = &self.0;
+            let org = wm.active_organization(ctx, &input.organization_id).await?;
+            let name = log_type(&input.log_type)?.name();
+            let deleted = wm
+                .store
+                .delete_audit_log_delivery(&ctx.account_id, &org.organization_id, name)
+                .await?;
+            if !deleted {
+                return Err(err(
+                    codes::RESOURCE_NOT_FOUND,
+                    format!("LogType {name} is not delivered for this organization"),
+                ));
+            }
+            Ok(DeleteAuditLogDeliveryOutput {})
+        })
+        .await
     }
 }

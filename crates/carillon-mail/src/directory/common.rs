@@ -5,13 +5,13 @@ use carillon_adminapi::ErrorSpec;
 use carillon_awsapi::types::Timestamp;
 use carillon_core::arn::Arn;
 use carillon_core::time::millis_to_datetime;
-use carillon_core::{ApiError, ApiResult, RequestContext};
+use carillon_core::RequestContext;
 use carillon_store::{
-    DkimKeyRecord, EntityRecord, MailDomainRecord, OrganizationRecord, StoreError, DKIM_PENDING,
-    DKIM_RETIRING,
+    DkimKeyRecord, EntityRecord, MailDomainRecord, OrganizationRecord, DKIM_PENDING, DKIM_RETIRING,
 };
 
 use super::dns::{Verification, VerificationStatus};
+use super::error::{err, Result};
 use super::WorkMail;
 
 /// The IAM resource of Carillon admin operations on an organization: its ARN, with the
@@ -94,24 +94,6 @@ pub const GROUP: &str = "GROUP";
 /// Default and largest `MaxResults` of the model (`MaxResults` range 1–100).
 pub const MAX_PAGE: i64 = 100;
 
-/// Shorthand for an [`ApiError`] with a model error code.
-pub fn err(code: &'static str, message: impl Into<String>) -> ApiError {
-    ApiError::new(code, message)
-}
-
-/// A store failure as an internal error; the detail goes to the log, not to the caller.
-pub fn internal(e: StoreError) -> ApiError {
-    tracing::error!(error = %e, "WorkMail directory store failure");
-    ApiError::internal("The directory store failed; see the server log")
-}
-
-/// A DKIM key that could not be generated or stored, as an internal error; the detail (which
-/// names no key material) goes to the log.
-pub fn dkim_failure(e: crate::dkim::DkimError) -> ApiError {
-    tracing::error!(error = %e, "DKIM key creation failed");
-    ApiError::internal("The DKIM keys could not be created; see the server log")
-}
-
 /// `arn:aws:workmail:<region>:<account>:organization/<id>`. Spec: workmail.md §1.1.
 pub fn organization_arn(region: &str, account_id: &str, organization_id: &str) -> String {
     Arn::new(
@@ -149,11 +131,10 @@ impl WorkMail {
         &self,
         ctx: &RequestContext,
         organization_id: &str,
-    ) -> ApiResult<OrganizationRecord> {
+    ) -> Result<OrganizationRecord> {
         self.store
             .get_organization(&ctx.account_id, organization_id)
-            .await
-            .map_err(internal)?
+            .await?
             .ok_or_else(|| {
                 err(
                     codes::ORGANIZATION_NOT_FOUND,
@@ -169,7 +150,7 @@ impl WorkMail {
         &self,
         ctx: &RequestContext,
         organization_id: &str,
-    ) -> ApiResult<OrganizationRecord> {
+    ) -> Result<OrganizationRecord> {
         let org = self.organization(ctx, organization_id).await?;
         if org.state != ORG_ACTIVE {
             return Err(err(
@@ -193,7 +174,7 @@ impl WorkMail {
         scope: &str,
         next_token: Option<&str>,
         max_results: Option<i32>,
-    ) -> ApiResult<Paging> {
+    ) -> Result<Paging> {
         let limit = carillon_core::pagination::page_size(max_results, MAX_PAGE, MAX_PAGE)
             .ok_or_else(|| {
                 err(
@@ -230,11 +211,10 @@ impl WorkMail {
         identifier: &str,
         kinds: &[&str],
         member: &str,
-    ) -> ApiResult<EntityRecord> {
+    ) -> Result<EntityRecord> {
         self.store
             .find_entity(organization_id, identifier, kinds)
-            .await
-            .map_err(internal)?
+            .await?
             .ok_or_else(|| {
                 let what = match kinds {
                     [USER] => "user",
@@ -259,7 +239,7 @@ impl WorkMail {
         organization_id: &str,
         address: &str,
         member: &str,
-    ) -> ApiResult<String> {
+    ) -> Result<String> {
         let address = address.trim().to_lowercase();
         let Some((local, domain)) = address.rsplit_once('@') else {
             return Err(err(
@@ -292,12 +272,11 @@ impl WorkMail {
         &self,
         organization_id: &str,
         domain: &str,
-    ) -> ApiResult<MailDomainRecord> {
+    ) -> Result<MailDomainRecord> {
         let record = self
             .store
             .get_mail_domain(organization_id, &domain.to_ascii_lowercase())
-            .await
-            .map_err(internal)?
+            .await?
             .ok_or_else(|| {
                 err(
                     codes::MAIL_DOMAIN_NOT_FOUND,
@@ -334,15 +313,11 @@ impl WorkMail {
     pub(super) async fn refresh_verification(
         &self,
         mut record: MailDomainRecord,
-    ) -> ApiResult<MailDomainRecord> {
+    ) -> Result<MailDomainRecord> {
         if record.is_test_domain {
             return Ok(record);
         }
-        let dkim = self
-            .store
-            .dkim_keys(&record.domain_name)
-            .await
-            .map_err(internal)?;
+        let dkim = self.store.dkim_keys(&record.domain_name).await?;
         let verification = self.dns.verify(&record, &dkim).await;
         let activated = self
             .advance_dkim_rotation(&record.domain_name, &dkim, &verification)
@@ -359,8 +334,7 @@ impl WorkMail {
         {
             self.store
                 .set_mail_domain_status(&record.domain_name, ownership, dkim)
-                .await
-                .map_err(internal)?;
+                .await?;
             record.ownership_verification_status = ownership.to_string();
             record.dkim_verification_status = dkim.to_string();
         }
@@ -376,7 +350,7 @@ impl WorkMail {
         domain: &str,
         keys: &[DkimKeyRecord],
         verification: &Verification,
-    ) -> ApiResult<bool> {
+    ) -> Result<bool> {
         let status = |selector: &str| {
             verification
                 .keys
@@ -390,17 +364,13 @@ impl WorkMail {
                 .iter()
                 .all(|k| status(&k.selector) == Some(VerificationStatus::Verified));
         if activate {
-            self.store
-                .activate_pending_dkim_keys(domain)
-                .await
-                .map_err(internal)?;
+            self.store.activate_pending_dkim_keys(domain).await?;
         }
         for key in keys.iter().filter(|k| k.state == DKIM_RETIRING) {
             if status(&key.selector) == Some(VerificationStatus::Pending) {
                 self.store
                     .delete_retiring_dkim_key(domain, &key.selector)
-                    .await
-                    .map_err(internal)?;
+                    .await?;
             }
         }
         Ok(activate)
@@ -410,7 +380,7 @@ impl WorkMail {
 /// Refuses an operation on a deleted entity.
 ///
 /// Errors: `EntityStateException`.
-pub fn not_deleted(entity: &EntityRecord) -> ApiResult<()> {
+pub fn not_deleted(entity: &EntityRecord) -> Result<()> {
     if entity.state == DELETED {
         return Err(err(
             codes::ENTITY_STATE,

@@ -17,11 +17,9 @@ use http::Method;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::common::{
-    codes, dkim_failure, err, internal, rfc3339, ORGANIZATION_RESOURCE as RESOURCE, ORG_NOT_FOUND,
-    ORG_STATE,
-};
+use super::common::{codes, rfc3339, ORGANIZATION_RESOURCE as RESOURCE, ORG_NOT_FOUND, ORG_STATE};
 use super::dns::new_dkim_selectors;
+use super::error::{answer, dkim_failure, err, Result};
 use super::WorkMail;
 
 const PATH: &str =
@@ -116,13 +114,12 @@ async fn mail_domain(
     ctx: &RequestContext,
     organization_id: &str,
     name: &str,
-) -> ApiResult<MailDomainRecord> {
+) -> Result<MailDomainRecord> {
     let org = wm.active_organization(ctx, organization_id).await?;
     let name = name.trim_end_matches('.').to_ascii_lowercase();
     wm.store
         .get_mail_domain(&org.organization_id, &name)
-        .await
-        .map_err(internal)?
+        .await?
         .ok_or_else(|| {
             err(
                 codes::MAIL_DOMAIN_NOT_FOUND,
@@ -160,22 +157,24 @@ impl CarillonOperation for ListDkimKeys {
         ctx: &RequestContext,
         input: RotateDkimKeysInput,
     ) -> ApiResult<ListDkimKeysOutput> {
-        let wm = &self.0;
-        let domain = mail_domain(wm, ctx, &input.organization_id, &input.domain_name).await?;
-        let keys = wm
-            .store
-            .dkim_keys(&domain.domain_name)
-            .await
-            .map_err(internal)?
-            .into_iter()
-            .map(|k| DkimKey {
-                selector: k.selector,
-                algorithm: k.algorithm,
-                state: k.state,
-                date_created: rfc3339(k.created_at),
-            })
-            .collect();
-        Ok(ListDkimKeysOutput { keys })
+        answer(async move {
+            let wm = &self.0;
+            let domain = mail_domain(wm, ctx, &input.organization_id, &input.domain_name).await?;
+            let keys = wm
+                .store
+                .dkim_keys(&domain.domain_name)
+                .await?
+                .into_iter()
+                .map(|k| DkimKey {
+                    selector: k.selector,
+                    algorithm: k.algorithm,
+                    state: k.state,
+                    date_created: rfc3339(k.created_at),
+                })
+                .collect();
+            Ok(ListDkimKeysOutput { keys })
+        })
+        .await
     }
 }
 
@@ -205,38 +204,42 @@ impl CarillonOperation for RotateDkimKeys {
         ctx: &RequestContext,
         input: RotateDkimKeysInput,
     ) -> ApiResult<RotateDkimKeysOutput> {
-        let wm = &self.0;
-        let record = mail_domain(wm, ctx, &input.organization_id, &input.domain_name).await?;
-        let name = record.domain_name.clone();
-        if record.is_test_domain {
-            return Err(err(
-                codes::MAIL_DOMAIN_STATE,
-                format!("DomainName: {name} is the test domain; Carillon publishes its keys"),
-            ));
-        }
-        let selectors = new_dkim_selectors();
-        let started = crate::dkim::rotate_domain_keys(&wm.store, &name, &selectors, now_millis())
-            .await
-            .map_err(dkim_failure)?;
-        if !started {
-            return Err(err(
-                codes::MAIL_DOMAIN_STATE,
-                format!("DomainName: a key rotation of {name} is waiting for its DNS records"),
-            ));
-        }
-        let keys = wm.store.dkim_keys(&name).await.map_err(internal)?;
-        let pending: Vec<_> = keys.iter().filter(|k| k.state == DKIM_PENDING).collect();
-        Ok(RotateDkimKeysOutput {
-            domain_name: name.clone(),
-            pending_selectors: selectors,
-            records: pending
-                .iter()
-                .map(|key| PublishRecord {
-                    r#type: "TXT".to_string(),
-                    hostname: format!("{}._domainkey.{name}.", key.selector),
-                    value: crate::dkim::txt_record_value(key),
-                })
-                .collect(),
+        answer(async move {
+            let wm = &self.0;
+            let record = mail_domain(wm, ctx, &input.organization_id, &input.domain_name).await?;
+            let name = record.domain_name.clone();
+            if record.is_test_domain {
+                return Err(err(
+                    codes::MAIL_DOMAIN_STATE,
+                    format!("DomainName: {name} is the test domain; Carillon publishes its keys"),
+                ));
+            }
+            let selectors = new_dkim_selectors();
+            let started =
+                crate::dkim::rotate_domain_keys(&wm.store, &name, &selectors, now_millis())
+                    .await
+                    .map_err(dkim_failure)?;
+            if !started {
+                return Err(err(
+                    codes::MAIL_DOMAIN_STATE,
+                    format!("DomainName: a key rotation of {name} is waiting for its DNS records"),
+                ));
+            }
+            let keys = wm.store.dkim_keys(&name).await?;
+            let pending: Vec<_> = keys.iter().filter(|k| k.state == DKIM_PENDING).collect();
+            Ok(RotateDkimKeysOutput {
+                domain_name: name.clone(),
+                pending_selectors: selectors,
+                records: pending
+                    .iter()
+                    .map(|key| PublishRecord {
+                        r#type: "TXT".to_string(),
+                        hostname: format!("{}._domainkey.{name}.", key.selector),
+                        value: crate::dkim::txt_record_value(key),
+                    })
+                    .collect(),
+            })
         })
+        .await
     }
 }

@@ -4,9 +4,9 @@
 
 use carillon_awsapi::generated::workmail::*;
 use carillon_core::time::now_millis;
-use carillon_core::{ApiResult, RequestContext};
+use carillon_core::RequestContext;
 
-use super::common::internal;
+use super::error::Result;
 use super::WorkMail;
 
 /// PutInboundDmarcSettings: turns enforcement of sender domains' DMARC policies on inbound
@@ -17,7 +17,7 @@ pub(super) async fn put(
     wm: &WorkMail,
     ctx: &RequestContext,
     input: PutInboundDmarcSettingsRequest,
-) -> ApiResult<PutInboundDmarcSettingsResponse> {
+) -> Result<PutInboundDmarcSettingsResponse> {
     let org = wm.active_organization(ctx, &input.organization_id).await?;
     wm.store
         .put_inbound_dmarc_enforced(
@@ -26,8 +26,7 @@ pub(super) async fn put(
             input.enforced,
             now_millis(),
         )
-        .await
-        .map_err(internal)?;
+        .await?;
     Ok(PutInboundDmarcSettingsResponse {})
 }
 
@@ -39,13 +38,12 @@ pub(super) async fn describe(
     wm: &WorkMail,
     ctx: &RequestContext,
     input: DescribeInboundDmarcSettingsRequest,
-) -> ApiResult<DescribeInboundDmarcSettingsResponse> {
+) -> Result<DescribeInboundDmarcSettingsResponse> {
     let org = wm.active_organization(ctx, &input.organization_id).await?;
     let enforced = wm
         .store
         .inbound_dmarc_enforced(&org.organization_id)
-        .await
-        .map_err(internal)?;
+        .await?;
     Ok(DescribeInboundDmarcSettingsResponse {
         enforced: Some(enforced),
     })

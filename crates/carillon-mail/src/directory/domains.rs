@@ -3,11 +3,12 @@
 
 use carillon_awsapi::generated::workmail::*;
 use carillon_core::time::now_millis;
-use carillon_core::{ApiResult, RequestContext};
+use carillon_core::RequestContext;
 use carillon_store::StoreError;
 
-use super::common::{codes, dkim_failure, err, internal};
+use super::common::codes;
 use super::dns::new_dkim_selectors;
+use super::error::{dkim_failure, err, Error, Result};
 use super::organizations::new_domain;
 use super::WorkMail;
 
@@ -23,7 +24,7 @@ impl WorkMail {
     /// organizations' test domains).
     ///
     /// Errors: `InvalidParameterException` naming `DomainName`.
-    pub(super) fn registrable_domain(&self, domain: &str) -> ApiResult<String> {
+    pub(super) fn registrable_domain(&self, domain: &str) -> Result<String> {
         let name = domain.trim_end_matches('.').to_ascii_lowercase();
         let labels_ok = name.split('.').all(|label| {
             !label.is_empty()
@@ -62,7 +63,7 @@ pub(super) async fn register(
     wm: &WorkMail,
     ctx: &RequestContext,
     input: RegisterMailDomainRequest,
-) -> ApiResult<RegisterMailDomainResponse> {
+) -> Result<RegisterMailDomainResponse> {
     let org = wm.active_organization(ctx, &input.organization_id).await?;
     let name = wm.registrable_domain(&input.domain_name)?;
     let in_use = || {
@@ -71,20 +72,10 @@ pub(super) async fn register(
             format!("DomainName: {name} is already registered to an organization"),
         )
     };
-    if wm
-        .store
-        .mail_domain_owner(&name)
-        .await
-        .map_err(internal)?
-        .is_some()
-    {
+    if wm.store.mail_domain_owner(&name).await?.is_some() {
         return Err(in_use());
     }
-    let count = wm
-        .store
-        .count_mail_domains(&org.organization_id)
-        .await
-        .map_err(internal)?;
+    let count = wm.store.count_mail_domains(&org.organization_id).await?;
     if count >= MAX_DOMAINS_PER_ORGANIZATION {
         return Err(err(
             codes::LIMIT_EXCEEDED,
@@ -98,7 +89,7 @@ pub(super) async fn register(
     match wm.store.insert_mail_domain(&record).await {
         Ok(()) => {}
         Err(StoreError::Conflict(_)) => return Err(in_use()),
-        Err(e) => return Err(internal(e)),
+        Err(e) => return Err(Error::from(e)),
     }
     crate::dkim::create_domain_keys(&wm.store, &name, &record.dkim_selectors, record.created_at)
         .await
@@ -116,14 +107,13 @@ pub(super) async fn get(
     wm: &WorkMail,
     ctx: &RequestContext,
     input: GetMailDomainRequest,
-) -> ApiResult<GetMailDomainResponse> {
+) -> Result<GetMailDomainResponse> {
     let org = wm.active_organization(ctx, &input.organization_id).await?;
     let name = input.domain_name.trim_end_matches('.').to_ascii_lowercase();
     let record = wm
         .store
         .get_mail_domain(&org.organization_id, &name)
-        .await
-        .map_err(internal)?
+        .await?
         .ok_or_else(|| {
             err(
                 codes::MAIL_DOMAIN_NOT_FOUND,
@@ -133,13 +123,7 @@ pub(super) async fn get(
                 ),
             )
         })?;
-    if wm
-        .store
-        .dkim_keys(&record.domain_name)
-        .await
-        .map_err(internal)?
-        .is_empty()
-    {
+    if wm.store.dkim_keys(&record.domain_name).await?.is_empty() {
         // A domain registered before Carillon signed mail gets its keys on first look.
         let selectors = new_dkim_selectors();
         crate::dkim::create_domain_keys(&wm.store, &name, &selectors, now_millis())
@@ -147,11 +131,7 @@ pub(super) async fn get(
             .map_err(dkim_failure)?;
     }
     let record = wm.refresh_verification(record).await?;
-    let dkim = wm
-        .store
-        .dkim_keys(&record.domain_name)
-        .await
-        .map_err(internal)?;
+    let dkim = wm.store.dkim_keys(&record.domain_name).await?;
     Ok(GetMailDomainResponse {
         dkim_verification_status: Some(record.dkim_verification_status.clone()),
         is_default: Some(org.default_mail_domain.as_deref() == Some(record.domain_name.as_str())),
@@ -179,7 +159,7 @@ pub(super) async fn list(
     wm: &WorkMail,
     ctx: &RequestContext,
     input: ListMailDomainsRequest,
-) -> ApiResult<ListMailDomainsResponse> {
+) -> Result<ListMailDomainsResponse> {
     let org = wm.active_organization(ctx, &input.organization_id).await?;
     let scope = format!("ListMailDomains:{}:{}", ctx.account_id, org.organization_id);
     let paging = wm.paging(&scope, input.next_token.as_deref(), input.max_results)?;
@@ -190,8 +170,7 @@ pub(super) async fn list(
             paging.after.as_deref(),
             paging.limit + 1,
         )
-        .await
-        .map_err(internal)?;
+        .await?;
     let next_token = wm.finish_page(&scope, &mut domains, &paging, |d| d.domain_name.clone());
     Ok(ListMailDomainsResponse {
         mail_domains: Some(
@@ -218,7 +197,7 @@ pub(super) async fn update_default(
     wm: &WorkMail,
     ctx: &RequestContext,
     input: UpdateDefaultMailDomainRequest,
-) -> ApiResult<UpdateDefaultMailDomainResponse> {
+) -> Result<UpdateDefaultMailDomainResponse> {
     let org = wm.active_organization(ctx, &input.organization_id).await?;
     let record = wm
         .verified_domain(
@@ -228,8 +207,7 @@ pub(super) async fn update_default(
         .await?;
     wm.store
         .set_default_mail_domain(&org.organization_id, &record.domain_name)
-        .await
-        .map_err(internal)?;
+        .await?;
     Ok(UpdateDefaultMailDomainResponse::default())
 }
 
@@ -244,14 +222,13 @@ pub(super) async fn deregister(
     wm: &WorkMail,
     ctx: &RequestContext,
     input: DeregisterMailDomainRequest,
-) -> ApiResult<DeregisterMailDomainResponse> {
+) -> Result<DeregisterMailDomainResponse> {
     let org = wm.active_organization(ctx, &input.organization_id).await?;
     let name = input.domain_name.trim_end_matches('.').to_ascii_lowercase();
     let Some(record) = wm
         .store
         .get_mail_domain(&org.organization_id, &name)
-        .await
-        .map_err(internal)?
+        .await?
     else {
         return Ok(DeregisterMailDomainResponse::default());
     };
@@ -269,11 +246,7 @@ pub(super) async fn deregister(
             format!("DomainName: {name} is the default mail domain; choose another default first"),
         ));
     }
-    let used = wm
-        .store
-        .count_addresses_on_domain(&name)
-        .await
-        .map_err(internal)?;
+    let used = wm.store.count_addresses_on_domain(&name).await?;
     if used > 0 {
         return Err(err(
             codes::MAIL_DOMAIN_IN_USE,
@@ -283,8 +256,7 @@ pub(super) async fn deregister(
     let removed = wm
         .store
         .delete_unused_mail_domain(&org.organization_id, &name)
-        .await
-        .map_err(internal)?;
+        .await?;
     if !removed {
         // An address on the domain appeared since the count above.
         return Err(err(

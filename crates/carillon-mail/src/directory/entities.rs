@@ -4,12 +4,11 @@
 
 use carillon_awsapi::generated::workmail::*;
 use carillon_core::time::now_millis;
-use carillon_core::{ApiError, ApiResult, RequestContext};
+use carillon_core::RequestContext;
 use carillon_store::StoreError;
 
-use super::common::{
-    codes, display_name_of, err, internal, not_deleted, DELETED, DISABLED, ENABLED, USER,
-};
+use super::common::{codes, display_name_of, not_deleted, DELETED, DISABLED, ENABLED, USER};
+use super::error::{err, Error, Result};
 use super::WorkMail;
 
 /// Deletes a user or group (`kind`) permanently: it must be `DISABLED` (deregistered) first
@@ -27,13 +26,12 @@ pub(super) async fn delete_disabled(
     entity_id: &str,
     kind: &str,
     member: &str,
-) -> ApiResult<()> {
+) -> Result<()> {
     let org = wm.active_organization(ctx, organization_id).await?;
     let Some(entity) = wm
         .store
         .find_entity(&org.organization_id, entity_id, &[kind])
-        .await
-        .map_err(internal)?
+        .await?
     else {
         return Ok(());
     };
@@ -47,15 +45,16 @@ pub(super) async fn delete_disabled(
                 entity.entity_id
             ),
         )),
-        _ => wm
-            .store
-            .mark_entity_deleted(&org.organization_id, &entity.entity_id, now_millis())
-            .await
-            .map_err(internal),
+        _ => {
+            wm.store
+                .mark_entity_deleted(&org.organization_id, &entity.entity_id, now_millis())
+                .await?;
+            Ok(())
+        }
     }
 }
 
-fn address_in_use(address: &str) -> ApiError {
+fn address_in_use(address: &str) -> Error {
     err(
         codes::EMAIL_ADDRESS_IN_USE,
         format!("Email: {address} is already in use"),
@@ -76,7 +75,7 @@ pub(super) async fn register(
     wm: &WorkMail,
     ctx: &RequestContext,
     input: RegisterToWorkMailRequest,
-) -> ApiResult<RegisterToWorkMailResponse> {
+) -> Result<RegisterToWorkMailResponse> {
     let org = wm.active_organization(ctx, &input.organization_id).await?;
     let entity = wm
         .entity(&org.organization_id, &input.entity_id, &[], "EntityId")
@@ -97,13 +96,7 @@ pub(super) async fn register(
             ),
         ));
     }
-    if wm
-        .store
-        .address_owner(&email)
-        .await
-        .map_err(internal)?
-        .is_some()
-    {
+    if wm.store.address_owner(&email).await?.is_some() {
         return Err(address_in_use(&email));
     }
     // The mailbox comes first: if claiming the address then fails, the user stays disabled
@@ -111,8 +104,7 @@ pub(super) async fn register(
     if entity.kind == USER && entity.role.as_deref().unwrap_or("USER") == "USER" {
         wm.store
             .create_mailbox(&org.organization_id, &entity.entity_id)
-            .await
-            .map_err(internal)?;
+            .await?;
     }
     match wm
         .store
@@ -126,7 +118,7 @@ pub(super) async fn register(
     {
         Ok(()) => Ok(RegisterToWorkMailResponse::default()),
         Err(StoreError::Conflict(_)) => Err(address_in_use(&email)),
-        Err(e) => Err(internal(e)),
+        Err(e) => Err(Error::from(e)),
     }
 }
 
@@ -142,7 +134,7 @@ pub(super) async fn deregister(
     wm: &WorkMail,
     ctx: &RequestContext,
     input: DeregisterFromWorkMailRequest,
-) -> ApiResult<DeregisterFromWorkMailResponse> {
+) -> Result<DeregisterFromWorkMailResponse> {
     let org = wm.active_organization(ctx, &input.organization_id).await?;
     let entity = wm
         .entity(&org.organization_id, &input.entity_id, &[], "EntityId")
@@ -153,8 +145,7 @@ pub(super) async fn deregister(
     }
     wm.store
         .deregister_entity(&org.organization_id, &entity.entity_id, now_millis())
-        .await
-        .map_err(internal)?;
+        .await?;
     Ok(DeregisterFromWorkMailResponse::default())
 }
 
@@ -168,7 +159,7 @@ pub(super) async fn update_primary_email(
     wm: &WorkMail,
     ctx: &RequestContext,
     input: UpdatePrimaryEmailAddressRequest,
-) -> ApiResult<UpdatePrimaryEmailAddressResponse> {
+) -> Result<UpdatePrimaryEmailAddressResponse> {
     let org = wm.active_organization(ctx, &input.organization_id).await?;
     let entity = wm
         .entity(&org.organization_id, &input.entity_id, &[], "EntityId")
@@ -188,7 +179,7 @@ pub(super) async fn update_primary_email(
     if entity.email.as_deref() == Some(email.as_str()) {
         return Ok(UpdatePrimaryEmailAddressResponse::default());
     }
-    if let Some((_, owner)) = wm.store.address_owner(&email).await.map_err(internal)? {
+    if let Some((_, owner)) = wm.store.address_owner(&email).await? {
         if owner != entity.entity_id {
             return Err(address_in_use(&email));
         }
@@ -200,7 +191,7 @@ pub(super) async fn update_primary_email(
     {
         Ok(()) => Ok(UpdatePrimaryEmailAddressResponse::default()),
         Err(StoreError::Conflict(_)) => Err(address_in_use(&email)),
-        Err(e) => Err(internal(e)),
+        Err(e) => Err(Error::from(e)),
     }
 }
 
@@ -213,7 +204,7 @@ pub(super) async fn describe(
     wm: &WorkMail,
     ctx: &RequestContext,
     input: DescribeEntityRequest,
-) -> ApiResult<DescribeEntityResponse> {
+) -> Result<DescribeEntityResponse> {
     let org = wm.active_organization(ctx, &input.organization_id).await?;
     let not_found = || {
         err(
@@ -224,12 +215,7 @@ pub(super) async fn describe(
             ),
         )
     };
-    let Some((owner_org, entity_id)) = wm
-        .store
-        .address_owner(&input.email)
-        .await
-        .map_err(internal)?
-    else {
+    let Some((owner_org, entity_id)) = wm.store.address_owner(&input.email).await? else {
         return Err(not_found());
     };
     if owner_org != org.organization_id {

@@ -10,13 +10,14 @@
 
 use carillon_awsapi::generated::workmail::*;
 use carillon_core::time::now_millis;
-use carillon_core::{ApiResult, RequestContext};
+use carillon_core::RequestContext;
 use carillon_store::{
     ExportAdmission, ExportJobRecord, NewExportJob, EXPORT_CANCELLED, EXPORT_PENDING,
     EXPORT_RUNNING,
 };
 
-use super::common::{codes, err, internal, opt_timestamp, timestamp, USER};
+use super::common::{codes, opt_timestamp, timestamp, USER};
+use super::error::{err, Error, Result};
 use super::WorkMail;
 
 /// Export jobs pending or running at once per organization. Spec: workmail.md §2.22, §6.
@@ -46,7 +47,7 @@ fn progress(job: &ExportJobRecord) -> Option<i32> {
 ///
 /// Errors: `InvalidParameterException` for an empty path or a `.`/`..` segment (it could
 /// leave the export location).
-fn normalized_prefix(prefix: &str) -> ApiResult<String> {
+fn normalized_prefix(prefix: &str) -> Result<String> {
     let segments: Vec<&str> = prefix.split('/').filter(|s| !s.is_empty()).collect();
     if segments.is_empty() || segments.iter().any(|s| matches!(*s, "." | "..")) {
         return Err(err(
@@ -71,7 +72,7 @@ pub(super) async fn start(
     wm: &WorkMail,
     ctx: &RequestContext,
     input: StartMailboxExportJobRequest,
-) -> ApiResult<StartMailboxExportJobResponse> {
+) -> Result<StartMailboxExportJobResponse> {
     let org = wm.active_organization(ctx, &input.organization_id).await?;
     if matches!(input.s3_bucket_name.as_str(), "." | "..") {
         return Err(err(
@@ -88,13 +89,7 @@ pub(super) async fn start(
     let user = wm
         .entity(&org.organization_id, &input.entity_id, &[USER], "EntityId")
         .await?;
-    if wm
-        .store
-        .mailbox_size(&user.entity_id)
-        .await
-        .map_err(internal)?
-        .is_none()
-    {
+    if wm.store.mailbox_size(&user.entity_id).await?.is_none() {
         return Err(err(
             codes::ENTITY_NOT_FOUND,
             format!("EntityId: {} has no mailbox", user.entity_id),
@@ -119,8 +114,7 @@ pub(super) async fn start(
     let admission = wm
         .store
         .start_export_job(&job, MAX_CONCURRENT_EXPORTS, now - MAILBOX_EXPORT_WINDOW_MS)
-        .await
-        .map_err(internal)?;
+        .await?;
     let job_id = match admission {
         ExportAdmission::Started => job.job_id,
         ExportAdmission::Existing(job_id) => job_id,
@@ -158,15 +152,14 @@ async fn job(
     ctx: &RequestContext,
     organization_id: &str,
     job_id: &str,
-) -> ApiResult<ExportJobRecord> {
+) -> Result<ExportJobRecord> {
     wm.store
         .export_job(&ctx.account_id, organization_id, job_id)
-        .await
-        .map_err(internal)?
+        .await?
         .ok_or_else(|| job_not_found(organization_id, job_id))
 }
 
-fn job_not_found(organization_id: &str, job_id: &str) -> carillon_core::ApiError {
+fn job_not_found(organization_id: &str, job_id: &str) -> Error {
     err(
         codes::ENTITY_NOT_FOUND,
         format!("JobId: no export job {job_id} in organization {organization_id}"),
@@ -182,7 +175,7 @@ pub(super) async fn describe(
     wm: &WorkMail,
     ctx: &RequestContext,
     input: DescribeMailboxExportJobRequest,
-) -> ApiResult<DescribeMailboxExportJobResponse> {
+) -> Result<DescribeMailboxExportJobResponse> {
     let org = wm.active_organization(ctx, &input.organization_id).await?;
     let job = job(wm, ctx, &org.organization_id, &input.job_id).await?;
     Ok(DescribeMailboxExportJobResponse {
@@ -210,7 +203,7 @@ pub(super) async fn list(
     wm: &WorkMail,
     ctx: &RequestContext,
     input: ListMailboxExportJobsRequest,
-) -> ApiResult<ListMailboxExportJobsResponse> {
+) -> Result<ListMailboxExportJobsResponse> {
     let org = wm.active_organization(ctx, &input.organization_id).await?;
     let scope = format!(
         "ListMailboxExportJobs:{}:{}",
@@ -239,8 +232,7 @@ pub(super) async fn list(
             after.as_ref().map(|(time, id)| (*time, id.as_str())),
             paging.limit + 1,
         )
-        .await
-        .map_err(internal)?;
+        .await?;
     let next_token = wm.finish_page(&scope, &mut jobs, &paging, |j| {
         format!("{}:{}", j.start_time, j.job_id)
     });
@@ -275,7 +267,7 @@ pub(super) async fn cancel(
     wm: &WorkMail,
     ctx: &RequestContext,
     input: CancelMailboxExportJobRequest,
-) -> ApiResult<CancelMailboxExportJobResponse> {
+) -> Result<CancelMailboxExportJobResponse> {
     let org = wm.active_organization(ctx, &input.organization_id).await?;
     let state = wm
         .store
@@ -285,8 +277,7 @@ pub(super) async fn cancel(
             &input.job_id,
             now_millis(),
         )
-        .await
-        .map_err(internal)?;
+        .await?;
     match state.as_deref() {
         None => Err(job_not_found(&org.organization_id, &input.job_id)),
         Some(EXPORT_CANCELLED) => Ok(CancelMailboxExportJobResponse::default()),

@@ -11,16 +11,17 @@
 //! delivery reads the rules from the store for every message.
 
 use carillon_adminapi::{CarillonOperation, ErrorSpec, OperationSpec, Registry};
-use carillon_core::{ApiError, ApiResult, RequestContext};
+use carillon_core::{ApiResult, RequestContext};
 use carillon_store::{FlowRuleRecord, FlowRuleWrite};
 use http::Method;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::common::{
-    codes, err, internal, rfc3339, EmptyOutput, OrganizationInput,
-    ORGANIZATION_RESOURCE as RESOURCE, ORG_NOT_FOUND, ORG_STATE,
+    codes, rfc3339, EmptyOutput, OrganizationInput, ORGANIZATION_RESOURCE as RESOURCE,
+    ORG_NOT_FOUND, ORG_STATE,
 };
+use super::error::{answer, err, Error, Result};
 use super::WorkMail;
 use crate::flow::rules::{
     self, FlowAction, FlowDirection, RuleOutcome, MAX_RULE_TIMEOUT_MINUTES,
@@ -288,7 +289,7 @@ pub fn register(registry: &mut Registry, workmail: &WorkMail) {
         .register(TestEmailFlowRules(workmail.clone()));
 }
 
-fn invalid(message: String) -> ApiError {
+fn invalid(message: String) -> Error {
     err(codes::INVALID_PARAMETER, message)
 }
 
@@ -299,7 +300,7 @@ fn invalid(message: String) -> ApiError {
 /// that is not an HTTPS URL, a Run hook fallback, a timeout over 240, a synchronous hook
 /// with a destination other than `*`, a gateway missing or given without routing);
 /// `LimitExceededException` over 250 patterns.
-fn validate(def: &RuleDefinition) -> ApiResult<ValidRule> {
+fn validate(def: &RuleDefinition) -> Result<ValidRule> {
     let direction = FlowDirection::from(def.direction);
     let patterns = |field, texts: &[String]| {
         rules::parse_patterns(field, texts).map_err(|e| {
@@ -396,7 +397,7 @@ fn validate(def: &RuleDefinition) -> ApiResult<ValidRule> {
 }
 
 /// Refuses anything but an absolute `https://host…` URL.
-fn check_https(endpoint: &str) -> ApiResult<()> {
+fn check_https(endpoint: &str) -> Result<()> {
     let uri: http::Uri = endpoint
         .parse()
         .map_err(|_| invalid(format!("HookEndpoint: {endpoint:?} is not a URL")))?;
@@ -447,7 +448,7 @@ async fn put_rule(
     ctx: &RequestContext,
     record: &FlowRuleRecord,
     replace: bool,
-) -> ApiResult<()> {
+) -> Result<()> {
     let written = wm
         .store
         .put_flow_rule(
@@ -456,8 +457,7 @@ async fn put_rule(
             replace,
             MAX_SENDER_PATTERNS_PER_ORGANIZATION as i64,
         )
-        .await
-        .map_err(internal)?;
+        .await?;
     match written {
         FlowRuleWrite::Done => Ok(()),
         FlowRuleWrite::NameTaken => Err(err(
@@ -480,7 +480,7 @@ async fn put_rule(
     }
 }
 
-fn rule_not_found(name: &str) -> ApiError {
+fn rule_not_found(name: &str) -> Error {
     err(
         codes::RESOURCE_NOT_FOUND,
         format!("Name: the organization has no email flow rule named {name:?}"),
@@ -543,13 +543,16 @@ impl CarillonOperation for CreateEmailFlowRule {
         ctx: &RequestContext,
         input: CreateEmailFlowRuleInput,
     ) -> ApiResult<EmptyOutput> {
-        let wm = &self.0;
-        let org = wm.active_organization(ctx, &input.organization_id).await?;
-        let valid = validate(&input.definition)?;
-        let rule_id = format!("efr-{}", carillon_core::ids::new_uuid().replace('-', ""));
-        let record = valid.record(rule_id, org.organization_id, input.name.trim().to_string());
-        put_rule(wm, ctx, &record, false).await?;
-        Ok(EmptyOutput {})
+        answer(async move {
+            let wm = &self.0;
+            let org = wm.active_organization(ctx, &input.organization_id).await?;
+            let valid = validate(&input.definition)?;
+            let rule_id = format!("efr-{}", carillon_core::ids::new_uuid().replace('-', ""));
+            let record = valid.record(rule_id, org.organization_id, input.name.trim().to_string());
+            put_rule(wm, ctx, &record, false).await?;
+            Ok(EmptyOutput {})
+        })
+        .await
     }
 }
 
@@ -580,19 +583,21 @@ impl CarillonOperation for UpdateEmailFlowRule {
         ctx: &RequestContext,
         input: UpdateEmailFlowRuleInput,
     ) -> ApiResult<EmptyOutput> {
-        let wm = &self.0;
-        let org = wm.active_organization(ctx, &input.organization_id).await?;
-        let current = wm
-            .store
-            .flow_rule(&ctx.account_id, &org.organization_id, &input.name)
-            .await
-            .map_err(internal)?
-            .ok_or_else(|| rule_not_found(&input.name))?;
-        let valid = validate(&input.definition)?;
-        let mut record = valid.record(current.rule_id, org.organization_id, current.name);
-        record.created_at = current.created_at;
-        put_rule(wm, ctx, &record, true).await?;
-        Ok(EmptyOutput {})
+        answer(async move {
+            let wm = &self.0;
+            let org = wm.active_organization(ctx, &input.organization_id).await?;
+            let current = wm
+                .store
+                .flow_rule(&ctx.account_id, &org.organization_id, &input.name)
+                .await?
+                .ok_or_else(|| rule_not_found(&input.name))?;
+            let valid = validate(&input.definition)?;
+            let mut record = valid.record(current.rule_id, org.organization_id, current.name);
+            record.created_at = current.created_at;
+            put_rule(wm, ctx, &record, true).await?;
+            Ok(EmptyOutput {})
+        })
+        .await
     }
 }
 
@@ -623,17 +628,19 @@ impl CarillonOperation for DeleteEmailFlowRule {
         ctx: &RequestContext,
         input: EmailFlowRuleInput,
     ) -> ApiResult<EmptyOutput> {
-        let wm = &self.0;
-        let org = wm.active_organization(ctx, &input.organization_id).await?;
-        let deleted = wm
-            .store
-            .delete_flow_rule(&ctx.account_id, &org.organization_id, &input.name)
-            .await
-            .map_err(internal)?;
-        if !deleted {
-            return Err(rule_not_found(&input.name));
-        }
-        Ok(EmptyOutput {})
+        answer(async move {
+            let wm = &self.0;
+            let org = wm.active_organization(ctx, &input.organization_id).await?;
+            let deleted = wm
+                .store
+                .delete_flow_rule(&ctx.account_id, &org.organization_id, &input.name)
+                .await?;
+            if !deleted {
+                return Err(rule_not_found(&input.name));
+            }
+            Ok(EmptyOutput {})
+        })
+        .await
     }
 }
 
@@ -664,15 +671,17 @@ impl CarillonOperation for GetEmailFlowRule {
         ctx: &RequestContext,
         input: EmailFlowRuleInput,
     ) -> ApiResult<EmailFlowRule> {
-        let wm = &self.0;
-        let org = wm.active_organization(ctx, &input.organization_id).await?;
-        let rule = wm
-            .store
-            .flow_rule(&ctx.account_id, &org.organization_id, &input.name)
-            .await
-            .map_err(internal)?
-            .ok_or_else(|| rule_not_found(&input.name))?;
-        Ok(describe_rule(rule))
+        answer(async move {
+            let wm = &self.0;
+            let org = wm.active_organization(ctx, &input.organization_id).await?;
+            let rule = wm
+                .store
+                .flow_rule(&ctx.account_id, &org.organization_id, &input.name)
+                .await?
+                .ok_or_else(|| rule_not_found(&input.name))?;
+            Ok(describe_rule(rule))
+        })
+        .await
     }
 }
 
@@ -703,16 +712,18 @@ impl CarillonOperation for ListEmailFlowRules {
         ctx: &RequestContext,
         input: OrganizationInput,
     ) -> ApiResult<ListEmailFlowRulesOutput> {
-        let wm = &self.0;
-        let org = wm.active_organization(ctx, &input.organization_id).await?;
-        let rules = wm
-            .store
-            .list_flow_rules(&ctx.account_id, &org.organization_id)
-            .await
-            .map_err(internal)?;
-        Ok(ListEmailFlowRulesOutput {
-            rules: rules.into_iter().map(describe_rule).collect(),
+        answer(async move {
+            let wm = &self.0;
+            let org = wm.active_organization(ctx, &input.organization_id).await?;
+            let rules = wm
+                .store
+                .list_flow_rules(&ctx.account_id, &org.organization_id)
+                .await?;
+            Ok(ListEmailFlowRulesOutput {
+                rules: rules.into_iter().map(describe_rule).collect(),
+            })
         })
+        .await
     }
 }
 
@@ -743,32 +754,34 @@ impl CarillonOperation for TestEmailFlowRules {
         ctx: &RequestContext,
         input: TestEmailFlowRulesInput,
     ) -> ApiResult<TestEmailFlowRulesOutput> {
-        let wm = &self.0;
-        let org = wm.active_organization(ctx, &input.organization_id).await?;
-        let rules = rules::load_rules(&wm.store, &org.organization_id, input.direction.into())
-            .await
-            .map_err(internal)?;
-        let decision = rules::evaluate(&rules, &input.sender, &input.recipient);
-        let (action, hook) = match &decision.outcome {
-            RuleOutcome::Action(action) => (action.clone(), None),
-            RuleOutcome::RunHook(hook) => (hook.fallback.clone(), Some(hook)),
-        };
-        let gateway = match &action {
-            FlowAction::RouteToGateway { gateway_id } => Some(gateway_id.clone()),
-            _ => None,
-        };
-        let name =
-            |a: &FlowAction| RuleActionName::parse(a.name()).unwrap_or(RuleActionName::Default);
-        Ok(TestEmailFlowRulesOutput {
-            action: if hook.is_some() {
-                RuleActionName::RunHook
-            } else {
-                name(&action)
-            },
-            rule_name: decision.rule_name,
-            smtp_gateway_id: gateway,
-            run_synchronously: hook.map(|h| h.synchronous),
-            fallback_action: hook.map(|_| name(&action)),
+        answer(async move {
+            let wm = &self.0;
+            let org = wm.active_organization(ctx, &input.organization_id).await?;
+            let rules =
+                rules::load_rules(&wm.store, &org.organization_id, input.direction.into()).await?;
+            let decision = rules::evaluate(&rules, &input.sender, &input.recipient);
+            let (action, hook) = match &decision.outcome {
+                RuleOutcome::Action(action) => (action.clone(), None),
+                RuleOutcome::RunHook(hook) => (hook.fallback.clone(), Some(hook)),
+            };
+            let gateway = match &action {
+                FlowAction::RouteToGateway { gateway_id } => Some(gateway_id.clone()),
+                _ => None,
+            };
+            let name =
+                |a: &FlowAction| RuleActionName::parse(a.name()).unwrap_or(RuleActionName::Default);
+            Ok(TestEmailFlowRulesOutput {
+                action: if hook.is_some() {
+                    RuleActionName::RunHook
+                } else {
+                    name(&action)
+                },
+                rule_name: decision.rule_name,
+                smtp_gateway_id: gateway,
+                run_synchronously: hook.map(|h| h.synchronous),
+                fallback_action: hook.map(|_| name(&action)),
+            })
         })
+        .await
     }
 }

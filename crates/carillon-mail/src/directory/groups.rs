@@ -11,14 +11,14 @@ use std::collections::{HashMap, HashSet};
 use carillon_awsapi::generated::workmail::*;
 use carillon_core::ids::new_uuid;
 use carillon_core::time::now_millis;
-use carillon_core::{ApiResult, RequestContext};
+use carillon_core::RequestContext;
 use carillon_store::{EntityFilter, EntityRecord, StoreError};
 
 use super::common::{
-    codes, display_name_of, err, internal, not_deleted, opt_timestamp, DISABLED, ENABLED, GROUP,
-    USER,
+    codes, display_name_of, not_deleted, opt_timestamp, DISABLED, ENABLED, GROUP, USER,
 };
 use super::entities::delete_disabled;
+use super::error::{err, Error, Result};
 use super::WorkMail;
 
 /// Every entity reachable from `start` by following membership edges `(group, member)` from
@@ -58,7 +58,7 @@ pub(super) async fn create(
     wm: &WorkMail,
     ctx: &RequestContext,
     input: CreateGroupRequest,
-) -> ApiResult<CreateGroupResponse> {
+) -> Result<CreateGroupResponse> {
     let org = wm.active_organization(ctx, &input.organization_id).await?;
     let name_taken = || {
         err(
@@ -72,8 +72,7 @@ pub(super) async fn create(
     if wm
         .store
         .entity_name_taken(&org.organization_id, &input.name)
-        .await
-        .map_err(internal)?
+        .await?
     {
         return Err(name_taken());
     }
@@ -102,7 +101,7 @@ pub(super) async fn create(
             group_id: Some(group.entity_id),
         }),
         Err(StoreError::Conflict(_)) => Err(name_taken()),
-        Err(e) => Err(internal(e)),
+        Err(e) => Err(Error::from(e)),
     }
 }
 
@@ -114,7 +113,7 @@ pub(super) async fn describe(
     wm: &WorkMail,
     ctx: &RequestContext,
     input: DescribeGroupRequest,
-) -> ApiResult<DescribeGroupResponse> {
+) -> Result<DescribeGroupResponse> {
     let org = wm.active_organization(ctx, &input.organization_id).await?;
     let group = wm
         .entity(&org.organization_id, &input.group_id, &[GROUP], "GroupId")
@@ -139,7 +138,7 @@ pub(super) async fn list(
     wm: &WorkMail,
     ctx: &RequestContext,
     input: ListGroupsRequest,
-) -> ApiResult<ListGroupsResponse> {
+) -> Result<ListGroupsResponse> {
     let org = wm.active_organization(ctx, &input.organization_id).await?;
     let filters = input.filters.unwrap_or_default();
     let filter = EntityFilter {
@@ -159,8 +158,7 @@ pub(super) async fn list(
             paging.after.as_deref(),
             paging.limit + 1,
         )
-        .await
-        .map_err(internal)?;
+        .await?;
     let next_token = wm.finish_page(&scope, &mut groups, &paging, |g| g.name.clone());
     Ok(ListGroupsResponse {
         groups: Some(
@@ -188,7 +186,7 @@ pub(super) async fn update(
     wm: &WorkMail,
     ctx: &RequestContext,
     input: UpdateGroupRequest,
-) -> ApiResult<UpdateGroupResponse> {
+) -> Result<UpdateGroupResponse> {
     let org = wm.active_organization(ctx, &input.organization_id).await?;
     let mut group = wm
         .entity(&org.organization_id, &input.group_id, &[GROUP], "GroupId")
@@ -196,10 +194,7 @@ pub(super) async fn update(
     not_deleted(&group)?;
     if let Some(hidden) = input.hidden_from_global_address_list {
         group.hidden_from_gal = hidden;
-        wm.store
-            .update_entity_profile(&group)
-            .await
-            .map_err(internal)?;
+        wm.store.update_entity_profile(&group).await?;
     }
     Ok(UpdateGroupResponse::default())
 }
@@ -214,7 +209,7 @@ pub(super) async fn delete(
     wm: &WorkMail,
     ctx: &RequestContext,
     input: DeleteGroupRequest,
-) -> ApiResult<DeleteGroupResponse> {
+) -> Result<DeleteGroupResponse> {
     delete_disabled(
         wm,
         ctx,
@@ -234,7 +229,7 @@ async fn group_and_member(
     organization_id: &str,
     group_id: &str,
     member_id: &str,
-) -> ApiResult<(EntityRecord, EntityRecord)> {
+) -> Result<(EntityRecord, EntityRecord)> {
     let group = wm
         .entity(organization_id, group_id, &[GROUP], "GroupId")
         .await?;
@@ -256,16 +251,12 @@ pub(super) async fn associate_member(
     wm: &WorkMail,
     ctx: &RequestContext,
     input: AssociateMemberToGroupRequest,
-) -> ApiResult<AssociateMemberToGroupResponse> {
+) -> Result<AssociateMemberToGroupResponse> {
     let org = wm.active_organization(ctx, &input.organization_id).await?;
     let (group, member) =
         group_and_member(wm, &org.organization_id, &input.group_id, &input.member_id).await?;
     if member.kind == GROUP {
-        let edges = wm
-            .store
-            .group_edges(&org.organization_id)
-            .await
-            .map_err(internal)?;
+        let edges = wm.store.group_edges(&org.organization_id).await?;
         if would_create_cycle(&edges, &group.entity_id, &member.entity_id) {
             return Err(err(
                 codes::INVALID_PARAMETER,
@@ -279,8 +270,7 @@ pub(super) async fn associate_member(
     }
     wm.store
         .add_group_member(&org.organization_id, &group.entity_id, &member.entity_id)
-        .await
-        .map_err(internal)?;
+        .await?;
     Ok(AssociateMemberToGroupResponse::default())
 }
 
@@ -293,15 +283,14 @@ pub(super) async fn disassociate_member(
     wm: &WorkMail,
     ctx: &RequestContext,
     input: DisassociateMemberFromGroupRequest,
-) -> ApiResult<DisassociateMemberFromGroupResponse> {
+) -> Result<DisassociateMemberFromGroupResponse> {
     let org = wm.active_organization(ctx, &input.organization_id).await?;
     let (group, member) =
         group_and_member(wm, &org.organization_id, &input.group_id, &input.member_id).await?;
     let removed = wm
         .store
         .remove_group_member(&org.organization_id, &group.entity_id, &member.entity_id)
-        .await
-        .map_err(internal)?;
+        .await?;
     if !removed {
         return Err(err(
             codes::ENTITY_NOT_FOUND,
@@ -323,7 +312,7 @@ pub(super) async fn list_members(
     wm: &WorkMail,
     ctx: &RequestContext,
     input: ListGroupMembersRequest,
-) -> ApiResult<ListGroupMembersResponse> {
+) -> Result<ListGroupMembersResponse> {
     let org = wm.active_organization(ctx, &input.organization_id).await?;
     let group = wm
         .entity(&org.organization_id, &input.group_id, &[GROUP], "GroupId")
@@ -334,8 +323,7 @@ pub(super) async fn list_members(
     let mut members = wm
         .store
         .list_group_members(&group.entity_id, paging.after.as_deref(), paging.limit + 1)
-        .await
-        .map_err(internal)?;
+        .await?;
     let next_token = wm.finish_page(&scope, &mut members, &paging, |m| m.entity_id.clone());
     Ok(ListGroupMembersResponse {
         members: Some(
@@ -365,7 +353,7 @@ pub(super) async fn list_for_entity(
     wm: &WorkMail,
     ctx: &RequestContext,
     input: ListGroupsForEntityRequest,
-) -> ApiResult<ListGroupsForEntityResponse> {
+) -> Result<ListGroupsForEntityResponse> {
     let org = wm.active_organization(ctx, &input.organization_id).await?;
     let entity = wm
         .entity(
@@ -393,8 +381,7 @@ pub(super) async fn list_for_entity(
             paging.after.as_deref(),
             paging.limit + 1,
         )
-        .await
-        .map_err(internal)?;
+        .await?;
     let next_token = wm.finish_page(&scope, &mut groups, &paging, |g| g.entity_id.clone());
     Ok(ListGroupsForEntityResponse {
         groups: Some(

@@ -15,8 +15,9 @@ use schemars::JsonSchema;
 use serde::Serialize;
 
 use super::common::{
-    internal, OrganizationInput, ORGANIZATION_ERRORS as ERRORS, ORGANIZATION_RESOURCE as RESOURCE,
+    OrganizationInput, ORGANIZATION_ERRORS as ERRORS, ORGANIZATION_RESOURCE as RESOURCE,
 };
+use super::error::answer;
 use super::WorkMail;
 use crate::flow::hooks;
 
@@ -78,13 +79,15 @@ impl CarillonOperation for GetFlowHookSecret {
         ctx: &RequestContext,
         input: OrganizationInput,
     ) -> ApiResult<FlowHookSecretOutput> {
-        let wm = &self.0;
-        let org = wm.active_organization(ctx, &input.organization_id).await?;
-        let secret =
-            crate::flow::transit::hook_secret(&wm.store, &ctx.account_id, &org.organization_id)
-                .await
-                .map_err(internal)?;
-        Ok(output(org.organization_id, secret))
+        answer(async move {
+            let wm = &self.0;
+            let org = wm.active_organization(ctx, &input.organization_id).await?;
+            let secret =
+                crate::flow::transit::hook_secret(&wm.store, &ctx.account_id, &org.organization_id)
+                    .await?;
+            Ok(output(org.organization_id, secret))
+        })
+        .await
     }
 }
 
@@ -114,21 +117,22 @@ impl CarillonOperation for RotateFlowHookSecret {
         ctx: &RequestContext,
         input: OrganizationInput,
     ) -> ApiResult<FlowHookSecretOutput> {
-        let wm = &self.0;
-        let org = wm.active_organization(ctx, &input.organization_id).await?;
-        let secret = hooks::new_secret();
-        let sealed = crate::crypto::seal_secret(&wm.store, &org.organization_id, &secret)
-            .await
-            .map_err(internal)?;
-        wm.store
-            .set_hook_secret(
-                &ctx.account_id,
-                &org.organization_id,
-                &sealed,
-                carillon_core::time::now_millis(),
-            )
-            .await
-            .map_err(internal)?;
-        Ok(output(org.organization_id, secret))
+        answer(async move {
+            let wm = &self.0;
+            let org = wm.active_organization(ctx, &input.organization_id).await?;
+            let secret = hooks::new_secret();
+            let sealed =
+                crate::crypto::seal_secret(&wm.store, &org.organization_id, &secret).await?;
+            wm.store
+                .set_hook_secret(
+                    &ctx.account_id,
+                    &org.organization_id,
+                    &sealed,
+                    carillon_core::time::now_millis(),
+                )
+                .await?;
+            Ok(output(org.organization_id, secret))
+        })
+        .await
     }
 }

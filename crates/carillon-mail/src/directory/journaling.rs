@@ -17,9 +17,8 @@ use http::Method;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::common::{
-    codes, err, internal, rfc3339, ORGANIZATION_ERRORS, ORGANIZATION_RESOURCE as RESOURCE,
-};
+use super::common::{codes, rfc3339, ORGANIZATION_ERRORS, ORGANIZATION_RESOURCE as RESOURCE};
+use super::error::{answer, err};
 use super::WorkMail;
 use crate::delivery::journal::is_reserved_journal_sender;
 
@@ -121,32 +120,34 @@ impl CarillonOperation for PutJournalingConfiguration {
         ctx: &RequestContext,
         input: PutJournalingConfigurationInput,
     ) -> ApiResult<PutJournalingConfigurationOutput> {
-        let wm = &self.0;
-        let org = wm.active_organization(ctx, &input.organization_id).await?;
-        let journaling = input.journaling_email_address.trim().to_lowercase();
-        let report = input.report_email_address.trim().to_lowercase();
-        let domain = test_domain(wm, org.alias.as_deref());
-        if is_reserved_journal_sender(&journaling, &domain) {
-            return Err(err(
-                codes::INVALID_PARAMETER,
-                format!(
-                    "JournalingEmailAddress: {journaling} is the sender of the journal records"
-                ),
-            ));
-        }
-        wm.store
-            .put_journaling_configuration(
-                &ctx.account_id,
-                &JournalingConfigurationRecord {
-                    organization_id: org.organization_id,
-                    journaling_address: journaling,
-                    report_address: report,
-                    updated_at: carillon_core::time::now_millis(),
-                },
-            )
-            .await
-            .map_err(internal)?;
-        Ok(PutJournalingConfigurationOutput {})
+        answer(async move {
+            let wm = &self.0;
+            let org = wm.active_organization(ctx, &input.organization_id).await?;
+            let journaling = input.journaling_email_address.trim().to_lowercase();
+            let report = input.report_email_address.trim().to_lowercase();
+            let domain = test_domain(wm, org.alias.as_deref());
+            if is_reserved_journal_sender(&journaling, &domain) {
+                return Err(err(
+                    codes::INVALID_PARAMETER,
+                    format!(
+                        "JournalingEmailAddress: {journaling} is the sender of the journal records"
+                    ),
+                ));
+            }
+            wm.store
+                .put_journaling_configuration(
+                    &ctx.account_id,
+                    &JournalingConfigurationRecord {
+                        organization_id: org.organization_id,
+                        journaling_address: journaling,
+                        report_address: report,
+                        updated_at: carillon_core::time::now_millis(),
+                    },
+                )
+                .await?;
+            Ok(PutJournalingConfigurationOutput {})
+        })
+        .await
     }
 }
 
@@ -185,32 +186,34 @@ impl CarillonOperation for GetJournalingConfiguration {
         ctx: &RequestContext,
         input: OrganizationJournalingInput,
     ) -> ApiResult<GetJournalingConfigurationOutput> {
-        let wm = &self.0;
-        let org = wm.active_organization(ctx, &input.organization_id).await?;
-        let config = wm
-            .store
-            .journaling_configuration(&ctx.account_id, &org.organization_id)
-            .await
-            .map_err(internal)?
-            .ok_or_else(|| {
-                err(
-                    codes::RESOURCE_NOT_FOUND,
-                    format!(
-                        "Journaling is not configured for organization {}",
-                        org.organization_id
-                    ),
-                )
-            })?;
-        Ok(GetJournalingConfigurationOutput {
-            journal_sender_address: crate::delivery::journal::journal_sender(&test_domain(
-                wm,
-                org.alias.as_deref(),
-            )),
-            organization_id: config.organization_id,
-            journaling_email_address: config.journaling_address,
-            report_email_address: config.report_address,
-            date_modified: rfc3339(config.updated_at),
+        answer(async move {
+            let wm = &self.0;
+            let org = wm.active_organization(ctx, &input.organization_id).await?;
+            let config = wm
+                .store
+                .journaling_configuration(&ctx.account_id, &org.organization_id)
+                .await?
+                .ok_or_else(|| {
+                    err(
+                        codes::RESOURCE_NOT_FOUND,
+                        format!(
+                            "Journaling is not configured for organization {}",
+                            org.organization_id
+                        ),
+                    )
+                })?;
+            Ok(GetJournalingConfigurationOutput {
+                journal_sender_address: crate::delivery::journal::journal_sender(&test_domain(
+                    wm,
+                    org.alias.as_deref(),
+                )),
+                organization_id: config.organization_id,
+                journaling_email_address: config.journaling_address,
+                report_email_address: config.report_address,
+                date_modified: rfc3339(config.updated_at),
+            })
         })
+        .await
     }
 }
 
@@ -240,12 +243,14 @@ impl CarillonOperation for DeleteJournalingConfiguration {
         ctx: &RequestContext,
         input: OrganizationJournalingInput,
     ) -> ApiResult<DeleteJournalingConfigurationOutput> {
-        let wm = &self.0;
-        let org = wm.active_organization(ctx, &input.organization_id).await?;
-        wm.store
-            .delete_journaling_configuration(&ctx.account_id, &org.organization_id)
-            .await
-            .map_err(internal)?;
-        Ok(DeleteJournalingConfigurationOutput {})
+        answer(async move {
+            let wm = &self.0;
+            let org = wm.active_organization(ctx, &input.organization_id).await?;
+            wm.store
+                .delete_journaling_configuration(&ctx.account_id, &org.organization_id)
+                .await?;
+            Ok(DeleteJournalingConfigurationOutput {})
+        })
+        .await
     }
 }

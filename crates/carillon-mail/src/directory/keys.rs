@@ -16,7 +16,8 @@ use http::Method;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::common::{codes, err, internal, rfc3339};
+use super::common::{codes, rfc3339};
+use super::error::{answer, err, Error, Result};
 use super::WorkMail;
 
 const KEYS_PATH: &str = "/carillon/v1/keys";
@@ -133,8 +134,9 @@ pub fn register(registry: &mut Registry, workmail: &WorkMail) {
         .register(DescribeKey(workmail.clone()));
 }
 
-fn key_failure(e: KmsError) -> carillon_core::ApiError {
-    internal(e.into())
+/// A key-provider failure, answered as a store failure (`InternalFailure`, logged).
+fn key_failure(e: KmsError) -> Error {
+    Error::from(carillon_store::StoreError::from(e))
 }
 
 /// The key-encryption key of a new organization (workmail.md §2.6, §5.3): `kms_key_arn`
@@ -148,8 +150,8 @@ pub(super) async fn resolve_kms_key(
     ctx: &RequestContext,
     kms_key_arn: Option<&str>,
     field: &str,
-) -> ApiResult<String> {
-    let keyring = wm.store.keyring().map_err(internal)?;
+) -> Result<String> {
+    let keyring = wm.store.keyring()?;
     let Some(arn) = kms_key_arn else {
         let key = keyring
             .provider()
@@ -205,20 +207,23 @@ impl CarillonOperation for CreateKey {
     }
 
     async fn call(&self, ctx: &RequestContext, input: CreateKeyInput) -> ApiResult<KeyOutput> {
-        let wm = &self.0;
-        let keyring = wm.store.keyring().map_err(internal)?;
-        let key = keyring
-            .provider()
-            .create_key(
-                &ctx.account_id,
-                &wm.region,
-                input.description.as_deref().unwrap_or_default(),
-            )
-            .await
-            .map_err(key_failure)?;
-        Ok(KeyOutput {
-            key_metadata: key.into(),
+        answer(async move {
+            let wm = &self.0;
+            let keyring = wm.store.keyring()?;
+            let key = keyring
+                .provider()
+                .create_key(
+                    &ctx.account_id,
+                    &wm.region,
+                    input.description.as_deref().unwrap_or_default(),
+                )
+                .await
+                .map_err(key_failure)?;
+            Ok(KeyOutput {
+                key_metadata: key.into(),
+            })
         })
+        .await
     }
 }
 
@@ -244,21 +249,24 @@ impl CarillonOperation for ListKeys {
     }
 
     async fn call(&self, ctx: &RequestContext, _input: ListKeysInput) -> ApiResult<ListKeysOutput> {
-        let keyring = self.0.store.keyring().map_err(internal)?;
-        let keys = keyring
-            .provider()
-            .list_keys(&ctx.account_id)
-            .await
-            .map_err(key_failure)?;
-        Ok(ListKeysOutput {
-            keys: keys
-                .into_iter()
-                .map(|k| KeyListEntry {
-                    key_id: k.key_id,
-                    key_arn: k.arn,
-                })
-                .collect(),
+        answer(async move {
+            let keyring = self.0.store.keyring()?;
+            let keys = keyring
+                .provider()
+                .list_keys(&ctx.account_id)
+                .await
+                .map_err(key_failure)?;
+            Ok(ListKeysOutput {
+                keys: keys
+                    .into_iter()
+                    .map(|k| KeyListEntry {
+                        key_id: k.key_id,
+                        key_arn: k.arn,
+                    })
+                    .collect(),
+            })
         })
+        .await
     }
 }
 
@@ -289,20 +297,23 @@ impl CarillonOperation for DescribeKey {
     }
 
     async fn call(&self, ctx: &RequestContext, input: DescribeKeyInput) -> ApiResult<KeyOutput> {
-        let keyring = self.0.store.keyring().map_err(internal)?;
-        match keyring
-            .provider()
-            .describe_key(&ctx.account_id, &input.key_id)
-            .await
-        {
-            Ok(key) => Ok(KeyOutput {
-                key_metadata: key.into(),
-            }),
-            Err(KmsError::NotFound(_)) => Err(err(
-                NOT_FOUND,
-                format!("Key {} does not exist", input.key_id),
-            )),
-            Err(e) => Err(key_failure(e)),
-        }
+        answer(async move {
+            let keyring = self.0.store.keyring()?;
+            match keyring
+                .provider()
+                .describe_key(&ctx.account_id, &input.key_id)
+                .await
+            {
+                Ok(key) => Ok(KeyOutput {
+                    key_metadata: key.into(),
+                }),
+                Err(KmsError::NotFound(_)) => Err(err(
+                    NOT_FOUND,
+                    format!("Key {} does not exist", input.key_id),
+                )),
+                Err(e) => Err(key_failure(e)),
+            }
+        })
+        .await
     }
 }

@@ -2,10 +2,11 @@
 //! Spec: workmail.md §1.4, §1.7, §6 (quota 1–51,200 MB).
 
 use carillon_awsapi::generated::workmail::*;
-use carillon_core::{ApiResult, RequestContext};
+use carillon_core::RequestContext;
 use carillon_store::DEFAULT_MAILBOX_QUOTA_MB;
 
-use super::common::{codes, err, internal, not_deleted, USER};
+use super::common::{codes, not_deleted, USER};
+use super::error::{err, Result};
 use super::WorkMail;
 
 /// Smallest mailbox quota, in MB.
@@ -26,7 +27,7 @@ pub(super) async fn update_quota(
     wm: &WorkMail,
     ctx: &RequestContext,
     input: UpdateMailboxQuotaRequest,
-) -> ApiResult<UpdateMailboxQuotaResponse> {
+) -> Result<UpdateMailboxQuotaResponse> {
     if !(MIN_QUOTA_MB..=MAX_QUOTA_MB).contains(&input.mailbox_quota) {
         return Err(err(
             codes::INVALID_PARAMETER,
@@ -47,8 +48,7 @@ pub(super) async fn update_quota(
             &user.entity_id,
             i64::from(input.mailbox_quota),
         )
-        .await
-        .map_err(internal)?;
+        .await?;
     Ok(UpdateMailboxQuotaResponse::default())
 }
 
@@ -61,7 +61,7 @@ pub(super) async fn details(
     wm: &WorkMail,
     ctx: &RequestContext,
     input: GetMailboxDetailsRequest,
-) -> ApiResult<GetMailboxDetailsResponse> {
+) -> Result<GetMailboxDetailsResponse> {
     let org = wm.active_organization(ctx, &input.organization_id).await?;
     let user = wm
         .entity(&org.organization_id, &input.user_id, &[USER], "UserId")
@@ -69,8 +69,7 @@ pub(super) async fn details(
     let size = wm
         .store
         .mailbox_size(&user.entity_id)
-        .await
-        .map_err(internal)?
+        .await?
         .ok_or_else(|| {
             err(
                 codes::ENTITY_NOT_FOUND,

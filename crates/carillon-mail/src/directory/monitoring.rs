@@ -5,10 +5,11 @@
 
 use carillon_awsapi::generated::workmail::*;
 use carillon_core::time::now_millis;
-use carillon_core::{ApiError, ApiResult, RequestContext};
+use carillon_core::RequestContext;
 use carillon_store::EmailMonitoringRecord;
 
-use super::common::{codes, internal};
+use super::common::codes;
+use super::error::{err, Result};
 use super::WorkMail;
 use crate::events;
 
@@ -21,10 +22,10 @@ pub(super) async fn put(
     wm: &WorkMail,
     ctx: &RequestContext,
     input: PutEmailMonitoringConfigurationRequest,
-) -> ApiResult<PutEmailMonitoringConfigurationResponse> {
+) -> Result<PutEmailMonitoringConfigurationResponse> {
     let org = wm.active_organization(ctx, &input.organization_id).await?;
     if events::log_file(&input.log_group_arn).is_none() {
-        return Err(ApiError::new(
+        return Err(err(
             codes::INVALID_PARAMETER,
             "LogGroupArn names a log group whose name has an empty, '.' or '..' component",
         ));
@@ -36,8 +37,7 @@ pub(super) async fn put(
     };
     wm.store
         .put_email_monitoring(&org.organization_id, &record, now_millis())
-        .await
-        .map_err(internal)?;
+        .await?;
     Ok(PutEmailMonitoringConfigurationResponse {})
 }
 
@@ -49,13 +49,9 @@ pub(super) async fn describe(
     wm: &WorkMail,
     ctx: &RequestContext,
     input: DescribeEmailMonitoringConfigurationRequest,
-) -> ApiResult<DescribeEmailMonitoringConfigurationResponse> {
+) -> Result<DescribeEmailMonitoringConfigurationResponse> {
     let org = wm.active_organization(ctx, &input.organization_id).await?;
-    let record = wm
-        .store
-        .email_monitoring(&org.organization_id)
-        .await
-        .map_err(internal)?;
+    let record = wm.store.email_monitoring(&org.organization_id).await?;
     Ok(match record {
         Some(record) => DescribeEmailMonitoringConfigurationResponse {
             log_group_arn: Some(record.log_group_arn),
@@ -73,11 +69,10 @@ pub(super) async fn delete(
     wm: &WorkMail,
     ctx: &RequestContext,
     input: DeleteEmailMonitoringConfigurationRequest,
-) -> ApiResult<DeleteEmailMonitoringConfigurationResponse> {
+) -> Result<DeleteEmailMonitoringConfigurationResponse> {
     let org = wm.active_organization(ctx, &input.organization_id).await?;
     wm.store
         .delete_email_monitoring(&ctx.account_id, &org.organization_id)
-        .await
-        .map_err(internal)?;
+        .await?;
     Ok(DeleteEmailMonitoringConfigurationResponse {})
 }

@@ -4,14 +4,13 @@
 use carillon_awsapi::generated::workmail::*;
 use carillon_core::ids::new_organization_id;
 use carillon_core::time::now_millis;
-use carillon_core::{ApiResult, RequestContext};
+use carillon_core::RequestContext;
 use carillon_store::{MailDomainRecord, OrganizationRecord, StoreError};
 use rand::Rng;
 
-use super::common::{
-    codes, dkim_failure, err, internal, opt_timestamp, organization_arn, ORG_ACTIVE, ORG_DELETED,
-};
+use super::common::{codes, opt_timestamp, organization_arn, ORG_ACTIVE, ORG_DELETED};
 use super::dns::{new_dkim_selectors, new_ownership_token, VerificationStatus};
+use super::error::{dkim_failure, err, Error, Result};
 use super::WorkMail;
 
 /// Organizations per account. Spec: workmail.md §1.1, §6 (default quota 100).
@@ -69,7 +68,7 @@ pub(super) async fn create(
     wm: &WorkMail,
     ctx: &RequestContext,
     input: CreateOrganizationRequest,
-) -> ApiResult<CreateOrganizationResponse> {
+) -> Result<CreateOrganizationResponse> {
     check_alias(&input.alias)?;
     if let Some(directory_id) = &input.directory_id {
         return Err(err(
@@ -94,11 +93,7 @@ pub(super) async fn create(
             organization_id: Some(existing),
         });
     }
-    let count = wm
-        .store
-        .count_live_organizations(&ctx.account_id)
-        .await
-        .map_err(internal)?;
+    let count = wm.store.count_live_organizations(&ctx.account_id).await?;
     if count >= MAX_ORGANIZATIONS_PER_ACCOUNT {
         return Err(err(
             codes::LIMIT_EXCEEDED,
@@ -121,13 +116,7 @@ pub(super) async fn create(
         if domains.iter().any(|d| d.domain_name == name) {
             continue;
         }
-        if wm
-            .store
-            .mail_domain_owner(&name)
-            .await
-            .map_err(internal)?
-            .is_some()
-        {
+        if wm.store.mail_domain_owner(&name).await?.is_some() {
             return Err(err(
                 codes::INVALID_PARAMETER,
                 format!("Domains: {name} is already registered to an organization"),
@@ -135,13 +124,7 @@ pub(super) async fn create(
         }
         domains.push(new_domain(&organization_id, &name, false, now));
     }
-    if wm
-        .store
-        .mail_domain_owner(&test_domain)
-        .await
-        .map_err(internal)?
-        .is_some()
-    {
+    if wm.store.mail_domain_owner(&test_domain).await?.is_some() {
         return Err(alias_taken(&input.alias));
     }
     let org = OrganizationRecord {
@@ -191,7 +174,7 @@ pub(super) async fn create(
                 None => Err(alias_taken(&input.alias)),
             }
         }
-        Err(e) => Err(internal(e)),
+        Err(e) => Err(Error::from(e)),
     }
 }
 
@@ -202,15 +185,14 @@ impl WorkMail {
         &self,
         ctx: &RequestContext,
         client_token: Option<&str>,
-    ) -> ApiResult<Option<String>> {
+    ) -> Result<Option<String>> {
         let Some(token) = client_token else {
             return Ok(None);
         };
         Ok(self
             .store
             .organization_by_client_token(&ctx.account_id, token)
-            .await
-            .map_err(internal)?
+            .await?
             .map(|org| org.organization_id))
     }
 }
@@ -218,7 +200,7 @@ impl WorkMail {
 /// The alias names the test domain `<alias>.<base>`, so it must be one DNS label: the model's
 /// pattern `^(?!d-)([\da-zA-Z]+)([-][\da-zA-Z]+)*` matched over the *whole* value (the wire
 /// layer searches patterns, Smithy-style, which would accept `bad alias!` by its prefix).
-fn check_alias(alias: &str) -> ApiResult<()> {
+fn check_alias(alias: &str) -> Result<()> {
     let label = !alias.is_empty()
         && !alias.starts_with("d-")
         && alias
@@ -237,7 +219,7 @@ fn check_alias(alias: &str) -> ApiResult<()> {
     }
 }
 
-fn alias_taken(alias: &str) -> carillon_core::ApiError {
+fn alias_taken(alias: &str) -> Error {
     err(
         codes::NAME_AVAILABILITY,
         format!("Alias: organization alias {alias} is already in use"),
@@ -251,7 +233,7 @@ pub(super) async fn describe(
     wm: &WorkMail,
     ctx: &RequestContext,
     input: DescribeOrganizationRequest,
-) -> ApiResult<DescribeOrganizationResponse> {
+) -> Result<DescribeOrganizationResponse> {
     let org = wm.organization(ctx, &input.organization_id).await?;
     Ok(DescribeOrganizationResponse {
         arn: Some(organization_arn(
@@ -279,14 +261,13 @@ pub(super) async fn list(
     wm: &WorkMail,
     ctx: &RequestContext,
     input: ListOrganizationsRequest,
-) -> ApiResult<ListOrganizationsResponse> {
+) -> Result<ListOrganizationsResponse> {
     let scope = format!("ListOrganizations:{}", ctx.account_id);
     let paging = wm.paging(&scope, input.next_token.as_deref(), input.max_results)?;
     let mut orgs = wm
         .store
         .list_organizations(&ctx.account_id, paging.after.as_deref(), paging.limit + 1)
-        .await
-        .map_err(internal)?;
+        .await?;
     let next_token = wm.finish_page(&scope, &mut orgs, &paging, |o| o.organization_id.clone());
     Ok(ListOrganizationsResponse {
         next_token,
@@ -317,7 +298,7 @@ pub(super) async fn delete(
     wm: &WorkMail,
     ctx: &RequestContext,
     input: DeleteOrganizationRequest,
-) -> ApiResult<DeleteOrganizationResponse> {
+) -> Result<DeleteOrganizationResponse> {
     let org = wm.organization(ctx, &input.organization_id).await?;
     if org.state == ORG_DELETED {
         return Err(err(
@@ -334,8 +315,7 @@ pub(super) async fn delete(
         let enabled = wm
             .store
             .list_entities(&org.organization_id, &filter, None, 1)
-            .await
-            .map_err(internal)?;
+            .await?;
         if !enabled.is_empty() {
             return Err(err(
                 codes::ORGANIZATION_STATE,
@@ -350,8 +330,7 @@ pub(super) async fn delete(
     let orphaned = wm
         .store
         .delete_organization(&ctx.account_id, &org.organization_id, &arn, now_millis())
-        .await
-        .map_err(internal)?;
+        .await?;
     for key in orphaned {
         // The rows are gone already; a blob left behind is unreachable, not inconsistent.
         if let Err(e) = wm.store.blobs().delete(&key).await {

@@ -7,10 +7,11 @@
 
 use carillon_awsapi::generated::workmail::*;
 use carillon_core::time::now_millis;
-use carillon_core::{ApiResult, RequestContext};
+use carillon_core::RequestContext;
 use carillon_store::{RetentionFolderRecord, RetentionPolicyRecord, StoreError};
 
-use super::common::{codes, err, internal};
+use super::common::codes;
+use super::error::{err, Error, Result};
 use super::WorkMail;
 use crate::retention::{FOLDER_NAMES, NONE};
 
@@ -24,7 +25,7 @@ pub(super) async fn put(
     wm: &WorkMail,
     ctx: &RequestContext,
     input: PutRetentionPolicyRequest,
-) -> ApiResult<PutRetentionPolicyResponse> {
+) -> Result<PutRetentionPolicyResponse> {
     let mut folders: Vec<RetentionFolderRecord> = Vec::new();
     for (index, config) in input.folder_configurations.iter().enumerate() {
         let path = format!("FolderConfigurations[{index}]");
@@ -58,8 +59,7 @@ pub(super) async fn put(
         None => wm
             .store
             .retention_policy(&ctx.account_id, &org.organization_id)
-            .await
-            .map_err(internal)?
+            .await?
             .map_or_else(carillon_core::ids::new_uuid, |p| p.policy_id),
     };
     let policy = RetentionPolicyRecord {
@@ -81,7 +81,7 @@ pub(super) async fn put(
             codes::ORGANIZATION_NOT_FOUND,
             format!("Organization {} was not found", org.organization_id),
         )),
-        Err(e) => Err(internal(e)),
+        Err(e) => Err(Error::from(e)),
     }
 }
 
@@ -93,13 +93,12 @@ pub(super) async fn get(
     wm: &WorkMail,
     ctx: &RequestContext,
     input: GetDefaultRetentionPolicyRequest,
-) -> ApiResult<GetDefaultRetentionPolicyResponse> {
+) -> Result<GetDefaultRetentionPolicyResponse> {
     let org = wm.active_organization(ctx, &input.organization_id).await?;
     let policy = wm
         .store
         .retention_policy(&ctx.account_id, &org.organization_id)
-        .await
-        .map_err(internal)?
+        .await?
         .ok_or_else(|| {
             err(
                 codes::ENTITY_NOT_FOUND,
@@ -135,11 +134,10 @@ pub(super) async fn delete(
     wm: &WorkMail,
     ctx: &RequestContext,
     input: DeleteRetentionPolicyRequest,
-) -> ApiResult<DeleteRetentionPolicyResponse> {
+) -> Result<DeleteRetentionPolicyResponse> {
     let org = wm.active_organization(ctx, &input.organization_id).await?;
     wm.store
         .delete_retention_policy(&ctx.account_id, &org.organization_id, &input.id)
-        .await
-        .map_err(internal)?;
+        .await?;
     Ok(DeleteRetentionPolicyResponse::default())
 }

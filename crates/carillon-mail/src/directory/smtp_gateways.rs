@@ -8,16 +8,17 @@
 //! and never returned or logged. The outbound queue runner reads the gateway at each attempt.
 
 use carillon_adminapi::{CarillonOperation, ErrorSpec, OperationSpec, Registry};
-use carillon_core::{ApiError, ApiResult, RequestContext};
+use carillon_core::{ApiResult, RequestContext};
 use carillon_store::{SmtpGatewayRecord, StoreError};
 use http::Method;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::common::{
-    codes, err, internal, rfc3339, EmptyOutput, OrganizationInput,
-    ORGANIZATION_RESOURCE as RESOURCE, ORG_NOT_FOUND, ORG_STATE,
+    codes, rfc3339, EmptyOutput, OrganizationInput, ORGANIZATION_RESOURCE as RESOURCE,
+    ORG_NOT_FOUND, ORG_STATE,
 };
+use super::error::{answer, err, Error, Result};
 use super::WorkMail;
 
 const GATEWAYS: &str = "/carillon/v1/organizations/{OrganizationId}/smtp-gateways";
@@ -141,7 +142,7 @@ pub fn register(registry: &mut Registry, workmail: &WorkMail) {
         .register(DeleteSmtpGateway(workmail.clone()));
 }
 
-fn gateway_not_found(id: &str) -> ApiError {
+fn gateway_not_found(id: &str) -> Error {
     err(
         codes::RESOURCE_NOT_FOUND,
         format!("SmtpGatewayId: the organization has no SMTP gateway {id}"),
@@ -161,13 +162,13 @@ fn describe_gateway(g: SmtpGatewayRecord) -> SmtpGateway {
 }
 
 /// Checks a gateway password's strength (the console asked for a strong one).
-fn check_password(password: &str) -> ApiResult<()> {
+fn check_password(password: &str) -> Result<()> {
     super::password::check(password)
         .map_err(|problem| err(codes::INVALID_PASSWORD, format!("Password: {problem}")))
 }
 
 /// Checks a gateway address: a host name or an IP address.
-fn check_address(address: &str) -> ApiResult<()> {
+fn check_address(address: &str) -> Result<()> {
     let host_ok = address.parse::<std::net::IpAddr>().is_ok()
         || (!address.is_empty()
             && address.split('.').all(|l| {
@@ -221,39 +222,42 @@ impl CarillonOperation for CreateSmtpGateway {
         ctx: &RequestContext,
         input: CreateSmtpGatewayInput,
     ) -> ApiResult<CreateSmtpGatewayOutput> {
-        let wm = &self.0;
-        let org = wm.active_organization(ctx, &input.organization_id).await?;
-        let address = input.address.trim().to_ascii_lowercase();
-        check_address(&address)?;
-        check_password(&input.password)?;
-        let password = crate::crypto::seal_secret(&wm.store, &org.organization_id, &input.password)
-            .await
-            .map_err(internal)?;
-        let now = carillon_core::time::now_millis();
-        let record = SmtpGatewayRecord {
-            gateway_id: format!("gw-{}", carillon_core::ids::new_uuid().replace('-', "")),
-            organization_id: org.organization_id,
-            name: input.name.trim().to_string(),
-            address,
-            port: i64::from(input.port),
-            username: input.username,
-            password,
-            created_at: now,
-            updated_at: now,
-        };
-        match wm.store.create_smtp_gateway(&ctx.account_id, &record).await {
-            Ok(()) => Ok(CreateSmtpGatewayOutput {
-                smtp_gateway_id: record.gateway_id,
-            }),
-            Err(StoreError::Conflict(_)) => Err(err(
-                codes::NAME_AVAILABILITY,
-                format!(
-                    "Name: the organization already has an SMTP gateway named {:?}",
-                    record.name
-                ),
-            )),
-            Err(e) => Err(internal(e)),
-        }
+        answer(async move {
+            let wm = &self.0;
+            let org = wm.active_organization(ctx, &input.organization_id).await?;
+            let address = input.address.trim().to_ascii_lowercase();
+            check_address(&address)?;
+            check_password(&input.password)?;
+            let password =
+                crate::crypto::seal_secret(&wm.store, &org.organization_id, &input.password)
+                    .await?;
+            let now = carillon_core::time::now_millis();
+            let record = SmtpGatewayRecord {
+                gateway_id: format!("gw-{}", carillon_core::ids::new_uuid().replace('-', "")),
+                organization_id: org.organization_id,
+                name: input.name.trim().to_string(),
+                address,
+                port: i64::from(input.port),
+                username: input.username,
+                password,
+                created_at: now,
+                updated_at: now,
+            };
+            match wm.store.create_smtp_gateway(&ctx.account_id, &record).await {
+                Ok(()) => Ok(CreateSmtpGatewayOutput {
+                    smtp_gateway_id: record.gateway_id,
+                }),
+                Err(StoreError::Conflict(_)) => Err(err(
+                    codes::NAME_AVAILABILITY,
+                    format!(
+                        "Name: the organization already has an SMTP gateway named {:?}",
+                        record.name
+                    ),
+                )),
+                Err(e) => Err(Error::from(e)),
+            }
+        })
+        .await
     }
 }
 
@@ -280,19 +284,21 @@ impl CarillonOperation for GetSmtpGateway {
     }
 
     async fn call(&self, ctx: &RequestContext, input: SmtpGatewayInput) -> ApiResult<SmtpGateway> {
-        let wm = &self.0;
-        let org = wm.active_organization(ctx, &input.organization_id).await?;
-        let gateway = wm
-            .store
-            .smtp_gateway(
-                &ctx.account_id,
-                &org.organization_id,
-                &input.smtp_gateway_id,
-            )
-            .await
-            .map_err(internal)?
-            .ok_or_else(|| gateway_not_found(&input.smtp_gateway_id))?;
-        Ok(describe_gateway(gateway))
+        answer(async move {
+            let wm = &self.0;
+            let org = wm.active_organization(ctx, &input.organization_id).await?;
+            let gateway = wm
+                .store
+                .smtp_gateway(
+                    &ctx.account_id,
+                    &org.organization_id,
+                    &input.smtp_gateway_id,
+                )
+                .await?
+                .ok_or_else(|| gateway_not_found(&input.smtp_gateway_id))?;
+            Ok(describe_gateway(gateway))
+        })
+        .await
     }
 }
 
@@ -323,16 +329,18 @@ impl CarillonOperation for ListSmtpGateways {
         ctx: &RequestContext,
         input: OrganizationInput,
     ) -> ApiResult<ListSmtpGatewaysOutput> {
-        let wm = &self.0;
-        let org = wm.active_organization(ctx, &input.organization_id).await?;
-        let gateways = wm
-            .store
-            .list_smtp_gateways(&ctx.account_id, &org.organization_id)
-            .await
-            .map_err(internal)?;
-        Ok(ListSmtpGatewaysOutput {
-            smtp_gateways: gateways.into_iter().map(describe_gateway).collect(),
+        answer(async move {
+            let wm = &self.0;
+            let org = wm.active_organization(ctx, &input.organization_id).await?;
+            let gateways = wm
+                .store
+                .list_smtp_gateways(&ctx.account_id, &org.organization_id)
+                .await?;
+            Ok(ListSmtpGatewaysOutput {
+                smtp_gateways: gateways.into_iter().map(describe_gateway).collect(),
+            })
         })
+        .await
     }
 }
 
@@ -363,44 +371,45 @@ impl CarillonOperation for UpdateSmtpGateway {
         ctx: &RequestContext,
         input: UpdateSmtpGatewayInput,
     ) -> ApiResult<EmptyOutput> {
-        let wm = &self.0;
-        let org = wm.active_organization(ctx, &input.organization_id).await?;
-        let mut gateway = wm
-            .store
-            .smtp_gateway(
-                &ctx.account_id,
-                &org.organization_id,
-                &input.smtp_gateway_id,
-            )
-            .await
-            .map_err(internal)?
-            .ok_or_else(|| gateway_not_found(&input.smtp_gateway_id))?;
-        let address = input.address.trim().to_ascii_lowercase();
-        check_address(&address)?;
-        let password = match &input.password {
-            Some(password) => {
-                check_password(password)?;
-                let sealed =
-                    crate::crypto::seal_secret(&wm.store, &gateway.organization_id, password)
-                        .await
-                        .map_err(internal)?;
-                Some(sealed)
+        answer(async move {
+            let wm = &self.0;
+            let org = wm.active_organization(ctx, &input.organization_id).await?;
+            let mut gateway = wm
+                .store
+                .smtp_gateway(
+                    &ctx.account_id,
+                    &org.organization_id,
+                    &input.smtp_gateway_id,
+                )
+                .await?
+                .ok_or_else(|| gateway_not_found(&input.smtp_gateway_id))?;
+            let address = input.address.trim().to_ascii_lowercase();
+            check_address(&address)?;
+            let password = match &input.password {
+                Some(password) => {
+                    check_password(password)?;
+                    let sealed =
+                        crate::crypto::seal_secret(&wm.store, &gateway.organization_id, password)
+                            .await?;
+                    Some(sealed)
+                }
+                None => None,
+            };
+            gateway.address = address;
+            gateway.port = i64::from(input.port);
+            gateway.username = input.username;
+            gateway.updated_at = carillon_core::time::now_millis();
+            match wm
+                .store
+                .update_smtp_gateway(&ctx.account_id, &gateway, password.as_deref())
+                .await
+            {
+                Ok(()) => Ok(EmptyOutput {}),
+                Err(StoreError::NotFound(_)) => Err(gateway_not_found(&input.smtp_gateway_id)),
+                Err(e) => Err(Error::from(e)),
             }
-            None => None,
-        };
-        gateway.address = address;
-        gateway.port = i64::from(input.port);
-        gateway.username = input.username;
-        gateway.updated_at = carillon_core::time::now_millis();
-        match wm
-            .store
-            .update_smtp_gateway(&ctx.account_id, &gateway, password.as_deref())
-            .await
-        {
-            Ok(()) => Ok(EmptyOutput {}),
-            Err(StoreError::NotFound(_)) => Err(gateway_not_found(&input.smtp_gateway_id)),
-            Err(e) => Err(internal(e)),
-        }
+        })
+        .await
     }
 }
 
@@ -436,28 +445,31 @@ impl CarillonOperation for DeleteSmtpGateway {
     }
 
     async fn call(&self, ctx: &RequestContext, input: SmtpGatewayInput) -> ApiResult<EmptyOutput> {
-        let wm = &self.0;
-        let org = wm.active_organization(ctx, &input.organization_id).await?;
-        match wm
-            .store
-            .delete_smtp_gateway(
-                &ctx.account_id,
-                &org.organization_id,
-                &input.smtp_gateway_id,
-            )
-            .await
-        {
-            Ok(None) => Ok(EmptyOutput {}),
-            Ok(Some(rules)) => Err(err(
-                codes::INVALID_PARAMETER,
-                format!(
-                    "SmtpGatewayId: {} is used by the email flow rules {}",
-                    input.smtp_gateway_id,
-                    rules.join(", ")
-                ),
-            )),
-            Err(StoreError::NotFound(_)) => Err(gateway_not_found(&input.smtp_gateway_id)),
-            Err(e) => Err(internal(e)),
-        }
+        answer(async move {
+            let wm = &self.0;
+            let org = wm.active_organization(ctx, &input.organization_id).await?;
+            match wm
+                .store
+                .delete_smtp_gateway(
+                    &ctx.account_id,
+                    &org.organization_id,
+                    &input.smtp_gateway_id,
+                )
+                .await
+            {
+                Ok(None) => Ok(EmptyOutput {}),
+                Ok(Some(rules)) => Err(err(
+                    codes::INVALID_PARAMETER,
+                    format!(
+                        "SmtpGatewayId: {} is used by the email flow rules {}",
+                        input.smtp_gateway_id,
+                        rules.join(", ")
+                    ),
+                )),
+                Err(StoreError::NotFound(_)) => Err(gateway_not_found(&input.smtp_gateway_id)),
+                Err(e) => Err(Error::from(e)),
+            }
+        })
+        .await
     }
 }

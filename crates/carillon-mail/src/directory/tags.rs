@@ -3,10 +3,11 @@
 
 use carillon_awsapi::generated::workmail::*;
 use carillon_core::arn::Arn;
-use carillon_core::{ApiResult, RequestContext};
+use carillon_core::RequestContext;
 use carillon_store::{OrganizationRecord, StoreError};
 
-use super::common::{codes, err, internal, organization_arn, ORG_ACTIVE, ORG_DELETED};
+use super::common::{codes, organization_arn, ORG_ACTIVE, ORG_DELETED};
+use super::error::{err, Error, Result};
 use super::WorkMail;
 
 /// Tags per organization. Spec: workmail.md §2.13, §6.
@@ -20,7 +21,7 @@ async fn tagged_organization(
     wm: &WorkMail,
     ctx: &RequestContext,
     arn: &str,
-) -> ApiResult<OrganizationRecord> {
+) -> Result<OrganizationRecord> {
     let not_found = || {
         err(
             codes::RESOURCE_NOT_FOUND,
@@ -41,8 +42,7 @@ async fn tagged_organization(
     let org = wm
         .store
         .get_organization(&ctx.account_id, organization_id)
-        .await
-        .map_err(internal)?
+        .await?
         .ok_or_else(not_found)?;
     if org.state == ORG_DELETED {
         return Err(not_found());
@@ -65,7 +65,7 @@ pub(super) async fn tag(
     wm: &WorkMail,
     ctx: &RequestContext,
     input: TagResourceRequest,
-) -> ApiResult<TagResourceResponse> {
+) -> Result<TagResourceResponse> {
     let org = tagged_organization(wm, ctx, &input.resource_arn).await?;
     if org.state != ORG_ACTIVE {
         return Err(err(
@@ -100,7 +100,7 @@ pub(super) async fn tag(
                 org.organization_id
             ),
         )),
-        Err(e) => Err(internal(e)),
+        Err(e) => Err(Error::from(e)),
     }
 }
 
@@ -111,12 +111,11 @@ pub(super) async fn untag(
     wm: &WorkMail,
     ctx: &RequestContext,
     input: UntagResourceRequest,
-) -> ApiResult<UntagResourceResponse> {
+) -> Result<UntagResourceResponse> {
     let org = tagged_organization(wm, ctx, &input.resource_arn).await?;
     wm.store
         .delete_tags(&ctx.account_id, &canonical_arn(wm, &org), &input.tag_keys)
-        .await
-        .map_err(internal)?;
+        .await?;
     Ok(UntagResourceResponse::default())
 }
 
@@ -127,13 +126,12 @@ pub(super) async fn list(
     wm: &WorkMail,
     ctx: &RequestContext,
     input: ListTagsForResourceRequest,
-) -> ApiResult<ListTagsForResourceResponse> {
+) -> Result<ListTagsForResourceResponse> {
     let org = tagged_organization(wm, ctx, &input.resource_arn).await?;
     let tags = wm
         .store
         .list_tags(&ctx.account_id, &canonical_arn(wm, &org))
-        .await
-        .map_err(internal)?;
+        .await?;
     Ok(ListTagsForResourceResponse {
         tags: Some(
             tags.into_iter()

@@ -4,14 +4,13 @@
 use carillon_awsapi::generated::workmail::*;
 use carillon_core::ids::new_uuid;
 use carillon_core::time::now_millis;
-use carillon_core::{ApiResult, RequestContext};
+use carillon_core::RequestContext;
 use carillon_store::{EntityFilter, EntityRecord, StoreError};
 use serde_json::{Map, Value};
 
-use super::common::{
-    codes, display_name_of, err, internal, not_deleted, opt_timestamp, DISABLED, ENABLED, USER,
-};
+use super::common::{codes, display_name_of, not_deleted, opt_timestamp, DISABLED, ENABLED, USER};
 use super::entities::delete_disabled;
+use super::error::{err, Error, Result};
 use super::password;
 use super::WorkMail;
 
@@ -37,7 +36,7 @@ const PROFILE_KEYS: &[&str] = &[
 /// thread: Argon2 is CPU-bound by design).
 ///
 /// Errors: `InvalidPasswordException` naming the rule broken (never the password).
-pub(super) async fn checked_password_hash(password: &str) -> ApiResult<String> {
+pub(super) async fn checked_password_hash(password: &str) -> Result<String> {
     password::check(password)
         .map_err(|problem| err(codes::INVALID_PASSWORD, problem.to_string()))?;
     let password = password.to_string();
@@ -45,10 +44,10 @@ pub(super) async fn checked_password_hash(password: &str) -> ApiResult<String> {
         .await
         .ok()
         .and_then(Result::ok)
-        .ok_or_else(|| carillon_core::ApiError::internal("password hashing failed"))
+        .ok_or_else(|| carillon_core::ApiError::internal("password hashing failed").into())
 }
 
-fn assignable_role(role: &str) -> ApiResult<String> {
+fn assignable_role(role: &str) -> Result<String> {
     if ASSIGNABLE_ROLES.contains(&role) {
         Ok(role.to_string())
     } else {
@@ -81,7 +80,7 @@ pub(super) async fn create(
     wm: &WorkMail,
     ctx: &RequestContext,
     input: CreateUserRequest,
-) -> ApiResult<CreateUserResponse> {
+) -> Result<CreateUserResponse> {
     let org = wm.active_organization(ctx, &input.organization_id).await?;
     let role = assignable_role(input.role.as_deref().unwrap_or("USER"))?;
     let password_hash = match input.password.as_deref() {
@@ -100,8 +99,7 @@ pub(super) async fn create(
     if wm
         .store
         .entity_name_taken(&org.organization_id, &input.name)
-        .await
-        .map_err(internal)?
+        .await?
     {
         return Err(name_taken());
     }
@@ -134,7 +132,7 @@ pub(super) async fn create(
             user_id: Some(user.entity_id),
         }),
         Err(StoreError::Conflict(_)) => Err(name_taken()),
-        Err(e) => Err(internal(e)),
+        Err(e) => Err(Error::from(e)),
     }
 }
 
@@ -146,18 +144,13 @@ pub(super) async fn describe(
     wm: &WorkMail,
     ctx: &RequestContext,
     input: DescribeUserRequest,
-) -> ApiResult<DescribeUserResponse> {
+) -> Result<DescribeUserResponse> {
     let org = wm.active_organization(ctx, &input.organization_id).await?;
     let user = wm
         .entity(&org.organization_id, &input.user_id, &[USER], "UserId")
         .await?;
     let attrs = attributes_of(&user);
-    let has_mailbox = wm
-        .store
-        .mailbox_size(&user.entity_id)
-        .await
-        .map_err(internal)?
-        .is_some();
+    let has_mailbox = wm.store.mailbox_size(&user.entity_id).await?.is_some();
     Ok(DescribeUserResponse {
         city: attribute(&attrs, "City"),
         company: attribute(&attrs, "Company"),
@@ -199,7 +192,7 @@ pub(super) async fn list(
     wm: &WorkMail,
     ctx: &RequestContext,
     input: ListUsersRequest,
-) -> ApiResult<ListUsersResponse> {
+) -> Result<ListUsersResponse> {
     let org = wm.active_organization(ctx, &input.organization_id).await?;
     let filters = input.filters.unwrap_or_default();
     let filter = EntityFilter {
@@ -219,8 +212,7 @@ pub(super) async fn list(
             paging.after.as_deref(),
             paging.limit + 1,
         )
-        .await
-        .map_err(internal)?;
+        .await?;
     let next_token = wm.finish_page(&scope, &mut users, &paging, |u| u.name.clone());
     Ok(ListUsersResponse {
         next_token,
@@ -256,7 +248,7 @@ pub(super) async fn update(
     wm: &WorkMail,
     ctx: &RequestContext,
     input: UpdateUserRequest,
-) -> ApiResult<UpdateUserResponse> {
+) -> Result<UpdateUserResponse> {
     let org = wm.active_organization(ctx, &input.organization_id).await?;
     let mut user = wm
         .entity(&org.organization_id, &input.user_id, &[USER], "UserId")
@@ -303,10 +295,7 @@ pub(super) async fn update(
         }
     }
     user.attributes = Value::Object(attrs).to_string();
-    wm.store
-        .update_entity_profile(&user)
-        .await
-        .map_err(internal)?;
+    wm.store.update_entity_profile(&user).await?;
     Ok(UpdateUserResponse::default())
 }
 
@@ -322,7 +311,7 @@ pub(super) async fn delete(
     wm: &WorkMail,
     ctx: &RequestContext,
     input: DeleteUserRequest,
-) -> ApiResult<DeleteUserResponse> {
+) -> Result<DeleteUserResponse> {
     delete_disabled(
         wm,
         ctx,
@@ -343,7 +332,7 @@ pub(super) async fn reset_password(
     wm: &WorkMail,
     ctx: &RequestContext,
     input: ResetPasswordRequest,
-) -> ApiResult<ResetPasswordResponse> {
+) -> Result<ResetPasswordResponse> {
     let org = wm.active_organization(ctx, &input.organization_id).await?;
     let user = wm
         .entity(&org.organization_id, &input.user_id, &[USER], "UserId")
@@ -352,7 +341,6 @@ pub(super) async fn reset_password(
     let hash = checked_password_hash(&input.password).await?;
     wm.store
         .set_password_hash(&org.organization_id, &user.entity_id, &hash)
-        .await
-        .map_err(internal)?;
+        .await?;
     Ok(ResetPasswordResponse::default())
 }
