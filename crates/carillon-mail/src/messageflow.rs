@@ -15,7 +15,7 @@
 
 use bytes::Bytes;
 use carillon_awsapi::generated::workmailmessageflow::*;
-use carillon_core::{ApiError, ApiResult, RequestContext};
+use carillon_core::{ApiError, RequestContext};
 use carillon_store::{ContentReplacement, Store, StoreError};
 
 use crate::delivery::MAX_MESSAGE_MIME_BYTES;
@@ -43,9 +43,29 @@ pub struct MessageFlow {
     region: String,
 }
 
-fn internal(e: StoreError) -> ApiError {
-    tracing::error!(error = %e, "message flow: store failure");
-    ApiError::internal("internal failure")
+/// A failed message-flow operation, as it is answered: a model error shape. `?` on a
+/// [`StoreError`] logs the detail once and answers `InternalFailure`; the operation table
+/// turns it back into the [`ApiError`] it holds.
+#[derive(Debug)]
+struct Failure(ApiError);
+
+impl From<StoreError> for Failure {
+    fn from(e: StoreError) -> Failure {
+        tracing::error!(error = %e, "message flow: store failure");
+        Failure(ApiError::internal("internal failure"))
+    }
+}
+
+impl From<ApiError> for Failure {
+    fn from(e: ApiError) -> Failure {
+        Failure(e)
+    }
+}
+
+impl From<Failure> for ApiError {
+    fn from(e: Failure) -> ApiError {
+        e.0
+    }
 }
 
 fn not_found(message_id: &str) -> ApiError {
@@ -247,7 +267,7 @@ async fn get_raw_message_content(
     flow: &MessageFlow,
     ctx: &RequestContext,
     input: GetRawMessageContentRequest,
-) -> ApiResult<GetRawMessageContentResponse> {
+) -> Result<GetRawMessageContentResponse, Failure> {
     let message = flow
         .store
         .transit_message(
@@ -255,8 +275,7 @@ async fn get_raw_message_content(
             &input.message_id,
             MessageFlow::window_start(),
         )
-        .await
-        .map_err(internal)?
+        .await?
         .ok_or_else(|| not_found(&input.message_id))?;
     let content = transit::read_transit_blob(
         &flow.store,
@@ -266,8 +285,8 @@ async fn get_raw_message_content(
     )
     .await
     .map_err(|e| match e {
-        StoreError::NotFound(_) => not_found(&input.message_id),
-        e => internal(e),
+        StoreError::NotFound(_) => not_found(&input.message_id).into(),
+        e => Failure::from(e),
     })?;
     Ok(GetRawMessageContentResponse {
         message_content: carillon_awsapi::types::Blob(content.to_vec()),
@@ -280,16 +299,15 @@ async fn put_raw_message_content(
     flow: &MessageFlow,
     ctx: &RequestContext,
     input: PutRawMessageContentRequest,
-) -> ApiResult<PutRawMessageContentResponse> {
+) -> Result<PutRawMessageContentResponse, Failure> {
     let message_id = &input.message_id;
     let message = flow
         .store
         .transit_message(&ctx.account_id, message_id, MessageFlow::window_start())
-        .await
-        .map_err(internal)?
+        .await?
         .ok_or_else(|| not_found(message_id))?;
     if !message.synchronous || message.state != carillon_store::TRANSIT_PENDING {
-        return Err(frozen(message_id));
+        return Err(frozen(message_id).into());
     }
     let reference = &input.content.s3_reference;
     let location = |why: String| {
@@ -298,24 +316,18 @@ async fn put_raw_message_content(
             format!("s3://{}/{}: {why}", reference.bucket, reference.key),
         )
     };
-    let owner = flow
-        .store
-        .s3_bucket_owner(&reference.bucket)
-        .await
-        .map_err(internal)?;
+    let owner = flow.store.s3_bucket_owner(&reference.bucket).await?;
     if owner.as_deref() != Some(ctx.account_id.as_str()) {
-        return Err(location(
-            "no such bucket in the caller's account".to_string(),
-        ));
+        return Err(location("no such bucket in the caller's account".to_string()).into());
     }
     if reference.object_version.is_some() {
         return Err(location(
             "the bucket is not versioned, so objectVersion names no object".to_string(),
-        ));
+        )
+        .into());
     }
     let content = read_bucket_object(&flow.store, &reference.bucket, &reference.key)
-        .await
-        .map_err(internal)?
+        .await?
         .ok_or_else(|| location("no such key".to_string()))?;
     let content = validate_message(&content).map_err(|why| {
         ApiError::new(
@@ -327,8 +339,7 @@ async fn put_raw_message_content(
     let blob_key = format!("transit/{message_id}-{}", carillon_core::ids::new_uuid());
     let message_key =
         transit::write_transit_blob(&flow.store, &message.organization_id, &blob_key, &content)
-            .await
-            .map_err(internal)?;
+            .await?;
     let replaced = flow
         .store
         .replace_transit_content(
@@ -343,9 +354,9 @@ async fn put_raw_message_content(
         Ok(ContentReplacement::Replaced(previous)) => {
             (previous, Ok(PutRawMessageContentResponse {}))
         }
-        Ok(ContentReplacement::Frozen) => (blob_key, Err(frozen(message_id))),
-        Ok(ContentReplacement::NotFound) => (blob_key, Err(not_found(message_id))),
-        Err(e) => (blob_key, Err(internal(e))),
+        Ok(ContentReplacement::Frozen) => (blob_key, Err(frozen(message_id).into())),
+        Ok(ContentReplacement::NotFound) => (blob_key, Err(not_found(message_id).into())),
+        Err(e) => (blob_key, Err(Failure::from(e))),
     };
     if let Err(e) = flow.store.blobs().delete(&unused).await {
         tracing::warn!(blob_key = unused, error = %e, "could not remove replaced in-transit content");
