@@ -81,13 +81,16 @@ fn from_api_error(err: &ApiError) -> S3Error {
     s3_error(status, code, err.message.clone())
 }
 
-fn internal(e: carillon_store::StoreError) -> S3Error {
-    tracing::error!(error = %e, "s3 endpoint: store failure");
-    s3_error(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "InternalError",
-        "We encountered an internal error. Please try again.",
-    )
+impl From<carillon_store::StoreError> for S3Error {
+    /// S3's `InternalError` (500), so `?` answers a store failure; the detail goes to the log.
+    fn from(e: carillon_store::StoreError) -> S3Error {
+        tracing::error!(error = %e, "s3 endpoint: store failure");
+        s3_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalError",
+            "We encountered an internal error. Please try again.",
+        )
+    }
 }
 
 /// The S3 operation a request names.
@@ -287,8 +290,7 @@ async fn run(
                 &caller.account_id,
                 carillon_core::time::now_millis(),
             )
-            .await
-            .map_err(internal)?;
+            .await?;
         if owner != caller.account_id {
             return Err(s3_error(
                 StatusCode::CONFLICT,
@@ -302,7 +304,7 @@ async fn run(
         }
         return Ok(response);
     }
-    match store.s3_bucket_owner(bucket).await.map_err(internal)? {
+    match store.s3_bucket_owner(bucket).await? {
         None => {
             return Err(s3_error(
                 StatusCode::NOT_FOUND,
@@ -349,16 +351,14 @@ async fn run(
                 key,
                 &body,
             )
-            .await
-            .map_err(internal)?;
+            .await?;
             let mut response = empty(StatusCode::OK);
             set_etag(&mut response, &hex::encode(digest));
             Ok(response)
         }
         Operation::GetObject | Operation::HeadObject => {
             let data = carillon_mail::messageflow::read_bucket_object(store, bucket, key)
-                .await
-                .map_err(internal)?
+                .await?
                 .ok_or_else(|| {
                     s3_error(
                         StatusCode::NOT_FOUND,
@@ -384,10 +384,7 @@ async fn run(
             Ok(response)
         }
         Operation::DeleteObject => {
-            store
-                .delete_s3_object(bucket, key)
-                .await
-                .map_err(internal)?;
+            store.delete_s3_object(bucket, key).await?;
             Ok(empty(StatusCode::NO_CONTENT))
         }
         Operation::CreateBucket => unreachable!("handled above"),
