@@ -9,7 +9,7 @@
 //! Requests under `/carillon/v1/` are Carillon's own admin API: once the body is read they
 //! go to `carillon_adminapi::Engine`, which runs the same steps for credential-scope service
 //! `carillon` (and serves its OpenAPI document unauthenticated). Requests scoped to service
-//! `s3` go to the minimal S3 endpoint ([`crate::s3`]).
+//! `s3` go to the minimal S3 endpoint ([`carillon_s3`]).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -34,7 +34,7 @@ pub struct AdminState {
     /// Carillon's own admin API (`/carillon/v1/`).
     pub carillon: carillon_adminapi::Engine,
     /// The minimal S3 endpoint (credential-scope service `s3`).
-    pub s3: crate::s3::S3Endpoint,
+    pub s3: carillon_s3::S3Endpoint,
     /// The message-flow service, for the §4.10 ARN of a message (workmail.md §4.10).
     pub messageflow: carillon_mail::messageflow::MessageFlow,
 }
@@ -69,7 +69,7 @@ pub async fn handle(
         return into_axum(state.carillon.handle(parts, body, peer.ip()).await);
     }
     if scope.as_deref() == Some("s3") {
-        return crate::s3::handle(&state.s3, parts, body, peer.ip()).await;
+        return carillon_s3::handle(&state.s3, parts, body, peer.ip()).await;
     }
     let now = chrono::Utc::now();
     let caller = match state.iam.verify(&parts, &body, now).await {

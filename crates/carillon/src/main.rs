@@ -9,7 +9,6 @@ mod admin;
 mod chime_mail;
 mod config;
 mod phone_numbers;
-mod s3;
 mod serve;
 mod tls;
 

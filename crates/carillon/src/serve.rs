@@ -147,7 +147,7 @@ pub async fn run(config: Config) -> Result<()> {
         ..Services::not_implemented()
     };
     let admin_state = Arc::new(AdminState {
-        s3: crate::s3::S3Endpoint {
+        s3: carillon_s3::S3Endpoint {
             iam: iam.clone(),
             store: store.clone(),
             region: config.region.clone(),

@@ -1,3 +1,11 @@
+//! Carillon's S3 endpoint, a crate of its own so the binary only wires it: it owns the S3 wire
+//! subset (path-style addressing, the five operations, S3's headers and XML errors) and its
+//! authorization (SigV4 verification, `s3:` actions on bucket and object ARNs, tenant ownership
+//! of buckets, one audit record per call). It writes no SQL: bucket ownership goes through
+//! carillon-store's typed functions, and objects are sealed and opened by carillon-mail's
+//! `messageflow` bucket-object functions, the one place that format is defined. It knows no
+//! mail or chat beyond those two calls.
+//!
 //! A minimal S3 endpoint on the admin HTTP port, so the guide's PutRawMessageContent example
 //! (`s3.put_object` then `workmailmessageflow.put_raw_message_content`, workmail.md §2.10)
 //! runs against Carillon with boto3 unchanged but for the endpoint URL.
