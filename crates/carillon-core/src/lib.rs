@@ -21,5 +21,5 @@ pub mod pagination;
 pub mod tenant;
 pub mod time;
 
-pub use error::{ApiError, ApiResult};
+pub use error::{answer, ApiError, ApiResult, InternalFailure, OperationError};
 pub use tenant::RequestContext;

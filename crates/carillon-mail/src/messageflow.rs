@@ -15,7 +15,7 @@
 
 use bytes::Bytes;
 use carillon_awsapi::generated::workmailmessageflow::*;
-use carillon_core::{ApiError, RequestContext};
+use carillon_core::{ApiError, InternalFailure, OperationError, RequestContext};
 use carillon_store::{ContentReplacement, Store, StoreError};
 
 use crate::delivery::MAX_MESSAGE_MIME_BYTES;
@@ -43,30 +43,19 @@ pub struct MessageFlow {
     region: String,
 }
 
+/// How a message-flow store failure is answered: `InternalFailure`, the detail logged.
+enum StoreFailure {}
+
+impl InternalFailure for StoreFailure {
+    const CODE: &'static str = carillon_core::error::codes::INTERNAL_FAILURE;
+    const MESSAGE: &'static str = "internal failure";
+    const LOG: &'static str = "message flow: store failure";
+}
+
 /// A failed message-flow operation, as it is answered: a model error shape. `?` on a
-/// [`StoreError`] logs the detail once and answers `InternalFailure`; the operation table
+/// `StoreError` logs the detail once and answers `InternalFailure`; the operation table
 /// turns it back into the [`ApiError`] it holds.
-#[derive(Debug)]
-struct Failure(ApiError);
-
-impl From<StoreError> for Failure {
-    fn from(e: StoreError) -> Failure {
-        tracing::error!(error = %e, "message flow: store failure");
-        Failure(ApiError::internal("internal failure"))
-    }
-}
-
-impl From<ApiError> for Failure {
-    fn from(e: ApiError) -> Failure {
-        Failure(e)
-    }
-}
-
-impl From<Failure> for ApiError {
-    fn from(e: Failure) -> ApiError {
-        e.0
-    }
-}
+type Failure = OperationError<StoreFailure>;
 
 fn not_found(message_id: &str) -> ApiError {
     ApiError::new(

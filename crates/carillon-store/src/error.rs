@@ -56,3 +56,11 @@ impl From<sqlx::migrate::MigrateError> for StoreError {
         StoreError::Database(sqlx::Error::Migrate(Box::new(e)))
     }
 }
+
+impl<F: carillon_core::InternalFailure> From<StoreError> for carillon_core::OperationError<F> {
+    /// `F`'s internal-failure answer; the detail goes to the log, never to the caller.
+    fn from(e: StoreError) -> Self {
+        tracing::error!(error = %e, "{}", F::LOG);
+        carillon_core::OperationError::internal_failure()
+    }
+}
